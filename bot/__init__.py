@@ -1,0 +1,1 @@
+"""Launch Control: a Slack chat-ops bot that runs a production launch checklist."""
