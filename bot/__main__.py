@@ -1,0 +1,106 @@
+"""Process entry: the ``launchbot`` command line (serve, db upgrade, checklist validate, playground)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from bot import migrate
+from bot.config import ConfigError, Settings, load_config
+from bot.template import validate_template_file
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="launchbot", description="Launch Control: run a launch from Slack."
+    )
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the bot (HTTP mode, or Socket Mode with --socket)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    mode = serve.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--socket", action="store_true", help="use Socket Mode (needs SLACK_APP_TOKEN)"
+    )
+    mode.add_argument(
+        "--http", action="store_true", help="use HTTP mode even if SLACK_APP_TOKEN is set"
+    )
+    db = sub.add_parser("db", help="database commands")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply the migrations to DATABASE_URL")
+    checklist = sub.add_parser("checklist", help="checklist template commands")
+    checklist_sub = checklist.add_subparsers(dest="checklist_command", required=True)
+    validate = checklist_sub.add_parser("validate", help="parse a Markdown checklist and report")
+    validate.add_argument("path", type=Path)
+    playground = sub.add_parser("playground", help="the local Slack stand-in in a browser")
+    playground.add_argument("--host", default="127.0.0.1")
+    playground.add_argument("--port", type=int, default=3000)
+    playground.add_argument("--fresh", action="store_true")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"launchbot: {message}", file=sys.stderr)  # noqa: T201
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("LAUNCHBOT_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = Settings()
+    if args.command is None:
+        if settings.slack_bot_token is None:
+            return _playground(args)
+        args = _parser().parse_args(["serve"])
+    if args.command == "serve":
+        socket_mode = args.socket or (settings.slack_app_token is not None and not args.http)
+        try:
+            settings.require(socket_mode=socket_mode)
+            load_config(settings.launchbot_config)
+        except ConfigError as exc:
+            return _fail(str(exc))
+        from bot.runtime import serve
+
+        asyncio.run(serve(settings, host=args.host, port=args.port, socket_mode=socket_mode))
+        return 0
+    if args.command == "db":
+        asyncio.run(migrate.upgrade(settings.database_url))
+        print(f"launchbot: database at {_safe_url(settings.database_url)} is up to date")  # noqa: T201
+        return 0
+    if args.command == "checklist":
+        ok, report = validate_template_file(args.path)
+        print(report)  # noqa: T201
+        return 0 if ok else 1
+    if args.command == "playground":
+        return _playground(args)
+    return _fail(f"unknown command {args.command}")
+
+
+def _playground(args: argparse.Namespace) -> int:
+    print(  # noqa: T201
+        "launchbot: no Slack credentials are set, and the local playground is not built yet.\n"
+        "To run against Slack, create the app from app_manifest.yml, then set SLACK_BOT_TOKEN (xoxb-…)\n"
+        "and SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (xapp-…, Socket Mode) and run\n"
+        "`launchbot serve`. See README.md.",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def _safe_url(url: str) -> str:
+    """The URL without a password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://…@{rest.split('@', 1)[1]}"
+    return url
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""build_app(deps) -> AsyncApp: the composition root; installs the deps middleware, the error handler and
+the listeners of commands/ and bot/actions."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.async_app import AsyncApp
+
+import commands
+from bot import actions
+from bot.deps import Deps, deps_middleware
+from bot.error_handler import handle_error
+
+
+def build_app(deps: Deps, *, process_before_response: bool = True) -> AsyncApp:
+    """``process_before_response=True`` runs each listener inline: bolt's default mode polls for the
+    ack every 10 ms (RELIABILITY.md B.1), and inline lets a listener store the action before acking."""
+    token = deps.settings.slack_bot_token
+    secret = deps.settings.slack_signing_secret
+    app = AsyncApp(
+        client=deps.slack,
+        token=token.get_secret_value() if token else None,
+        signing_secret=secret.get_secret_value() if secret else None,
+        process_before_response=process_before_response,
+        logger=logging.getLogger("launchbot.bolt"),
+    )
+    app.use(deps_middleware(deps))
+    app.error(handle_error)
+    commands.register(app)
+    actions.register(app)
+    return app

@@ -1,0 +1,48 @@
+"""The Deps bundle (settings, config, template, database, Slack client, http client, publisher, clock) and
+the one global middleware that puts it into each request's context."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import AppConfig, Settings
+from bot.db import Database
+from bot.metrics import Metrics
+from bot.publisher import Publisher
+from bot.tasks import BackgroundTasks
+from bot.template import ChecklistTemplate
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    config: AppConfig
+    template: ChecklistTemplate
+    db: Database
+    slack: AsyncWebClient
+    http: httpx.AsyncClient
+    tasks: BackgroundTasks
+    publisher: Publisher
+    metrics: Metrics
+    clock: Callable[[], datetime] = utc_now
+
+
+def deps_middleware(deps: Deps) -> Callable[..., Awaitable[None]]:
+    """Bolt middleware runs before (not around) the listener, so it only hands over the factory-holding
+    Deps; each listener opens its own unit of work."""
+
+    async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        context["deps"] = deps
+        await next()
+
+    return inject

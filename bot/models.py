@@ -1,0 +1,127 @@
+"""ORM tables: Launch, Phase, Section, ItemGroup, Item, Event (append-only, hash-chained) and SlackMessage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.db import Base, UTCDateTime
+
+
+class Launch(Base):
+    __tablename__ = "launch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    # Equal to channel_id while the launch is active and NULL once closed: the UNIQUE constraint then
+    # enforces "one active launch per channel" on every backend (NULLs never collide).
+    active_channel: Mapped[str | None] = mapped_column(String(32), unique=True)
+    started_by_id: Mapped[str] = mapped_column(String(32))
+    started_by_name: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by_id: Mapped[str | None] = mapped_column(String(32))
+    closed_by_name: Mapped[str | None] = mapped_column(String(200))
+    current_phase: Mapped[int] = mapped_column(Integer, default=0)
+    template_title: Mapped[str] = mapped_column(String(200))
+    # The parts of the template that are not checklist rows (contacts, sign-off roles), frozen at start.
+    template_extra: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Phase(Base):
+    __tablename__ = "phase"
+    __table_args__ = (UniqueConstraint("launch_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    timing: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Section(Base):
+    __tablename__ = "section"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    phase_id: Mapped[int] = mapped_column(ForeignKey("phase.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+
+
+class ItemGroup(Base):
+    __tablename__ = "item_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(String(200))
+    stage: Mapped[int | None] = mapped_column(Integer)
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+
+
+class Item(Base):
+    __tablename__ = "item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("item_group.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(200))
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    checked: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_by_id: Mapped[str | None] = mapped_column(String(32))
+    changed_by_name: Mapped[str | None] = mapped_column(String(200))
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Event(Base):
+    """Append-only log of everything that happened to a launch. ``dedup_key`` makes a replayed or
+    double-delivered Slack action a no-op; ``prev_hash``/``hash`` chain the rows so an edit shows."""
+
+    __tablename__ = "event"
+    __table_args__ = (UniqueConstraint("launch_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[str] = mapped_column(String(32))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(300))
+    dedup_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class SlackMessage(Base):
+    """A Slack message the bot owns. Rows are written in the same transaction as the change they show
+    (``version`` bumped), and a publisher posts/updates them afterwards until ``rendered_version``
+    catches up: that way a crash between commit and chat.update only delays the message."""
+
+    __tablename__ = "slack_message"
+    __table_args__ = (UniqueConstraint("launch_id", "kind", "section_id", "part"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    section_id: Mapped[int | None] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"))
+    part: Mapped[int] = mapped_column(Integer, default=0)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    rendered_version: Mapped[int] = mapped_column(Integer, default=0)
+    permalink: Mapped[str | None] = mapped_column(String(500))
+    last_error: Mapped[str | None] = mapped_column(Text)

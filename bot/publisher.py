@@ -1,0 +1,149 @@
+"""Posts and updates the bot's Slack messages from committed state: single-flight and coalescing per launch.
+
+Listeners never call chat.update themselves. They commit the change (which bumps the version of the
+affected ``SlackMessage`` rows) and ``kick`` the publisher. One task per launch renders the *latest
+committed* state and loops while more changes arrived, so 30 clicks in a burst cost a handful of
+chat.update calls instead of 30, and an older render can never overwrite a newer one. Unpublished
+versions survive a restart: ``recover`` picks them up at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import blocks
+from bot.checklist import (
+    LaunchState,
+    MessageRef,
+    launches_with_pending_messages,
+    load_state,
+    mark_rendered,
+)
+from bot.db import Database
+from bot.tasks import BackgroundTasks
+
+logger = logging.getLogger(__name__)
+
+
+class Publisher:
+    def __init__(self, *, db: Database, slack: AsyncWebClient, tasks: BackgroundTasks) -> None:
+        self._db = db
+        self._slack = slack
+        self._tasks = tasks
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._dirty: set[int] = set()
+
+    def kick(self, launch_id: int) -> None:
+        """Make sure the launch's messages catch up with the database, soon."""
+        if launch_id in self._running:
+            self._dirty.add(launch_id)
+            return
+        self._running[launch_id] = self._tasks.spawn(
+            self._run(launch_id), name=f"publish-{launch_id}"
+        )
+
+    async def recover(self) -> None:
+        async with self._db.read_sessions() as session:
+            pending = await launches_with_pending_messages(session=session)
+        for launch_id in pending:
+            self.kick(launch_id)
+
+    async def _run(self, launch_id: int) -> None:
+        try:
+            while True:
+                self._dirty.discard(launch_id)
+                await self.flush(launch_id)
+                if launch_id not in self._dirty:
+                    return
+        finally:
+            self._running.pop(launch_id, None)
+
+    async def flush(self, launch_id: int) -> None:
+        async with self._db.read_sessions() as session:
+            state = await load_state(session=session, launch_id=launch_id)
+        card = state.card
+        card_ts = card.ts if card else None
+        for message in _in_posting_order(state):
+            if message.version <= message.rendered_version:
+                continue
+            if message.kind != "card" and card_ts is None:
+                continue  # replies need the card's ts as their thread; retried once the card exists
+            ts = await self._publish(
+                state, message, thread_ts=None if message.kind == "card" else card_ts
+            )
+            if message.kind == "card" and ts is not None:
+                card_ts = ts
+
+    async def _publish(
+        self, state: LaunchState, message: MessageRef, *, thread_ts: str | None
+    ) -> str | None:
+        view = (
+            blocks.launch_card(state)
+            if message.kind == "card"
+            else blocks.section_message(state, message)
+        )
+        permalink: str | None = None
+        try:
+            if message.ts is None:
+                response = await self._slack.chat_postMessage(
+                    channel=message.channel_id,
+                    text=view.text,
+                    blocks=view.blocks,
+                    thread_ts=thread_ts,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+                ts = str(response["ts"])
+                if message.kind == "card":
+                    link = await self._slack.chat_getPermalink(
+                        channel=message.channel_id, message_ts=ts
+                    )
+                    permalink = str(link["permalink"])
+            else:
+                ts = message.ts
+                await self._slack.chat_update(
+                    channel=message.channel_id, ts=ts, text=view.text, blocks=view.blocks
+                )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown_error"))
+            logger.warning(
+                "could not publish message %s of launch %s: %s", message.id, state.id, error
+            )
+            async with self._db.sessions.begin() as session:
+                await mark_rendered(
+                    session=session,
+                    message_id=message.id,
+                    version=message.version,
+                    ts=None,
+                    error=error,
+                )
+            return None
+        async with self._db.sessions.begin() as session:
+            await mark_rendered(
+                session=session,
+                message_id=message.id,
+                version=message.version,
+                ts=ts,
+                permalink=permalink,
+            )
+        return ts
+
+
+def _in_posting_order(state: LaunchState) -> list[MessageRef]:
+    """Card first, then sections in template order, so the thread reads like the checklist."""
+    section_rank: dict[int, tuple[int, int]] = {}
+    for phase in state.phases:
+        for section in phase.sections:
+            section_rank[section.id] = (phase.position, section.position)
+    return sorted(
+        state.messages,
+        key=lambda m: (
+            (0, (0, 0), 0)
+            if m.kind == "card"
+            else (1, section_rank.get(m.section_id or 0, (0, 0)), m.part)
+        ),
+    )

@@ -1,0 +1,111 @@
+"""HTTP mode: /slack/events (signature checked on the raw bytes before bolt sees them), /healthz,
+/readyz and /metrics on aiohttp."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import parse_qs
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.deps import Deps
+
+logger = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _json(status: int, payload: dict[str, str]) -> web.Response:
+    return web.json_response(payload, status=status)
+
+
+def _kind(body: str) -> str:
+    """A coarse label for metrics: command, block_actions, view_submission, ..."""
+    fields = parse_qs(body, max_num_fields=50)
+    if "command" in fields:
+        return "command"
+    if "payload" in fields:
+        try:
+            return str(json.loads(fields["payload"][0]).get("type", "unknown"))
+        except (ValueError, AttributeError):
+            return "malformed"
+    return "event" if body.startswith("{") else "unknown"
+
+
+def _well_formed(body: str, content_type: str) -> bool:
+    """Bolt raises (a 500 over HTTP) on a signed but malformed body; answer 400 instead."""
+    if content_type.startswith("application/json"):
+        try:
+            return isinstance(json.loads(body), dict)
+        except ValueError:
+            return False
+    fields = parse_qs(body, max_num_fields=200)
+    if "payload" in fields:
+        try:
+            return isinstance(json.loads(fields["payload"][0]), dict)
+        except ValueError:
+            return False
+    return True
+
+
+def make_web_app(
+    bolt: AsyncApp, deps: Deps, *, readiness: Callable[[], Awaitable[bool]] | None = None
+) -> web.Application:
+    secret = deps.settings.slack_signing_secret
+    verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
+    metrics = deps.metrics
+
+    async def slack_events(request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        raw = await request.read()
+        plain = {k.lower(): v for k, v in request.headers.items()}
+        headers: dict[str, str | Sequence[str]] = dict(plain)
+        if verifier is None or not verifier.is_valid(
+            raw, plain.get("x-slack-request-timestamp", ""), plain.get("x-slack-signature", "")
+        ):
+            metrics.inc("launchbot_requests_total", kind="unverified", status="401")
+            return _json(401, {"error": "invalid request"})
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            metrics.inc("launchbot_requests_total", kind="malformed", status="400")
+            return _json(400, {"error": "body is not UTF-8"})
+        kind = _kind(body)
+        if not _well_formed(body, plain.get("content-type", "")):
+            metrics.inc("launchbot_requests_total", kind="malformed", status="400")
+            return _json(400, {"error": "malformed payload"})
+        bolt_response = await bolt.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
+        status = bolt_response.status
+        metrics.inc("launchbot_requests_total", kind=kind, status=str(status))
+        metrics.observe(time.perf_counter() - started, kind=kind)
+        response = web.Response(status=status, text=bolt_response.body)
+        for name, values in bolt_response.headers.items():
+            if name.lower() in ("content-length",):
+                continue
+            for value in values:
+                response.headers[name] = value
+        return response
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return _json(200, {"status": "ok"})
+
+    async def readyz(_request: web.Request) -> web.Response:
+        ok = await deps.db.ping()
+        if ok and readiness is not None:
+            ok = await readiness()
+        return _json(200 if ok else 503, {"status": "ready" if ok else "not ready"})
+
+    async def metrics_endpoint(_request: web.Request) -> web.Response:
+        return web.Response(text=metrics.render(), content_type="text/plain", charset="utf-8")
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_endpoint)
+    return app

@@ -1,0 +1,39 @@
+"""The one AsyncWebClient the bot uses: pointed at SLACK_API_URL, retries 429s, counts calls for /metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.metrics import Metrics
+
+
+class CountingWebClient(AsyncWebClient):
+    """Every Web API method of slack_sdk funnels through ``api_call``; counting there sees them all."""
+
+    def __init__(self, *, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metrics = metrics
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        self.metrics.inc("launchbot_slack_api_calls_total", method=api_method)
+        try:
+            return await super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            error = (
+                str(exc.response.get("error", "unknown")) if exc.response is not None else "unknown"
+            )
+            self.metrics.inc("launchbot_slack_api_errors_total", method=api_method, error=error)
+            raise
+
+
+def make_slack_client(*, token: str, base_url: str, metrics: Metrics) -> CountingWebClient:
+    client = CountingWebClient(token=token, base_url=base_url, timeout=10, metrics=metrics)
+    # slack_sdk's async client only retries connection errors by default; a 429 would surface as an
+    # error. Retrying sleeps Retry-After inside the call, which is fine: we only call Slack after acking.
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+    return client

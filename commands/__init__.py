@@ -1,0 +1,121 @@
+"""The one /launch listener: parses the text into a LaunchCommand, runs the subcommand, answers in the ack.
+
+Fast subcommands (a database read or one short transaction) run *before* the ack, and the answer
+travels in the ack body: nothing is claimed before it is stored, and no Web API call is needed.
+Subcommands that call outside systems set ``slow`` and are acked first, then answered via respond().
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bot.blocks import escape
+from bot.deps import Deps
+from bot.errors import LaunchError
+from bot.ids import SLASH_COMMAND
+from bot.schemas import CommandReply, LaunchCommand
+from commands import close, help, phase, start, status
+
+logger = logging.getLogger(__name__)
+
+Runner = Callable[[LaunchCommand, Deps], Awaitable[CommandReply]]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    run: Runner
+    usage: str
+    summary: str
+    slow: bool = False
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "start": Subcommand(
+        start.run, "/launch start <name>", "start a launch in this channel and post its checklist"
+    ),
+    "status": Subcommand(
+        status.run, "/launch status", "progress per phase, what is still open, link to the card"
+    ),
+    "phase": Subcommand(
+        phase.run, "/launch phase next", "post the next phase once the current one is complete"
+    ),
+    "close": Subcommand(
+        close.run,
+        "/launch close",
+        "end this channel's launch (recorded; the checklist becomes read-only)",
+    ),
+    "help": Subcommand(help.run, "/launch help", "this list"),
+}
+
+
+def usage_lines() -> list[tuple[str, str]]:
+    return [(s.usage, s.summary) for s in SUBCOMMANDS.values()]
+
+
+def parse(command: dict[str, Any]) -> LaunchCommand:
+    text = str(command.get("text") or "").strip()
+    try:
+        words = shlex.split(text)
+    except ValueError:  # an unbalanced quote: fall back to plain whitespace splitting
+        words = text.split()
+    name = words[0].lower() if words else "help"
+    rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
+    return LaunchCommand(
+        name=name,
+        args=words[1:],
+        rest=rest,
+        user_id=str(command["user_id"]),
+        user_name=str(command.get("user_name") or command["user_id"]),
+        channel_id=str(command["channel_id"]),
+        team_id=str(command.get("team_id") or ""),
+        trigger_id=str(command.get("trigger_id") or ""),
+        response_url=str(command.get("response_url") or ""),
+    )
+
+
+def _refusal(message: str, sub: Subcommand | None) -> CommandReply:
+    usage = f"\nUsage: `{sub.usage}`" if sub else ""
+    return CommandReply(text=f"{message}{usage}")
+
+
+async def _run(sub: Subcommand, cmd: LaunchCommand, deps: Deps) -> CommandReply:
+    try:
+        return await sub.run(cmd, deps)
+    except LaunchError as exc:
+        return _refusal(f":warning: {exc.message}", sub)
+
+
+async def handle_launch(
+    ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any], deps: Deps
+) -> None:
+    cmd = parse(command)
+    sub = SUBCOMMANDS.get(cmd.name)
+    if sub is None:
+        known = ", ".join(f"`{n}`" for n in SUBCOMMANDS)
+        reply = CommandReply(
+            text=f":warning: `{escape(cmd.name)}` is not a /launch subcommand. Try one of {known}.\n"
+            f"Usage: `{SLASH_COMMAND} <subcommand> [arguments]` · `{SLASH_COMMAND} help` lists them all."
+        )
+        await ack(**reply.slack_body())
+        return
+    if sub.slow:
+        await ack(response_type="ephemeral", text="On it…")
+        reply = await _run(sub, cmd, deps)
+        await respond(**reply.slack_body(), replace_original=False)
+    else:
+        reply = await _run(sub, cmd, deps)
+        await ack(**reply.slack_body())
+    if reply.launch_id is not None:
+        deps.publisher.kick(reply.launch_id)
+
+
+def register(app: AsyncApp) -> None:
+    app.command(SLASH_COMMAND)(handle_launch)

@@ -1,0 +1,30 @@
+"""/launch phase next: post the next phase once every item of the current one is ticked."""
+
+from __future__ import annotations
+
+from bot import checklist
+from bot.blocks import escape, notice
+from bot.checklist import Actor
+from bot.deps import Deps
+from bot.errors import BadInput, NotFound
+from bot.schemas import CommandReply, LaunchCommand
+
+
+async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
+    if cmd.args != ["next"]:
+        raise BadInput("`/launch phase` takes one argument: `next`.")
+    async with deps.db.sessions.begin() as session:
+        launch = await checklist.active_launch(session=session, channel_id=cmd.channel_id)
+        if launch is None:
+            raise NotFound("There is no active launch in this channel.")
+        phase = await checklist.advance_phase(
+            session=session,
+            launch_id=launch.id,
+            actor=Actor(cmd.user_id, cmd.user_name),
+            at=deps.clock(),
+            source=f"slash:{cmd.trigger_id}",
+        )
+    return CommandReply.of(
+        notice(f"Moving on: posting *{escape(phase.title)}* in the launch thread."),
+        launch_id=launch.id,
+    )
