@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -25,8 +26,14 @@ class LaunchCommand(BaseModel):
     response_url: str = ""
 
 
+FollowUp = Callable[[], Awaitable["CommandReply | None"]]
+
+
 class CommandReply(BaseModel):
-    """A subcommand's answer. ``launch_id`` asks the router to publish that launch's messages."""
+    """A subcommand's answer, sent in the ack. ``launch_id`` asks the router to publish that launch's
+    messages. ``follow_up`` is slow work (an outside HTTP call, views.open) that the router runs in
+    the background *after* the ack; if it returns a reply, that goes to the user via response_url.
+    Whatever the user asked for must already be stored before ``run`` returns."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -34,6 +41,7 @@ class CommandReply(BaseModel):
     blocks: list[dict[str, Any]] | None = None
     response_type: Literal["ephemeral", "in_channel"] = "ephemeral"
     launch_id: int | None = None
+    follow_up: FollowUp | None = None
 
     @classmethod
     def of(

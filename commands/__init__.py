@@ -1,8 +1,10 @@
 """The one /launch listener: parses the text into a LaunchCommand, runs the subcommand, answers in the ack.
 
-Fast subcommands (a database read or one short transaction) run *before* the ack, and the answer
-travels in the ack body: nothing is claimed before it is stored, and no Web API call is needed.
-Subcommands that call outside systems set ``slow`` and are acked first, then answered via respond().
+A subcommand's ``run`` does only fast work (a database read or one short transaction) and its answer
+travels in the ack body: nothing is claimed before it is stored, and no Web API call is needed. The
+app runs listeners inline (``process_before_response``), so the HTTP answer leaves only when the
+listener returns: slow work (outside systems, views.open) goes in the reply's ``follow_up``, which
+runs as an owned background task after the ack and answers through ``respond``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ class Subcommand:
     run: Runner
     usage: str
     summary: str
-    slow: bool = False
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
@@ -106,15 +107,27 @@ async def handle_launch(
         )
         await ack(**reply.slack_body())
         return
-    if sub.slow:
-        await ack(response_type="ephemeral", text="On it…")
-        reply = await _run(sub, cmd, deps)
-        await respond(**reply.slack_body(), replace_original=False)
-    else:
-        reply = await _run(sub, cmd, deps)
-        await ack(**reply.slack_body())
+    reply = await _run(sub, cmd, deps)
+    await ack(**reply.slack_body())
     if reply.launch_id is not None:
         deps.publisher.kick(reply.launch_id)
+    if reply.follow_up is not None:
+        deps.tasks.spawn(_follow_up(reply, sub, respond, deps), name=f"follow-up-{cmd.name}")
+
+
+async def _follow_up(
+    reply: CommandReply, sub: Subcommand, respond: AsyncRespond, deps: Deps
+) -> None:
+    assert reply.follow_up is not None
+    try:
+        later = await reply.follow_up()
+    except LaunchError as exc:
+        later = _refusal(f":warning: {exc.message}", sub)
+    if later is None:
+        return
+    await respond(**later.slack_body(), replace_original=False)
+    if later.launch_id is not None:
+        deps.publisher.kick(later.launch_id)
 
 
 def register(app: AsyncApp) -> None:

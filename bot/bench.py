@@ -1,0 +1,207 @@
+"""Benchmark: N signed concurrent checkbox clicks against a running `launchbot serve` and the Slack stand-in,
+compared with a bare slack-bolt app that only acks, measured in the same run (``python -m bot.bench``).
+
+Both servers run as separate processes on 127.0.0.1 and are driven by one aiohttp client (httpx's
+client would be the bottleneck, RELIABILITY.md B.5). Reported: ack latency p50/p95/p99 for each, the
+p99 ratio, Slack Web API calls per click, and lost clicks (clicks acked 200 but not in the database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from bot.standin import SlackStandIn
+
+BOT_TOKEN = "xoxb-bench-000000000000"
+SECRET = "bench-signing-secret-0123456789"
+CHANNEL = "C0WARROOM1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Result:
+    name: str
+    latencies_ms: list[float]
+    failures: int
+
+    def pct(self, q: float) -> float:
+        data = sorted(self.latencies_ms)
+        return data[min(len(data) - 1, int(q * len(data)))] if data else float("nan")
+
+
+async def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"server exited early with {proc.returncode}")
+            try:
+                async with http.get(url + "/healthz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit("server did not become healthy")
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+async def _drive(
+    name: str,
+    url: str,
+    requests: list[tuple[bytes, dict[str, str]]],
+    concurrency: int,
+) -> Result:
+    latencies: list[float] = []
+    failures = 0
+    gate = asyncio.Semaphore(concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def one(body: bytes, headers: dict[str, str]) -> None:
+            nonlocal failures
+            async with gate:
+                started = time.perf_counter()
+                async with http.post(url + "/slack/events", data=body, headers=headers) as r:
+                    await r.read()
+                    if r.status != 200:
+                        failures += 1
+                latencies.append((time.perf_counter() - started) * 1000)
+
+        await asyncio.gather(*(one(b, h) for b, h in requests))
+    return Result(name, latencies, failures)
+
+
+def _click_requests(slack: SlackStandIn, n: int, offset: int) -> list[tuple[bytes, dict[str, str]]]:
+    thread = [m for m in slack.messages[CHANNEL] if m.thread_ts and m.thread_ts != m.ts]
+    options = [
+        (m.ts, o["value"])
+        for m in thread
+        for b in m.blocks or []
+        for e in b.get("elements", [])
+        for o in e.get("options", [])
+    ]
+    out = []
+    for i in range(n):
+        ts, value = options[(i + offset) % len(options)]
+        out.append(
+            slack.checkbox_click(
+                user_id=f"U0BENCH{i % 50:03d}",
+                channel_id=CHANNEL,
+                message_ts=ts,
+                toggle_value=value,
+            )
+        )
+    return out
+
+
+async def run(clicks: int, concurrency: int, rounds: int) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="launchbot-bench-"))
+    bot_port, bare_port = _free_port(), _free_port()
+    slack = SlackStandIn(
+        bot_token=BOT_TOKEN,
+        signing_secret=SECRET,
+        app_url=f"http://127.0.0.1:{bot_port}/slack/events",
+    )
+    await slack.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LAUNCHBOT_"))}
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack.base_url,
+        DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
+        LAUNCHBOT_LOG_LEVEL="WARNING",
+    )
+    bot = _spawn(["-m", "bot", "serve", "--port", str(bot_port)], env)
+    bare = _spawn(["-m", "bot.bench_bare", str(bare_port)], env)
+    bot_url, bare_url = f"http://127.0.0.1:{bot_port}", f"http://127.0.0.1:{bare_port}"
+    try:
+        await _wait_healthy(bot_url, bot)
+        await _wait_healthy(bare_url, bare)
+        await slack.send(*slack.slash_command(user_id="U0BENCH000", text="start Bench launch"))
+        deadline = time.monotonic() + 15
+        while len(slack.messages.get(CHANNEL, [])) < 4 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        # Warm both servers (bolt's lazy auth.test, connection pools, SQLite pages).
+        warm = _click_requests(slack, 20, 0)
+        await _drive("warm", bot_url, warm, concurrency)
+        await _drive("warm", bare_url, warm, concurrency)
+        calls_before = len(slack.calls)
+        results = {"launchbot": Result("launchbot", [], 0), "bare bolt": Result("bare bolt", [], 0)}
+        for r in range(rounds):  # interleaved rounds: the machine's noise hits both alike
+            batch = _click_requests(slack, clicks, 1000 * (r + 1))
+            for name, url in (("launchbot", bot_url), ("bare bolt", bare_url)):
+                got = await _drive(name, url, batch, concurrency)
+                results[name].latencies_ms += got.latencies_ms
+                results[name].failures += got.failures
+        await asyncio.sleep(2.0)  # let the publisher finish its (coalesced) chat.update calls
+        api_calls = len(slack.calls) - calls_before
+    finally:
+        for proc in (bot, bare):
+            proc.terminate()
+            proc.wait(timeout=20)
+        await slack.stop()
+    total = clicks * rounds
+    db = sqlite3.connect(workdir / "bench.db")
+    recorded = db.execute("SELECT count(*) FROM event WHERE kind = 'click'").fetchone()[0] - 20
+    db.close()
+    lost = total - results["launchbot"].failures - recorded
+    _report(results, total=total, concurrency=concurrency, api_calls=api_calls, lost=lost)
+
+
+def _report(
+    results: dict[str, Result], *, total: int, concurrency: int, api_calls: int, lost: int
+) -> None:
+    lines = [
+        f"{total} signed checkbox clicks, concurrency {concurrency}, HTTP on 127.0.0.1 (ms)",
+        f"{'server':<12} {'p50':>8} {'p95':>8} {'p99':>8} {'mean':>8} {'non-200':>8}",
+    ]
+    for r in results.values():
+        lines.append(
+            f"{r.name:<12} {r.pct(0.50):8.2f} {r.pct(0.95):8.2f} {r.pct(0.99):8.2f} "
+            f"{statistics.fmean(r.latencies_ms):8.2f} {r.failures:8d}"
+        )
+    ours, bare = results["launchbot"], results["bare bolt"]
+    lines.append(
+        f"p99 ratio launchbot / bare bolt: {ours.pct(0.99) / bare.pct(0.99):.2f} (target <= 1.5)"
+    )
+    lines.append(f"p50 ratio launchbot / bare bolt: {ours.pct(0.50) / bare.pct(0.50):.2f}")
+    lines.append(f"Slack Web API calls per click: {api_calls / total:.3f}")
+    lines.append(f"lost clicks: {lost}")
+    print("\n".join(lines))  # noqa: T201
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bot.bench", description=__doc__)
+    parser.add_argument("--clicks", type=int, default=300, help="clicks per round and server")
+    parser.add_argument("--concurrency", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(run(args.clicks, args.concurrency, args.rounds))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Fixtures: database per test (SQLite file, and PostgreSQL when a server is configured), settings built
+explicitly (no environment reads), the Slack stand-in, and a running bot wired to both."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+import bot.models  # noqa: F401  (registers tables)
+from bot.config import AppConfig, RoleConfig, Settings
+from bot.db import Base, Database, open_database
+from bot.runtime import RunningBot, running_bot
+from bot.standin import SlackStandIn
+from bot.template import ChecklistTemplate, load_template
+from tests.warroom import WarRoom
+
+PG_URL = os.environ.get("LAUNCHBOT_TEST_PG_URL")
+BOT_TOKEN = "xoxb-test-0000000000-launchcontrol"
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # CI must really test PostgreSQL; a developer without a server skips those variants.
+    if PG_URL:
+        return
+    if os.environ.get("CI"):
+        raise pytest.UsageError(
+            "CI=true but LAUNCHBOT_TEST_PG_URL is not set (.ci/run starts PostgreSQL)"
+        )
+    skip = pytest.mark.skip(reason="no PostgreSQL: set LAUNCHBOT_TEST_PG_URL (see .ci/postgres.sh)")
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") == "postgresql":
+            item.add_marker(skip)
+
+
+async def _fresh_pg_database() -> str:
+    """A new, empty database on the test server: tests never see each other's rows."""
+    assert PG_URL
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+async def _drop_pg_database(url: str) -> None:
+    assert PG_URL
+    name = url.rsplit("/", 1)[1]
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database URL (no tables)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'launchbot.db'}"
+        return
+    url = await _fresh_pg_database()
+    try:
+        yield url
+    finally:
+        await _drop_pg_database(url)
+
+
+@pytest.fixture
+async def schema_url(database_url: str) -> str:
+    """A database URL with every table created (from the models; test_migrations checks they agree)."""
+    engine = create_async_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    await engine.dispose()
+    return database_url
+
+
+@pytest.fixture
+async def db(schema_url: str) -> AsyncIterator[Database]:
+    database = open_database(schema_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def template() -> ChecklistTemplate:
+    return load_template()
+
+
+@pytest.fixture
+def config() -> AppConfig:
+    return AppConfig(
+        roles={
+            "cto": RoleConfig(title="CTO", users=["U0CTO00001"]),
+            "head_of_trading": RoleConfig(title="Head of Trading", users=["U0TRADE001"]),
+            "security_officer": RoleConfig(title="Security Officer", users=["U0SEC00001"]),
+            "devops_lead": RoleConfig(title="DevOps Lead", users=["U0OPS00001"]),
+            "product_owner": RoleConfig(title="Product Owner", users=["U0PO000001"]),
+        }
+    )
+
+
+def make_settings(*, database_url: str, api_url: str) -> Settings:
+    return Settings.model_validate(
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": api_url,
+            "DATABASE_URL": database_url,
+        }
+    )
+
+
+USERS = {
+    "U0ALICE001": ("alice", "Alice Chen"),
+    "U0BOB00001": ("bob", "Bob Okafor"),
+    "U0CTO00001": ("carol", "Carol CTO"),
+    "U0OUTSIDE1": ("mallory", "Mallory Outsider"),
+}
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackStandIn]:
+    standin = SlackStandIn(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
+    for user_id, (name, real_name) in USERS.items():
+        standin.add_user(user_id, name, real_name)
+    await standin.start()
+    try:
+        yield standin
+    finally:
+        await standin.stop()
+
+
+@pytest.fixture
+async def running(
+    schema_url: str, slack: SlackStandIn, config: AppConfig, template: ChecklistTemplate
+) -> AsyncIterator[RunningBot]:
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    async with running_bot(settings, config=config, template=template) as bot_:
+        yield bot_
+
+
+@pytest.fixture
+def room(slack: SlackStandIn, running: RunningBot) -> WarRoom:
+    return WarRoom(slack=slack, bot=running)

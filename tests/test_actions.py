@@ -1,0 +1,100 @@
+"""Checkbox clicks end to end: what is stored, and what the bot sent to Slack afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from bot.models import Event
+from tests.warroom import WarRoom
+
+ALICE, BOB = "U0ALICE001", "U0BOB00001"
+
+
+async def test_click_is_recorded_with_who_and_shown_in_the_message(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    sent = await room.click(BOB, "Failover tested")
+    assert sent.status == 200
+    assert room.is_checked("Failover tested")
+    assert room.item_option("Failover tested")["description"]["text"].startswith("✓ bob · ")
+    async with room.bot.deps.db.read_sessions() as session:
+        events = (await session.scalars(select(Event).where(Event.kind == "item_checked"))).all()
+    assert [(e.actor_id, e.detail["text"]) for e in events] == [(BOB, "Failover tested")]
+    updates = room.slack.calls_to("chat.update")
+    assert updates and updates[-1].args["ts"] == room.message_with_item("Failover tested")[0].ts
+
+
+async def test_untick_is_recorded_and_shown(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.click(BOB, "Failover tested")
+    await room.click(ALICE, "Failover tested")
+    assert not room.is_checked("Failover tested")
+    assert room.item_option("Failover tested")["description"]["text"].startswith(
+        "↺ unticked by alice"
+    )
+
+
+async def test_clicks_from_stale_views_never_undo_each_other(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    message, _ = room.message_with_item("Production database provisioned")
+    stale = [dict(b) for b in message.blocks]  # both clients rendered this version
+    await room.click(ALICE, "Production database provisioned", view_blocks=stale)
+    await room.click(BOB, "Read replicas configured", view_blocks=stale)
+    assert room.is_checked("Production database provisioned")
+    assert room.is_checked("Read replicas configured")
+
+
+async def test_thirty_simultaneous_clicks_are_all_recorded(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    options = []
+    for message in room.thread():
+        for block in message.blocks:
+            for element in block.get("elements", []):
+                options += [(message, o) for o in element.get("options", [])]
+    options = options[:30]
+    requests = [
+        room.slack.checkbox_click(
+            user_id=f"U0USER{n:04d}",
+            channel_id=room.channel,
+            message_ts=m.ts,
+            toggle_value=o["value"],
+        )
+        for n, (m, o) in enumerate(options)
+    ]
+    results = await asyncio.gather(
+        *(room.slack.deliver_to(room.dispatch, b, h) for b, h in requests)
+    )
+    assert all(r.status == 200 for r in results)
+    await room.settle()
+    assert all(room.is_checked(o["text"]["text"]) for _, o in options)
+    # Coalesced rendering: far fewer chat.update calls than clicks.
+    assert len(room.slack.calls_to("chat.update")) < 30
+
+
+async def test_replayed_click_is_applied_once(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    message, option = room.message_with_item("Failover tested")
+    body, headers = room.slack.checkbox_click(
+        user_id=BOB, channel_id=room.channel, message_ts=message.ts, toggle_value=option["value"]
+    )
+    await room.slack.deliver_to(room.dispatch, body, headers)
+    await room.click(ALICE, "Failover tested")  # alice unticks
+    await room.slack.deliver_to(room.dispatch, body, headers)  # the old request again
+    await room.settle()
+    assert not room.is_checked("Failover tested")
+
+
+async def test_click_on_unknown_message_is_refused_politely(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    message, option = room.message_with_item("Failover tested")
+    posted = await room.bot.deps.slack.chat_postMessage(
+        channel=room.channel, text="other", blocks=message.blocks
+    )
+    body, headers = room.slack.checkbox_click(
+        user_id=BOB, channel_id=room.channel, message_ts=posted["ts"], toggle_value=option["value"]
+    )
+    sent = await room.slack.deliver_to(room.dispatch, body, headers)
+    await room.settle()
+    assert sent.status == 200
+    assert "not a Launch Control checklist" in room.ephemerals_for(BOB)[-1]

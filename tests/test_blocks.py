@@ -1,0 +1,272 @@
+"""Block Kit builders are pure functions of state and stay inside Slack's limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot import blocks
+from bot.checklist import GroupState, ItemState, LaunchState, MessageRef, PhaseState, SectionState
+from bot.ids import ActionId
+from bot.standin import validate_message_blocks
+
+AT = datetime(2026, 12, 1, 14, 2, tzinfo=UTC)
+
+
+def item(
+    n: int, checked: bool = False, who: str | None = None, text: str | None = None
+) -> ItemState:
+    return ItemState(
+        id=n,
+        text=text or f"Item {n}",
+        checked=checked,
+        changed_by_id="U0ALICE001" if who else None,
+        changed_by_name=who,
+        changed_at=AT if who else None,
+        duration_minutes=None,
+    )
+
+
+def launch(
+    groups: list[GroupState],
+    *,
+    name: str = "Trading v2",
+    closed: bool = False,
+    section_title: str = "Infrastructure",
+) -> LaunchState:
+    section = SectionState(id=10, position=0, title=section_title, groups=tuple(groups))
+    phase = PhaseState(
+        id=1,
+        position=0,
+        title="Pre-Launch Phase",
+        timing="T-7 days",
+        kind="checklist",
+        posted=True,
+        completed_at=None,
+        sections=(section,),
+    )
+    later = PhaseState(
+        id=2,
+        position=1,
+        title="Launch Day",
+        timing="T-0",
+        kind="checklist",
+        posted=False,
+        completed_at=None,
+        sections=(),
+    )
+    return LaunchState(
+        id=7,
+        name=name,
+        channel_id="C0WARROOM1",
+        started_by_id="U0ALICE001",
+        started_by_name="alice",
+        started_at=AT,
+        closed_at=AT if closed else None,
+        closed_by_id="U0BOB00001" if closed else None,
+        current_phase=0,
+        phases=(phase, later),
+        messages=(
+            MessageRef(
+                id=1,
+                kind="card",
+                section_id=None,
+                part=0,
+                channel_id="C0WARROOM1",
+                ts="1.1",
+                version=1,
+                rendered_version=1,
+            ),
+        ),
+    )
+
+
+def section_ref(part: int = 0, version: int = 3) -> MessageRef:
+    return MessageRef(
+        id=2,
+        kind="section",
+        section_id=10,
+        part=part,
+        channel_id="C0WARROOM1",
+        ts=None,
+        version=version,
+        rendered_version=0,
+    )
+
+
+def checkboxes(view: blocks.MessageView) -> list[dict]:
+    return [
+        e
+        for b in view.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["type"] == "checkboxes"
+    ]
+
+
+def test_checked_items_are_initial_options_with_who_and_when() -> None:
+    state = launch(
+        [
+            GroupState(
+                id=5,
+                title="Database",
+                stage=None,
+                duration_minutes=None,
+                items=(item(1, True, "alice"), item(2)),
+            )
+        ]
+    )
+    view = blocks.section_message(state, section_ref())
+    [element] = checkboxes(view)
+    assert element["action_id"] == ActionId.ITEM_TOGGLE
+    assert [o["value"] for o in element["initial_options"]] == ["1"]
+    assert element["options"][0]["description"]["text"] == "✓ alice · Dec 01 14:02 UTC"
+    assert "description" not in element["options"][1]
+    assert validate_message_blocks(view.blocks) == []
+
+
+def test_block_ids_change_with_the_message_version() -> None:
+    state = launch(
+        [GroupState(id=5, title="Database", stage=None, duration_minutes=None, items=(item(1),))]
+    )
+    ids_v3 = {
+        b.get("block_id") for b in blocks.section_message(state, section_ref(version=3)).blocks
+    }
+    ids_v4 = {
+        b.get("block_id") for b in blocks.section_message(state, section_ref(version=4)).blocks
+    }
+    assert "launch-items:5:0:v3" in ids_v3 and "launch-items:5:0:v4" in ids_v4
+
+
+def test_group_of_more_than_ten_items_is_split_into_elements_of_ten() -> None:
+    state = launch(
+        [
+            GroupState(
+                id=5,
+                title="Big",
+                stage=None,
+                duration_minutes=None,
+                items=tuple(item(n) for n in range(1, 24)),
+            )
+        ]
+    )
+    view = blocks.section_message(state, section_ref())
+    assert [len(e["options"]) for e in checkboxes(view)] == [10, 10, 3]
+    assert validate_message_blocks(view.blocks) == []
+
+
+def test_section_too_big_for_one_message_is_split_across_parts() -> None:
+    groups = [
+        GroupState(
+            id=100 + g,
+            title=f"G{g}",
+            stage=None,
+            duration_minutes=None,
+            items=tuple(item(g * 10 + n) for n in range(3)),
+        )
+        for g in range(30)
+    ]
+    state = launch(groups)
+    first = blocks.section_message(state, section_ref(part=0))
+    second = blocks.section_message(state, section_ref(part=1))
+    assert len(first.blocks) <= 50 and validate_message_blocks(first.blocks) == []
+    assert validate_message_blocks(second.blocks) == []
+    values = {o["value"] for v in (first, second) for e in checkboxes(v) for o in e["options"]}
+    assert len(values) == 90
+    assert "(1/2)" in first.blocks[0]["text"]["text"]
+
+
+def test_user_text_is_escaped_in_mrkdwn() -> None:
+    state = launch(
+        [
+            GroupState(
+                id=5, title="<!channel> & co", stage=None, duration_minutes=None, items=(item(1),)
+            )
+        ],
+        name="<!here> <@U0EVIL> launch",
+    )
+    card = blocks.launch_card(state)
+    section = blocks.section_message(state, section_ref())
+    mrkdwn = [
+        t["text"]
+        for v in (card, section)
+        for b in v.blocks
+        for t in ([b["text"]] if "text" in b and b["text"]["type"] == "mrkdwn" else [])
+    ]
+    mrkdwn += [
+        e["text"]
+        for v in (card, section)
+        for b in v.blocks
+        if b["type"] == "context"
+        for e in b["elements"]
+    ]
+    joined = "\n".join(mrkdwn) + card.text + section.text
+    assert "<!channel>" not in joined and "<!here>" not in joined and "<@U0EVIL>" not in joined
+    assert "&lt;!channel&gt; &amp; co" in joined
+
+
+def test_long_item_text_is_truncated_to_slack_option_limit() -> None:
+    state = launch(
+        [
+            GroupState(
+                id=5, title="G", stage=None, duration_minutes=None, items=(item(1, text="x" * 200),)
+            )
+        ]
+    )
+    view = blocks.section_message(state, section_ref())
+    assert len(checkboxes(view)[0]["options"][0]["text"]["text"]) == 75
+    assert validate_message_blocks(view.blocks) == []
+
+
+def test_card_shows_progress_and_next_step() -> None:
+    state = launch(
+        [
+            GroupState(
+                id=5,
+                title="G",
+                stage=None,
+                duration_minutes=None,
+                items=(item(1, True, "alice"), item(2)),
+            )
+        ]
+    )
+    text = "\n".join(
+        b["text"]["text"] for b in blocks.launch_card(state).blocks if b["type"] == "section"
+    )
+    assert "Pre-Launch Phase* (T-7 days) — 1/2" in text
+    assert "1 item(s) open" in text
+
+
+def test_closed_launch_renders_read_only() -> None:
+    state = launch(
+        [GroupState(id=5, title="G", stage=None, duration_minutes=None, items=(item(1),))],
+        closed=True,
+    )
+    card = blocks.launch_card(state)
+    assert any(
+        "Closed by <@U0BOB00001>" in b["text"]["text"]
+        for b in card.blocks
+        if b["type"] == "section"
+    )
+    footer = blocks.section_message(state, section_ref()).blocks[-1]["elements"][0]["text"]
+    assert "read-only" in footer
+
+
+def test_status_lists_open_items_of_current_phase_and_links_card() -> None:
+    state = launch(
+        [
+            GroupState(
+                id=5,
+                title="Database",
+                stage=None,
+                duration_minutes=None,
+                items=(item(1, True, "alice"), item(2, text="Failover tested")),
+            )
+        ]
+    )
+    view = blocks.status_view(state, card_link="https://example.slack.com/archives/C0WARROOM1/p1")
+    text = "\n".join(
+        b["text"]["text"] if "text" in b else b["elements"][0]["text"] for b in view.blocks
+    )
+    assert "Failover tested" in text and "Item 1" not in text.split("Still open")[1]
+    assert "<https://example.slack.com/archives/C0WARROOM1/p1|Open the launch card>" in text
+    assert validate_message_blocks(view.blocks) == []

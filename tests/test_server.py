@@ -1,0 +1,215 @@
+"""End to end through the real `launchbot serve` process: signatures, malformed bodies, health, metrics,
+and a restart in the middle of a launch."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.standin import SlackStandIn
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, USERS
+
+ALICE, BOB = "U0ALICE001", "U0BOB00001"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class BotProcess:
+    def __init__(self, env: dict[str, str], port: int) -> None:
+        self.env, self.port = env, port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--port", str(self.port)],
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                assert self.proc.poll() is None, self.output()
+                try:
+                    async with http.get(self.url + "/healthz") as r:
+                        if r.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError("bot did not start: " + self.output())
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=20)
+
+    def output(self) -> str:
+        if self.proc is None or self.proc.stdout is None or self.proc.poll() is None:
+            return ""
+        return self.proc.stdout.read().decode(errors="replace")
+
+
+@pytest.fixture
+async def served(database_url: str) -> AsyncIterator[tuple[SlackStandIn, BotProcess]]:
+    port = free_port()
+    slack = SlackStandIn(
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        app_url=f"http://127.0.0.1:{port}/slack/events",
+    )
+    for user_id, (name, real_name) in USERS.items():
+        slack.add_user(user_id, name, real_name)
+    await slack.start()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "LAUNCHBOT_", "DATABASE_URL"))
+    }
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.base_url,
+        DATABASE_URL=database_url,
+        LAUNCHBOT_CONFIG=str(ROOT / "launchbot.example.toml"),
+    )
+    bot = BotProcess(env, port)
+    await bot.start()
+    try:
+        yield slack, bot
+    finally:
+        if bot.proc and bot.proc.poll() is None:
+            bot.stop()
+        await slack.stop()
+
+
+async def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def checked_values(slack: SlackStandIn, channel: str) -> set[str]:
+    return {
+        o["value"]
+        for m in slack.messages.get(channel, [])
+        for b in m.blocks or []
+        for e in b.get("elements", [])
+        for o in e.get("initial_options", [])
+    }
+
+
+def first_thread_option(slack: SlackStandIn, channel: str, n: int = 0) -> tuple[str, str]:
+    thread = [m for m in slack.messages[channel] if m.thread_ts and m.thread_ts != m.ts]
+    options = [
+        (m.ts, o["value"])
+        for m in thread
+        for b in m.blocks
+        for e in b.get("elements", [])
+        for o in e.get("options", [])
+    ]
+    return options[n]
+
+
+async def post(bot: BotProcess, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(bot.url + "/slack/events", data=body, headers=headers) as r,
+    ):
+        return r.status, await r.text()
+
+
+async def test_bad_signatures_get_401_and_malformed_bodies_never_5xx(
+    served: tuple[SlackStandIn, BotProcess],
+) -> None:
+    slack, bot = served
+    body, headers = slack.slash_command(user_id=ALICE, text="start Sneaky")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert (await post(bot, body, form))[0] == 401  # unsigned
+    assert (await post(bot, body, {**headers, "X-Slack-Signature": "v0=" + "0" * 64}))[0] == 401
+    stale = slack.signed_headers(body, timestamp=int(time.time()) - 301)
+    assert (await post(bot, body, stale))[0] == 401
+    future = slack.signed_headers(body, timestamp=int(time.time()) + 301)
+    assert (await post(bot, body, future))[0] == 401
+    assert (await post(bot, b"payload=not-json", form))[0] == 401  # stock bolt answers 500 here
+    for garbage in (b"payload=not-json", b"payload=%5B%5D", b"\xff\xfe"):
+        status, _ = await post(bot, garbage, slack.signed_headers(garbage))
+        assert 400 <= status < 500, (garbage, status)
+    assert slack.calls_to("chat.postMessage") == []
+
+
+async def test_start_click_restart_and_carry_on(served: tuple[SlackStandIn, BotProcess]) -> None:
+    slack, bot = served
+    channel = "C0WARROOM1"
+    sent = await slack.send(*slack.slash_command(user_id=ALICE, text="start Trading v2"))
+    assert sent.status == 200
+    await wait_for(lambda: len(slack.messages.get(channel, [])) >= 4, "card and three sections")
+    ts, value = first_thread_option(slack, channel)
+    assert (
+        await slack.send(
+            *slack.checkbox_click(
+                user_id=BOB, channel_id=channel, message_ts=ts, toggle_value=value
+            )
+        )
+    ).status == 200
+    await wait_for(lambda: value in checked_values(slack, channel), "the tick to show")
+
+    assert bot.stop() == 0
+    await bot.start()
+
+    ts2, value2 = first_thread_option(slack, channel, 1)
+    assert (
+        await slack.send(
+            *slack.checkbox_click(
+                user_id=ALICE, channel_id=channel, message_ts=ts2, toggle_value=value2
+            )
+        )
+    ).status == 200
+    await wait_for(
+        lambda: {value, value2} <= checked_values(slack, channel), "both ticks after restart"
+    )
+    assert len(slack.messages[channel]) == 4, "no message was posted twice"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(bot.url + "/readyz") as r:
+            assert r.status == 200
+        async with http.get(bot.url + "/metrics") as r:
+            metrics = await r.text()
+    assert 'launchbot_requests_total{kind="block_actions",status="200"} 1' in metrics
+    assert 'launchbot_slack_api_calls_total{method="chat.update"}' in metrics
+
+
+def test_serve_without_credentials_names_the_missing_variable(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LAUNCHBOT_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "SLACK_BOT_TOKEN" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
