@@ -39,7 +39,7 @@ class BotProcess:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # noqa: ASYNC220 (a child server, not waited on here)
             [sys.executable, "-m", "bot", "serve", "--port", str(self.port)],
             env=self.env,
             cwd=ROOT,
@@ -103,8 +103,8 @@ async def served(database_url: str) -> AsyncIterator[tuple[SlackStandIn, BotProc
         await slack.stop()
 
 
-async def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(predicate: Callable[[], bool], what: str, within: float = 10) -> None:
+    deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
