@@ -50,15 +50,18 @@ def test_commands_never_import_the_composition_root() -> None:
 
 
 def test_only_glue_modules_import_slack_bolt() -> None:
+    # Listeners live in bot/*actions.py and commands/__init__.py; the rest compose or serve the app.
     glue = {
         "bot/app.py",
         "bot/deps.py",
         "bot/error_handler.py",
-        "bot/actions.py",
         "bot/server.py",
         "bot/runtime.py",
+        "bot/bench_bare.py",
         "commands/__init__.py",
     }
     for name, imported in modules().items():
         if any(m.split(".")[0] == "slack_bolt" for m in imported):
-            assert name in glue or name.startswith("bot/playground"), name
+            assert (
+                name in glue or name.endswith("actions.py") or name.startswith("bot/playground")
+            ), name
