@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
+from bot import blocks, signoff_blocks
 from bot.checklist import (
     LaunchState,
     MessageRef,
@@ -23,6 +24,7 @@ from bot.checklist import (
     load_state,
     mark_rendered,
 )
+from bot.config import RoleConfig
 from bot.db import Database
 from bot.tasks import BackgroundTasks
 
@@ -30,10 +32,17 @@ logger = logging.getLogger(__name__)
 
 
 class Publisher:
-    def __init__(self, *, db: Database, slack: AsyncWebClient, tasks: BackgroundTasks) -> None:
+    def __init__(
+        self, *, db: Database, slack: AsyncWebClient, tasks: BackgroundTasks, debounce: float = 0.2
+    ) -> None:
+        # Waiting a moment before rendering lets a burst of clicks land in one chat.update; Slack
+        # allows chat.update only ~50/min per workspace (Tier 3), so per-click updates would 429.
+        self._debounce = debounce
         self._db = db
         self._slack = slack
         self._tasks = tasks
+        # The config's sign-off roles (holders, required counts) for the card; build_app sets them.
+        self.roles: Mapping[str, RoleConfig] = {}
         self._running: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
 
@@ -55,6 +64,7 @@ class Publisher:
     async def _run(self, launch_id: int) -> None:
         try:
             while True:
+                await asyncio.sleep(self._debounce)
                 self._dirty.discard(launch_id)
                 await self.flush(launch_id)
                 if launch_id not in self._dirty:
@@ -73,7 +83,7 @@ class Publisher:
             if message.kind != "card" and card_ts is None:
                 continue  # replies need the card's ts as their thread; retried once the card exists
             ts = await self._publish(
-                state, message, thread_ts=None if message.kind == "card" else card_ts
+                state, message, thread_ts=None if message.kind in _TOP_LEVEL else card_ts
             )
             if message.kind == "card" and ts is not None:
                 card_ts = ts
@@ -81,11 +91,12 @@ class Publisher:
     async def _publish(
         self, state: LaunchState, message: MessageRef, *, thread_ts: str | None
     ) -> str | None:
-        view = (
-            blocks.launch_card(state)
-            if message.kind == "card"
-            else blocks.section_message(state, message)
-        )
+        if message.kind == "card":
+            view = blocks.launch_card(state, roles=self.roles)
+        elif message.kind == "go":
+            view = signoff_blocks.go_message(state, message)
+        else:
+            view = blocks.section_message(state, message)
         permalink: str | None = None
         try:
             if message.ts is None:
@@ -133,6 +144,10 @@ class Publisher:
         return ts
 
 
+# Posted in the channel itself; every other message is a reply in the card's thread.
+_TOP_LEVEL = frozenset({"card", "go"})
+
+
 def _in_posting_order(state: LaunchState) -> list[MessageRef]:
     """Card first, then sections in template order, so the thread reads like the checklist."""
     section_rank: dict[int, tuple[int, int]] = {}
@@ -144,6 +159,8 @@ def _in_posting_order(state: LaunchState) -> list[MessageRef]:
         key=lambda m: (
             (0, (0, 0), 0)
             if m.kind == "card"
+            else (2, (0, 0), m.part)
+            if m.kind == "go"
             else (1, section_rank.get(m.section_id or 0, (0, 0)), m.part)
         ),
     )

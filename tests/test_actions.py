@@ -79,6 +79,7 @@ async def test_replayed_click_is_applied_once(room: WarRoom) -> None:
         user_id=BOB, channel_id=room.channel, message_ts=message.ts, toggle_value=option["value"]
     )
     await room.slack.deliver_to(room.dispatch, body, headers)
+    await room.settle()
     await room.click(ALICE, "Failover tested")  # alice unticks
     await room.slack.deliver_to(room.dispatch, body, headers)  # the old request again
     await room.settle()
