@@ -8,7 +8,7 @@ import logging
 from slack_bolt.async_app import AsyncApp
 
 import commands
-from bot import actions
+from bot import actions, incident_actions
 from bot.deps import Deps, deps_middleware
 from bot.error_handler import handle_error
 
@@ -29,4 +29,5 @@ def build_app(deps: Deps, *, process_before_response: bool = True) -> AsyncApp:
     app.error(handle_error)
     commands.register(app)
     actions.register(app)
+    incident_actions.register(app)
     return app

@@ -8,6 +8,7 @@ inject ``<!channel>`` or a fake ``<@U…>`` mention.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -137,9 +138,26 @@ def launch_card(state: LaunchState) -> MessageView:
         {"type": "section", "text": _mrkdwn(intro)},
         {"type": "section", "text": _mrkdwn(progress)},
         {"type": "section", "text": _mrkdwn(_next_step(state))},
+        *_killswitch_line(state),
         _context("The checklist is in this message's thread · `/launch status` for what is open"),
     ]
     return MessageView(text=f"Launch: {escape(state.name)}", blocks=blocks)
+
+
+def _killswitch_line(state: LaunchState) -> list[Block]:
+    """The kill switch's recorded state (bot/incidents.py keeps a copy in ``extra``), once it has one."""
+    shown = state.extra.get("killswitch")
+    if not isinstance(shown, Mapping):
+        return []
+    text = "🔴 Kill switch *armed*" if shown.get("armed") else "⚪ Kill switch *not armed*"
+    if shown.get("changed_by_id"):
+        text += f" (by {mention(str(shown['changed_by_id']))})"
+    last = shown.get("last_fire")
+    if isinstance(last, Mapping):
+        outcome = {"confirmed": "✅ fired, confirmed", "failed": "❌ last fire FAILED"}
+        text += f" · {outcome.get(str(last.get('status')), '⚠️ last fire unconfirmed')}"
+        text += f" {slack_date(datetime.fromisoformat(str(last['at'])))}" if last.get("at") else ""
+    return [_context(text)]
 
 
 def _option_description(item: ItemState) -> str | None:

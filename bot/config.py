@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -63,16 +63,73 @@ class RoleConfig(BaseModel):
     required: int = Field(default=1, ge=1)
 
 
-class KillSwitchConfig(BaseModel):
+class RetryConfig(BaseModel):
+    """How an outbound call is retried: ``tries`` in all, waiting ``backoff_seconds`` × 2ⁿ between
+    them (or the server's Retry-After, capped at ``max_backoff_seconds``)."""
+
+    timeout_seconds: float = Field(default=5.0, gt=0)
+    tries: int = Field(default=3, ge=1, le=10)
+    backoff_seconds: float = Field(default=0.5, ge=0)
+    max_backoff_seconds: float = Field(default=10.0, ge=0)
+
+
+class KillSwitchConfig(RetryConfig):
     url: str | None = None
     allowed_roles: list[str] = []
+    # HMAC-SHA256 key for the X-Launchbot-Signature header; the bot refuses to fire without one.
     secret: SecretStr | None = None
-    timeout_seconds: float = 5.0
+    # Internal contact names to show ("call now") when firing fails; empty = every internal contact.
+    call_on_failure: list[str] = []
 
 
-class PagerDutyConfig(BaseModel):
+class PagerDutyConfig(RetryConfig):
     url: str = "https://events.pagerduty.com/v2/enqueue"
     routing_key: SecretStr | None = None
+    source: str = "launchbot"
+
+
+class InternalContact(BaseModel):
+    """A person on the internal side of ``[contacts.internal."<role>"]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    user: str | None = None  # Slack user id, shown as a mention
+    phone: str | None = None
+
+
+class ExternalContact(BaseModel):
+    """A vendor in ``[contacts.external."<vendor>"]``: who to reach and where to open a case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contact: str | None = None  # phone number, e-mail or name
+    url: str | None = None  # support portal or case URL
+
+
+class ContactsConfig(BaseModel):
+    """Emergency contacts, keyed by the role/vendor names of the template's "Emergency Contacts"
+    (matched case-insensitively); names the template lacks are listed after the template's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    internal: dict[str, InternalContact] = {}
+    external: dict[str, ExternalContact] = {}
+
+
+class EscalationLevel(BaseModel):
+    name: str
+    users: list[str] = []  # Slack user ids
+    usergroups: list[str] = []  # Slack user group ids (S…), mentioned as <!subteam^S…>
+    wait_minutes: float = Field(default=15.0, gt=0)
+
+
+class EscalationConfig(BaseModel):
+    levels: list[EscalationLevel] = []
+    # How often the scheduler looks for escalation levels that are due.
+    poll_seconds: float = Field(default=15.0, gt=0)
+    # Internal contact names to phone when PagerDuty cannot be reached; empty = the whole internal list.
+    call_on_failure: list[str] = []
 
 
 class PrometheusConfig(BaseModel):
@@ -86,7 +143,8 @@ class AppConfig(BaseModel):
 
     template: Path | None = None
     roles: dict[str, RoleConfig] = {}
-    contacts: dict[str, str] = {}
+    contacts: ContactsConfig = ContactsConfig()
+    escalation: EscalationConfig = EscalationConfig()
     killswitch: KillSwitchConfig = KillSwitchConfig()
     pagerduty: PagerDutyConfig = PagerDutyConfig()
     prometheus: PrometheusConfig = PrometheusConfig()

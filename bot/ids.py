@@ -10,6 +10,11 @@ SLASH_COMMAND = "/launch"
 class ActionId(StrEnum):
     ITEM_TOGGLE = "launch-item-toggle"
     OPEN_CARD = "launch-open-card"
+    ESCALATION_ACK = "launch-escalation-ack"
+    ESCALATION_RESOLVE = "launch-escalation-resolve"
+    ESCALATION_REPAGE = "launch-escalation-repage"
+    KILLSWITCH_NAME = "launch-killswitch-name"
+    KILLSWITCH_REASON = "launch-killswitch-reason"
 
 
 class BlockPrefix(StrEnum):
@@ -20,3 +25,16 @@ class BlockPrefix(StrEnum):
     HEADER = "launch-header"
     PROGRESS = "launch-progress"
     FOOTER = "launch-footer"
+
+
+class CallbackId(StrEnum):
+    KILLSWITCH_FIRE = "launch-killswitch-fire"
+
+
+class IncidentBlock(StrEnum):
+    """block_ids of the kill-switch modal's inputs (the modal's errors are keyed by them) and of the
+    escalation message's buttons."""
+
+    KILLSWITCH_NAME = "launch-killswitch-name"
+    KILLSWITCH_REASON = "launch-killswitch-reason"
+    ESCALATION_ACTIONS = "launch-escalation-actions"

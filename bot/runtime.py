@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 from aiohttp import web
@@ -20,6 +21,7 @@ from bot.db import open_database
 from bot.deps import Deps
 from bot.metrics import Metrics
 from bot.publisher import Publisher
+from bot.scheduler import Scheduler
 from bot.server import make_web_app
 from bot.slack_client import make_slack_client
 from bot.tasks import BackgroundTasks
@@ -42,6 +44,7 @@ async def running_bot(
     config: AppConfig | None = None,
     template: ChecklistTemplate | None = None,
     process_before_response: bool = True,
+    clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[RunningBot]:
     config = config if config is not None else load_config(settings.launchbot_config)
     template = template if template is not None else load_template(config.template)
@@ -63,12 +66,17 @@ async def running_bot(
         tasks=tasks,
         publisher=publisher,
         metrics=metrics,
+        **({"clock": clock} if clock is not None else {}),
     )
     app = build_app(deps, process_before_response=process_before_response)
+    # Fires due escalation levels from the database (the timer survives restarts).
+    scheduler = Scheduler(deps)
     try:
         await publisher.recover()
+        scheduler.start()
         yield RunningBot(deps=deps, app=app)
     finally:
+        await scheduler.stop()
         await tasks.drain(SHUTDOWN_GRACE_SECONDS)
         await http.aclose()
         await db.dispose()

@@ -24,7 +24,7 @@ from bot.deps import Deps
 from bot.errors import LaunchError
 from bot.ids import SLASH_COMMAND
 from bot.schemas import CommandReply, LaunchCommand
-from commands import close, help, phase, start, status
+from commands import close, contacts, escalate, help, killswitch, phase, start, status
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,21 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         close.run,
         "/launch close",
         "end this channel's launch (recorded; the checklist becomes read-only)",
+    ),
+    "contacts": Subcommand(
+        contacts.run,
+        "/launch contacts [public]",
+        "emergency contacts: internal roles with phone, vendors (only you see it unless `public`)",
+    ),
+    "escalate": Subcommand(
+        escalate.run,
+        "/launch escalate [sev1|sev2|sev3] <what's wrong>",
+        "post an escalation here, page the on-call via PagerDuty, escalate until acknowledged",
+    ),
+    "killswitch": Subcommand(
+        killswitch.run,
+        "/launch killswitch [status|arm|disarm|test]",
+        "fire the trading kill switch (confirmation modal, allowed roles only), or arm/test it",
     ),
     "help": Subcommand(help.run, "/launch help", "this list"),
 }

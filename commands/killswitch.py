@@ -1,0 +1,143 @@
+"""/launch killswitch [status|arm|disarm|test]: the confirmation modal, the recorded armed state, and dry runs."""
+
+from __future__ import annotations
+
+import uuid
+
+from slack_sdk.errors import SlackApiError
+
+from bot import escalation, incident_blocks, incidents
+from bot.blocks import escape, notice
+from bot.checklist import Actor
+from bot.deps import Deps
+from bot.errors import BadInput, Conflict, NotAllowed
+from bot.models import Launch
+from bot.schemas import CommandReply, LaunchCommand
+
+ACTIONS = ("fire", "status", "arm", "disarm", "test")
+
+
+async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
+    action = cmd.args[0].lower() if cmd.args else "fire"
+    if action not in ACTIONS:
+        raise BadInput(f"`{escape(cmd.args[0])}` is not a kill-switch action.")
+    async with deps.db.read_sessions() as session:
+        launch = await incidents.incident_launch(session=session, channel_id=cmd.channel_id)
+        summary = await incidents.killswitch_summary(session=session, launch_id=launch.id)
+    actor = Actor(cmd.user_id, cmd.user_name)
+    source = f"slash:{cmd.trigger_id or uuid.uuid4().hex}"
+    if action == "status":
+        return CommandReply.of(
+            incident_blocks.killswitch_status(
+                summary,
+                endpoint=deps.config.killswitch.url,
+                allowed_titles=incidents.allowed_killswitch_titles(deps.config),
+            )
+        )
+    if action == "fire":
+        return _open_modal(cmd, deps, launch, armed=summary.armed)
+    _require_configured(deps)
+    async with deps.db.sessions.begin() as session:
+        allowed = await incidents.authorize_killswitch(
+            session=session,
+            config=deps.config,
+            launch_id=launch.id,
+            actor=actor,
+            what=action,
+            at=deps.clock(),
+            source=source,
+        )
+    if not allowed:
+        raise NotAllowed(incidents.not_allowed_text(deps.config))
+    if action in ("arm", "disarm"):
+        at = deps.clock()
+        async with deps.db.sessions.begin() as session:
+            changed = await incidents.set_armed(
+                session=session,
+                config=deps.config,
+                launch_id=launch.id,
+                armed=action == "arm",
+                actor=actor,
+                at=at,
+                source=source,
+            )
+        if not changed:
+            raise Conflict(
+                f"The kill switch is already {'armed' if action == 'arm' else 'disarmed'}."
+            )
+        return CommandReply.of(
+            incident_blocks.killswitch_armed_notice(
+                launch.name, action == "arm", actor.user_id, at
+            ),
+            response_type="in_channel",
+            launch_id=launch.id,
+        )
+    # test: the same signed request with "dry_run": true; stored before it is sent.
+    async with deps.db.sessions.begin() as session:
+        request, created = await incidents.request_killswitch(
+            session=session,
+            config=deps.config,
+            launch_id=launch.id,
+            channel_id=cmd.channel_id,
+            actor=actor,
+            reason=f"kill switch test by {actor.name}",
+            dry_run=True,
+            at=deps.clock(),
+            request_key=source,
+        )
+        request_pk = request.id
+
+    async def follow_up() -> CommandReply | None:
+        await escalation.fire_killswitch(deps, request_pk)
+        return None
+
+    view = notice(
+        '🧪 Testing the kill switch (dry run): sending a signed request with `"dry_run": true`. '
+        "The result goes in the launch's thread."
+    )
+    return CommandReply(
+        text=view.text, blocks=view.blocks, follow_up=follow_up if created else None
+    )
+
+
+def _require_configured(deps: Deps) -> None:
+    problem = escalation.KillSwitchClient(deps.http, deps.config.killswitch).missing_config
+    if problem is not None:
+        people = incidents.people_to_call(deps.config, deps.config.killswitch.call_on_failure)
+        raise Conflict(
+            f"The kill switch is not configured: {problem}. Who to call instead:\n"
+            + incident_blocks.call_list(people)
+        )
+
+
+def _open_modal(cmd: LaunchCommand, deps: Deps, launch: Launch, *, armed: bool) -> CommandReply:
+    _require_configured(deps)
+    if not cmd.trigger_id:
+        raise BadInput("Slack sent no trigger_id, so the confirmation cannot open.")
+    assert deps.config.killswitch.url is not None
+    view = incident_blocks.killswitch_modal(
+        launch_id=launch.id,
+        launch_name=launch.name,
+        channel_id=cmd.channel_id,
+        endpoint=deps.config.killswitch.url,
+        tries=deps.config.killswitch.tries,
+        armed=armed,
+        allowed=incidents.may_fire_killswitch(deps.config, cmd.user_id),
+        allowed_titles=incidents.allowed_killswitch_titles(deps.config),
+    )
+
+    async def follow_up() -> CommandReply | None:
+        # trigger_id lives 3 s: this runs right after the ack, before anything else.
+        try:
+            await deps.slack.views_open(trigger_id=cmd.trigger_id, view=view)
+        except SlackApiError as exc:
+            error = escape(str(exc.response.get("error", "unknown_error")))
+            return CommandReply.of(
+                notice(
+                    f":warning: The kill-switch confirmation did not open (Slack said `{error}`). "
+                    "Run `/launch killswitch` again."
+                )
+            )
+        return None
+
+    return CommandReply(text="Opening the kill-switch confirmation…", follow_up=follow_up)

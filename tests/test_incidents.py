@@ -1,0 +1,781 @@
+"""Incident commands at 3 a.m.: /launch contacts, /launch escalate (PagerDuty, escalation timer, Acknowledge)
+and /launch killswitch (modal, roles, signed retried POST, @here truth), through the real bolt app
+against the Slack stand-in and local PagerDuty / kill-switch servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import (
+    AppConfig,
+    ContactsConfig,
+    EscalationConfig,
+    EscalationLevel,
+    ExternalContact,
+    InternalContact,
+    KillSwitchConfig,
+    PagerDutyConfig,
+)
+from bot.ids import ActionId, IncidentBlock
+from bot.models import Escalation, EscalationLevelPing, Event, KillSwitchRequest
+from bot.runtime import RunningBot, running_bot
+from bot.standin import SlackStandIn
+from bot.template import ChecklistTemplate
+from tests.conftest import make_settings
+from tests.fake_killswitch import FakeKillSwitch
+from tests.fake_pagerduty import FakePagerDuty
+from tests.warroom import WarRoom
+
+ALICE, BOB, CTO, OUTSIDER = "U0ALICE001", "U0BOB00001", "U0CTO00001", "U0OUTSIDE1"
+TRADING_LEAD, OPS = "U0TRADE001", "U0OPS00001"
+ROUTING_KEY = "R0UTINGKEY0000000000000000000000"
+KILL_SECRET = "kill-switch-test-secret-5f0c"
+
+
+class FakeClock:
+    """deps.clock for the tests: real time until moved forward, so escalation waits take no time."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def pagerduty() -> AsyncIterator[FakePagerDuty]:
+    fake = FakePagerDuty(routing_key=ROUTING_KEY)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+async def killswitch() -> AsyncIterator[FakeKillSwitch]:
+    fake = FakeKillSwitch(secret=KILL_SECRET)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+def incident_config(
+    base: AppConfig, *, pagerduty_url: str, killswitch_url: str, poll: float = 0.05
+) -> AppConfig:
+    return base.model_copy(
+        update={
+            "contacts": ContactsConfig(
+                internal={
+                    "Trading Lead": InternalContact(user=TRADING_LEAD, phone="+1 555 0101"),
+                    "DevOps Lead": InternalContact(user=OPS, phone="[Phone]"),
+                    "CTO": InternalContact(user=CTO, name="Carol", phone="+1 555 0100"),
+                },
+                external={
+                    "AWS Support": ExternalContact(url="https://support.example.com/case/42"),
+                    "Exchange Support": ExternalContact(contact="+44 20 7946 0000"),
+                    "Legal Counsel": ExternalContact(contact="[Contact]"),
+                },
+            ),
+            "escalation": EscalationConfig(
+                levels=[
+                    EscalationLevel(name="On-call engineer", users=[OPS], wait_minutes=5),
+                    EscalationLevel(
+                        name="Leads",
+                        users=[TRADING_LEAD],
+                        usergroups=["S0LEADS001"],
+                        wait_minutes=10,
+                    ),
+                    EscalationLevel(name="CTO", users=[CTO], wait_minutes=15),
+                ],
+                poll_seconds=poll,
+                call_on_failure=["CTO", "Trading Lead"],
+            ),
+            "killswitch": KillSwitchConfig(
+                url=killswitch_url,
+                allowed_roles=["cto", "head_of_trading"],
+                secret=KILL_SECRET,  # type: ignore[arg-type]
+                timeout_seconds=0.5,
+                tries=3,
+                backoff_seconds=0.01,
+                call_on_failure=["CTO", "Trading Lead"],
+            ),
+            "pagerduty": PagerDutyConfig(
+                url=pagerduty_url,
+                routing_key=ROUTING_KEY,  # type: ignore[arg-type]
+                timeout_seconds=0.5,
+                backoff_seconds=0.01,
+            ),
+        }
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def config(config: AppConfig, pagerduty: FakePagerDuty, killswitch: FakeKillSwitch) -> AppConfig:
+    return incident_config(config, pagerduty_url=pagerduty.url, killswitch_url=killswitch.url)
+
+
+@pytest.fixture
+async def running(
+    schema_url: str,
+    slack: SlackStandIn,
+    config: AppConfig,
+    template: ChecklistTemplate,
+    clock: FakeClock,
+) -> AsyncIterator[RunningBot]:
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    async with running_bot(settings, config=config, template=template, clock=clock) as bot_:
+        yield bot_
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+async def wait_for(predicate: Callable[[], bool], what: str, within: float = 10) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def texts(room: WarRoom) -> list[str]:
+    """Every message in the war room as Slack would show it: text plus every text in its blocks."""
+    out = []
+    for m in room.slack.messages.get(room.channel, []):
+        parts = [m.text or ""]
+        for b in m.blocks or []:
+            if isinstance(b.get("text"), dict):
+                parts.append(b["text"]["text"])
+            for f in b.get("fields", []):
+                parts.append(f["text"])
+            for e in b.get("elements", []):
+                if isinstance(e, dict) and e.get("type") in ("mrkdwn", "plain_text"):
+                    parts.append(e["text"])
+        out.append("\n".join(parts))
+    return out
+
+
+def escalation_message(room: WarRoom) -> Any:
+    found = [
+        m
+        for m in room.slack.messages.get(room.channel, [])
+        if m.blocks and "Escalation #" in m.blocks[0].get("text", {}).get("text", "")
+    ]
+    assert found, "no escalation message in the war room"
+    return found[-1]
+
+
+def block_texts(message: Any) -> str:
+    return "\n".join(
+        b["text"]["text"] if "text" in b else "\n".join(f["text"] for f in b.get("fields", []))
+        for b in message.blocks
+        if b["type"] in ("section", "header")
+    )
+
+
+def buttons(message: Any) -> list[str]:
+    return [
+        e["action_id"]
+        for b in message.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e.get("type") == "button"
+    ]
+
+
+async def click(room: WarRoom, user: str, message: Any, action_id: str) -> Any:
+    body, headers = room.slack.button_click(
+        user_id=user, channel_id=room.channel, message_ts=message.ts, action_id=action_id
+    )
+    sent = await room.slack.deliver_to(room.dispatch, body, headers)
+    await room.settle()
+    return sent
+
+
+async def rows(room: WarRoom, model: Any) -> list[Any]:
+    async with room.bot.deps.db.read_sessions() as session:
+        return list((await session.scalars(select(model).order_by(model.id))).all())
+
+
+async def posted_levels(room: WarRoom) -> list[tuple[int, bool]]:
+    return [(p.level, p.posted_at is not None) for p in await rows(room, EscalationLevelPing)]
+
+
+async def eventually(read: Callable[[], Awaitable[Any]], expected: Any, within: float = 10) -> None:
+    """Until ``await read()`` equals ``expected`` (the scheduler records right after posting)."""
+    deadline = time.monotonic() + within
+    while (got := await read()) != expected:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{got!r} != {expected!r}")
+        await asyncio.sleep(0.02)
+
+
+async def event_kinds(room: WarRoom) -> list[str]:
+    return [e.kind for e in await rows(room, Event)]
+
+
+async def open_modal(room: WarRoom, user: str) -> Any:
+    await room.command(user, "killswitch")
+    views = room.slack.open_views(user)
+    assert views, "the kill-switch modal did not open"
+    return views[-1]
+
+
+async def submit(room: WarRoom, user: str, view: Any, *, name: str, reason: str) -> Any:
+    values = {
+        IncidentBlock.KILLSWITCH_NAME: {
+            ActionId.KILLSWITCH_NAME: {"type": "plain_text_input", "value": name}
+        },
+        IncidentBlock.KILLSWITCH_REASON: {
+            ActionId.KILLSWITCH_REASON: {"type": "plain_text_input", "value": reason}
+        },
+    }
+    body, headers = room.slack.view_submission(user_id=user, view_id=view.id, values=values)
+    sent = await room.slack.deliver_to(room.dispatch, body, headers)
+    await room.settle()
+    return sent
+
+
+def channel_has(room: WarRoom, *needles: str) -> str:
+    for text in texts(room):
+        if all(n in text for n in needles):
+            return text
+    raise AssertionError(
+        f"no war-room message with {needles!r}; got:\n" + "\n---\n".join(texts(room))
+    )
+
+
+# --- contacts ----------------------------------------------------------------------------------
+
+
+async def test_contacts_answer_in_the_ack_only_to_the_asker_and_flag_placeholders(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    calls_before = len(room.slack.calls)
+    sent = await room.command(BOB, "contacts")
+    assert sent.status == 200
+    reply = [e for e in room.slack.ephemerals if e.user == BOB][-1]
+    assert reply.via == "ack"  # answered in the 3-second ack, no Web API call
+    assert len(room.slack.calls) == calls_before
+    text = "\n".join(b["text"]["text"] for b in reply.blocks if b["type"] == "section")
+    assert f"*Trading Lead* — <@{TRADING_LEAD}> · 📞 +1 555 0101" in text
+    assert f"*CTO* — <@{CTO}> (Carol) · 📞 +1 555 0100" in text
+    # The template's placeholders and unfilled config values are flagged, never shown as numbers.
+    assert "[Phone]" not in text and "[Contact]" not in text and "[Name]" not in text
+    assert f"*DevOps Lead* — <@{OPS}> · ⚠️ _phone not set_" in text
+    assert "*Security Lead* — ⚠️ _not configured_" in text
+    assert "*AWS Support* — <https://support.example.com/case/42|case / support portal>" in text
+    assert "*Exchange Support* — +44 20 7946 0000" in text
+    assert "*Legal Counsel* — ⚠️ _contact not set_" in text
+    assert "*Product Owner*" in text and "*Database Vendor*" in text
+    assert not any("Emergency contacts" in t for t in texts(room))
+
+
+async def test_contacts_public_posts_them_in_the_channel(room: WarRoom) -> None:
+    await room.command(ALICE, "contacts public")
+    channel_has(room, "Emergency contacts", f"<@{TRADING_LEAD}>", "+1 555 0101")
+
+
+async def test_contacts_with_a_bad_option_explains(room: WarRoom) -> None:
+    await room.command(ALICE, "contacts everyone")
+    assert "not an option of contacts" in room.ephemerals_for(ALICE)[-1]
+    assert "Usage: `/launch contacts [public]`" in room.ephemerals_for(ALICE)[-1]
+
+
+# --- escalation --------------------------------------------------------------------------------
+
+
+async def test_escalate_posts_pages_pagerduty_and_acknowledge_records_who(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "escalate sev1 order gateway rejecting all orders")
+
+    assert "Escalation #1 (SEV1) recorded" in room.ephemerals_for(ALICE)[-1]
+    message = escalation_message(room)
+    shown = block_texts(message)
+    assert "SEV1 · Escalation #1 · Trading v2" in shown
+    assert "order gateway rejecting all orders" in shown
+    assert f"<@{ALICE}>" in shown  # the reporter
+    assert "On-call engineer" in shown and "Leads" in shown and "<!subteam^S0LEADS001>" in shown
+    assert "PagerDuty paged (1 try)" in shown
+    assert f"<@{OPS}>" in message.text  # level 1 is notified by the message itself
+    assert buttons(message) == [ActionId.ESCALATION_ACK, ActionId.ESCALATION_RESOLVE]
+
+    (trigger,) = pagerduty.requests
+    (escalation,) = await rows(room, Escalation)
+    assert trigger["event_action"] == "trigger" and trigger["routing_key"] == ROUTING_KEY
+    assert trigger["dedup_key"] == escalation.dedup_key
+    assert trigger["payload"]["severity"] == "critical"
+    assert trigger["payload"]["summary"] == "[SEV1] Trading v2: order gateway rejecting all orders"
+    assert trigger["payload"]["source"] == "launchbot"
+    details = trigger["payload"]["custom_details"]
+    assert details["launch"] == "Trading v2"
+    assert details["slack_message"] == escalation.permalink and escalation.permalink
+    assert (escalation.page_status, escalation.page_tries) == ("sent", 1)
+
+    # Two people press Acknowledge on the same view; the first one takes it.
+    first = room.slack.button_click(
+        user_id=BOB,
+        channel_id=room.channel,
+        message_ts=message.ts,
+        action_id=ActionId.ESCALATION_ACK,
+    )
+    second = room.slack.button_click(
+        user_id=ALICE,
+        channel_id=room.channel,
+        message_ts=message.ts,
+        action_id=ActionId.ESCALATION_ACK,
+    )
+    assert (await room.slack.deliver_to(room.dispatch, *first)).status == 200
+    await room.settle()
+    assert (await room.slack.deliver_to(room.dispatch, *second)).status == 200
+    await room.settle()
+    assert "already acknowledged by <@U0BOB00001>" in room.ephemerals_for(ALICE)[-1]
+    shown = block_texts(room.slack.message(room.channel, message.ts))
+    assert f"Acknowledged* by <@{BOB}>" in shown
+    assert buttons(room.slack.message(room.channel, message.ts)) == [ActionId.ESCALATION_RESOLVE]
+    (escalation,) = await rows(room, Escalation)
+    assert escalation.acknowledged_by_id == BOB and escalation.next_level_at is None
+    assert pagerduty.actions() == ["trigger", "acknowledge"]
+    assert pagerduty.incidents[escalation.dedup_key].status == "acknowledged"
+    kinds = await event_kinds(room)
+    for kind in (
+        "escalation_opened",
+        "escalation_posted",
+        "pagerduty_trigger_sent",
+        "escalation_acknowledged",
+        "pagerduty_acknowledge_sent",
+    ):
+        assert kind in kinds
+
+
+async def test_escalate_defaults_to_sev2_and_rejects_bad_input(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "escalate sev9 everything")
+    assert "Severity is one of sev1, sev2, sev3" in room.ephemerals_for(ALICE)[-1]
+    await room.command(ALICE, "escalate")
+    assert "Say what is wrong" in room.ephemerals_for(ALICE)[-1]
+    assert await rows(room, Escalation) == [] and pagerduty.requests == []
+
+    await room.command(ALICE, "escalate fills <!channel> are slow")
+    (escalation,) = await rows(room, Escalation)
+    assert escalation.severity == "sev2"
+    assert pagerduty.requests[0]["payload"]["severity"] == "error"
+    shown = block_texts(escalation_message(room))
+    assert "&lt;!channel&gt;" in shown and "<!channel>" not in shown
+
+
+async def test_escalate_without_a_launch_in_the_channel_says_so(room: WarRoom) -> None:
+    await room.command(ALICE, "escalate sev1 nothing works")
+    assert "no launch in this channel" in room.ephemerals_for(ALICE)[-1]
+
+
+async def test_pagerduty_429_and_500_are_retried_with_one_dedup_key_and_page_once(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    pagerduty.script = [429, 500]
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "escalate sev1 order gateway rejecting all orders")
+    assert pagerduty.actions() == ["trigger"] * 3
+    assert len({r["dedup_key"] for r in pagerduty.requests}) == 1
+    assert pagerduty.pages == 1
+    (escalation,) = await rows(room, Escalation)
+    assert (escalation.page_status, escalation.page_tries) == ("sent", 3)
+    assert "PagerDuty paged (3 tries)" in block_texts(escalation_message(room))
+
+
+async def test_pagerduty_400_is_final_the_channel_is_told_who_to_phone_and_page_again_works(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    pagerduty.script = [400]
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "escalate sev1 order gateway rejecting all orders")
+    assert len(pagerduty.requests) == 1  # a 400 is never retried
+    (escalation,) = await rows(room, Escalation)
+    assert (escalation.page_status, escalation.page_tries) == ("failed", 1)
+    assert "HTTP 400" in (escalation.page_error or "")
+    failure = channel_has(room, "PagerDuty could not be paged", "HTTP 400")
+    assert f"*CTO* — <@{CTO}> (Carol) · 📞 +1 555 0100" in failure
+    assert "+1 555 0101" in failure
+    message = escalation_message(room)
+    assert "PagerDuty page FAILED" in block_texts(message)
+    assert ActionId.ESCALATION_REPAGE in buttons(message)
+    assert "pagerduty_trigger_failed" in await event_kinds(room)
+
+    # Two presses of "Page again" on the same view: one new send, with the same dedup_key.
+    presses = [
+        room.slack.button_click(
+            user_id=user,
+            channel_id=room.channel,
+            message_ts=message.ts,
+            action_id=ActionId.ESCALATION_REPAGE,
+        )
+        for user in (BOB, ALICE)
+    ]
+    for press in presses:
+        assert (await room.slack.deliver_to(room.dispatch, *press)).status == 200
+        await room.settle()
+    assert len(pagerduty.requests) == 2 and pagerduty.pages == 1
+    assert pagerduty.requests[1]["dedup_key"] == escalation.dedup_key
+    (escalation,) = await rows(room, Escalation)
+    assert escalation.page_status == "sent"
+    updated = room.slack.message(room.channel, message.ts)
+    assert "PagerDuty paged" in block_texts(updated)
+    assert ActionId.ESCALATION_REPAGE not in buttons(updated)
+    assert "needs no new page" in room.ephemerals_for(ALICE)[-1]
+
+
+async def test_pagerduty_down_for_every_try_is_reported_not_claimed(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    pagerduty.script = [500, 500, 500]
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "escalate sev2 fills delayed")
+    assert len(pagerduty.requests) == 3
+    (escalation,) = await rows(room, Escalation)
+    assert (escalation.page_status, escalation.page_tries) == ("failed", 3)
+    assert "after 3 tries" in (escalation.page_error or "")
+    channel_has(room, "PagerDuty could not be paged", "HTTP 500")
+    assert not any("PagerDuty paged" in t for t in texts(room))
+
+
+async def test_the_same_escalation_twice_pages_once(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "escalate sev1 order gateway rejecting all orders")
+    await room.command(BOB, "escalate sev1 Order gateway  rejecting all orders")
+    assert "already escalation #1" in room.ephemerals_for(BOB)[-1]
+    assert len(await rows(room, Escalation)) == 1
+    assert len(pagerduty.requests) == 1
+
+
+async def test_unacknowledged_escalation_pings_the_next_level_after_its_wait(
+    room: WarRoom, pagerduty: FakePagerDuty, clock: FakeClock
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "escalate sev1 order gateway rejecting all orders")
+    message = escalation_message(room)
+    clock.advance(minutes=4)
+    await asyncio.sleep(0.2)
+    assert room.slack.thread(room.channel, message.ts) == []
+
+    clock.advance(minutes=1, seconds=1)
+    await wait_for(lambda: room.slack.thread(room.channel, message.ts) != [], "level 2 ping")
+    (ping,) = room.slack.thread(room.channel, message.ts)
+    assert "Escalating to *Leads*" in ping.text
+    assert f"<@{TRADING_LEAD}>" in ping.text and "<!subteam^S0LEADS001>" in ping.text
+    assert room.slack.calls_to("chat.postMessage")[-1].args.get("reply_broadcast") in (
+        True,
+        "1",
+        "true",
+    )
+    await eventually(lambda: posted_levels(room), [(0, True), (1, True)])
+
+    # Acknowledging stops the timer: the CTO is never woken.
+    await room.settle()
+    await click(
+        room, TRADING_LEAD, room.slack.message(room.channel, message.ts), ActionId.ESCALATION_ACK
+    )
+    clock.advance(minutes=60)
+    await asyncio.sleep(0.3)
+    assert len(room.slack.thread(room.channel, message.ts)) == 1
+    assert len(await rows(room, EscalationLevelPing)) == 2
+
+
+async def test_whole_path_unanswered_ends_with_phone_numbers(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "escalate sev1 order gateway rejecting all orders")
+    message = escalation_message(room)
+    for minutes, count in ((5, 1), (10, 2), (15, 3)):
+        clock.advance(minutes=minutes, seconds=1)
+        await wait_for(
+            lambda n=count: len(room.slack.thread(room.channel, message.ts)) >= n,  # type: ignore[misc]
+            f"ping {count}",
+        )
+    last = room.slack.thread(room.channel, message.ts)[-1].text
+    assert "after the whole escalation path" in last and "+1 555 0100" in last
+    (escalation,) = await rows(room, Escalation)
+    assert escalation.next_level_at is None and escalation.level == 3
+    assert "escalation_path_exhausted" in await event_kinds(room)
+
+
+async def test_resolve_resolves_in_pagerduty_and_removes_the_buttons(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "escalate sev3 dashboards lagging")
+    message = escalation_message(room)
+    await click(room, BOB, message, ActionId.ESCALATION_RESOLVE)
+    assert pagerduty.actions() == ["trigger", "resolve"]
+    (escalation,) = await rows(room, Escalation)
+    assert (escalation.status, escalation.resolved_by_id, escalation.resolve_status) == (
+        "resolved",
+        BOB,
+        "sent",
+    )
+    updated = room.slack.message(room.channel, message.ts)
+    assert buttons(updated) == [] and f"Resolved* by <@{BOB}>" in block_texts(updated)
+    assert "PagerDuty incident resolved" in room.slack.thread(room.channel, message.ts)[-1].text
+
+
+async def test_escalation_timer_survives_a_restart(
+    schema_url: str,
+    slack: SlackStandIn,
+    config: AppConfig,
+    template: ChecklistTemplate,
+    pagerduty: FakePagerDuty,
+) -> None:
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    clock = FakeClock()
+    async with running_bot(settings, config=config, template=template, clock=clock) as first:
+        room = WarRoom(slack=slack, bot=first)
+        await room.command(ALICE, "start Trading v2")
+        await room.command(ALICE, "escalate sev1 order gateway rejecting all orders")
+        message = escalation_message(room)
+    # The first process is gone before the level was due; nothing was pinged.
+    assert room.slack.thread(room.channel, message.ts) == []
+    clock.advance(minutes=5, seconds=1)
+    async with running_bot(settings, config=config, template=template, clock=clock) as second:
+        room = WarRoom(slack=slack, bot=second)
+        await wait_for(lambda: room.slack.thread(room.channel, message.ts) != [], "level 2 ping")
+        assert "Escalating to *Leads*" in room.slack.thread(room.channel, message.ts)[0].text
+        await eventually(lambda: posted_levels(room), [(0, True), (1, True)])
+    assert len(pagerduty.requests) == 1  # the restart did not page again
+
+
+# --- kill switch -------------------------------------------------------------------------------
+
+
+def signed_ok(request: Any) -> bool:
+    expected = "sha256=" + hmac.new(KILL_SECRET.encode(), request.body, hashlib.sha256).hexdigest()
+    return bool(request.headers.get("x-launchbot-signature") == expected)
+
+
+async def test_killswitch_modal_then_authorized_submit_fires_and_tells_everyone(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, CTO)
+    modal = json.dumps(view.view)
+    assert "halts trading" in modal and "Type the launch name to confirm" in modal
+    assert killswitch.requests == []  # nothing is sent before the confirmation
+
+    sent = await submit(
+        room, CTO, view, name="Trading v2", reason="order gateway rejecting all orders"
+    )
+    assert sent.status == 200 and not room.slack.views[view.id].open
+    (request,) = killswitch.requests
+    body = request.json
+    (stored,) = await rows(room, KillSwitchRequest)
+    assert body["launch"] == "Trading v2" and body["reason"] == "order gateway rejecting all orders"
+    assert body["requested_by"] == {"id": CTO, "name": "carol"}
+    assert body["request_id"] == stored.request_id and body["dry_run"] is False
+    assert request.idempotency_key == stored.request_id
+    assert signed_ok(request)
+    assert (stored.status, stored.tries, stored.http_status) == ("confirmed", 1, 200)
+    assert stored.duration_ms is not None
+
+    # The first announcement went out before the answer, then was updated to the outcome.
+    firing = next(
+        m
+        for m in room.slack.messages[room.channel]
+        if "Firing the kill switch" in json.dumps(m.history[0])
+    )
+    assert "<!here>" in json.dumps(firing.history[0])
+    assert "order gateway rejecting all orders" in firing.text
+    assert "✅ confirmed" in firing.text
+    confirmed = channel_has(room, "<!here>", "Kill switch FIRED and confirmed", "HTTP 200 (1 try")
+    assert f"<@{CTO}>" in confirmed and "halted" in confirmed
+    kinds = await event_kinds(room)
+    assert kinds.index("killswitch_requested") < kinds.index("killswitch_sending")
+    assert kinds.index("killswitch_sending") < kinds.index("killswitch_confirmed")
+    await wait_for(lambda: "fired, confirmed" in json.dumps(room.card().blocks), "card update")
+
+
+async def test_killswitch_500_then_success_is_retried_with_the_same_idempotency_key(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    killswitch.script = [500]
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, TRADING_LEAD)
+    await submit(room, TRADING_LEAD, view, name="Trading v2", reason="runaway orders")
+    assert len(killswitch.requests) == 2
+    assert len({r.idempotency_key for r in killswitch.requests}) == 1
+    assert all(signed_ok(r) for r in killswitch.requests)
+    assert len(killswitch.halted) == 1
+    (stored,) = await rows(room, KillSwitchRequest)
+    assert (stored.status, stored.tries) == ("confirmed", 2)
+    channel_has(room, "Kill switch FIRED and confirmed", "HTTP 200 (2 tries")
+
+
+async def test_killswitch_timeouts_fail_after_three_tries_and_say_who_to_call(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    killswitch.script = ["hang", "hang", "hang"]
+    killswitch.hang_seconds = 2.0
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, CTO)
+    await submit(room, CTO, view, name="Trading v2", reason="runaway orders")
+    assert len(killswitch.requests) == 3
+    (stored,) = await rows(room, KillSwitchRequest)
+    assert (stored.status, stored.tries, stored.http_status) == ("failed", 3, None)
+    failed = channel_has(room, "<!here>", "Kill switch FAILED", "no answer within 0.5 s")
+    assert "Trading may still be running" in failed
+    assert "+1 555 0100" in failed and "+1 555 0101" in failed
+    assert not any("FIRED and confirmed" in t for t in texts(room))
+    assert "killswitch_failed" in await event_kinds(room)
+
+
+async def test_killswitch_connection_refused_fails_after_three_tries(
+    room: WarRoom, config: AppConfig
+) -> None:
+    config.killswitch.url = f"http://127.0.0.1:{closed_port()}/kill"
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, CTO)
+    await submit(room, CTO, view, name="Trading v2", reason="runaway orders")
+    (stored,) = await rows(room, KillSwitchRequest)
+    assert (stored.status, stored.tries) == ("failed", 3)
+    assert "could not connect" in (stored.error or "")
+    channel_has(room, "<!here>", "Kill switch FAILED", "could not connect")
+
+
+async def test_killswitch_403_is_final(room: WarRoom, killswitch: FakeKillSwitch) -> None:
+    killswitch.script = [403]
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, CTO)
+    await submit(room, CTO, view, name="Trading v2", reason="runaway orders")
+    assert len(killswitch.requests) == 1
+    (stored,) = await rows(room, KillSwitchRequest)
+    assert (stored.status, stored.tries, stored.http_status) == ("failed", 1, 403)
+    channel_has(room, "Kill switch FAILED", "HTTP 403")
+
+
+async def test_unauthorized_submission_is_refused_in_the_modal_and_logged(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, OUTSIDER)
+    assert "will be refused and logged" in json.dumps(view.view)
+    sent = await submit(room, OUTSIDER, view, name="Trading v2", reason="let me in")
+    assert sent.json["response_action"] == "errors"
+    stored_view = room.slack.views[view.id]
+    assert stored_view.open
+    assert (
+        "Only these roles may use the kill switch: CTO, Head of Trading"
+        in stored_view.errors[IncidentBlock.KILLSWITCH_NAME]
+    )
+    assert killswitch.requests == [] and await rows(room, KillSwitchRequest) == []
+    refused = [e for e in await rows(room, Event) if e.kind == "killswitch_refused"]
+    assert [(e.actor_id, e.detail["why"]) for e in refused] == [
+        (OUTSIDER, "fire: not in an allowed role")
+    ]
+    assert not any("<!here>" in t for t in texts(room))
+
+
+async def test_wrong_launch_name_or_missing_reason_is_refused_in_the_modal(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, CTO)
+    await submit(room, CTO, view, name="trading v2", reason=" ")
+    errors = room.slack.views[view.id].errors
+    assert errors[IncidentBlock.KILLSWITCH_NAME] == "Type the launch name exactly: Trading v2"
+    assert IncidentBlock.KILLSWITCH_REASON in errors
+    assert killswitch.requests == [] and await rows(room, KillSwitchRequest) == []
+    assert "killswitch_refused" in await event_kinds(room)
+
+
+async def test_arm_and_disarm_are_recorded_shown_on_the_card_and_in_status(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "killswitch arm")
+    assert "Only these roles may use the kill switch" in room.ephemerals_for(ALICE)[-1]
+    await room.command(CTO, "killswitch arm")
+    channel_has(room, "Kill switch for *Trading v2*", "*armed* by <@U0CTO00001>")
+    await wait_for(lambda: "Kill switch *armed*" in json.dumps(room.card().blocks), "armed card")
+    await room.command(CTO, "killswitch status")
+    assert "🔴 *armed*" in room.slack.ephemerals[-1].text or "armed" in json.dumps(
+        room.slack.ephemerals[-1].blocks
+    )
+    await room.command(TRADING_LEAD, "killswitch disarm")
+    await wait_for(lambda: "Kill switch *not armed*" in json.dumps(room.card().blocks), "card")
+    kinds = await event_kinds(room)
+    assert kinds.count("killswitch_armed") == 1 and kinds.count("killswitch_disarmed") == 1
+    assert "killswitch_refused" in kinds
+
+
+async def test_dry_run_test_ticks_kill_switch_tested_with_the_testers_name(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(CTO, "killswitch test")
+    (request,) = killswitch.requests
+    assert request.json["dry_run"] is True and signed_ok(request)
+    assert killswitch.halted == []
+    await room.settle()
+    assert room.is_checked("Kill switch tested")
+    assert room.item_option("Kill switch tested")["description"]["text"].startswith("✓ carol")
+    report = [m.text for m in room.thread() if "Kill switch test" in (m.text or "")]
+    assert report and "passed: HTTP 200" in report[-1] and "Ticked" in report[-1]
+    assert not any("<!here>" in t for t in texts(room))
+    (stored,) = await rows(room, KillSwitchRequest)
+    assert stored.dry_run and stored.status == "confirmed"
+
+
+async def test_dry_run_on_a_closed_launch_is_logged_not_ticked(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "close")
+    await room.command(CTO, "killswitch test")
+    assert len(killswitch.requests) == 1
+    assert not room.is_checked("Kill switch tested")
+    assert any("Not ticked in the checklist" in (m.text or "") for m in room.thread())
+    assert "killswitch_test_not_ticked" in await event_kinds(room)
+
+
+async def test_failed_dry_run_is_reported_and_ticks_nothing(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    killswitch.script = [500, 500, 500]
+    await room.command(ALICE, "start Trading v2")
+    await room.command(CTO, "killswitch test")
+    assert len(killswitch.requests) == 3
+    assert not room.is_checked("Kill switch tested")
+    assert any("FAILED" in (m.text or "") for m in room.thread())
