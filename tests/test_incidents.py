@@ -8,15 +8,19 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from bot import incidents
+from bot.checklist import Actor
 from bot.config import (
     AppConfig,
     ContactsConfig,
@@ -32,9 +36,10 @@ from bot.models import Escalation, EscalationLevelPing, Event, KillSwitchRequest
 from bot.runtime import RunningBot, running_bot
 from bot.standin import SlackStandIn
 from bot.template import ChecklistTemplate
-from tests.conftest import make_settings
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, USERS, make_settings
 from tests.fake_killswitch import FakeKillSwitch
 from tests.fake_pagerduty import FakePagerDuty
+from tests.test_server import BotProcess, free_port
 from tests.warroom import WarRoom
 
 ALICE, BOB, CTO, OUTSIDER = "U0ALICE001", "U0BOB00001", "U0CTO00001", "U0OUTSIDE1"
@@ -730,9 +735,10 @@ async def test_arm_and_disarm_are_recorded_shown_on_the_card_and_in_status(
     channel_has(room, "Kill switch for *Trading v2*", "*armed* by <@U0CTO00001>")
     await wait_for(lambda: "Kill switch *armed*" in json.dumps(room.card().blocks), "armed card")
     await room.command(CTO, "killswitch status")
-    assert "🔴 *armed*" in room.slack.ephemerals[-1].text or "armed" in json.dumps(
-        room.slack.ephemerals[-1].blocks
-    )
+    status = room.slack.ephemerals[-1]
+    assert status.user == CTO and status.text == "Kill switch status: armed"
+    shown = json.dumps(status.blocks, ensure_ascii=False)
+    assert "🔴 *armed*" in shown and "Allowed:* CTO, Head of Trading" in shown
     await room.command(TRADING_LEAD, "killswitch disarm")
     await wait_for(lambda: "Kill switch *not armed*" in json.dumps(room.card().blocks), "card")
     kinds = await event_kinds(room)
@@ -779,3 +785,214 @@ async def test_failed_dry_run_is_reported_and_ticks_nothing(
     assert len(killswitch.requests) == 3
     assert not room.is_checked("Kill switch tested")
     assert any("FAILED" in (m.text or "") for m in room.thread())
+
+
+# --- restarts ----------------------------------------------------------------------------------
+
+
+async def test_escalation_stored_but_never_sent_is_posted_and_paged_after_a_restart(
+    schema_url: str,
+    slack: SlackStandIn,
+    config: AppConfig,
+    template: ChecklistTemplate,
+    pagerduty: FakePagerDuty,
+) -> None:
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    clock = FakeClock()
+    async with running_bot(settings, config=config, template=template, clock=clock) as first:
+        room = WarRoom(slack=slack, bot=first)
+        await room.command(ALICE, "start Trading v2")
+        # The process dies right after storing the escalation, before its follow-up ran.
+        async with first.deps.db.sessions.begin() as session:
+            launch = await incidents.incident_launch(session=session, channel_id=room.channel)
+            await incidents.open_escalation(
+                session=session,
+                launch_id=launch.id,
+                channel_id=room.channel,
+                severity="sev1",
+                summary="order gateway rejecting all orders",
+                reporter=Actor(ALICE, "alice"),
+                path=incidents.path_snapshot(config.escalation.levels),
+                at=clock(),
+                request_key="slash:lost-follow-up",
+            )
+    assert pagerduty.requests == []
+    clock.advance(seconds=1)
+    async with running_bot(settings, config=config, template=template, clock=clock) as second:
+        room = WarRoom(slack=slack, bot=second)
+        await wait_for(lambda: len(pagerduty.requests) == 1, "the page")
+        await eventually(lambda: page_status(room), "sent")
+        assert "PagerDuty paged (1 try)" in block_texts(escalation_message(room))
+
+
+async def page_status(room: WarRoom) -> str:
+    (escalation,) = await rows(room, Escalation)
+    return str(escalation.page_status)
+
+
+async def test_kill_switch_cut_off_by_a_restart_is_announced_as_unknown_not_refired(
+    schema_url: str,
+    slack: SlackStandIn,
+    config: AppConfig,
+    template: ChecklistTemplate,
+    killswitch: FakeKillSwitch,
+) -> None:
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    clock = FakeClock()
+    async with running_bot(settings, config=config, template=template, clock=clock) as first:
+        room = WarRoom(slack=slack, bot=first)
+        await room.command(ALICE, "start Trading v2")
+        async with first.deps.db.sessions.begin() as session:
+            launch = await incidents.incident_launch(session=session, channel_id=room.channel)
+            await incidents.request_killswitch(
+                session=session,
+                config=config,
+                launch_id=launch.id,
+                channel_id=room.channel,
+                actor=Actor(CTO, "carol"),
+                reason="runaway orders",
+                dry_run=False,
+                at=clock(),
+                request_key="view:V-lost",
+            )
+    clock.advance(minutes=3)
+    async with running_bot(settings, config=config, template=template, clock=clock) as second:
+        room = WarRoom(slack=slack, bot=second)
+        await wait_for(
+            lambda: any("Kill switch state UNKNOWN" in t for t in texts(room)), "the warning"
+        )
+        unknown = channel_has(
+            room, "<!here>", "Kill switch state UNKNOWN", "Check the trading system"
+        )
+        assert "+1 555 0100" in unknown
+        await eventually(lambda: killswitch_statuses(room), ["unknown"])
+    assert killswitch.requests == []  # never fired minutes late behind anyone's back
+
+
+async def killswitch_statuses(room: WarRoom) -> list[str]:
+    return [r.status for r in await rows(room, KillSwitchRequest)]
+
+
+# --- end to end through `launchbot serve` -------------------------------------------------------
+
+
+def incident_toml(pagerduty: FakePagerDuty, killswitch: FakeKillSwitch) -> str:
+    return f"""
+[roles.cto]
+title = "CTO"
+users = ["{CTO}"]
+
+[roles.head_of_trading]
+title = "Head of Trading"
+users = ["{TRADING_LEAD}"]
+
+[contacts.internal."CTO"]
+user = "{CTO}"
+phone = "+1 555 0100"
+
+[escalation]
+poll_seconds = 0.2
+levels = [
+  {{ name = "On-call engineer", users = ["{OPS}"], wait_minutes = 5 }},
+  {{ name = "Leads", users = ["{TRADING_LEAD}"], usergroups = ["S0LEADS001"], wait_minutes = 10 }},
+]
+
+[killswitch]
+url = "{killswitch.url}"
+allowed_roles = ["cto", "head_of_trading"]
+secret = "{KILL_SECRET}"
+timeout_seconds = 2
+backoff_seconds = 0.05
+
+[pagerduty]
+url = "{pagerduty.url}"
+routing_key = "{ROUTING_KEY}"
+backoff_seconds = 0.05
+"""
+
+
+@pytest.fixture
+async def served_incidents(
+    database_url: str,
+    tmp_path: Path,
+    pagerduty: FakePagerDuty,
+    killswitch: FakeKillSwitch,
+) -> AsyncIterator[tuple[SlackStandIn, BotProcess]]:
+    port = free_port()
+    slack = SlackStandIn(
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        app_url=f"http://127.0.0.1:{port}/slack/events",
+    )
+    for user_id, (name, real_name) in USERS.items():
+        slack.add_user(user_id, name, real_name)
+    await slack.start()
+    config_path = tmp_path / "launchbot.toml"
+    config_path.write_text(incident_toml(pagerduty, killswitch))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "LAUNCHBOT_", "DATABASE_URL"))
+    }
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.base_url,
+        DATABASE_URL=database_url,
+        LAUNCHBOT_CONFIG=str(config_path),
+    )
+    bot = BotProcess(env, port)
+    await bot.start()
+    try:
+        yield slack, bot
+    finally:
+        if bot.proc and bot.proc.poll() is None:
+            bot.stop()
+        await slack.stop()
+
+
+async def test_escalation_and_kill_switch_through_the_served_bot(
+    served_incidents: tuple[SlackStandIn, BotProcess],
+    pagerduty: FakePagerDuty,
+    killswitch: FakeKillSwitch,
+) -> None:
+    slack, bot = served_incidents
+    channel = "C0WARROOM1"
+
+    def said(*needles: str) -> bool:
+        return any(
+            all(n in json.dumps([m.text, m.blocks], ensure_ascii=False) for n in needles)
+            for m in slack.messages.get(channel, [])
+        )
+
+    assert (
+        await slack.send(*slack.slash_command(user_id=ALICE, text="start Trading v2"))
+    ).status == 200
+    await wait_for(lambda: said("🚀 Trading v2"), "the launch card")
+
+    sent = await slack.send(
+        *slack.slash_command(user_id=ALICE, text="escalate sev1 order gateway rejecting all orders")
+    )
+    assert sent.status == 200
+    await wait_for(lambda: said("PagerDuty paged (1 try)"), "the escalation with its page")
+    (trigger,) = pagerduty.requests
+    assert trigger["payload"]["custom_details"]["launch"] == "Trading v2"
+    assert trigger["payload"]["custom_details"]["slack_message"].startswith(slack.url)
+
+    assert (await slack.send(*slack.slash_command(user_id=CTO, text="killswitch"))).status == 200
+    await wait_for(lambda: bool(slack.open_views(CTO)), "the confirmation modal")
+    view = slack.open_views(CTO)[-1]
+    values = {
+        IncidentBlock.KILLSWITCH_NAME: {
+            ActionId.KILLSWITCH_NAME: {"type": "plain_text_input", "value": "Trading v2"}
+        },
+        IncidentBlock.KILLSWITCH_REASON: {
+            ActionId.KILLSWITCH_REASON: {"type": "plain_text_input", "value": "runaway orders"}
+        },
+    }
+    sent = await slack.send(*slack.view_submission(user_id=CTO, view_id=view.id, values=values))
+    assert sent.status == 200 and not slack.views[view.id].open
+    await wait_for(lambda: said("<!here>", "Kill switch FIRED and confirmed"), "the announcement")
+    (request,) = killswitch.requests
+    assert signed_ok(request) and request.json["launch"] == "Trading v2"
+    assert killswitch.halted == [request.json["request_id"]]
