@@ -1,4 +1,4 @@
-"""Process entry: the ``launchbot`` command line (serve, db upgrade, checklist validate, playground)."""
+"""Process entry: the ``launchbot`` command line (serve, db upgrade, checklist validate, export, audit verify, playground)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     checklist_sub = checklist.add_subparsers(dest="checklist_command", required=True)
     validate = checklist_sub.add_parser("validate", help="parse a Markdown checklist and report")
     validate.add_argument("path", type=Path)
+    export = sub.add_parser("export", help="write a launch's full record (md, csv or json)")
+    export.add_argument("launch", help="launch id (12 or #12) or exact name")
+    export.add_argument("--format", choices=["md", "csv", "json"], default="md")
+    export.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    audit = sub.add_parser("audit", help="audit trail commands")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="recompute a launch's event hash chain")
+    verify.add_argument("launch", help="launch id (12 or #12) or exact name")
     playground = sub.add_parser("playground", help="the local Slack stand-in in a browser")
     playground.add_argument("--host", default="127.0.0.1")
     playground.add_argument("--port", type=int, default=3000)
@@ -80,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if ok else 1
     if args.command == "playground":
         return _playground(args)
+    if args.command in ("export", "audit"):
+        return _audit_command(args, settings)
     return _fail(f"unknown command {args.command}")
 
 
@@ -92,6 +102,53 @@ def _playground(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 2
+
+
+def _audit_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``export`` and ``audit verify``: read-only, straight from DATABASE_URL."""
+    from datetime import UTC, datetime
+
+    from bot.audit import verify_launch
+    from bot.errors import LaunchError
+    from bot.report import export_launch
+
+    try:
+        if args.command == "export":
+            roles = load_config(settings.launchbot_config).roles
+            text = asyncio.run(
+                export_launch(
+                    settings.database_url,
+                    args.launch,
+                    args.format,
+                    roles=roles,
+                    now=datetime.now(UTC),
+                )
+            )
+            if args.output is None:
+                sys.stdout.write(text)
+            else:
+                args.output.write_text(text, encoding="utf-8")
+            return 0
+        report = asyncio.run(verify_launch(settings.database_url, args.launch))
+    except (LaunchError, ConfigError) as exc:
+        print(f"launchbot: {getattr(exc, 'message', exc)}", file=sys.stderr)  # noqa: T201
+        return 1
+    if report.first_bad is not None:
+        print(  # noqa: T201
+            f"launchbot: audit chain of launch #{report.launch_id} is BROKEN at "
+            f"{report.first_bad.describe()}"
+        )
+        return 1
+    if report.mismatches:
+        print(f"launchbot: launch #{report.launch_id}: the chain is intact but:")  # noqa: T201
+        for problem in report.mismatches:
+            print(f"  - {problem}")  # noqa: T201
+        return 1
+    print(  # noqa: T201
+        f"launchbot: audit chain of launch #{report.launch_id} verified: "
+        f"{report.events} events, head {report.head_hash}"
+    )
+    return 0
 
 
 def _safe_url(url: str) -> str:

@@ -8,7 +8,7 @@ import logging
 from slack_bolt.async_app import AsyncApp
 
 import commands
-from bot import actions, incident_actions
+from bot import actions, incident_actions, signoff_actions
 from bot.deps import Deps, deps_middleware
 from bot.error_handler import handle_error
 
@@ -30,4 +30,7 @@ def build_app(deps: Deps, *, process_before_response: bool = True) -> AsyncApp:
     commands.register(app)
     actions.register(app)
     incident_actions.register(app)
+    signoff_actions.register(app)
+    # The card's sign-off table shows who holds each role, from the running config.
+    deps.publisher.roles = deps.config.roles
     return app

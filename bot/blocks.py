@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.checklist import GroupState, ItemState, LaunchState, MessageRef, PhaseState, SectionState
+from bot.config import RoleConfig
 from bot.ids import ActionId, BlockPrefix
 from bot.layout import chunks_by_message
 
@@ -126,8 +127,14 @@ def _next_step(state: LaunchState) -> str:
     return f"✅ {phase_label(current)} is complete. Type `/launch phase next` to post {phase_label(nxt)}."
 
 
-def launch_card(state: LaunchState) -> MessageView:
-    """The launch's parent message: who/when, progress per phase, the current step."""
+def launch_card(
+    state: LaunchState, *, roles: Mapping[str, RoleConfig] | None = None
+) -> MessageView:
+    """The launch's parent message: who/when, progress per phase, the current step, the sign-offs
+    (holders and required counts from ``roles``, the config's ``[roles.*]``)."""
+    # Imported here: the sign-off builders use this module's helpers.
+    from bot.signoff_blocks import signoff_table
+
     intro = (
         f"*Launch #{state.id}* · started by {mention(state.started_by_id, state.started_by_name)}"
         f" · {slack_date(state.started_at)}"
@@ -138,6 +145,7 @@ def launch_card(state: LaunchState) -> MessageView:
         {"type": "section", "text": _mrkdwn(intro)},
         {"type": "section", "text": _mrkdwn(progress)},
         {"type": "section", "text": _mrkdwn(_next_step(state))},
+        *signoff_table(state, roles or {}),
         *_killswitch_line(state),
         _context("The checklist is in this message's thread · `/launch status` for what is open"),
     ]

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,9 @@ from bot.errors import BadInput, Conflict, NotAllowed, NotFound, PhaseIncomplete
 from bot.layout import section_part_count
 from bot.models import Event, Item, ItemGroup, Launch, Phase, Section, SlackMessage
 from bot.template import ChecklistTemplate
+
+if TYPE_CHECKING:
+    from bot.signoffs import SignOffLog
 
 GENESIS_HASH = "0" * 64
 MAX_NAME_LENGTH = 80
@@ -136,6 +139,8 @@ class LaunchState:
     phases: tuple[PhaseState, ...]
     messages: tuple[MessageRef, ...] = field(default=())
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Roles, approvals and GO (bot/signoffs.py owns the model); None when not loaded.
+    sign_offs: SignOffLog | None = None
 
     @property
     def is_active(self) -> bool:
@@ -708,6 +713,10 @@ async def load_state(*, session: AsyncSession, launch_id: int) -> LaunchState:
                 groups=tuple(groups_by_section.get(s.id, [])),
             )
         )
+    # Imported here: bot.signoffs builds on this module (locks, events).
+    from bot.signoffs import load_sign_offs
+
+    sign_offs = await load_sign_offs(session=session, launch=launch)
     return LaunchState(
         id=launch.id,
         name=launch.name,
@@ -747,6 +756,7 @@ async def load_state(*, session: AsyncSession, launch_id: int) -> LaunchState:
             for m in messages
         ),
         extra=launch.template_extra,
+        sign_offs=sign_offs,
     )
 
 

@@ -132,6 +132,15 @@ class EscalationConfig(BaseModel):
     call_on_failure: list[str] = []
 
 
+class SignOffConfig(BaseModel):
+    """``[signoff]``: the four-eyes rule (one person signs for one role per launch unless lifted) and
+    how long Slack names and user-group memberships are cached."""
+
+    allow_multiple_roles: bool = False
+    name_cache_seconds: float = Field(default=600.0, ge=0)
+    usergroup_cache_seconds: float = Field(default=60.0, ge=0)
+
+
 class PrometheusConfig(BaseModel):
     url: str | None = None
 
@@ -148,6 +157,7 @@ class AppConfig(BaseModel):
     killswitch: KillSwitchConfig = KillSwitchConfig()
     pagerduty: PagerDutyConfig = PagerDutyConfig()
     prometheus: PrometheusConfig = PrometheusConfig()
+    signoff: SignOffConfig = SignOffConfig()
 
     def roles_of(self, user_id: str) -> list[str]:
         return [role_id for role_id, role in self.roles.items() if user_id in role.users]

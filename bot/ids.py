@@ -10,6 +10,9 @@ SLASH_COMMAND = "/launch"
 class ActionId(StrEnum):
     ITEM_TOGGLE = "launch-item-toggle"
     OPEN_CARD = "launch-open-card"
+    SIGNOFF_APPROVE = "launch-signoff-approve"
+    SIGNOFF_REVOKE = "launch-signoff-revoke"
+    SIGNOFF_REVOKE_REASON = "launch-signoff-revoke-reason"
     ESCALATION_ACK = "launch-escalation-ack"
     ESCALATION_RESOLVE = "launch-escalation-resolve"
     ESCALATION_REPAGE = "launch-escalation-repage"
@@ -25,9 +28,11 @@ class BlockPrefix(StrEnum):
     HEADER = "launch-header"
     PROGRESS = "launch-progress"
     FOOTER = "launch-footer"
+    SIGNOFF = "launch-signoff"
 
 
 class CallbackId(StrEnum):
+    SIGNOFF_REVOKE = "launch-signoff-revoke"
     KILLSWITCH_FIRE = "launch-killswitch-fire"
 
 
@@ -38,3 +43,10 @@ class IncidentBlock(StrEnum):
     KILLSWITCH_NAME = "launch-killswitch-name"
     KILLSWITCH_REASON = "launch-killswitch-reason"
     ESCALATION_ACTIONS = "launch-escalation-actions"
+
+
+class SignOffBlock(StrEnum):
+    """block_ids of the revoke modal (its errors are keyed by them) and of the card's GO line."""
+
+    REVOKE_REASON = "launch-signoff-revoke-reason"
+    GO = "launch-signoff-go"

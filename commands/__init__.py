@@ -24,7 +24,18 @@ from bot.deps import Deps
 from bot.errors import LaunchError
 from bot.ids import SLASH_COMMAND
 from bot.schemas import CommandReply, LaunchCommand
-from commands import close, contacts, escalate, help, killswitch, phase, start, status
+from commands import (
+    close,
+    contacts,
+    escalate,
+    help,
+    killswitch,
+    phase,
+    report,
+    signoff,
+    start,
+    status,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +78,16 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         killswitch.run,
         "/launch killswitch [status|arm|disarm|test]",
         "fire the trading kill switch (confirmation modal, allowed roles only), or arm/test it",
+    ),
+    "signoff": Subcommand(
+        signoff.run,
+        "/launch signoff [approve <role> [comment] | revoke <role> <reason>]",
+        "the sign-off table with Approve buttons (only you see it), or approve/revoke by command",
+    ),
+    "report": Subcommand(
+        report.run,
+        "/launch report [md|csv|json]",
+        "upload the launch's audit record (items, sign-offs, events, chain head) to its thread",
     ),
     "help": Subcommand(help.run, "/launch help", "this list"),
 }

@@ -1,0 +1,230 @@
+"""Listeners for sign-offs: Approve (store → ack → follow-ups), Revoke (→ reason modal) and its submission.
+
+Who clicked is ``body["user"]["id"]`` from the verified payload; the button value only says which
+launch and role (``SignOffValue``), and the rules re-read everything from the database. The approval
+(or the refused attempt) is committed before the ack; the person's display name is resolved after
+it: ``users.info`` is a Web API call, and bolt sends the HTTP answer only when the listener returns
+(``process_before_response``), so the approval is stored under the name the payload carries (or the
+cached display name) and ``identity.store_display_name`` swaps in the display name a moment later.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot import checklist, signoffs
+from bot.checklist import Actor
+from bot.deps import Deps
+from bot.errors import LaunchError, NotAllowed
+from bot.identity import Identity, identity_for, store_display_name
+from bot.ids import ActionId, CallbackId, SignOffBlock
+from bot.signoff_blocks import SignOffValue, revoke_modal, revoke_reason
+from bot.signoffs import SignOffOutcome
+
+logger = logging.getLogger(__name__)
+
+# A user-group lookup before the ack must leave room in Slack's 3-second budget; a cache hit is free.
+MEMBERSHIP_LOOKUP_SECONDS = 1.0
+
+
+def actor_of(user: dict[str, Any], identity: Identity) -> Actor:
+    """The clicking user from the verified payload; the cached display name if there is one."""
+    user_id = str(user["id"])
+    handle = str(user.get("name") or user.get("username") or user_id)
+    return Actor(user_id, identity.cached_name(user_id) or handle)
+
+
+async def usergroup_members(
+    deps: Deps, identity: Identity, role_id: str, user_id: str
+) -> dict[str, frozenset[str]]:
+    """Members of the role's user groups, looked up only when the user is not listed directly."""
+    members: dict[str, frozenset[str]] = {}
+    for group in signoffs.groups_to_check(deps.config.roles.get(role_id), user_id):
+        found = await identity.usergroup_members(group, within=MEMBERSHIP_LOOKUP_SECONDS)
+        if found is None:
+            raise NotAllowed(
+                f"I could not check the members of <!subteam^{group}> just now (Slack did not "
+                "answer in time). Nothing was recorded; please try again."
+            )
+        members[group] = found
+        if user_id in found:
+            break
+    return members
+
+
+def _click_key(body: dict[str, Any], action: dict[str, Any]) -> str:
+    """Slack's own fields identify one click; a replayed request carries the same ones."""
+    container = body.get("container") or {}
+    where = container.get("message_ts") or container.get("view_id") or ""
+    return (
+        f"ba:{container.get('channel_id') or ''}:{where}:{action.get('action_id')}:"
+        f"{action.get('block_id')}:{action.get('action_ts')}:{body['user']['id']}"
+    )
+
+
+def _tell(deps: Deps, respond: AsyncRespond, text: str) -> None:
+    """An ephemeral answer to the clicker, sent after the ack (never holding up the HTTP answer)."""
+    deps.tasks.spawn(
+        respond(text=text, response_type="ephemeral", replace_original=False),
+        name="respond-signoff",
+    )
+
+
+def after_outcome(
+    deps: Deps, outcome: SignOffOutcome, *, user_id: str, respond: AsyncRespond | None
+) -> None:
+    """Post-ack work shared by the button and /launch signoff: publish, explain, resolve the name."""
+    if outcome.status in ("approved", "revoked"):
+        deps.publisher.kick(outcome.launch_id)
+        deps.tasks.spawn(
+            store_display_name(deps, launch_id=outcome.launch_id, user_id=user_id),
+            name="signoff-display-name",
+        )
+    elif respond is not None and outcome.status in ("refused", "duplicate") and outcome.role:
+        _tell(deps, respond, f":warning: {outcome.message}")
+
+
+async def on_approve(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
+) -> None:
+    identity = identity_for(deps.slack, deps.config.signoff)
+    actor = actor_of(body["user"], identity)
+    try:
+        value = SignOffValue.decode(action.get("value"))
+        members = await usergroup_members(deps, identity, value.role_id, actor.user_id)
+        async with deps.db.sessions.begin() as session:
+            outcome = await signoffs.approve(
+                session=session,
+                launch_id=value.launch_id,
+                role_id=value.role_id,
+                actor=actor,
+                at=deps.clock(),
+                roles=deps.config.roles,
+                policy=deps.config.signoff,
+                usergroup_members=members,
+                source=f"block_actions:{action.get('action_ts')}",
+                dedup_key=_click_key(body, action),
+            )
+    except LaunchError as exc:
+        await ack()
+        _tell(deps, respond, f":warning: {exc.message}")
+        return
+    await ack()
+    after_outcome(deps, outcome, user_id=actor.user_id, respond=respond)
+
+
+async def on_revoke(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
+) -> None:
+    identity = identity_for(deps.slack, deps.config.signoff)
+    actor = actor_of(body["user"], identity)
+    try:
+        value = SignOffValue.decode(action.get("value"))
+        async with deps.db.sessions.begin() as session:
+            outcome = await signoffs.check_revoke(
+                session=session,
+                launch_id=value.launch_id,
+                role_id=value.role_id,
+                actor=actor,
+                at=deps.clock(),
+                source=f"block_actions:{action.get('action_ts')}",
+                dedup_key=_click_key(body, action),
+            )
+    except LaunchError as exc:
+        await ack()
+        _tell(deps, respond, f":warning: {exc.message}")
+        return
+    await ack()
+    if outcome.status != "allowed":
+        after_outcome(deps, outcome, user_id=actor.user_id, respond=respond)
+        return
+    # trigger_id lives 3 s and the ack has just left: open the form right away, after it.
+    deps.tasks.spawn(
+        _open_revoke_modal(deps, respond, str(body.get("trigger_id") or ""), value),
+        name="signoff-revoke-modal",
+    )
+
+
+async def _open_revoke_modal(
+    deps: Deps, respond: AsyncRespond, trigger_id: str, value: SignOffValue
+) -> None:
+    async with deps.db.read_sessions() as session:
+        state = await checklist.load_state(session=session, launch_id=value.launch_id)
+    log = state.sign_offs or signoffs.EMPTY_LOG
+    role = log.role(value.role_id)
+    title = role.title if role else value.role_id
+    try:
+        await deps.slack.views_open(
+            trigger_id=trigger_id, view=revoke_modal(state=state, role_title=title, value=value)
+        )
+    except SlackClientError as exc:
+        error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+        logger.warning("views.open for a revoke form failed: %s", error)
+        await respond(
+            text=f":warning: I could not open the revoke form (Slack said `{error}`). Nothing "
+            f"changed. You can also type `/launch signoff revoke {value.role_id} <reason>`.",
+            response_type="ephemeral",
+            replace_original=False,
+        )
+
+
+_MENTION = re.compile(r"<[@!](?:subteam\^)?([A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def plain(mrkdwn: str) -> str:
+    """A message for a plain-text place (a modal's input error): mentions as ids, no markup."""
+    text = _MENTION.sub(r"@\1", mrkdwn).replace("*", "").replace("`", "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+async def on_revoke_submit(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], deps: Deps
+) -> None:
+    identity = identity_for(deps.slack, deps.config.signoff)
+    actor = actor_of(body["user"], identity)
+    reason = revoke_reason(view)
+    if not reason.strip():
+        await ack(
+            response_action="errors",
+            errors={
+                SignOffBlock.REVOKE_REASON: "Give a reason: it is recorded with the revocation."
+            },
+        )
+        return
+    try:
+        value = SignOffValue.decode(view.get("private_metadata"))
+        async with deps.db.sessions.begin() as session:
+            outcome = await signoffs.revoke(
+                session=session,
+                launch_id=value.launch_id,
+                role_id=value.role_id,
+                actor=actor,
+                at=deps.clock(),
+                reason=reason,
+                source=f"view_submission:{view.get('id')}",
+                # One modal is submitted once: its view id identifies the submission.
+                dedup_key=f"vs:{view.get('id')}:{actor.user_id}",
+            )
+    except LaunchError as exc:
+        await ack(response_action="errors", errors={SignOffBlock.REVOKE_REASON: plain(exc.message)})
+        return
+    if outcome.refused:
+        await ack(
+            response_action="errors", errors={SignOffBlock.REVOKE_REASON: plain(outcome.message)}
+        )
+        return
+    await ack()
+    after_outcome(deps, outcome, user_id=actor.user_id, respond=None)
+
+
+def register(app: AsyncApp) -> None:
+    app.action(ActionId.SIGNOFF_APPROVE)(on_approve)
+    app.action(ActionId.SIGNOFF_REVOKE)(on_revoke)
+    app.view_submission(CallbackId.SIGNOFF_REVOKE)(on_revoke_submit)

@@ -1,0 +1,75 @@
+"""/launch report [md|csv|json]: the launch's record (items, sign-offs, events, chain head) as a file in its thread.
+
+The record is read from the database before the ack, so the file shows the state at the moment you
+asked; the upload (files.getUploadURLExternal, the upload itself, files.completeUploadExternal) is
+slow Web API work and runs after the ack, and its outcome is reported back to you either way.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot import audit, checklist, report
+from bot.blocks import escape
+from bot.deps import Deps
+from bot.errors import BadInput, NotFound
+from bot.schemas import CommandReply, LaunchCommand
+
+logger = logging.getLogger(__name__)
+
+
+async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
+    fmt = cmd.args[0].lower().lstrip(".") if cmd.args else "md"
+    if fmt == "markdown":
+        fmt = "md"
+    if fmt not in report.FORMATS:
+        raise BadInput(f"`{escape(fmt)}` is not a report format; use `md`, `csv` or `json`.")
+    async with deps.db.read_sessions() as session:
+        launch = await audit.launch_in_channel(session=session, channel_id=cmd.channel_id)
+        if launch is None:
+            raise NotFound("There is no launch in this channel to report on.")
+        state = await checklist.load_state(session=session, launch_id=launch.id)
+        record = await audit.build_record(
+            session=session, launch_id=launch.id, now=deps.clock(), roles=deps.config.roles
+        )
+    card = state.card
+    thread_ts = card.ts if card else None
+    fmt_key: report.Format = fmt
+    content = report.render(record, fmt_key)
+    name = report.filename(record, fmt_key)
+    head = str(record["chain"]["head_hash"])
+
+    async def upload() -> CommandReply:
+        if thread_ts is None:
+            return CommandReply(
+                text=":warning: The launch card is not posted yet, so there is no thread to put "
+                "the report in. Try again in a moment."
+            )
+        try:
+            await deps.slack.files_upload_v2(
+                channel=state.channel_id,
+                thread_ts=thread_ts,
+                content=content,
+                filename=name,
+                title=f"Launch report: {state.name}",
+            )
+        except SlackClientError as exc:
+            error = (
+                exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            )
+            logger.warning("report upload for launch %s failed: %s", state.id, error)
+            return CommandReply(
+                text=f":x: The report was not uploaded: Slack said `{escape(str(error))}`. Nothing "
+                f"is lost; try again, or run `launchbot export {state.id} --format {fmt_key}` "
+                "on the bot's host."
+            )
+        return CommandReply(
+            text=f":page_facing_up: Uploaded `{escape(name)}` to the launch thread. "
+            f"Audit chain head `{head[:16]}`."
+        )
+
+    return CommandReply(
+        text=f"Uploading the report of *{escape(state.name)}* (`{fmt_key}`)…", follow_up=upload
+    )

@@ -1,0 +1,89 @@
+"""/launch signoff: the sign-off table (only for you), or ``approve <role> [comment]`` / ``revoke <role> <reason>``.
+
+The buttons on the card are the usual way; the command adds what a button cannot carry: a comment
+with an approval, or a revocation when the form cannot be opened. Authorization is by the verified
+``user_id`` of the command, exactly as for the buttons, and a refused attempt is recorded.
+"""
+
+from __future__ import annotations
+
+from bot import checklist, signoffs
+from bot.blocks import escape
+from bot.checklist import Actor
+from bot.deps import Deps
+from bot.errors import BadInput, NotFound
+from bot.identity import identity_for, store_display_name
+from bot.schemas import CommandReply, LaunchCommand
+from bot.signoff_actions import usergroup_members
+from bot.signoff_blocks import signoff_view
+from bot.signoffs import SignOffOutcome
+
+USAGE = "`/launch signoff` · `/launch signoff approve <role> [comment]` · `/launch signoff revoke <role> <reason>`"
+
+
+async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
+    action = cmd.args[0].lower() if cmd.args else "show"
+    async with deps.db.read_sessions() as session:
+        launch = await checklist.active_launch(session=session, channel_id=cmd.channel_id)
+        if launch is None:
+            raise NotFound(
+                "There is no active launch in this channel. Start one with `/launch start <name>`."
+            )
+        state = await checklist.load_state(session=session, launch_id=launch.id)
+    if action in ("show", "list", "status"):
+        return CommandReply.of(signoff_view(state, deps.config.roles))
+    if action not in ("approve", "revoke"):
+        raise BadInput(f"`{escape(action)}` is not a sign-off action. Use {USAGE}.")
+    if len(cmd.args) < 2:
+        raise BadInput(f"Name the role, e.g. `/launch signoff {action} cto`.")
+    role = signoffs.find_role(state.sign_offs or signoffs.EMPTY_LOG, cmd.args[1])
+    text = " ".join(cmd.args[2:])
+    identity = identity_for(deps.slack, deps.config.signoff)
+    actor = Actor(cmd.user_id, identity.cached_name(cmd.user_id) or cmd.user_name)
+    # trigger_id is unique per invocation: the same request delivered twice is recorded once.
+    dedup_key = f"slash:{cmd.trigger_id}:{action}" if cmd.trigger_id else None
+    if action == "approve":
+        members = await usergroup_members(deps, identity, role.role_id, actor.user_id)
+        async with deps.db.sessions.begin() as session:
+            outcome = await signoffs.approve(
+                session=session,
+                launch_id=state.id,
+                role_id=role.role_id,
+                actor=actor,
+                at=deps.clock(),
+                roles=deps.config.roles,
+                policy=deps.config.signoff,
+                usergroup_members=members,
+                comment=text or None,
+                source=f"slash:{cmd.trigger_id}",
+                dedup_key=dedup_key,
+            )
+    else:
+        if not text.strip():
+            raise BadInput(f"Give a reason, e.g. `/launch signoff revoke {role.role_id} <reason>`.")
+        async with deps.db.sessions.begin() as session:
+            outcome = await signoffs.revoke(
+                session=session,
+                launch_id=state.id,
+                role_id=role.role_id,
+                actor=actor,
+                at=deps.clock(),
+                reason=text,
+                source=f"slash:{cmd.trigger_id}",
+                dedup_key=dedup_key,
+            )
+    return _reply(deps, outcome, actor)
+
+
+def _reply(deps: Deps, outcome: SignOffOutcome, actor: Actor) -> CommandReply:
+    if outcome.status in ("refused", "duplicate"):
+        return CommandReply(text=f":warning: {outcome.message}")
+
+    async def resolve_name() -> CommandReply | None:
+        await store_display_name(deps, launch_id=outcome.launch_id, user_id=actor.user_id)
+        return None
+
+    icon = ":white_check_mark:" if outcome.status == "approved" else ":leftwards_arrow_with_hook:"
+    return CommandReply(
+        text=f"{icon} {outcome.message}", launch_id=outcome.launch_id, follow_up=resolve_name
+    )
