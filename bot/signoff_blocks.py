@@ -25,7 +25,6 @@ from bot.signoffs import (
     RoleStatus,
     SignOffLog,
     SignOffRecord,
-    all_approved,
     board,
 )
 
@@ -370,13 +369,3 @@ def _go_context(go: GoRecord) -> Block:
             )
         ],
     }
-
-
-def summary(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
-    """One line for status texts: ``GO`` or ``2/5 roles approved``."""
-    rows = board(_log(state), roles)
-    if not rows:
-        return ""
-    if _log(state).current_go is not None and all_approved(rows):
-        return "GO"
-    return f"{sum(1 for r in rows if r.approved)}/{len(rows)} roles approved"

@@ -203,3 +203,12 @@ def test_csv_cells_cannot_smuggle_spreadsheet_formulas() -> None:
     assert _cell('=HYPERLINK("http://evil")').startswith("'=")
     assert _cell("@SUM(A1)") == "'@SUM(A1)"
     assert _cell("Failover tested") == "Failover tested"
+
+
+def test_sign_off_domain_and_audit_modules_know_nothing_of_slack_or_http() -> None:
+    from tests.test_layering import ROOT as REPO
+    from tests.test_layering import imports
+
+    for name in ("signoffs", "audit", "report", "signoff_blocks"):
+        imported = imports(REPO / "bot" / f"{name}.py")
+        assert not {m.split(".")[0] for m in imported} & {"slack_bolt", "slack_sdk", "httpx"}, name
