@@ -355,7 +355,7 @@ async def run_escalation(deps: Deps, escalation_id: int) -> None:
                 at=deps.clock(),
             )
     view = await load_escalation(deps, escalation_id)
-    if view.page_status in ("pending", "sending") and view.status != "resolved":
+    if view.page_status == "pending" and view.status != "resolved":
         await page(deps, view, "trigger")
     await render_escalation(deps, escalation_id)
 
@@ -419,6 +419,14 @@ async def page(
             http_status=delivery.status,
             at=deps.clock(),
         )
+        catch_up = (
+            await incidents.pagerduty_catch_up(session=session, escalation_id=view.id)
+            if action == "trigger"
+            else None
+        )
+    if catch_up is not None:
+        # Someone acknowledged or resolved in Slack while the trigger was still being sent.
+        await page(deps, await load_escalation(deps, view.id), catch_up)
     return True
 
 
@@ -511,21 +519,21 @@ async def load_killswitch(deps: Deps, request_pk: int) -> KillSwitchView:
 async def fire_killswitch(deps: Deps, request_pk: int) -> None:
     """Send a stored kill-switch request (or dry run) and tell the channel exactly what happened."""
     request = await load_killswitch(deps, request_pk)
-    if request.status != "pending":
-        return
-    first_ts: str | None = None
-    if not request.dry_run:
-        # Everyone hears at once that it is being fired, before the (possibly slow) answer.
-        firing = incident_blocks.killswitch_firing(request)
-        first_ts, _ = await _post(
-            deps, channel=request.channel_id, text=firing.text, blocks=firing.blocks
-        )
     async with deps.db.sessions.begin() as session:
+        # Claimed before anything is said or sent: a duplicate follow-up stops here.
         go = await incidents.record_killswitch_sending(
-            session=session, request_pk=request_pk, message_ts=first_ts, at=deps.clock()
+            session=session, request_pk=request_pk, at=deps.clock()
         )
     if not go:
         return
+    announcement: asyncio.Task[tuple[str | None, str | None]] | None = None
+    if not request.dry_run:
+        # Everyone hears at once that it is being fired; the POST does not wait for Slack (which
+        # may be slow or rate limiting) and Slack does not wait for the answer.
+        firing = incident_blocks.killswitch_firing(request)
+        announcement = asyncio.create_task(
+            _post(deps, channel=request.channel_id, text=firing.text, blocks=firing.blocks)
+        )
     client = KillSwitchClient(deps.http, deps.config.killswitch)
     ok = False
     error: str | None = None
@@ -560,6 +568,12 @@ async def fire_killswitch(deps: Deps, request_pk: int) -> None:
             attempts=[asdict(a) for a in attempts],
             at=deps.clock(),
         )
+    first_ts = (await announcement)[0] if announcement is not None else None
+    if first_ts is not None:
+        async with deps.db.sessions.begin() as session:
+            await incidents.set_killswitch_message(
+                session=session, request_pk=request_pk, ts=first_ts
+            )
     request = await load_killswitch(deps, request_pk)
     if request.dry_run:
         await _report_test(deps, request)

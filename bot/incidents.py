@@ -585,6 +585,21 @@ async def retry_page(
     return True
 
 
+async def pagerduty_catch_up(
+    *, session: AsyncSession, escalation_id: int
+) -> Literal["acknowledge", "resolve"] | None:
+    """After a trigger finally went through: the event PagerDuty still needs because the escalation
+    was acknowledged or resolved in Slack while the trigger was being sent (then the click's own
+    follow-up saw no page to update and skipped PagerDuty)."""
+    row = await _escalation_for_update(session, escalation_id)
+    if row.page_status != "sent":
+        return None
+    if row.status == "resolved" and row.resolve_status == "skipped":
+        row.resolve_status = "pending"
+        return "resolve"
+    return "acknowledge" if row.status == "acknowledged" else None
+
+
 async def acknowledge(
     *, session: AsyncSession, escalation_id: int, actor: Actor, at: datetime, source: str
 ) -> bool:
@@ -743,8 +758,7 @@ async def escalations_to_resume(*, session: AsyncSession, before: datetime) -> l
         select(Escalation.id).where(
             Escalation.created_at < before,
             Escalation.status != "resolved",
-            (Escalation.message_ts.is_(None))
-            | (Escalation.page_status.in_(["pending", "sending"])),
+            (Escalation.message_ts.is_(None)) | (Escalation.page_status == "pending"),
         )
     )
     return list(rows.all())
@@ -864,21 +878,20 @@ async def _killswitch_for_update(session: AsyncSession, request_pk: int) -> Kill
 
 
 async def record_killswitch_sending(
-    *, session: AsyncSession, request_pk: int, message_ts: str | None, at: datetime
+    *, session: AsyncSession, request_pk: int, at: datetime
 ) -> bool:
-    """Mark the request as being sent; False if it was already sent (a duplicate follow-up)."""
+    """Claim the request for sending; False if it was already claimed (a duplicate follow-up)."""
     row = await _killswitch_for_update(session, request_pk)
     if row.status != "pending":
         return False
     row.status = "sending"
-    row.message_ts = message_ts
     await checklist.append_event(
         session=session,
         launch_id=row.launch_id,
         actor=SYSTEM,
         kind="killswitch_sending",
         at=at,
-        detail={"request_id": row.request_id, "dry_run": row.dry_run, "message_ts": message_ts},
+        detail={"request_id": row.request_id, "dry_run": row.dry_run},
     )
     return True
 
@@ -957,6 +970,7 @@ async def record_killswitch_unknown(
 
 
 async def set_killswitch_message(*, session: AsyncSession, request_pk: int, ts: str) -> None:
+    """Where the "firing…" announcement is, so it can be found (and was said) later."""
     row = await session.get(KillSwitchRequest, request_pk)
     if row is not None and row.message_ts is None:
         row.message_ts = ts

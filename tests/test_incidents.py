@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,6 +31,7 @@ from bot.config import (
     InternalContact,
     KillSwitchConfig,
     PagerDutyConfig,
+    load_config,
 )
 from bot.ids import ActionId, IncidentBlock
 from bot.models import Escalation, EscalationLevelPing, Event, KillSwitchRequest
@@ -382,6 +384,25 @@ async def test_escalate_posts_pages_pagerduty_and_acknowledge_records_who(
         "pagerduty_acknowledge_sent",
     ):
         assert kind in kinds
+
+
+async def test_acknowledged_while_the_page_is_in_flight_pagerduty_is_told_afterwards(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    pagerduty.script, pagerduty.hang_seconds = ["hang"], 0.3  # slow, but answers 202
+    await room.command(ALICE, "start Trading v2")
+    body, headers = room.slack.slash_command(
+        user_id=ALICE, text="escalate sev1 order gateway rejecting all orders"
+    )
+    await room.slack.deliver_to(room.dispatch, body, headers)  # no settle: the page is in flight
+    await wait_for(lambda: any("Escalation #1" in t for t in texts(room)), "the escalation")
+    assert pagerduty.incidents == {}
+    await click(room, BOB, escalation_message(room), ActionId.ESCALATION_ACK)
+    assert pagerduty.actions() == ["trigger", "acknowledge"]
+    (escalation,) = await rows(room, Escalation)
+    assert pagerduty.incidents[escalation.dedup_key].status == "acknowledged"
+    shown = block_texts(room.slack.message(room.channel, escalation_message(room).ts))
+    assert f"Acknowledged* by <@{BOB}>" in shown and "PagerDuty paged (1 try)" in shown
 
 
 async def test_escalate_defaults_to_sev2_and_rejects_bad_input(
@@ -996,3 +1017,23 @@ async def test_escalation_and_kill_switch_through_the_served_bot(
     (request,) = killswitch.requests
     assert signed_ok(request) and request.json["launch"] == "Trading v2"
     assert killswitch.halted == [request.json["request_id"]]
+
+
+def test_every_incident_config_key_is_in_the_readme_and_the_example() -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("## Incidents: contacts, escalation, kill switch") :]
+    example = (root / "launchbot.example.toml").read_text()
+    parsed = load_config(root / "launchbot.example.toml")
+    assert parsed.escalation.levels and parsed.killswitch.secret and parsed.contacts.internal
+    for model in (
+        InternalContact,
+        ExternalContact,
+        EscalationLevel,
+        EscalationConfig,
+        KillSwitchConfig,
+        PagerDutyConfig,
+    ):
+        for key in model.model_fields:
+            assert re.search(rf"[`{{ ]{key}[`, =]", section), (model.__name__, key)
+            assert re.search(rf"\b{key} =", example), (model.__name__, key)
