@@ -16,11 +16,9 @@ from bot.error_handler import handle_error
 def build_app(deps: Deps, *, process_before_response: bool = True) -> AsyncApp:
     """``process_before_response=True`` runs each listener inline: bolt's default mode polls for the
     ack every 10 ms (RELIABILITY.md B.1), and inline lets a listener store the action before acking."""
-    token = deps.settings.slack_bot_token
     secret = deps.settings.slack_signing_secret
     app = AsyncApp(
-        client=deps.slack,
-        token=token.get_secret_value() if token else None,
+        client=deps.slack,  # carries the bot token and SLACK_API_URL to every listener's client
         signing_secret=secret.get_secret_value() if secret else None,
         process_before_response=process_before_response,
         logger=logging.getLogger("launchbot.bolt"),
