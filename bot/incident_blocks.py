@@ -414,7 +414,10 @@ def killswitch_outcome(request: KillSwitchView, people: Sequence[ContactRow]) ->
         if answer:
             blocks.append(_context(answer))
         blocks.append(_context(f"Request `{request.request_id}`"))
-        return MessageView(text=f"Kill switch FIRED and confirmed for {name}", blocks=blocks)
+        # <!here> in the top-level text too: that text is what drives the notification.
+        return MessageView(
+            text=f"<!here> Kill switch FIRED and confirmed for {name}", blocks=blocks
+        )
     if request.status == "unknown":
         headline = (
             f"⚠️ <!here> *Kill switch state UNKNOWN* for *{name}*: {escape(request.error or '')}. "
@@ -428,7 +431,7 @@ def killswitch_outcome(request: KillSwitchView, people: Sequence[ContactRow]) ->
     text = f"{headline} {_requested(request)}\n*Call now:*\n{call_list(people)}"
     label = "UNKNOWN" if request.status == "unknown" else "FAILED"
     return MessageView(
-        text=f"Kill switch {label} for {name}: {escape(request.error or '')}",
+        text=f"<!here> Kill switch {label} for {name}: {escape(request.error or '')}",
         blocks=[_section(text), _context(f"Request `{request.request_id}`")],
     )
 

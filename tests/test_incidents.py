@@ -647,6 +647,8 @@ async def test_killswitch_modal_then_authorized_submit_fires_and_tells_everyone(
     assert "✅ confirmed" in firing.text
     confirmed = channel_has(room, "<!here>", "Kill switch FIRED and confirmed", "HTTP 200 (1 try")
     assert f"<@{CTO}>" in confirmed and "halted" in confirmed
+    outcome = next(m for m in room.slack.messages[room.channel] if "FIRED and confirmed" in m.text)
+    assert outcome.text.startswith("<!here>")  # the notification text, not only the blocks
     kinds = await event_kinds(room)
     assert kinds.index("killswitch_requested") < kinds.index("killswitch_sending")
     assert kinds.index("killswitch_sending") < kinds.index("killswitch_confirmed")
