@@ -1,4 +1,4 @@
-"""Listeners for interactive components: a checkbox toggle is stored, then acked, then re-rendered.
+"""Listeners for interactive components: a checkbox toggle is stored, then acked, then applied and re-rendered.
 
 Slack sends a checkboxes element's *whole* selection as the clicker's client saw it. Writing that set
 would undo ticks other people made since that view was rendered, so we diff it against the element's
@@ -68,38 +68,11 @@ async def on_item_toggle(
     actor = _actor(body)
     # Slack's own fields identify one click; a replayed request carries the same ones.
     dedup_key = f"ba:{channel_id}:{message_ts}:{action.get('block_id')}:{action.get('action_ts')}:{actor.user_id}"
-    launch_id: int | None = None
     try:
-        async with deps.db.sessions.begin() as session:
-            message = await checklist.section_of_message(
-                session=session, channel_id=channel_id, ts=message_ts
-            )
-            launch_id = message.launch_id
-            desired = toggled_items(body, action)
-            if desired:
-                result = await checklist.set_items_checked(
-                    session=session,
-                    launch_id=message.launch_id,
-                    desired=desired,
-                    actor=actor,
-                    at=deps.clock(),
-                    source=f"block_actions:{action.get('action_ts')}",
-                    dedup_key=dedup_key,
-                )
-                deps.metrics.inc(
-                    "launchbot_items_checked_total",
-                    sum(1 for i in result.changed if desired.get(i)),
-                )
+        message_id, launch_id = await deps.clicks.index.lookup(channel_id, message_ts)
+        desired = toggled_items(body, action)
     except LaunchError as exc:
         await ack()
-        # The clicker's client already shows the tick it made; re-render to take it back.
-        if launch_id is not None:
-            async with deps.db.sessions.begin() as session:
-                message = await checklist.section_of_message(
-                    session=session, channel_id=channel_id, ts=message_ts
-                )
-                await checklist.touch_message(session=session, message_id=message.id)
-            deps.publisher.kick(launch_id)
         deps.tasks.spawn(
             respond(
                 text=f":warning: {exc.message}", response_type="ephemeral", replace_original=False
@@ -107,8 +80,24 @@ async def on_item_toggle(
             name="respond-refusal",
         )
         return
+    if desired:
+        # Stored before the ack; the applier gives it effect (and the rules their say) right after.
+        fresh = await deps.clicks.store(
+            checklist.ReceivedClick(
+                launch_id=launch_id,
+                message_id=message_id,
+                desired=desired,
+                actor=actor,
+                at=deps.clock(),
+                source=f"block_actions:{action.get('action_ts')}",
+                dedup_key=dedup_key,
+            )
+        )
+        if fresh:
+            deps.metrics.inc("launchbot_items_checked_total", sum(1 for v in desired.values() if v))
+            deps.clicks.expect_reply(dedup_key, body.get("response_url"))
     await ack()
-    deps.publisher.kick(launch_id)
+    deps.clicks.kick()
 
 
 def register(app: AsyncApp) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any
 
@@ -21,7 +22,7 @@ def build() -> web.Application:
         process_before_response=True,
     )
 
-    @app.action({"type": "block_actions"})
+    @app.action(re.compile(".*"))  # every block action, whatever its action_id
     async def ack_only(ack: Any) -> None:
         await ack()
 

@@ -70,7 +70,15 @@ def create_engine(url: str, *, immediate: bool = True) -> AsyncEngine:
     transaction that reads then writes can lose updates or fail with SQLITE_BUSY (RELIABILITY.md B.4)."""
     if not is_sqlite(url):
         return create_async_engine(url, pool_pre_ping=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    if immediate:
+        # One writer connection: SQLite allows one writer anyway, and queueing for the pool is a fair
+        # asyncio wait, whereas contending for the file lock spins in SQLite's busy handler (sleeps of
+        # up to 100 ms), which gave seconds-long tails under a burst of clicks.
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=30
+        )
+    else:
+        engine = create_async_engine(url, connect_args={"timeout": 30})
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     begin_sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 

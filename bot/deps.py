@@ -11,6 +11,7 @@ import httpx
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.clicks import ClickApplier
 from bot.config import AppConfig, Settings
 from bot.db import Database
 from bot.metrics import Metrics
@@ -34,6 +35,7 @@ class Deps:
     tasks: BackgroundTasks
     publisher: Publisher
     metrics: Metrics
+    clicks: ClickApplier
     clock: Callable[[], datetime] = utc_now
 
 

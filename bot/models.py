@@ -263,3 +263,24 @@ class SignOff(Base):
     revoked_by_id: Mapped[str | None] = mapped_column(String(32))
     revoked_by_name: Mapped[str | None] = mapped_column(String(200))
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ClickInbox(Base):
+    """Checkbox clicks as received, written before the ack with one INSERT (``dedup_key`` from Slack's
+    own identifiers makes a replayed request a no-op); the click applier turns each into item state
+    and events right after. A row with ``applied_at`` NULL is a click still to apply, also after a
+    restart."""
+
+    __tablename__ = "click_inbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("slack_message.id", ondelete="CASCADE"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    user_id: Mapped[str] = mapped_column(String(32))
+    user_name: Mapped[str] = mapped_column(String(200))
+    desired: Mapped[dict[str, bool]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(300))
+    dedup_key: Mapped[str] = mapped_column(String(300), unique=True)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    outcome: Mapped[str | None] = mapped_column(Text)

@@ -16,9 +16,10 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import migrate
 from bot.app import build_app
+from bot.clicks import ClickApplier
 from bot.config import AppConfig, Settings, load_config
 from bot.db import open_database
-from bot.deps import Deps
+from bot.deps import Deps, utc_now
 from bot.metrics import Metrics
 from bot.publisher import Publisher
 from bot.scheduler import Scheduler
@@ -56,6 +57,7 @@ async def running_bot(
     slack = make_slack_client(token=token, base_url=settings.slack_api_url, metrics=metrics)
     tasks = BackgroundTasks()
     publisher = Publisher(db=db, slack=slack, tasks=tasks)
+    clicks = ClickApplier(db=db, tasks=tasks, publisher=publisher, clock=clock or utc_now)
     deps = Deps(
         settings=settings,
         config=config,
@@ -66,6 +68,7 @@ async def running_bot(
         tasks=tasks,
         publisher=publisher,
         metrics=metrics,
+        clicks=clicks,
         **({"clock": clock} if clock is not None else {}),
     )
     app = build_app(deps, process_before_response=process_before_response)
@@ -73,6 +76,7 @@ async def running_bot(
     scheduler = Scheduler(deps)
     try:
         await publisher.recover()
+        clicks.kick()  # clicks stored but not applied before a stop
         scheduler.start()
         yield RunningBot(deps=deps, app=app)
     finally:

@@ -1,0 +1,163 @@
+"""Applies received checkbox clicks (the click inbox) in receipt order, then has their messages re-rendered.
+
+Why a separate step: SQLite has one writer, and applying a click (lock the launch, check it, update
+the item, append hash-chained events, bump messages) takes ~10 statements. Doing that before the ack
+made every click in a burst wait for all the clicks ahead of it. Now the ack waits for one INSERT of
+the click as received; a single worker applies clicks one short transaction at a time, so a new
+click's INSERT never waits behind more than one of them. Pending rows survive a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot import checklist
+from bot.db import Database
+from bot.models import SlackMessage
+from bot.publisher import Publisher
+from bot.tasks import BackgroundTasks
+
+logger = logging.getLogger(__name__)
+# Applying never waits longer than this for acks, so a steady stream of clicks cannot starve it.
+MAX_YIELD_SECONDS = 0.25
+
+
+class MessageIndex:
+    """(channel, ts) -> (message id, launch id): a message never moves, so the mapping is cached."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._known: dict[tuple[str, str], tuple[int, int]] = {}
+
+    async def lookup(self, channel_id: str, ts: str) -> tuple[int, int]:
+        key = (channel_id, ts)
+        if key not in self._known:
+            async with self._db.read_sessions() as session:
+                message: SlackMessage = await checklist.section_of_message(
+                    session=session, channel_id=channel_id, ts=ts
+                )
+            self._known[key] = (message.id, message.launch_id)
+        return self._known[key]
+
+
+class ClickApplier:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        tasks: BackgroundTasks,
+        publisher: Publisher,
+        clock: Callable[[], datetime],
+        debounce: float = 0.05,
+    ) -> None:
+        # A short wait lets the rest of a burst of clicks be stored (and acked) before applying
+        # starts competing with them for the single SQLite writer and the CPU.
+        self._debounce = debounce
+        self._db = db
+        self._tasks = tasks
+        self._publisher = publisher
+        self._clock = clock
+        self._running: asyncio.Task[None] | None = None
+        self._dirty = False
+        # response_urls of clicks not applied yet, to tell the clicker if a rule refuses the click.
+        # Kept in memory only: they are credentials, and after a restart the refusal still shows
+        # as the re-rendered message.
+        self._reply_to: dict[str, str] = {}
+        self._receiving = 0
+        self._inbox: list[tuple[checklist.ReceivedClick, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self.index = MessageIndex(db)
+
+    async def store(self, click: checklist.ReceivedClick) -> bool:
+        """Store one click durably (True if new, False for a replay). Clicks arriving together are
+        written in one transaction: with one SQLite writer, a commit per click made each click of a
+        burst wait for every commit ahead of it."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._inbox.append((click, future))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_inbox())
+        self._receiving += 1
+        try:
+            return await future
+        finally:
+            self._receiving -= 1
+
+    async def _write_inbox(self) -> None:
+        try:
+            while self._inbox:
+                batch, self._inbox = self._inbox, []
+                try:
+                    async with self._db.sessions.begin() as session:
+                        fresh = await checklist.receive_clicks(
+                            session=session, clicks=[c for c, _ in batch]
+                        )
+                except Exception as exc:  # every waiting click must hear of the failure
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for click, future in batch:
+                    if not future.done():
+                        future.set_result(click.dedup_key in fresh)
+                        fresh.discard(click.dedup_key)
+        finally:
+            self._writer = None
+
+    async def _let_acks_pass(self) -> None:
+        waited = 0.0
+        while self._receiving and waited < MAX_YIELD_SECONDS:
+            await asyncio.sleep(0.005)
+            waited += 0.005
+
+    def expect_reply(self, dedup_key: str, response_url: str | None) -> None:
+        if response_url:
+            self._reply_to[dedup_key] = response_url
+
+    def kick(self) -> None:
+        if self._running is not None:
+            self._dirty = True
+            return
+        self._running = self._tasks.spawn(self._run(), name="apply-clicks")
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self._debounce)
+                self._dirty = False
+                applied = await self.apply_pending()
+                if not applied and not self._dirty:
+                    return
+        finally:
+            self._running = None
+
+    async def apply_pending(self) -> int:
+        async with self._db.read_sessions() as session:
+            pending = await checklist.pending_clicks(session=session)
+        for click_id in pending:
+            await self._let_acks_pass()
+            async with self._db.sessions.begin() as session:
+                outcome = await checklist.apply_click(
+                    session=session, click_id=click_id, at=self._clock()
+                )
+            if outcome is None:
+                continue
+            self._publisher.kick(outcome.launch_id)
+            url = self._reply_to.pop(outcome.dedup_key, None)
+            if outcome.refusal and url:
+                self._tasks.spawn(_tell(url, outcome.refusal), name="click-refusal")
+        return len(pending)
+
+
+async def _tell(response_url: str, text: str) -> None:
+    response = await AsyncWebhookClient(response_url).send(
+        text=f":warning: {text}", response_type="ephemeral", replace_original=False
+    )
+    if response.status_code != 200:
+        logger.warning(
+            "could not tell the clicker why their click was refused (%s)", response.status_code
+        )
