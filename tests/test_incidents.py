@@ -845,7 +845,11 @@ async def test_escalation_stored_but_never_sent_is_posted_and_paged_after_a_rest
         room = WarRoom(slack=slack, bot=second)
         await wait_for(lambda: len(pagerduty.requests) == 1, "the page")
         await eventually(lambda: page_status(room), "sent")
-        assert "PagerDuty paged (1 try)" in block_texts(escalation_message(room))
+        # The message is re-rendered after the status is stored: wait for it, do not race it.
+        await wait_for(
+            lambda: "PagerDuty paged (1 try)" in block_texts(escalation_message(room)),
+            "the escalation message to say the page went out",
+        )
 
 
 async def page_status(room: WarRoom) -> str:
