@@ -20,7 +20,7 @@ from bot import checklist
 from bot.db import Database
 from bot.models import SlackMessage
 from bot.publisher import Publisher
-from bot.tasks import BackgroundTasks
+from bot.tasks import BackgroundTasks, RequestGauge
 
 logger = logging.getLogger(__name__)
 # Applying never waits longer than this for acks, so a steady stream of clicks cannot starve it.
@@ -53,8 +53,10 @@ class ClickApplier:
         tasks: BackgroundTasks,
         publisher: Publisher,
         clock: Callable[[], datetime],
+        gauge: RequestGauge | None = None,
         debounce: float = 0.05,
     ) -> None:
+        self._gauge = gauge or RequestGauge()
         # A short wait lets the rest of a burst of clicks be stored (and acked) before applying
         # starts competing with them for the single SQLite writer and the CPU.
         self._debounce = debounce
@@ -68,7 +70,6 @@ class ClickApplier:
         # Kept in memory only: they are credentials, and after a restart the refusal still shows
         # as the re-rendered message.
         self._reply_to: dict[str, str] = {}
-        self._receiving = 0
         self._inbox: list[tuple[checklist.ReceivedClick, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
         self.index = MessageIndex(db)
@@ -81,11 +82,7 @@ class ClickApplier:
         self._inbox.append((click, future))
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_inbox())
-        self._receiving += 1
-        try:
-            return await future
-        finally:
-            self._receiving -= 1
+        return await future
 
     async def _write_inbox(self) -> None:
         try:
@@ -107,12 +104,6 @@ class ClickApplier:
                         fresh.discard(click.dedup_key)
         finally:
             self._writer = None
-
-    async def _let_acks_pass(self) -> None:
-        waited = 0.0
-        while self._receiving and waited < MAX_YIELD_SECONDS:
-            await asyncio.sleep(0.005)
-            waited += 0.005
 
     def expect_reply(self, dedup_key: str, response_url: str | None) -> None:
         if response_url:
@@ -139,7 +130,7 @@ class ClickApplier:
         async with self._db.read_sessions() as session:
             pending = await checklist.pending_clicks(session=session)
         for click_id in pending:
-            await self._let_acks_pass()
+            await self._gauge.quiet(MAX_YIELD_SECONDS)
             async with self._db.sessions.begin() as session:
                 outcome = await checklist.apply_click(
                     session=session, click_id=click_id, at=self._clock()

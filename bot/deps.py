@@ -4,7 +4,7 @@ the one global middleware that puts it into each request's context."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
@@ -16,7 +16,7 @@ from bot.config import AppConfig, Settings
 from bot.db import Database
 from bot.metrics import Metrics
 from bot.publisher import Publisher
-from bot.tasks import BackgroundTasks
+from bot.tasks import BackgroundTasks, RequestGauge
 from bot.template import ChecklistTemplate
 
 
@@ -36,6 +36,7 @@ class Deps:
     publisher: Publisher
     metrics: Metrics
     clicks: ClickApplier
+    gauge: RequestGauge = field(default_factory=RequestGauge)
     clock: Callable[[], datetime] = utc_now
 
 

@@ -26,15 +26,22 @@ from bot.checklist import (
 )
 from bot.config import RoleConfig
 from bot.db import Database
-from bot.tasks import BackgroundTasks
+from bot.tasks import BackgroundTasks, RequestGauge
 
 logger = logging.getLogger(__name__)
 
 
 class Publisher:
     def __init__(
-        self, *, db: Database, slack: AsyncWebClient, tasks: BackgroundTasks, debounce: float = 0.2
+        self,
+        *,
+        db: Database,
+        slack: AsyncWebClient,
+        tasks: BackgroundTasks,
+        gauge: RequestGauge | None = None,
+        debounce: float = 0.2,
     ) -> None:
+        self._gauge = gauge or RequestGauge()
         # Waiting a moment before rendering lets a burst of clicks land in one chat.update; Slack
         # allows chat.update only ~50/min per workspace (Tier 3), so per-click updates would 429.
         self._debounce = debounce
@@ -65,6 +72,7 @@ class Publisher:
         try:
             while True:
                 await asyncio.sleep(self._debounce)
+                await self._gauge.quiet()
                 self._dirty.discard(launch_id)
                 await self.flush(launch_id)
                 if launch_id not in self._dirty:

@@ -25,7 +25,7 @@ from bot.publisher import Publisher
 from bot.scheduler import Scheduler
 from bot.server import make_web_app
 from bot.slack_client import make_slack_client
-from bot.tasks import BackgroundTasks
+from bot.tasks import BackgroundTasks, RequestGauge
 from bot.template import ChecklistTemplate, load_template
 
 logger = logging.getLogger(__name__)
@@ -56,8 +56,11 @@ async def running_bot(
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
     slack = make_slack_client(token=token, base_url=settings.slack_api_url, metrics=metrics)
     tasks = BackgroundTasks()
-    publisher = Publisher(db=db, slack=slack, tasks=tasks)
-    clicks = ClickApplier(db=db, tasks=tasks, publisher=publisher, clock=clock or utc_now)
+    gauge = RequestGauge()
+    publisher = Publisher(db=db, slack=slack, tasks=tasks, gauge=gauge)
+    clicks = ClickApplier(
+        db=db, tasks=tasks, publisher=publisher, clock=clock or utc_now, gauge=gauge
+    )
     deps = Deps(
         settings=settings,
         config=config,
@@ -69,6 +72,7 @@ async def running_bot(
         publisher=publisher,
         metrics=metrics,
         clicks=clicks,
+        gauge=gauge,
         **({"clock": clock} if clock is not None else {}),
     )
     app = build_app(deps, process_before_response=process_before_response)

@@ -51,6 +51,10 @@ def make_web_app(
     metrics = deps.metrics
 
     async def slack_events(request: web.Request) -> web.Response:
+        with deps.gauge.serving():
+            return await handle_slack_request(request)
+
+    async def handle_slack_request(request: web.Request) -> web.Response:
         started = time.perf_counter()
         raw = await request.read()
         plain = {k.lower(): v for k, v in request.headers.items()}

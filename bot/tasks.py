@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -50,3 +51,26 @@ class BackgroundTasks:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+class RequestGauge:
+    """How many requests from Slack are being answered right now. Post-ack work (applying clicks,
+    re-rendering) waits briefly for them: a burst of clicks is acked first, then caught up with."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+
+    async def quiet(self, max_wait: float = 0.25) -> None:
+        """Return once no request is in flight, or after ``max_wait`` seconds (never starve)."""
+        waited = 0.0
+        while self.in_flight and waited < max_wait:
+            await asyncio.sleep(0.002)
+            waited += 0.002
