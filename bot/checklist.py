@@ -525,15 +525,20 @@ async def set_items_checked(
     return ToggleResult(launch_id, tuple(changed), duplicate=False, phase_completed=completed)
 
 
-async def _update_phase_completion(
-    session: AsyncSession, launch: Launch, phase: Phase, actor: Actor, at: datetime
-) -> bool:
-    open_items = await session.scalar(
+async def _open_items(session: AsyncSession, phase_id: int) -> int:
+    count = await session.scalar(
         select(func.count(Item.id))
         .join(ItemGroup, ItemGroup.id == Item.group_id)
         .join(Section, Section.id == ItemGroup.section_id)
-        .where(Section.phase_id == phase.id, Item.checked.is_(False))
+        .where(Section.phase_id == phase_id, Item.checked.is_(False))
     )
+    return int(count or 0)
+
+
+async def _update_phase_completion(
+    session: AsyncSession, launch: Launch, phase: Phase, actor: Actor, at: datetime
+) -> bool:
+    open_items = await _open_items(session, phase.id)
     if open_items == 0 and phase.completed_at is None:
         phase.completed_at = at
         await append_event(
@@ -572,12 +577,7 @@ async def advance_phase(
     ).all()
     current = phases[launch.current_phase]
     if current.completed_at is None:
-        open_items = await session.scalar(
-            select(func.count(Item.id))
-            .join(ItemGroup, ItemGroup.id == Item.group_id)
-            .join(Section, Section.id == ItemGroup.section_id)
-            .where(Section.phase_id == current.id, Item.checked.is_(False))
-        )
+        open_items = await _open_items(session, current.id)
         raise PhaseIncomplete(
             f"*{current.title}* still has {open_items} open item(s); finish them before moving on."
         )
