@@ -94,14 +94,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _playground(args: argparse.Namespace) -> int:
-    print(  # noqa: T201
-        "launchbot: no Slack credentials are set, and the local playground is not built yet.\n"
-        "To run against Slack, create the app from app_manifest.yml, then set SLACK_BOT_TOKEN (xoxb-…)\n"
-        "and SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (xapp-…, Socket Mode) and run\n"
-        "`launchbot serve`. See README.md.",
-        file=sys.stderr,
+    """The local Slack stand-in in a browser; also what a bare ``launchbot`` runs without credentials."""
+    from bot.playground import run
+
+    return run(
+        host=getattr(args, "host", "127.0.0.1"),
+        port=getattr(args, "port", 3000),
+        fresh=getattr(args, "fresh", False),
     )
-    return 2
 
 
 def _audit_command(args: argparse.Namespace, settings: Settings) -> int:

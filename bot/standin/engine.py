@@ -804,6 +804,67 @@ class SlackStandIn:
                 )
         raise KeyError(f"no button {action_id!r} in that message")
 
+    def ephemeral_button_click(
+        self,
+        *,
+        user_id: str,
+        ephemeral_ts: str,
+        action_id: str,
+        value: str | None = None,
+        block_id: str | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """A button on an ephemeral message, clicked by the one user who sees it. Slack sends no
+        ``message`` for these; the container says ``is_ephemeral``."""
+        ephemeral = next(
+            (e for e in self.ephemerals if e.ts == ephemeral_ts and e.user == user_id), None
+        )
+        if ephemeral is None:
+            raise KeyError(f"no ephemeral message {ephemeral_ts!r} for {user_id}")
+        blocks = ephemeral.blocks or []
+        for block in blocks:
+            for element in _elements(block):
+                if element.get("type") != "button" or element.get("action_id") != action_id:
+                    continue
+                if value is not None and element.get("value") != value:
+                    continue
+                if block_id is not None and block.get("block_id") != block_id:
+                    continue
+                action = {
+                    "action_id": action_id,
+                    "block_id": block.get("block_id"),
+                    "text": element["text"],
+                    "value": element.get("value"),
+                    "type": "button",
+                    "action_ts": self._next_ts(),
+                }
+                ctx = _Context("block_actions", user_id, ephemeral.channel)
+                trigger_id, response_url = self._issue(ctx)
+                payload = {
+                    "type": "block_actions",
+                    "user": self._user(user_id),
+                    "api_app_id": self.app_id,
+                    "token": "verification-token-deprecated",
+                    "container": {
+                        "type": "message",
+                        "message_ts": ephemeral.ts,
+                        "channel_id": ephemeral.channel,
+                        "is_ephemeral": True,
+                    },
+                    "trigger_id": trigger_id,
+                    "team": {"id": self.team_id, "domain": self.team_domain},
+                    "enterprise": None,
+                    "is_enterprise_install": False,
+                    "channel": {
+                        "id": ephemeral.channel,
+                        "name": self.channels.get(ephemeral.channel, "unknown"),
+                    },
+                    "state": {"values": _state_values(blocks)},
+                    "response_url": response_url,
+                    "actions": [action],
+                }
+                return self._interaction(payload, ctx)
+        raise KeyError(f"no button {action_id!r} in that ephemeral message")
+
     def view_submission(
         self, *, user_id: str, view_id: str, values: dict[str, dict[str, dict[str, Any]]]
     ) -> tuple[bytes, dict[str, str]]:

@@ -1,0 +1,504 @@
+// The playground page: a Slack-like #war-room. It renders /state (the stand-in's channel as the
+// acting person sees it) and sends what the person does to /act/*, where the stand-in turns it into
+// signed requests shaped like Slack's. Server-sent events say when to read /state again.
+"use strict";
+
+(() => {
+  const $ = (sel) => document.querySelector(sel);
+  const esc = Mrkdwn.escapeHtml;
+  const params = new URLSearchParams(location.search);
+  const page = {
+    me: params.get("as") || localStorage.getItem("launchbot.playground.user") || null,
+    state: null,
+    thread: null, // the ts of the open thread
+    modalKey: null, // id+hash of the modal on screen, so typing survives a re-render
+    highlight: null,
+  };
+
+  // --- talking to the playground server ----------------------------------------------------------
+  async function post(path, body) {
+    const response = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ user: page.me, ...body }),
+    });
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (e) {
+      data = { ok: false, error: await response.text().catch(() => String(response.status)) };
+    }
+    if (!response.ok && data && data.ok === undefined) data.ok = false;
+    return data || { ok: false };
+  }
+
+  let refreshing = null;
+  let again = false;
+  async function refresh() {
+    // One read at a time; a change during a read asks for one more.
+    if (refreshing) {
+      again = true;
+      return refreshing;
+    }
+    refreshing = (async () => {
+      do {
+        again = false;
+        const q = page.me ? `?user=${encodeURIComponent(page.me)}` : "";
+        const response = await fetch(`/state${q}`, { cache: "no-store" });
+        if (!response.ok) break;
+        page.state = await response.json();
+        page.me = page.state.me;
+        render();
+      } while (again);
+    })().finally(() => {
+      refreshing = null;
+    });
+    return refreshing;
+  }
+
+  function connect() {
+    const source = new EventSource("/events");
+    source.onopen = () => setConnection(true);
+    source.onerror = () => setConnection(false);
+    source.onmessage = () => refresh();
+  }
+
+  function setConnection(ok) {
+    const el = $("#connection");
+    const ready = page.state && page.state.ready;
+    el.textContent = ok ? (ready ? "● live" : "● starting the bot…") : "○ reconnecting…";
+    el.className = `conn ${ok ? "ok" : "down"}`;
+  }
+
+  // --- people -------------------------------------------------------------------------------------
+  function user(id) {
+    return (page.state && page.state.users.find((u) => u.id === id)) || null;
+  }
+  const mrkdwnContext = {
+    userName: (id) => {
+      const u = user(id);
+      return u ? u.display_name || u.name : null;
+    },
+    channelName: (id) => (page.state && page.state.channel.id === id ? page.state.channel.name : null),
+  };
+  const md = (text) => Mrkdwn.render(text, mrkdwnContext);
+
+  function renderSwitcher() {
+    const select = $("#user-switcher");
+    const people = page.state.people.map(user).filter(Boolean);
+    const wanted = people.map((u) => `${u.id}:${u.label || u.real_name}`).join(",");
+    if (select.dataset.people !== wanted) {
+      select.innerHTML = people
+        .map((u) => `<option value="${esc(u.id)}">${esc(u.label || u.real_name)}</option>`)
+        .join("");
+      select.dataset.people = wanted;
+    }
+    select.value = page.me;
+  }
+
+  // --- Block Kit ----------------------------------------------------------------------------------
+  function text(obj) {
+    if (!obj) return "";
+    return obj.type === "mrkdwn" ? md(obj.text) : Mrkdwn.plain(obj);
+  }
+
+  function attrs(map) {
+    return Object.entries(map)
+      .filter(([, v]) => v !== undefined && v !== null)
+      .map(([k, v]) => ` ${k}="${esc(v)}"`)
+      .join("");
+  }
+
+  function button(el, block, where) {
+    const style = el.style ? ` bk-${el.style}` : "";
+    if (el.url) {
+      return `<a class="bk-button${style}" href="${esc(el.url)}" target="_blank" rel="noopener">${Mrkdwn.plain(el.text)}</a>`;
+    }
+    return `<button type="button" class="bk-button${style}"${attrs({
+      "data-kind": "button",
+      "data-action-id": el.action_id,
+      "data-value": el.value,
+      "data-block-id": block.block_id,
+      "data-ts": where.ts,
+      "data-ephemeral": where.ephemeral ? "1" : null,
+      "data-confirm": el.confirm ? JSON.stringify(el.confirm) : null,
+    })}>${Mrkdwn.plain(el.text)}</button>`;
+  }
+
+  function checkboxes(el, block, where) {
+    const selected = new Set((el.initial_options || []).map((o) => o.value));
+    const options = (el.options || []).map((o) => {
+      const on = selected.has(o.value);
+      const description = o.description ? `<span class="cb-desc">${text(o.description)}</span>` : "";
+      return `<label class="cb-option${on ? " checked" : ""}"><input type="checkbox"${on ? " checked" : ""}${attrs({
+        "data-kind": "checkbox",
+        "data-action-id": el.action_id,
+        "data-value": o.value,
+        "data-block-id": block.block_id,
+        "data-ts": where.ts,
+        "data-ephemeral": where.ephemeral ? "1" : null,
+        disabled: where.inModal ? "disabled" : null,
+      })}><span class="cb-text"><span class="cb-label">${text(o.text)}</span>${description}</span></label>`;
+    });
+    return `<div class="bk-checkboxes">${options.join("")}</div>`;
+  }
+
+  function element(el, block, where) {
+    switch (el.type) {
+      case "button":
+        return button(el, block, where);
+      case "checkboxes":
+        return checkboxes(el, block, where);
+      case "image":
+        return `<img class="bk-image-el" alt="${esc(el.alt_text || "")}" src="${esc(el.image_url || "")}">`;
+      case "mrkdwn":
+      case "plain_text":
+        return `<span class="bk-context-text">${text(el)}</span>`;
+      case "static_select":
+      case "overflow": {
+        const options = (el.options || []).map((o) => `<option>${Mrkdwn.plain(o.text)}</option>`).join("");
+        return `<select class="bk-select" disabled title="menus are shown, not sent, in the playground">${options}</select>`;
+      }
+      default:
+        return `<span class="bk-unsupported">[${esc(el.type || "element")}]</span>`;
+    }
+  }
+
+  function block(b, where) {
+    switch (b.type) {
+      case "header":
+        return `<div class="bk-header">${Mrkdwn.plain(b.text)}</div>`;
+      case "divider":
+        return `<hr class="bk-divider">`;
+      case "section": {
+        const fields = (b.fields || []).map((f) => `<div class="bk-field">${text(f)}</div>`).join("");
+        const accessory = b.accessory ? `<div class="bk-accessory">${element(b.accessory, b, where)}</div>` : "";
+        return `<div class="bk-section"${attrs({ "data-block-id": b.block_id })}><div class="bk-section-main">${
+          b.text ? `<div class="bk-text">${text(b.text)}</div>` : ""
+        }${fields ? `<div class="bk-fields">${fields}</div>` : ""}</div>${accessory}</div>`;
+      }
+      case "context":
+        return `<div class="bk-context">${(b.elements || []).map((e) => element(e, b, where)).join("")}</div>`;
+      case "actions":
+        return `<div class="bk-actions"${attrs({ "data-block-id": b.block_id })}>${(b.elements || [])
+          .map((e) => element(e, b, where))
+          .join("")}</div>`;
+      case "input": {
+        const el = b.element || {};
+        const id = `in-${b.block_id}-${el.action_id}`;
+        const error = where.errors && where.errors[b.block_id];
+        const control = el.type === "plain_text_input"
+          ? (el.multiline
+            ? `<textarea${attrs({ id, name: id, placeholder: el.placeholder && el.placeholder.text, maxlength: el.max_length, "data-block-id": b.block_id, "data-action-id": el.action_id })}>${esc(el.initial_value || "")}</textarea>`
+            : `<input type="text"${attrs({ id, name: id, value: el.initial_value || "", placeholder: el.placeholder && el.placeholder.text, maxlength: el.max_length, "data-block-id": b.block_id, "data-action-id": el.action_id })}>`)
+          : element(el, b, where);
+        return `<div class="bk-input${error ? " has-error" : ""}"><label for="${esc(id)}">${Mrkdwn.plain(b.label)}${
+          b.optional ? ' <span class="muted">(optional)</span>' : ""
+        }</label>${control}${b.hint ? `<div class="bk-hint">${Mrkdwn.plain(b.hint)}</div>` : ""}<div class="bk-error" data-error-for="${esc(b.block_id)}">${error ? esc(error) : ""}</div></div>`;
+      }
+      case "image":
+        return `<figure class="bk-image"><img alt="${esc(b.alt_text || "")}" src="${esc(b.image_url || "")}"></figure>`;
+      default:
+        return `<div class="bk-unsupported">[${esc(b.type)} block]</div>`;
+    }
+  }
+
+  const blocks = (list, where) => (list || []).map((b) => block(b, where)).join("");
+
+  // --- messages -----------------------------------------------------------------------------------
+  function clock(ts) {
+    const d = new Date(Number(ts) * 1000);
+    return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+  }
+
+  function files(list) {
+    return (list || [])
+      .map((f) => `<a class="file" href="${esc(f.url)}" download><span class="file-icon">📄</span><span><b>${esc(f.title || f.name || "file")}</b><br><span class="muted">${esc(f.name || "")} · ${f.size} bytes</span></span></a>`)
+      .join("");
+  }
+
+  function message(m, { inThread, replies }) {
+    const author = user(m.user) || { real_name: m.user, name: m.user };
+    const isBot = m.user === page.state.bot_user_id || author.is_bot;
+    const where = { ts: m.ts, ephemeral: !!m.ephemeral };
+    const body = m.blocks && m.blocks.length ? blocks(m.blocks, where) : `<div class="bk-text">${md(m.text)}</div>`;
+    const replyLink = !inThread && replies && replies.length
+      ? `<button type="button" class="thread-link" data-thread="${esc(m.ts)}">${replies.length} ${replies.length === 1 ? "reply" : "replies"}</button><span class="muted"> last reply ${clock(replies[replies.length - 1].ts)}</span>`
+      : "";
+    const name = isBot ? "Launch Control" : author.real_name || author.name;
+    const classes = ["msg", m.ephemeral ? "ephemeral" : "", page.highlight === m.ts ? "highlight" : ""].join(" ");
+    return `<article class="${classes}"${attrs({ "data-ts": m.ts, "data-id": m.id })}>
+      <div class="avatar${isBot ? " bot" : ""}">${esc((name || "?").slice(0, 1).toUpperCase())}</div>
+      <div class="msg-main">
+        <div class="msg-meta"><span class="author">${esc(name)}</span>${isBot ? '<span class="app-badge">APP</span>' : ""}<span class="time" title="${esc(m.ts)}">${clock(m.ts)}</span>${m.edited ? '<span class="muted">(edited)</span>' : ""}${
+          m.ephemeral ? '<span class="only-you">👁 Only visible to you</span>' : ""
+        }</div>
+        <div class="msg-body">${body}${files(m.files)}</div>
+        ${replyLink ? `<div class="msg-replies">${replyLink}</div>` : ""}
+        ${!inThread && !m.ephemeral ? `<button type="button" class="reply-action" data-thread="${esc(m.ts)}" title="Reply in thread">💬</button>` : ""}
+      </div>
+    </article>`;
+  }
+
+  function keepScroll(el, html) {
+    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+    const top = el.scrollTop;
+    el.innerHTML = html;
+    el.scrollTop = atBottom ? el.scrollHeight : top;
+  }
+
+  function renderChannel() {
+    const { messages, ephemerals } = page.state;
+    const replies = {};
+    for (const m of messages) {
+      if (m.thread_ts && m.thread_ts !== m.ts) (replies[m.thread_ts] = replies[m.thread_ts] || []).push(m);
+    }
+    const top = messages.filter((m) => !m.thread_ts || m.thread_ts === m.ts);
+    const items = [...top, ...ephemerals.filter((e) => !e.thread_ts)].sort((a, b) => Number(a.ts) - Number(b.ts));
+    const html = items.length
+      ? items.map((m) => message(m, { inThread: false, replies: replies[m.ts] })).join("")
+      : `<div class="empty">This is the very beginning of <b>#war-room</b>. Type <code>/launch start Rehearsal</code> to start a launch.</div>`;
+    keepScroll($("#messages"), html);
+  }
+
+  function renderThread() {
+    const pane = $("#thread");
+    if (!page.thread) {
+      pane.classList.add("hidden");
+      return;
+    }
+    const { messages, ephemerals } = page.state;
+    const parent = messages.find((m) => m.ts === page.thread);
+    if (!parent) {
+      page.thread = null;
+      pane.classList.add("hidden");
+      return;
+    }
+    const replies = messages.filter((m) => m.thread_ts === page.thread && m.ts !== page.thread);
+    const mine = ephemerals.filter((e) => e.thread_ts === page.thread);
+    const items = [...replies, ...mine].sort((a, b) => Number(a.ts) - Number(b.ts));
+    pane.classList.remove("hidden");
+    keepScroll(
+      $("#thread-messages"),
+      message(parent, { inThread: true }) +
+        `<div class="thread-count">${replies.length} ${replies.length === 1 ? "reply" : "replies"}</div>` +
+        items.map((m) => message(m, { inThread: true })).join(""),
+    );
+  }
+
+  function renderSim() {
+    const events = page.state.sim_events || [];
+    $("#sim-events").innerHTML = events.length
+      ? events
+        .slice()
+        .reverse()
+        .map((e) => `<li class="sim-${esc(e.kind)}"><span class="muted">${clock(e.at)}</span> ${esc(e.text)}</li>`)
+        .join("")
+      : '<li class="muted">Nothing paged, nothing halted yet.</li>';
+  }
+
+  // --- modals -------------------------------------------------------------------------------------
+  function renderModal() {
+    const root = $("#modal-root");
+    const view = (page.state.views || [])[page.state.views.length - 1];
+    if (!view) {
+      root.innerHTML = "";
+      page.modalKey = null;
+      return;
+    }
+    const key = `${view.id}:${view.hash}`;
+    if (page.modalKey !== key) {
+      const v = view.view;
+      root.innerHTML = `<div class="overlay"><div class="modal" role="dialog" aria-modal="true" data-view-id="${esc(view.id)}">
+        <header><h3>${Mrkdwn.plain(v.title)}</h3><button type="button" class="icon modal-x" aria-label="Close">×</button></header>
+        <form class="modal-body">${blocks(v.blocks, { ts: null, inModal: true, errors: view.errors })}</form>
+        <footer>${v.close ? `<button type="button" class="bk-button modal-close">${Mrkdwn.plain(v.close)}</button>` : ""}${
+          v.submit ? `<button type="button" class="bk-button bk-primary modal-submit">${Mrkdwn.plain(v.submit)}</button>` : ""
+        }</footer></div></div>`;
+      page.modalKey = key;
+      const first = root.querySelector("input, textarea");
+      if (first) first.focus();
+    }
+    // Errors change without a new hash: show them in place, keeping what was typed.
+    root.querySelectorAll("[data-error-for]").forEach((el) => {
+      const error = (view.errors || {})[el.dataset.errorFor] || "";
+      el.textContent = error;
+      el.parentElement.classList.toggle("has-error", !!error);
+    });
+  }
+
+  function modalValues() {
+    const values = {};
+    document.querySelectorAll("#modal-root [data-block-id][data-action-id]").forEach((el) => {
+      if (el.tagName !== "INPUT" && el.tagName !== "TEXTAREA") return;
+      if (el.type === "checkbox") return;
+      const blockValues = (values[el.dataset.blockId] = values[el.dataset.blockId] || {});
+      blockValues[el.dataset.actionId] = { type: "plain_text_input", value: el.value === "" ? null : el.value };
+    });
+    return values;
+  }
+
+  async function submitModal() {
+    const modal = $("#modal-root .modal");
+    if (!modal) return;
+    const submit = modal.querySelector(".modal-submit");
+    submit.disabled = true;
+    try {
+      const result = await post("/act/submit", { view_id: modal.dataset.viewId, values: modalValues() });
+      if (!result.ok) toast(`The app did not answer: ${result.error || result.status}`);
+    } finally {
+      submit.disabled = false;
+      refresh();
+    }
+  }
+
+  async function closeModal() {
+    const modal = $("#modal-root .modal");
+    if (!modal) return;
+    await post("/act/close", { view_id: modal.dataset.viewId });
+    refresh();
+  }
+
+  // --- confirm dialogs (Slack's "confirm" object on a button) ------------------------------------
+  function confirmDialog(confirm) {
+    return new Promise((resolve) => {
+      const root = $("#confirm-root");
+      root.innerHTML = `<div class="overlay"><div class="modal confirm" role="alertdialog" aria-modal="true" id="confirm-dialog">
+        <header><h3>${Mrkdwn.plain(confirm.title || { text: "Are you sure?" })}</h3></header>
+        <div class="modal-body">${text(confirm.text)}</div>
+        <footer><button type="button" class="bk-button confirm-no">${Mrkdwn.plain(confirm.deny || { text: "Cancel" })}</button>
+        <button type="button" class="bk-button ${confirm.style === "danger" ? "bk-danger" : "bk-primary"} confirm-yes">${Mrkdwn.plain(confirm.confirm || { text: "Yes" })}</button></footer>
+      </div></div>`;
+      const done = (answer) => {
+        root.innerHTML = "";
+        resolve(answer);
+      };
+      root.querySelector(".confirm-yes").addEventListener("click", () => done(true));
+      root.querySelector(".confirm-no").addEventListener("click", () => done(false));
+      root.querySelector(".confirm-yes").focus();
+    });
+  }
+
+  // --- what a person does -------------------------------------------------------------------------
+  async function act(el) {
+    const data = el.dataset;
+    if (data.confirm && !(await confirmDialog(JSON.parse(data.confirm)))) {
+      if (el.type === "checkbox") el.checked = !el.checked;
+      return;
+    }
+    el.disabled = true;
+    const result = await post("/act/click", {
+      kind: data.kind,
+      ts: data.ts,
+      action_id: data.actionId,
+      value: data.value,
+      block_id: data.blockId,
+      ephemeral: data.ephemeral === "1",
+    });
+    if (!result.ok) toast(result.error === "operation_timeout" ? "The app did not respond in time." : `That did not go through: ${result.error || result.status}`);
+    refresh();
+  }
+
+  async function send(textarea, threadTs) {
+    const value = textarea.value.trim();
+    if (!value) return;
+    textarea.value = "";
+    const result = await post("/act/command", { text: value, thread_ts: threadTs });
+    if (result && result.ok === false && result.error && !["unknown_command", "not_in_thread"].includes(result.error)) {
+      if (!value.startsWith("/")) toast(`Not sent: ${result.error}`);
+    }
+    refresh();
+  }
+
+  function toast(message) {
+    const el = $("#toast");
+    el.textContent = message;
+    el.classList.remove("hidden");
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => el.classList.add("hidden"), 5000);
+  }
+
+  function openThread(ts) {
+    page.thread = ts;
+    render();
+    $("#thread-composer").focus();
+  }
+
+  function wire() {
+    document.addEventListener("click", (event) => {
+      const target = event.target.closest("button, input[type=checkbox]");
+      if (!target) return;
+      if (target.matches("[data-kind=button]")) {
+        event.preventDefault();
+        act(target);
+      } else if (target.matches("[data-kind=checkbox]")) {
+        act(target);
+      } else if (target.matches("[data-thread]")) {
+        openThread(target.dataset.thread);
+      } else if (target.matches(".modal-submit")) {
+        submitModal();
+      } else if (target.matches(".modal-close, .modal-x")) {
+        closeModal();
+      }
+    });
+    $("#thread-close").addEventListener("click", () => {
+      page.thread = null;
+      render();
+    });
+    $("#user-switcher").addEventListener("change", (event) => {
+      page.me = event.target.value;
+      localStorage.setItem("launchbot.playground.user", page.me);
+      refresh();
+    });
+    for (const [form, area, thread] of [
+      ["#composer-form", "#composer", () => null],
+      ["#thread-composer-form", "#thread-composer", () => page.thread],
+    ]) {
+      $(form).addEventListener("submit", (event) => {
+        event.preventDefault();
+        send($(area), thread());
+      });
+      $(area).addEventListener("keydown", (event) => {
+        if (event.key === "Enter" && !event.shiftKey) {
+          event.preventDefault();
+          send($(area), thread());
+        }
+      });
+    }
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && $("#modal-root .modal") && !$("#confirm-root .modal")) closeModal();
+    });
+    window.addEventListener("hashchange", followHash);
+  }
+
+  // A permalink (/archives/…) lands here as #ts=…: show that message, in its thread if it is a reply.
+  function followHash() {
+    const match = /ts=([\d.]+)/.exec(location.hash);
+    if (!match || !page.state) return;
+    const target = page.state.messages.find((m) => m.ts === match[1]);
+    if (!target) return;
+    page.highlight = target.ts;
+    if (target.thread_ts && target.thread_ts !== target.ts) page.thread = target.thread_ts;
+    render();
+    const el = document.querySelector(`.msg[data-ts="${CSS.escape(target.ts)}"]`);
+    if (el) el.scrollIntoView({ block: "center" });
+  }
+
+  function render() {
+    if (!page.state) return;
+    document.body.dataset.me = page.me;
+    document.body.dataset.ready = page.state.ready ? "1" : "0";
+    $("#channel-name").textContent = page.state.channel.name;
+    $("#channel-title").textContent = page.state.channel.name;
+    renderSwitcher();
+    renderChannel();
+    renderThread();
+    renderSim();
+    renderModal();
+    setConnection(true);
+  }
+
+  wire();
+  refresh().then(followHash);
+  connect();
+})();
