@@ -353,3 +353,33 @@ def test_launchbot_playground_command_serves_and_stops_on_ctrl_c(tmp_path: Path)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def test_report_file_and_a_team_config_in_the_playground(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A team's own config: its role holders join the switcher; its real kill switch is never used.
+    (tmp_path / "launchbot.toml").write_text(
+        '[roles.cto]\ntitle = "CTO"\nusers = ["U0TEAMCTO1"]\n\n'
+        '[killswitch]\nurl = "http://127.0.0.1:9/never"\nallowed_roles = ["cto"]\n',
+        encoding="utf-8",
+    )
+    async with (
+        running_playground(tmp_path / "playground.db") as playground,
+        aiohttp.ClientSession() as http,
+    ):
+        page = Page(playground, http)
+        state = await page.state(ENGINEER)
+        assert "U0TEAMCTO1" in state["people"]
+        await page.type(ENGINEER, "/launch start Reported")
+        await page.until(ENGINEER, card, "the launch card")
+        await page.type(ENGINEER, "/launch report json")
+        shared = await page.until(
+            ENGINEER,
+            lambda s: next((f for m in s["messages"] for f in m["files"]), None),
+            "the uploaded report",
+        )
+        async with http.get(f"{playground.url.rstrip('/')}{shared['url']}") as r:
+            assert r.status == 200
+            record = json.loads(await r.read())
+        assert record["launch"]["name"] == "Reported"

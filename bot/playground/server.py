@@ -317,7 +317,7 @@ class Playground:
         team = self.config_path if self.config_path is not None else team_config_path()
         base = self._base_config(team)
         for user in self.users:
-            self.standin.add_user(user.id, user.name, user.real_name, user.real_name)
+            self.standin.add_user(user.id, user.name, user.real_name, user.name)
         self._restore(self.store.load())
         return team, base
 

@@ -1,0 +1,195 @@
+"""The playground in real headless Chromium (Debian's, driven by Playwright): a person rehearses a
+launch as an engineer, an outsider and the CTO. Saves a screenshot of the final page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.playground import Playground
+from tests.playground_helpers import running_playground
+
+CHROMIUM = os.environ.get("LAUNCHBOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("LAUNCHBOT_ARTIFACTS", Path(__file__).parent / "artifacts"))
+# This machine's network is closed: without these flags Chromium keeps dialling Google's hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STEP_MS = 15_000
+
+try:
+    from playwright.async_api import Page, async_playwright, expect
+except ImportError:  # pragma: no cover - only without the dev extra
+    async_playwright = None  # type: ignore[assignment]
+
+if async_playwright is None or not Path(CHROMIUM).exists():
+    # CI installs both (.ci/run); there a missing browser is a failure, not a skip.
+    if os.environ.get("CI"):
+        raise RuntimeError(
+            f"CI needs Playwright and Chromium at {CHROMIUM} (.ci/run installs them)"
+        )
+    pytest.skip("needs Playwright and Debian's chromium", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def no_team_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("LAUNCHBOT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+async def playground(tmp_path: Path) -> AsyncIterator[Playground]:
+    async with running_playground(tmp_path / "playground.db") as running:
+        yield running
+
+
+@pytest.fixture
+async def page(playground: Playground) -> AsyncIterator[Page]:
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        context = await browser.new_context(viewport={"width": 1440, "height": 960})
+        tab = await context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda e: errors.append(str(e)))
+        await tab.goto(playground.url)
+        await expect(tab.locator("body")).to_have_attribute("data-ready", "1", timeout=STEP_MS)
+        yield tab
+        await browser.close()
+        assert errors == [], f"the page threw: {errors}"
+
+
+async def act_as(page: Page, label: str) -> None:
+    await page.select_option("#user-switcher", label=label)
+    await expect(page.locator("body")).to_have_attribute(
+        "data-me", await page.locator("#user-switcher").input_value(), timeout=STEP_MS
+    )
+
+
+async def type_command(page: Page, text: str) -> None:
+    await page.fill("#composer", text)
+    await page.press("#composer", "Enter")
+
+
+def approve_on_cto_row(page: Page) -> Any:
+    card = page.locator("#messages .msg", has=page.locator("button", has_text="Approve")).last
+    return card.locator(".bk-section", has_text="CTO").locator("button", has_text="Approve")
+
+
+async def test_rehearse_a_launch_in_the_browser(page: Page, artifacts: Path) -> None:
+    # As an engineer: start the launch, open the thread, tick two items.
+    await act_as(page, "Alice Chen (engineer)")
+    await type_command(page, "/launch start Rehearsal")
+    card = page.locator("#messages .msg:not(.ephemeral)", has_text="Launch #1")
+    await expect(card.locator(".bk-header")).to_contain_text("Rehearsal", timeout=STEP_MS)
+    await expect(page.locator(".msg.ephemeral")).to_contain_text("Only visible to you")
+    await card.locator(".thread-link").click(timeout=STEP_MS)
+    boxes = page.locator("#thread .cb-option")
+    await expect(boxes.first).to_be_visible(timeout=STEP_MS)
+    for n in (0, 1):
+        option = boxes.nth(n)
+        await option.locator("input").check(timeout=STEP_MS)
+        # Checked in the re-rendered message, with the name of who ticked it.
+        await expect(option).to_have_class("cb-option checked", timeout=STEP_MS)
+        await expect(option.locator(".cb-desc")).to_contain_text("alice", timeout=STEP_MS)
+    await expect(page.locator("#thread .cb-option.checked")).to_have_count(2)
+    await expect(card).to_contain_text("2/45")
+
+    # As an outsider: the CTO's Approve asks for confirmation, then is refused, privately.
+    await act_as(page, "Mallory (outsider)")
+    await approve_on_cto_row(page).click()
+    await page.locator("#confirm-dialog .confirm-yes").click(timeout=STEP_MS)
+    refusal = page.locator(".msg.ephemeral", has_text="Only the CTO can approve this")
+    await expect(refusal).to_be_visible(timeout=STEP_MS)
+    await expect(refusal).to_contain_text("Only visible to you")
+    await expect(card.locator(".bk-section", has_text="CTO").first).to_contain_text(
+        "awaiting approval"
+    )
+
+    # As the CTO: the refusal was Mallory's alone; cancel once (a mis-tap), then approve.
+    await act_as(page, "Carol Diaz (CTO)")
+    await expect(page.locator(".msg.ephemeral", has_text="Only the CTO")).to_have_count(0)
+    await approve_on_cto_row(page).click()
+    await page.locator("#confirm-dialog .confirm-no").click(timeout=STEP_MS)
+    await expect(page.locator("#confirm-dialog")).to_have_count(0)
+    await expect(card).not_to_contain_text("Approved by")
+    await approve_on_cto_row(page).click()
+    await page.locator("#confirm-dialog .confirm-yes").click(timeout=STEP_MS)
+    cto_row = card.locator(".bk-section", has_text="Approved by").first
+    await expect(cto_row).to_contain_text("CTO", timeout=STEP_MS)
+    await expect(cto_row.locator(".mention")).to_contain_text("@carol")
+
+    shot = await page.screenshot(path=str(artifacts / "playground.png"), full_page=True)
+    assert len(shot) > 10_000
+
+
+async def test_kill_switch_modal_in_the_browser(page: Page) -> None:
+    await act_as(page, "Hank Ito (Head of Trading)")
+    await type_command(page, "/launch start Drill")
+    await expect(page.locator("#messages .bk-header")).to_contain_text("Drill", timeout=STEP_MS)
+    await type_command(page, "/launch killswitch")
+    modal = page.locator("#modal-root .modal")
+    await expect(modal).to_be_visible(timeout=STEP_MS)
+    inputs = modal.locator("input, textarea")
+    await inputs.nth(0).fill("Not the name")
+    await inputs.nth(1).fill("rehearsal")
+    await modal.locator(".modal-submit").click()
+    # The modal stays open with the error under the field, and what was typed is kept.
+    await expect(modal.locator(".bk-error").first).not_to_be_empty(timeout=STEP_MS)
+    await expect(inputs.nth(1)).to_have_value("rehearsal")
+    await inputs.nth(0).fill("Drill")
+    await modal.locator(".modal-submit").click()
+    await expect(modal).to_have_count(0, timeout=STEP_MS)
+    announcement = page.locator("#messages .msg", has=page.locator(".mention.broadcast"))
+    await expect(announcement.last).to_contain_text("@here", timeout=STEP_MS)
+    await expect(page.locator("#sim-events")).to_contain_text("HALTED trading", timeout=STEP_MS)
+
+
+async def test_mrkdwn_is_rendered_faithfully_and_safely(page: Page) -> None:
+    rendered = await page.evaluate(
+        """() => {
+          const ctx = { userName: (id) => id === "U1" ? "Carol Diaz" : null, channelName: () => null };
+          const r = (t) => Mrkdwn.render(t, ctx);
+          return {
+            styles: r("*bold* _italic_ ~gone~ `code &lt;x&gt;`"),
+            link: r("<https://example.com/runbook|the runbook> and <javascript:alert(1)|bad>"),
+            mention: r("*Approved by* <@U1> and <!here>"),
+            entities: r("a &amp; b &lt;!channel&gt;"),
+            raw: r("<script>alert(1)</script><img src=x onerror=alert(1)>"),
+            date: r("<!date^0^{date_num}|fallback>"),
+            pre: r("```line <1>\\nline 2```"),
+            quote: r("> quoted\\nplain"),
+          };
+        }"""
+    )
+    assert "<b>bold</b>" in rendered["styles"] and "<i>italic</i>" in rendered["styles"]
+    assert "<s>gone</s>" in rendered["styles"]
+    assert "<code>code &lt;x&gt;</code>" in rendered["styles"]
+    assert '<a href="https://example.com/runbook"' in rendered["link"]
+    assert "the runbook</a>" in rendered["link"]
+    assert "javascript:" not in rendered["link"] and "bad" in rendered["link"]
+    assert "<b>Approved by</b>" in rendered["mention"] and "@Carol Diaz" in rendered["mention"]
+    assert '<span class="mention broadcast">@here</span>' in rendered["mention"]
+    assert rendered["entities"] == "a &amp; b &lt;!channel&gt;"
+    assert "<script" not in rendered["raw"] and "<img" not in rendered["raw"]
+    assert rendered["date"].startswith("<time") and "19" in rendered["date"]  # 1970 (or 1969 west)
+    assert rendered["pre"] == "<pre>line &lt;1&gt;\nline 2</pre>"
+    assert rendered["quote"].startswith("<blockquote>quoted</blockquote>")
