@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+import aiohttp
 import httpx
 from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot import migrate
 from bot.app import build_app
@@ -98,22 +102,77 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
+class SocketModeRefused(Exception):
+    """Slack refused the app token for good (invalid_auth and the like): retrying cannot help."""
+
+
+# apps.connections.open errors worth retrying; any other error means the token or the app's
+# settings are wrong, and retrying forever would only hide that.
+_TRANSIENT_SLACK_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+_RETRY_MAX_SECONDS = 30.0
+
+
+async def _connect_socket_mode(handler: AsyncSocketModeHandler) -> None:
+    """Get a WebSocket URL from apps.connections.open (retrying outages with backoff; raising
+    SocketModeRefused on a refused token), then let the client connect to it."""
+    delay = 1.0
+    while True:
+        try:
+            handler.client.wss_uri = await handler.client.issue_new_wss_url()
+            break
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            status = exc.response.status_code if exc.response is not None else 0
+            if error not in _TRANSIENT_SLACK_ERRORS and status < 500:
+                raise SocketModeRefused(str(error or f"HTTP {status}")) from exc
+            logger.warning("apps.connections.open failed (%s); retrying in %.0f s", error, delay)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            logger.warning(
+                "cannot reach Slack for Socket Mode (%s); retrying in %.0f s",
+                type(exc).__name__,
+                delay,
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, _RETRY_MAX_SECONDS)
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+
+
+async def _until_stopped(stop: asyncio.Event, work: Awaitable[None]) -> bool:
+    """Run ``work`` until it finishes (True) or ``stop`` is set first (False; ``work`` is cancelled)."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, stopped):
+            pending.cancel()
+        await asyncio.gather(task, stopped, return_exceptions=True)
+    if task.cancelled():
+        return False
+    task.result()  # re-raises what connecting raised
+    return True
+
+
 async def serve(settings: Settings, *, host: str, port: int, socket_mode: bool) -> None:
-    """Migrate, then serve until SIGTERM/SIGINT; in-flight work is drained before exit."""
+    """Migrate, then serve until SIGTERM/SIGINT; in-flight work is drained before exit.
+
+    In Socket Mode the health endpoints come up first and the stop signal is honoured while
+    connecting; a refused app token ends the process (exit code 1) with a one-line message."""
     await migrate.upgrade(settings.database_url)
     stop = _stop_event()
+    refused: str | None = None
     async with running_bot(settings) as bot:
         handler = None
         readiness = None
         if socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
             assert settings.slack_app_token is not None
             handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
-            await handler.connect_async()  # type: ignore[no-untyped-call]
+            client = handler.client
 
             async def socket_alive() -> bool:
-                return bool(await handler.client.is_connected())
+                return bool(await client.is_connected())
 
             readiness = socket_alive
         runner = web.AppRunner(
@@ -126,9 +185,25 @@ async def serve(settings: Settings, *, host: str, port: int, socket_mode: bool) 
         logger.info("launchbot serving (%s)", mode)
         print(f"launchbot: serving ({mode}); health on http://{host}:{port}/healthz", flush=True)  # noqa: T201
         try:
-            await stop.wait()
+            if handler is not None:
+                try:
+                    if await _until_stopped(stop, _connect_socket_mode(handler)):
+                        logger.info("Socket Mode connected")
+                        await stop.wait()
+                except SocketModeRefused as exc:
+                    refused = str(exc)
+            else:
+                await stop.wait()
         finally:
             print("launchbot: stopping", flush=True)  # noqa: T201
             if handler is not None:
                 await handler.close_async()  # type: ignore[no-untyped-call]
             await runner.cleanup()
+    if refused is not None:
+        print(  # noqa: T201
+            f"launchbot: Slack refused SLACK_APP_TOKEN for Socket Mode ({refused}); "
+            "check the app-level token (xapp-, scope connections:write)",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(1)
