@@ -22,8 +22,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import aiohttp
 import httpx
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import incident_blocks, incidents
 from bot.blocks import escape
@@ -302,9 +303,49 @@ async def _post(deps: Deps, **kwargs: Any) -> tuple[str | None, str | None]:
         )
     except SlackApiError as exc:
         error = str(exc.response.get("error", "unknown_error"))
-        logger.warning("chat.postMessage to %s failed: %s", kwargs.get("channel"), error)
-        return None, error
-    return str(response["ts"]), None
+    except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+        # Slack unreachable: still an answer to record, not a reason to drop the rest of the work.
+        error = type(exc).__name__
+    else:
+        return str(response["ts"]), None
+    logger.warning("chat.postMessage to %s failed: %s", kwargs.get("channel"), error)
+    return None, error
+
+
+async def _notice(deps: Deps, escalation_id: int, message: str, **kwargs: Any) -> str | None:
+    """Post a follow-up about an escalation and record in its log whether it went out."""
+    ts, error = await _post(deps, **kwargs)
+    async with deps.db.sessions.begin() as session:
+        await incidents.record_escalation_notice(
+            session=session,
+            escalation_id=escalation_id,
+            message=message,
+            ts=ts,
+            error=error,
+            at=deps.clock(),
+        )
+    return ts
+
+
+async def _announce(deps: Deps, request_pk: int, message: str, **kwargs: Any) -> str | None:
+    """Post a kill-switch message and record in the log whether the channel got it."""
+    ts, error = await _post(deps, **kwargs)
+    await _record_announcement(deps, request_pk, message, ts, error)
+    return ts
+
+
+async def _record_announcement(
+    deps: Deps, request_pk: int, message: str, ts: str | None, error: str | None
+) -> None:
+    async with deps.db.sessions.begin() as session:
+        await incidents.record_killswitch_announcement(
+            session=session,
+            request_pk=request_pk,
+            message=message,
+            ts=ts,
+            error=error,
+            at=deps.clock(),
+        )
 
 
 async def _permalink(deps: Deps, channel: str, ts: str) -> str | None:
@@ -401,8 +442,10 @@ async def page(
         if action == "trigger":
             await _announce_page_failure(deps, view, failed.message)
         else:
-            await _post(
+            await _notice(
                 deps,
+                view.id,
+                f"pagerduty_{action}_failed",
                 channel=view.channel_id,
                 thread_ts=view.message_ts,
                 text=f":warning: Could not tell PagerDuty about the {action} ({escape(failed.message)}). "
@@ -433,7 +476,14 @@ async def page(
 async def _announce_page_failure(deps: Deps, view: EscalationView, error: str) -> None:
     people = incidents.people_to_call(deps.config, deps.config.escalation.call_on_failure)
     message = incident_blocks.page_failed_message(view, error, people)
-    await _post(deps, channel=view.channel_id, text=message.text, blocks=message.blocks)
+    await _notice(
+        deps,
+        view.id,
+        "page_failed",
+        channel=view.channel_id,
+        text=message.text,
+        blocks=message.blocks,
+    )
 
 
 async def render_escalation(deps: Deps, escalation_id: int) -> None:
@@ -474,8 +524,14 @@ async def after_resolve(deps: Deps, escalation_id: int) -> None:
     await render_escalation(deps, escalation_id)
     view = await load_escalation(deps, escalation_id)
     note = incident_blocks.resolved_note(view)
-    await _post(
-        deps, channel=view.channel_id, thread_ts=view.message_ts, text=note.text, blocks=note.blocks
+    await _notice(
+        deps,
+        escalation_id,
+        "resolved",
+        channel=view.channel_id,
+        thread_ts=view.message_ts,
+        text=note.text,
+        blocks=note.blocks,
     )
 
 
@@ -568,12 +624,15 @@ async def fire_killswitch(deps: Deps, request_pk: int) -> None:
             attempts=[asdict(a) for a in attempts],
             at=deps.clock(),
         )
-    first_ts = (await announcement)[0] if announcement is not None else None
-    if first_ts is not None:
-        async with deps.db.sessions.begin() as session:
-            await incidents.set_killswitch_message(
-                session=session, request_pk=request_pk, ts=first_ts
-            )
+    first_ts: str | None = None
+    if announcement is not None:
+        first_ts, first_error = await announcement
+        if first_ts is not None:
+            async with deps.db.sessions.begin() as session:
+                await incidents.set_killswitch_message(
+                    session=session, request_pk=request_pk, ts=first_ts
+                )
+        await _record_announcement(deps, request_pk, "firing", first_ts, first_error)
     request = await load_killswitch(deps, request_pk)
     if request.dry_run:
         await _report_test(deps, request)
@@ -581,7 +640,14 @@ async def fire_killswitch(deps: Deps, request_pk: int) -> None:
     deps.publisher.kick(request.launch_id)  # the card shows the last fire
     people = incidents.people_to_call(deps.config, deps.config.killswitch.call_on_failure)
     outcome = incident_blocks.killswitch_outcome(request, people)
-    await _post(deps, channel=request.channel_id, text=outcome.text, blocks=outcome.blocks)
+    await _announce(
+        deps,
+        request_pk,
+        "outcome",
+        channel=request.channel_id,
+        text=outcome.text,
+        blocks=outcome.blocks,
+    )
     if first_ts is not None:
         done = incident_blocks.killswitch_firing(request)
         await _update(
@@ -605,8 +671,14 @@ async def _report_test(deps: Deps, request: KillSwitchView) -> None:
         thread = await incidents.card_ts(session=session, launch_id=request.launch_id)
     people = incidents.people_to_call(deps.config, deps.config.killswitch.call_on_failure)
     report = incident_blocks.killswitch_test_report(request, why_not, people)
-    await _post(
-        deps, channel=request.channel_id, thread_ts=thread, text=report.text, blocks=report.blocks
+    await _announce(
+        deps,
+        request.id,
+        "test_report",
+        channel=request.channel_id,
+        thread_ts=thread,
+        text=report.text,
+        blocks=report.blocks,
     )
 
 
@@ -614,4 +686,11 @@ async def announce_unknown(deps: Deps, request_pk: int) -> None:
     request = await load_killswitch(deps, request_pk)
     people = incidents.people_to_call(deps.config, deps.config.killswitch.call_on_failure)
     message = incident_blocks.killswitch_outcome(request, people)
-    await _post(deps, channel=request.channel_id, text=message.text, blocks=message.blocks)
+    await _announce(
+        deps,
+        request_pk,
+        "unknown",
+        channel=request.channel_id,
+        text=message.text,
+        blocks=message.blocks,
+    )

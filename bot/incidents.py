@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import checklist
 from bot.checklist import Actor
-from bot.config import AppConfig, EscalationLevel
+from bot.config import AppConfig, EscalationLevel, RoleConfig
 from bot.errors import BadInput, NotAllowed, NotFound
 from bot.models import (
     Escalation,
@@ -34,6 +34,7 @@ from bot.models import (
     Section,
     SlackMessage,
 )
+from bot.signoffs import holds
 
 SYSTEM = Actor("launchbot", "Launch Control")
 SEVERITIES = ("sev1", "sev2", "sev3")
@@ -199,10 +200,26 @@ def parse_escalation(args: Sequence[str], rest: str) -> tuple[str, str]:
     return severity, text
 
 
-def may_fire_killswitch(config: AppConfig, user_id: str) -> bool:
-    """Holders of ``[killswitch].allowed_roles`` only; no roles configured means nobody (fail closed)."""
-    allowed = set(config.killswitch.allowed_roles)
-    return bool(allowed & set(config.roles_of(user_id)))
+def _allowed_roles(config: AppConfig) -> list[RoleConfig]:
+    return [config.roles[r] for r in config.killswitch.allowed_roles if r in config.roles]
+
+
+def killswitch_groups_to_check(config: AppConfig, user_id: str) -> tuple[str, ...]:
+    """The user groups whose membership decides whether ``user_id`` may use the kill switch: those
+    of every allowed role, none when the user is listed directly in one of them."""
+    roles = _allowed_roles(config)
+    if any(user_id in role.users for role in roles):
+        return ()
+    return tuple(dict.fromkeys(g for role in roles for g in role.usergroups))
+
+
+def may_fire_killswitch(
+    config: AppConfig, user_id: str, usergroup_members: Mapping[str, frozenset[str]]
+) -> bool:
+    """Holders of ``[killswitch].allowed_roles`` only: listed in a role's ``users`` or a member of
+    one of its ``usergroups`` (whose members the caller looked up, as for sign-offs; a group not
+    looked up counts as empty). No roles configured means nobody (fail closed)."""
+    return any(holds(role, user_id, usergroup_members) for role in _allowed_roles(config))
 
 
 def allowed_killswitch_titles(config: AppConfig) -> list[str]:
@@ -524,6 +541,28 @@ async def record_escalation_message(
     )
 
 
+async def record_escalation_notice(
+    *,
+    session: AsyncSession,
+    escalation_id: int,
+    message: str,
+    ts: str | None,
+    error: str | None,
+    at: datetime,
+) -> None:
+    """A follow-up message about the escalation (``message``: page_failed, pagerduty_<action>_failed,
+    resolved) was posted (``ts``) or could not be (``error``)."""
+    row = await _escalation_for_update(session, escalation_id)
+    await checklist.append_event(
+        session=session,
+        launch_id=row.launch_id,
+        actor=SYSTEM,
+        kind="escalation_notice_posted" if ts else "escalation_notice_failed",
+        at=at,
+        detail={"escalation_id": escalation_id, "message": message, "ts": ts, "error": error},
+    )
+
+
 async def record_page(
     *,
     session: AsyncSession,
@@ -795,6 +834,7 @@ async def request_killswitch(
     dry_run: bool,
     at: datetime,
     request_key: str,
+    usergroup_members: Mapping[str, frozenset[str]],
 ) -> tuple[KillSwitchRequest, bool]:
     """Store a request to fire (or test) the kill switch; returns (request, created). The caller has
     checked ``authorize_killswitch`` first (in its own committed step, so a refusal stays logged)."""
@@ -804,7 +844,7 @@ async def request_killswitch(
     )
     if existing is not None:
         return existing, False
-    if not may_fire_killswitch(config, actor.user_id):
+    if not may_fire_killswitch(config, actor.user_id, usergroup_members):
         raise NotAllowed(not_allowed_text(config))
     reason = " ".join(reason.split())
     if not reason:
@@ -845,24 +885,40 @@ async def authorize_killswitch(
     what: str,
     at: datetime,
     source: str,
+    usergroup_members: Mapping[str, frozenset[str]],
+    unchecked_groups: Sequence[str] = (),
 ) -> bool:
     """Whether ``actor`` (the user id of Slack's verified payload) holds one of
-    ``[killswitch].allowed_roles``. A refusal is appended to the log here; the caller commits it
-    and then refuses (raising inside the transaction would roll the record back)."""
-    if may_fire_killswitch(config, actor.user_id):
+    ``[killswitch].allowed_roles``, directly or through a user group (``usergroup_members``, looked
+    up by the caller; ``unchecked_groups`` are those Slack did not answer for in time). A refusal
+    is appended to the log here; the caller commits it and then refuses (raising inside the
+    transaction would roll the record back)."""
+    if may_fire_killswitch(config, actor.user_id, usergroup_members):
         return True
+    why = f"{what}: not in an allowed role"
+    if unchecked_groups:
+        why = f"{what}: could not check user group {', '.join(unchecked_groups)}"
     await record_killswitch_refused(
         session=session,
         launch_id=launch_id,
         actor=actor,
         at=at,
-        why=f"{what}: not in an allowed role",
+        why=why,
         source=source,
     )
     return False
 
 
-def not_allowed_text(config: AppConfig) -> str:
+def not_allowed_text(config: AppConfig, unchecked_groups: Sequence[str] = ()) -> str:
+    """Why a kill-switch action was refused (mrkdwn); ``unchecked_groups`` as for
+    ``authorize_killswitch``: then nobody knows yet whether the person holds the role."""
+    if unchecked_groups:
+        groups = ", ".join(f"<!subteam^{g}>" for g in unchecked_groups)
+        return (
+            f"I could not check the members of {groups} just now (Slack did not answer in time), "
+            "so I cannot tell whether you hold a role allowed to use the kill switch. Your attempt "
+            "was logged; please try again."
+        )
     titles = allowed_killswitch_titles(config)
     who = ", ".join(titles) if titles else "nobody yet (set `[killswitch].allowed_roles`)"
     return f"Only these roles may use the kill switch: {who}. Your attempt was logged."
@@ -976,6 +1032,34 @@ async def set_killswitch_message(*, session: AsyncSession, request_pk: int, ts: 
         row.message_ts = ts
 
 
+async def record_killswitch_announcement(
+    *,
+    session: AsyncSession,
+    request_pk: int,
+    message: str,
+    ts: str | None,
+    error: str | None,
+    at: datetime,
+) -> None:
+    """A kill-switch message to the channel (``message``: firing, outcome, test_report, unknown) was
+    posted (``ts``) or could not be (``error``): what the channel was told is in the log too."""
+    row = await _killswitch_for_update(session, request_pk)
+    await checklist.append_event(
+        session=session,
+        launch_id=row.launch_id,
+        actor=SYSTEM,
+        kind="killswitch_announced" if ts else "killswitch_announce_failed",
+        at=at,
+        detail={
+            "request_id": row.request_id,
+            "dry_run": row.dry_run,
+            "message": message,
+            "ts": ts,
+            "error": error,
+        },
+    )
+
+
 async def set_armed(
     *,
     session: AsyncSession,
@@ -985,11 +1069,12 @@ async def set_armed(
     actor: Actor,
     at: datetime,
     source: str,
+    usergroup_members: Mapping[str, frozenset[str]],
 ) -> bool:
     """Arm or disarm the launch's kill switch; False if it already was. The caller has checked
     ``authorize_killswitch``."""
     await checklist.lock_launch(session, launch_id)
-    if not may_fire_killswitch(config, actor.user_id):
+    if not may_fire_killswitch(config, actor.user_id, usergroup_members):
         raise NotAllowed(not_allowed_text(config))
     state = await session.scalar(
         select(KillSwitchState).where(KillSwitchState.launch_id == launch_id)

@@ -11,6 +11,7 @@ from bot.blocks import escape, notice
 from bot.checklist import Actor
 from bot.deps import Deps
 from bot.errors import BadInput, Conflict, NotAllowed
+from bot.incident_actions import killswitch_membership
 from bot.models import Launch
 from bot.schemas import CommandReply, LaunchCommand
 
@@ -35,8 +36,16 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             )
         )
     if action == "fire":
-        return _open_modal(cmd, deps, launch, armed=summary.armed)
+        _require_configured(deps)
+        # Only for the modal's warning (the submission checks again); cached, bounded, and it warms
+        # the cache for the submission.
+        membership = await killswitch_membership(deps, cmd.user_id)
+        allowed = bool(membership.unchecked) or incidents.may_fire_killswitch(
+            deps.config, cmd.user_id, membership.members
+        )
+        return _open_modal(cmd, deps, launch, armed=summary.armed, allowed=allowed)
     _require_configured(deps)
+    membership = await killswitch_membership(deps, actor.user_id)
     async with deps.db.sessions.begin() as session:
         allowed = await incidents.authorize_killswitch(
             session=session,
@@ -46,9 +55,11 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             what=action,
             at=deps.clock(),
             source=source,
+            usergroup_members=membership.members,
+            unchecked_groups=membership.unchecked,
         )
     if not allowed:
-        raise NotAllowed(incidents.not_allowed_text(deps.config))
+        raise NotAllowed(incidents.not_allowed_text(deps.config, membership.unchecked))
     if action in ("arm", "disarm"):
         at = deps.clock()
         async with deps.db.sessions.begin() as session:
@@ -60,6 +71,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
                 actor=actor,
                 at=at,
                 source=source,
+                usergroup_members=membership.members,
             )
         if not changed:
             raise Conflict(
@@ -84,6 +96,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             dry_run=True,
             at=deps.clock(),
             request_key=source,
+            usergroup_members=membership.members,
         )
         request_pk = request.id
 
@@ -110,8 +123,9 @@ def _require_configured(deps: Deps) -> None:
         )
 
 
-def _open_modal(cmd: LaunchCommand, deps: Deps, launch: Launch, *, armed: bool) -> CommandReply:
-    _require_configured(deps)
+def _open_modal(
+    cmd: LaunchCommand, deps: Deps, launch: Launch, *, armed: bool, allowed: bool
+) -> CommandReply:
     if not cmd.trigger_id:
         raise BadInput("Slack sent no trigger_id, so the confirmation cannot open.")
     assert deps.config.killswitch.url is not None
@@ -122,7 +136,7 @@ def _open_modal(cmd: LaunchCommand, deps: Deps, launch: Launch, *, armed: bool) 
         endpoint=deps.config.killswitch.url,
         tries=deps.config.killswitch.tries,
         armed=armed,
-        allowed=incidents.may_fire_killswitch(deps.config, cmd.user_id),
+        allowed=allowed,
         allowed_titles=incidents.allowed_killswitch_titles(deps.config),
     )
 

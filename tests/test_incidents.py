@@ -17,10 +17,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
-from bot import incidents
+from bot import audit, incidents
 from bot.checklist import Actor
 from bot.config import (
     AppConfig,
@@ -31,8 +32,11 @@ from bot.config import (
     InternalContact,
     KillSwitchConfig,
     PagerDutyConfig,
+    RetryConfig,
+    RoleConfig,
     load_config,
 )
+from bot.escalation import DeliveryFailed, post_with_retries
 from bot.ids import ActionId, IncidentBlock
 from bot.models import Escalation, EscalationLevelPing, Event, KillSwitchRequest
 from bot.runtime import RunningBot, running_bot
@@ -652,6 +656,15 @@ async def test_killswitch_modal_then_authorized_submit_fires_and_tells_everyone(
     kinds = await event_kinds(room)
     assert kinds.index("killswitch_requested") < kinds.index("killswitch_sending")
     assert kinds.index("killswitch_sending") < kinds.index("killswitch_confirmed")
+    # What the channel was told is in the log, with where it is.
+    announced = {
+        e.detail["message"]: e.detail
+        for e in await rows(room, Event)
+        if e.kind == "killswitch_announced"
+    }
+    assert set(announced) == {"firing", "outcome"}
+    assert announced["firing"]["ts"] == firing.ts and announced["outcome"]["ts"] == outcome.ts
+    assert announced["outcome"]["request_id"] == stored.request_id
     await wait_for(lambda: "fired, confirmed" in json.dumps(room.card().blocks), "card update")
 
 
@@ -810,6 +823,262 @@ async def test_failed_dry_run_is_reported_and_ticks_nothing(
     assert any("FAILED" in (m.text or "") for m in room.thread())
 
 
+async def test_killswitch_fired_message_shows_the_time_it_took(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    killswitch.script = ["hang"]  # answers 200, but only after hang_seconds
+    killswitch.hang_seconds = 0.3
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, CTO)
+    await submit(room, CTO, view, name="Trading v2", reason="runaway orders")
+    (stored,) = await rows(room, KillSwitchRequest)
+    assert stored.status == "confirmed" and stored.tries == 1
+    assert stored.duration_ms is not None and 300 <= stored.duration_ms < 3000
+    took = f"{stored.duration_ms / 1000:.1f} s"
+    confirmed = channel_has(room, "<!here>", "Kill switch FIRED and confirmed")
+    assert f"HTTP 200 (1 try, {took})" in confirmed
+
+
+# --- retries (unit: scripted transport, recorded sleeps) ----------------------------------------
+
+
+def test_killswitch_and_pagerduty_retry_defaults_are_five_seconds_and_three_tries() -> None:
+    for policy in (KillSwitchConfig(), PagerDutyConfig()):
+        assert (policy.timeout_seconds, policy.tries) == (5.0, 3), type(policy).__name__
+        assert (policy.backoff_seconds, policy.max_backoff_seconds) == (0.5, 10.0)
+
+
+class Scripted:
+    """An httpx transport answering from a script, recording each request's timeouts."""
+
+    def __init__(self, *answers: httpx.Response) -> None:
+        self.answers = list(answers)
+        self.timeouts: list[dict[str, float]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.timeouts.append(request.extensions["timeout"])
+        return self.answers.pop(0)
+
+
+async def post_scripted(transport: Scripted, policy: RetryConfig, waits: list[float]) -> Any:
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(transport)) as http:
+        return await post_with_retries(
+            http,
+            "http://127.0.0.1:9/kill",
+            content=b"{}",
+            headers={"Content-Type": "application/json"},
+            policy=policy,
+            sleep=sleep,
+        )
+
+
+@pytest.mark.parametrize("policy", [KillSwitchConfig(), PagerDutyConfig()], ids=["kill", "pd"])
+async def test_post_with_retries_defaults_try_three_times_with_backoff_and_5s_timeouts(
+    policy: RetryConfig,
+) -> None:
+    transport = Scripted(*(httpx.Response(500, text="upstream down") for _ in range(3)))
+    waits: list[float] = []
+    with pytest.raises(DeliveryFailed) as failed:
+        await post_scripted(transport, policy, waits)
+    assert waits == [0.5, 1.0]  # backoff_seconds × 2ⁿ between tries, none after the last
+    assert transport.answers == []  # exactly three tries
+    assert [(a.number, a.status) for a in failed.value.attempts] == [(1, 500), (2, 500), (3, 500)]
+    assert failed.value.message == "HTTP 500: upstream down (after 3 tries)"
+    five = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
+    assert transport.timeouts == [five, five, five]
+
+
+async def test_post_with_retries_honours_retry_after_up_to_the_cap_and_stops_at_a_2xx() -> None:
+    transport = Scripted(
+        httpx.Response(429, headers={"Retry-After": "120"}),
+        httpx.Response(503, headers={"Retry-After": "2"}),
+        httpx.Response(200, json={"status": "halted"}),
+    )
+    waits: list[float] = []
+    delivery = await post_scripted(transport, KillSwitchConfig(), waits)
+    assert waits == [10.0, 2.0]  # capped at max_backoff_seconds; then the server's own wait
+    assert delivery.status == 200 and delivery.body == {"status": "halted"}
+    assert [a.status for a in delivery.attempts] == [429, 503, 200]
+
+
+async def test_post_with_retries_never_repeats_a_final_4xx() -> None:
+    transport = Scripted(httpx.Response(400, text="bad payload"), httpx.Response(200))
+    waits: list[float] = []
+    with pytest.raises(DeliveryFailed) as failed:
+        await post_scripted(transport, KillSwitchConfig(), waits)
+    assert waits == [] and len(transport.answers) == 1
+    assert failed.value.status == 400
+
+
+# --- the bot's own announcements are in the log -------------------------------------------------
+
+
+async def chain_ok(room: WarRoom) -> None:
+    async with room.bot.deps.db.read_sessions() as session:
+        launch = await incidents.incident_launch(session=session, channel_id=room.channel)
+        report = await audit.verify_chain(session=session, launch_id=launch.id)
+    assert report.ok, report
+
+
+async def test_killswitch_announcements_slack_refused_are_recorded(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, CTO)
+    room.slack.fail_next("chat.postMessage", error="channel_not_found", times=2)
+    await submit(room, CTO, view, name="Trading v2", reason="runaway orders")
+    (stored,) = await rows(room, KillSwitchRequest)
+    assert stored.status == "confirmed" and len(killswitch.halted) == 1
+    assert not any("<!here>" in t for t in texts(room))  # Slack took neither message
+    failed = [e for e in await rows(room, Event) if e.kind == "killswitch_announce_failed"]
+    assert [(e.detail["message"], e.detail["error"], e.detail["ts"]) for e in failed] == [
+        ("firing", "channel_not_found", None),
+        ("outcome", "channel_not_found", None),
+    ]
+    assert {e.detail["request_id"] for e in failed} == {stored.request_id}
+    assert "killswitch_announced" not in await event_kinds(room)
+    await chain_ok(room)
+
+
+async def test_killswitch_test_report_slack_refused_is_recorded(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.settle()
+    # The report is the dry run's only new message (the card and its thread are updated).
+    room.slack.fail_next("chat.postMessage", error="not_in_channel")
+    await room.command(CTO, "killswitch test")
+    failed = [e.detail for e in await rows(room, Event) if e.kind == "killswitch_announce_failed"]
+    assert [(d["message"], d["error"], d["dry_run"]) for d in failed] == [
+        ("test_report", "not_in_channel", True)
+    ]
+    await chain_ok(room)
+
+
+async def test_page_failure_notice_is_recorded_and_so_is_slack_refusing_it(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    pagerduty.script = [400]
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "escalate sev1 order gateway rejecting all orders")
+    (escalation,) = await rows(room, Escalation)
+    notice = next(
+        m
+        for m in room.slack.messages[room.channel]
+        if "PagerDuty could not be paged" in json.dumps([m.text, m.blocks])
+    )
+    posted = [e.detail for e in await rows(room, Event) if e.kind == "escalation_notice_posted"]
+    assert [(d["escalation_id"], d["message"], d["ts"]) for d in posted] == [
+        (escalation.id, "page_failed", notice.ts)
+    ]
+
+    # Next time Slack refuses both the escalation message and the notice: both are recorded.
+    pagerduty.script = [400]
+    room.slack.fail_next("chat.postMessage", error="channel_not_found", times=2)
+    await room.command(ALICE, "escalate sev2 market data feed stale")
+    second = (await rows(room, Escalation))[-1]
+    events = [(e.kind, e.detail) for e in await rows(room, Event)]
+    assert ("escalation_post_failed", second.id) in [(k, d.get("escalation_id")) for k, d in events]
+    failed = [d for k, d in events if k == "escalation_notice_failed"]
+    assert [(d["escalation_id"], d["message"], d["error"]) for d in failed] == [
+        (second.id, "page_failed", "channel_not_found")
+    ]
+    await chain_ok(room)
+
+
+# --- kill-switch roles held through Slack user groups -------------------------------------------
+
+TRADERS = "S0TRADERS1"
+
+
+def trading_leads_by_group(config: AppConfig, slack: SlackStandIn) -> None:
+    """Head of Trading is held by TRADING_LEAD directly and by everyone in the TRADERS group (BOB)."""
+    config.roles["head_of_trading"] = RoleConfig(
+        title="Head of Trading", users=[TRADING_LEAD], usergroups=[TRADERS]
+    )
+    slack.add_usergroup(TRADERS, [BOB])
+
+
+async def test_killswitch_role_held_only_through_a_user_group_fires(
+    room: WarRoom, config: AppConfig, killswitch: FakeKillSwitch
+) -> None:
+    trading_leads_by_group(config, room.slack)
+    assert "head_of_trading" not in config.roles_of(BOB)  # not listed: only the group says so
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, BOB)
+    assert "will be refused and logged" not in json.dumps(view.view)
+    sent = await submit(room, BOB, view, name="Trading v2", reason="runaway orders")
+    assert sent.status == 200 and not room.slack.views[view.id].open
+    (request,) = killswitch.requests
+    assert request.json["requested_by"]["id"] == BOB and signed_ok(request)
+    (stored,) = await rows(room, KillSwitchRequest)
+    assert (stored.status, stored.requested_by_id) == ("confirmed", BOB)
+    channel_has(room, "<!here>", "Kill switch FIRED and confirmed", f"<@{BOB}>")
+    assert "killswitch_refused" not in await event_kinds(room)
+    # The slash-command paths use the same membership: arm, then a dry run.
+    await room.command(BOB, "killswitch arm")
+    channel_has(room, "Kill switch for *Trading v2*", f"*armed* by <@{BOB}>")
+    await room.command(BOB, "killswitch test")
+    assert len(killswitch.requests) == 2 and killswitch.requests[1].json["dry_run"] is True
+    kinds = await event_kinds(room)
+    assert "killswitch_armed" in kinds and "killswitch_test_confirmed" in kinds
+    assert "killswitch_refused" not in kinds
+    # Looked up once, then cached (each later check answers before the ack without a Web API call).
+    lookups = room.slack.calls_to("usergroups.users.list")
+    assert [c.args.get("usergroup") for c in lookups] == [TRADERS]
+
+
+async def test_killswitch_refuses_someone_outside_the_roles_user_group(
+    room: WarRoom, config: AppConfig, killswitch: FakeKillSwitch
+) -> None:
+    trading_leads_by_group(config, room.slack)
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, OUTSIDER)
+    assert "will be refused and logged" in json.dumps(view.view)
+    sent = await submit(room, OUTSIDER, view, name="Trading v2", reason="let me in")
+    assert sent.json["response_action"] == "errors" and room.slack.views[view.id].open
+    assert (
+        "Only these roles may use the kill switch"
+        in (room.slack.views[view.id].errors[IncidentBlock.KILLSWITCH_NAME])
+    )
+    await room.command(OUTSIDER, "killswitch arm")
+    assert "Only these roles may use the kill switch" in room.ephemerals_for(OUTSIDER)[-1]
+    assert killswitch.requests == [] and await rows(room, KillSwitchRequest) == []
+    refused = [e for e in await rows(room, Event) if e.kind == "killswitch_refused"]
+    assert [(e.actor_id, e.detail["why"]) for e in refused] == [
+        (OUTSIDER, "fire: not in an allowed role"),
+        (OUTSIDER, "arm: not in an allowed role"),
+    ]
+    assert "killswitch_armed" not in await event_kinds(room)
+    assert room.slack.calls_to("usergroups.users.list")  # the group was really asked
+
+
+async def test_killswitch_group_slack_does_not_answer_for_is_refused_and_logged_not_guessed(
+    room: WarRoom, config: AppConfig, killswitch: FakeKillSwitch
+) -> None:
+    trading_leads_by_group(config, room.slack)
+    await room.command(ALICE, "start Trading v2")
+    room.slack.fail_next("usergroups.users.list", error="fatal_error", times=2)
+    view = await open_modal(room, BOB)
+    assert "will be refused and logged" not in json.dumps(view.view)  # unknown is not "no"
+    sent = await submit(room, BOB, view, name="Trading v2", reason="runaway orders")
+    assert sent.json["response_action"] == "errors"
+    error = room.slack.views[view.id].errors[IncidentBlock.KILLSWITCH_NAME]
+    assert f"could not check the members of @{TRADERS}" in error and "try again" in error
+    assert killswitch.requests == [] and await rows(room, KillSwitchRequest) == []
+    refused = [e for e in await rows(room, Event) if e.kind == "killswitch_refused"]
+    assert [(e.actor_id, e.detail["why"]) for e in refused] == [
+        (BOB, f"fire: could not check user group {TRADERS}")
+    ]
+    # Slack answers again: the same confirmation goes through.
+    sent = await submit(room, BOB, view, name="Trading v2", reason="runaway orders")
+    assert not room.slack.views[view.id].open
+    assert len(killswitch.requests) == 1 and killswitch.halted
+
+
 # --- restarts ----------------------------------------------------------------------------------
 
 
@@ -881,6 +1150,7 @@ async def test_kill_switch_cut_off_by_a_restart_is_announced_as_unknown_not_refi
                 dry_run=False,
                 at=clock(),
                 request_key="view:V-lost",
+                usergroup_members={},
             )
     clock.advance(minutes=3)
     async with running_bot(settings, config=config, template=template, clock=clock) as second:
@@ -893,11 +1163,20 @@ async def test_kill_switch_cut_off_by_a_restart_is_announced_as_unknown_not_refi
         )
         assert "+1 555 0100" in unknown
         await eventually(lambda: killswitch_statuses(room), ["unknown"])
+        await eventually(lambda: announced(room), [("unknown", True)])
     assert killswitch.requests == []  # never fired minutes late behind anyone's back
 
 
 async def killswitch_statuses(room: WarRoom) -> list[str]:
     return [r.status for r in await rows(room, KillSwitchRequest)]
+
+
+async def announced(room: WarRoom) -> list[tuple[str, bool]]:
+    return [
+        (e.detail["message"], bool(e.detail["ts"]))
+        for e in await rows(room, Event)
+        if e.kind == "killswitch_announced"
+    ]
 
 
 # --- end to end through `launchbot serve` -------------------------------------------------------
