@@ -7,7 +7,10 @@ import asyncio
 import csv
 import io
 import json
+import re
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -17,7 +20,19 @@ from bot.__main__ import main
 from bot.checklist import event_hash
 from bot.ids import ActionId
 from bot.models import Event
-from tests.test_signoffs import CTO, TRADER, click, people  # noqa: F401  (people is a fixture)
+from bot.report import Format, export_launch
+from tests.test_signoffs import (  # noqa: F401  (people is a fixture)
+    CTO,
+    HOLDERS,
+    PO,
+    SECURITY,
+    TRADER,
+    approve_all,
+    click,
+    go_messages,
+    people,
+    revoke_via_modal,
+)
 from tests.warroom import WarRoom
 
 ALICE, BOB = "U0ALICE001", "U0BOB00001"
@@ -212,3 +227,276 @@ def test_sign_off_domain_and_audit_modules_know_nothing_of_slack_or_http() -> No
     for name in ("signoffs", "audit", "report", "signoff_blocks"):
         imported = imports(REPO / "bot" / f"{name}.py")
         assert not {m.split(".")[0] for m in imported} & {"slack_bolt", "slack_sdk", "httpx"}, name
+
+
+# --- a whole lifecycle: every role approves (GO), one revokes, the launch is closed ----------------
+
+REASON = "Pen-test finding reopened"
+
+
+async def a_full_lifecycle(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.click(BOB, "Failover tested")
+    await approve_all(room)
+    assert len(go_messages(room)) == 1, "every role approved: GO is posted"
+    await revoke_via_modal(room, SECURITY, "security_officer", REASON)
+    await room.command(BOB, "close")
+
+
+async def export(room: WarRoom, fmt: Format) -> str:
+    """What `launchbot export 1 --format FMT` writes (the function the CLI calls)."""
+    return await export_launch(
+        room.bot.deps.settings.database_url,
+        "1",
+        fmt,
+        roles=room.bot.deps.config.roles,
+        now=datetime.now(UTC),
+    )
+
+
+async def test_export_json_of_a_full_lifecycle(room: WarRoom) -> None:
+    await a_full_lifecycle(room)
+    record = json.loads(await export(room, "json"))
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for e in record["events"]:
+        by_kind.setdefault(e["kind"], []).append(e)
+    [closed] = by_kind["launch_closed"]
+    [revoked_event] = by_kind["sign_off_revoked"]
+    [go_event] = by_kind["launch_go"]
+    [withdrawn_event] = by_kind["go_withdrawn"]
+    assert closed is record["events"][-1]
+
+    launch = record["launch"]
+    assert launch["started_by"] == {"id": ALICE, "name": "alice"}
+    assert launch["closed_by"] == {"id": BOB, "name": "bob"}
+    assert launch["closed_at"] == closed["at"] and closed["actor"]["id"] == BOB
+
+    records = record["sign_offs"]["records"]
+    assert [(r["role_id"], r["by"]["id"]) for r in records] == list(HOLDERS.items())
+    [revoked] = [r for r in records if r["revoked"]]
+    assert revoked["role_id"] == "security_officer" and revoked["by"]["id"] == SECURITY
+    assert revoked["revoked"] == {
+        "at": revoked_event["at"],
+        "by": {"id": SECURITY, "name": "Sam S"},
+        "reason": REASON,
+    }
+    assert revoked_event["detail"]["reason"] == REASON
+    assert revoked_event["detail"]["sign_off_id"] == revoked["id"]
+    roles = {r["role_id"]: (r["status"], r["approved_by"]) for r in record["sign_offs"]["roles"]}
+    assert roles == {
+        role_id: ("pending", []) if role_id == "security_officer" else ("approved", [user])
+        for role_id, user in HOLDERS.items()
+    }
+    assert record["sign_offs"]["all_approved"] is False
+
+    [go] = record["go"]
+    assert (go["number"], go["declared_by"]) == (1, PO)
+    assert (go["event_seq"], go["event_hash"], go["at"]) == (
+        go_event["seq"],
+        go_event["hash"],
+        go_event["at"],
+    )
+    assert go["withdrawn"] == {
+        "at": withdrawn_event["at"],
+        "by": SECURITY,
+        "role": "Security Officer",
+        "reason": REASON,
+    }
+    # In the order they happened: GO, then the revocation withdrawing it, then the closing.
+    assert go_event["seq"] < revoked_event["seq"] < withdrawn_event["seq"] < closed["seq"]
+    assert record["chain"]["verified"] is True
+    assert record["chain"]["head_hash"] == closed["hash"]
+
+
+async def test_export_csv_and_markdown_of_a_full_lifecycle(room: WarRoom) -> None:
+    await a_full_lifecycle(room)
+    rows = list(csv.DictReader(io.StringIO(await export(room, "csv"))))
+    [launch] = [r for r in rows if r["record"] == "launch"]
+    assert (launch["state"], launch["user_id"]) == ("closed", ALICE)
+    [closed] = [r for r in rows if r["record"] == "launch_closed"]
+    assert (closed["state"], closed["user_id"], closed["user_name"]) == ("closed", BOB, "bob")
+    [closed_event] = [r for r in rows if r["record"] == "event" and r["state"] == "launch_closed"]
+    assert closed["at"] == closed_event["at"] and closed_event["user_id"] == BOB
+    [revoked] = [r for r in rows if r["record"] == "sign_off_revoked"]
+    assert (revoked["state"], revoked["role"], revoked["user_id"], revoked["comment"]) == (
+        "revoked",
+        "Security Officer",
+        SECURITY,
+        REASON,
+    )
+    [revoked_event] = [
+        r for r in rows if r["record"] == "event" and r["state"] == "sign_off_revoked"
+    ]
+    assert revoked["at"] == revoked_event["at"]
+    sign_offs = [(r["role"], r["user_id"], r["state"]) for r in rows if r["record"] == "sign_off"]
+    assert sign_offs == [
+        ("CTO", CTO, "approved"),
+        ("Head of Trading", TRADER, "approved"),
+        ("Security Officer", SECURITY, "revoked"),
+        ("DevOps Lead", HOLDERS["devops_lead"], "approved"),
+        ("Product Owner", PO, "approved"),
+    ]
+    [go] = [r for r in rows if r["record"] == "go"]
+    assert (go["state"], go["user_id"]) == ("withdrawn", PO)
+    assert json.loads(go["detail"])["reason"] == REASON
+
+    md = await export(room, "md")
+    assert re.search(r"^- Closed by bob \(U0BOB00001\) at \d{4}-\d\d-\d\d ", md, re.M), md
+    assert "| Security Officer | pending | 1 | — |" in md
+    assert f"by Sam S ({SECURITY}): {REASON} |" in md
+    [go_line] = [line for line in md.splitlines() if line.startswith("- GO #1 at")]
+    assert go["hash"] in go_line
+    assert (
+        "— withdrawn at" in go_line
+        and f"by {SECURITY}: Security Officer revoked ({REASON})" in go_line
+    )
+
+
+# --- the README's JSON schema and the exported record agree ------------------------------------
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|//[^\n]*|[{}\[\]:,|]|[^\s{}\[\]:,|"]+')
+Schema = dict[str, Any] | list[Any] | None  # an object's keys, an array's element, or a leaf
+
+
+def readme_schema() -> Schema:
+    """The ``jsonc`` block documenting ``launchbot.report/1`` in README.md, as a tree of key names.
+
+    The block is JSON-like shorthand: ``{"id", "name"}`` lists keys, ``"key": value`` gives a key's
+    shape, ``null | {...}`` a nullable object, ``[...]`` an array; other values are leaves."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```jsonc\n(.*?)```", readme, re.S)
+    [block] = [b for b in blocks if '"launchbot.report/1"' in b]
+    tokens = [t for t in _TOKEN.findall(block) if not t.startswith("//")]
+    pos = 0
+
+    def peek() -> str:
+        return tokens[pos]
+
+    def take(expected: str | None = None) -> str:
+        nonlocal pos
+        token = tokens[pos]
+        assert expected is None or token == expected, (expected, token, tokens[pos - 5 : pos + 5])
+        pos += 1
+        return token
+
+    def value() -> Schema:
+        shape: Schema = None
+        while True:
+            token = peek()
+            if token == "{":
+                shape = obj()
+            elif token == "[":
+                shape = arr()
+            else:
+                take()
+                while peek() not in set("{}[]:,|") and not peek().startswith('"'):
+                    take()  # bare words, as in [user ids]
+            if peek() != "|":
+                return shape
+            take("|")
+
+    def obj() -> dict[str, Any]:
+        keys: dict[str, Any] = {}
+        take("{")
+        while peek() != "}":
+            key = take()
+            assert key.startswith('"'), key
+            keys[json.loads(key)] = None
+            if peek() == ":":
+                take(":")
+                keys[json.loads(key)] = value()
+            if peek() == ",":
+                take(",")
+        take("}")
+        return keys
+
+    def arr() -> list[Any]:
+        take("[")
+        element = None if peek() == "]" else value()
+        take("]")
+        return [element]
+
+    schema = obj()
+    assert pos == len(tokens), tokens[pos:]
+    return schema
+
+
+def drift(schema: Schema, instances: list[Any], path: str = "$") -> list[str]:
+    """Where the exported records and the documented shape disagree (both ways)."""
+    if schema is None:
+        return []
+    present = [i for i in instances if i is not None]
+    if not present:
+        return [f"{path}: documented, but no exported record has a value to check it against"]
+    if isinstance(schema, list):
+        if schema[0] is None:
+            return (
+                [f"{path}: not an array"] if not all(isinstance(i, list) for i in present) else []
+            )
+        return drift(schema[0], [e for i in present for e in i], f"{path}[]")
+    problems = []
+    for i in present:
+        if not isinstance(i, dict):
+            return [f"{path}: not an object"]
+        problems += [f"{path}.{k}: documented, not exported" for k in schema if k not in i]
+        problems += [f"{path}.{k}: exported, not documented" for k in i if k not in schema]
+    for key, shape in schema.items():
+        problems += drift(shape, [i.get(key) for i in present], f"{path}.{key}")
+    return sorted(set(problems))
+
+
+def test_the_readme_schema_block_is_parsed_as_documented() -> None:
+    schema = readme_schema()
+    assert isinstance(schema, dict)
+    assert list(schema) == [
+        "schema",
+        "generated_at",
+        "launch",
+        "phases",
+        "sign_offs",
+        "go",
+        "events",
+        "chain",
+    ]
+    assert schema["launch"]["closed_by"] == {"id": None, "name": None}
+    assert schema["go"] == [
+        {
+            "number": None,
+            "at": None,
+            "declared_by": None,
+            "event_seq": None,
+            "event_hash": None,
+            "withdrawn": {"at": None, "by": None, "role": None, "reason": None},
+        }
+    ]
+    assert schema["sign_offs"]["roles"][0]["approved_by"] == [None]
+
+    # Every quoted key name in the block is in the tree (a quoted value follows a colon).
+    readme = (ROOT / "README.md").read_text()
+    [block] = [b for b in re.findall(r"```jsonc\n(.*?)```", readme, re.S) if "report/1" in b]
+    quoted = re.findall(r'(?<!:)(?<!: )"[a-z_]+"', re.sub(r"//[^\n]*", "", block))
+
+    def count(shape: Schema) -> int:
+        if isinstance(shape, list):
+            return count(shape[0])
+        if isinstance(shape, dict):
+            return len(shape) + sum(count(v) for v in shape.values())
+        return 0
+
+    assert count(schema) == len(quoted) > 80
+
+
+async def test_exported_json_has_every_key_the_readme_documents(room: WarRoom) -> None:
+    """Each key in README's ``launchbot.report/1`` block is in the export, where the block says, and
+    the export has no key the block does not name: the documentation and the code cannot drift."""
+    await a_full_lifecycle(room)
+    clean = json.loads(await export(room, "json"))
+    assert clean["chain"]["first_bad"] is None
+    # A record whose chain is broken, so the documented ``first_bad`` object is exported too.
+    seq = await seq_of(room, "item_checked")
+    await behind_the_bots_back(
+        room, "UPDATE event SET actor_id = :who WHERE seq = :seq", who=ALICE, seq=seq
+    )
+    broken = json.loads(await export(room, "json"))
+    assert broken["chain"]["first_bad"]["seq"] == seq
+    assert drift(readme_schema(), [clean, broken]) == []

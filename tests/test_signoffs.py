@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 from sqlalchemy import func, select
@@ -273,7 +274,77 @@ async def test_approver_revokes_with_a_reason_in_the_modal(room: WarRoom) -> Non
     # ...and the role can be approved again.
     await click(room, CTO, "cto")
     assert row_text(room, "cto").startswith("✅ *CTO* — Approved by")
-    assert len(await sign_offs(room)) == 2
+    first, second = await sign_offs(room)
+    # users.info answered once (after the first approval); the revoke and the second approval used the
+    # cached name (bot/identity.py: a successful lookup is kept name_cache_seconds, 600 s here).
+    assert [c.args["user"] for c in room.slack.calls_to("users.info")] == [CTO]
+    assert first.revoked_by_name == "Carol Chen" and second.user_name == "Carol Chen"
+    # Stored before the ack under the cached name (the first approval got the payload's handle).
+    [_, again] = await events(room, "sign_off_approved")
+    [revoked] = await events(room, "sign_off_revoked")
+    assert (revoked.actor_name, again.actor_name) == ("Carol Chen", "Carol Chen")
+
+
+async def test_a_failed_name_lookup_is_not_cached_and_is_asked_again(room: WarRoom) -> None:
+    """What the cache does not promise: a users.info that fails leaves the handle and is not cached."""
+    await room.command(ALICE, "start Trading v2")
+    room.slack.fail_next("users.info", error="ratelimited")
+    await click(room, CTO, "cto")
+    [so] = await sign_offs(room)
+    assert so.user_name == "carol"
+    assert "Approved by <@U0CTO00001> (carol)" in row_text(room, "cto")
+    await revoke_via_modal(room, CTO, "cto", "Wrong build")
+    assert [c.args["user"] for c in room.slack.calls_to("users.info")] == [CTO, CTO]
+    [so] = await sign_offs(room)
+    assert (so.user_name, so.revoked_by_name) == ("Carol Chen", "Carol Chen")
+    await click(room, CTO, "cto")
+    assert len(room.slack.calls_to("users.info")) == 2  # the second answer was cached
+
+
+def tampered(body: bytes, room: WarRoom, **extra: Any) -> tuple[bytes, dict[str, str]]:
+    """The same click with extra fields smuggled into the button value, signed again (as if the
+    value had been altered before Slack signed the request)."""
+    payload = json.loads(parse_qs(body.decode())["payload"][0])
+    [action] = payload["actions"]
+    action["value"] = json.dumps({**json.loads(action["value"]), **extra}, separators=(",", ":"))
+    forged = urlencode({"payload": json.dumps(payload)}).encode()
+    return forged, room.slack.signed_headers(forged)
+
+
+@pytest.mark.parametrize("clicker", [CTO, BOB], ids=["the_holder", "someone_else"])
+async def test_a_button_value_with_an_extra_field_is_refused_and_nothing_is_stored(
+    room: WarRoom, clicker: str
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    async with room.bot.deps.db.read_sessions() as session:
+        before = await session.scalar(select(func.count()).select_from(Event))
+    body, _ = click_body(room, clicker, "cto", ActionId.SIGNOFF_APPROVE)
+    # Even the role's own holder is refused: the value must be exactly {launch_id, role_id}.
+    sent = await room.slack.deliver_to(room.dispatch, *tampered(body, room, user_id=CTO))
+    await room.settle()
+    assert sent.status == 200
+    assert room.ephemerals_for(clicker) == [
+        ":warning: That sign-off button is not one the bot made."
+    ]
+    assert [e for e in room.slack.ephemerals if e.user == clicker][0].via == "response_url"
+    assert await sign_offs(room) == []
+    async with room.bot.deps.db.read_sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Event)) == before
+    assert row_text(room, "cto").startswith("⏳")
+    assert room.slack.calls_to("users.info") == []
+
+
+async def test_a_revoke_button_with_an_extra_field_opens_no_form(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await click(room, CTO, "cto")
+    body, _ = click_body(room, CTO, "cto", ActionId.SIGNOFF_REVOKE)
+    await room.slack.deliver_to(room.dispatch, *tampered(body, room, reason="x"))
+    await room.settle()
+    assert room.ephemerals_for(CTO) == [":warning: That sign-off button is not one the bot made."]
+    assert room.slack.open_views(CTO) == []
+    [so] = await sign_offs(room)
+    assert so.revoked_at is None
+    assert await events(room, "sign_off_refused") == []
 
 
 async def test_only_the_approver_may_revoke(room: WarRoom) -> None:
