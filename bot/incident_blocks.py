@@ -110,7 +110,7 @@ def contacts_view(rows: Sequence[ContactRow], *, launch_name: str | None) -> Mes
     if not rows:
         blocks.append(_section("No emergency contacts are configured."))
     unfilled = sum(1 for r in rows if r.missing)
-    note = 'Fill these in under `[contacts.internal."<role>"]` / `[contacts.external."<vendor>"]` in the config.'
+    note = 'Fill these in under `[contacts.internal."&lt;role&gt;"]` / `[contacts.external."&lt;vendor&gt;"]` in the config.'
     if unfilled:
         blocks.append(_context(f"⚠️ {unfilled} contact(s) incomplete. {note}"))
     else:

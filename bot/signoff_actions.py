@@ -169,7 +169,7 @@ async def _open_revoke_modal(
         logger.warning("views.open for a revoke form failed: %s", error)
         await respond(
             text=f":warning: I could not open the revoke form (Slack said `{error}`). Nothing "
-            f"changed. You can also type `/launch signoff revoke {value.role_id} <reason>`.",
+            f"changed. You can also type `/launch signoff revoke {value.role_id} &lt;reason&gt;`.",
             response_type="ephemeral",
             replace_original=False,
         )

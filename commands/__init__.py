@@ -119,7 +119,7 @@ def parse(command: dict[str, Any]) -> LaunchCommand:
 
 
 def _refusal(message: str, sub: Subcommand | None) -> CommandReply:
-    usage = f"\nUsage: `{sub.usage}`" if sub else ""
+    usage = f"\nUsage: `{escape(sub.usage)}`" if sub else ""
     return CommandReply(text=f"{message}{usage}")
 
 
@@ -139,7 +139,7 @@ async def handle_launch(
         known = ", ".join(f"`{n}`" for n in SUBCOMMANDS)
         reply = CommandReply(
             text=f":warning: `{escape(cmd.name)}` is not a /launch subcommand. Try one of {known}.\n"
-            f"Usage: `{SLASH_COMMAND} <subcommand> [arguments]` · `{SLASH_COMMAND} help` lists them all."
+            f"Usage: `{SLASH_COMMAND} &lt;subcommand&gt; [arguments]` · `{SLASH_COMMAND} help` lists them all."
         )
         await ack(**reply.slack_body())
         return

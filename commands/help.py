@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.blocks import notice
+from bot.blocks import escape, notice
 from bot.deps import Deps
 from bot.schemas import CommandReply, LaunchCommand
 
@@ -12,5 +12,5 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         usage_lines,
     )  # the table lives in the router; imported late to avoid a cycle
 
-    lines = "\n".join(f"• `{usage}` — {summary}" for usage, summary in usage_lines())
+    lines = "\n".join(f"• `{escape(usage)}` — {summary}" for usage, summary in usage_lines())
     return CommandReply.of(notice(f"*Launch Control* — what `/launch` can do:\n{lines}"))

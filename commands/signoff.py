@@ -18,7 +18,7 @@ from bot.signoff_actions import usergroup_members
 from bot.signoff_blocks import signoff_view
 from bot.signoffs import SignOffOutcome
 
-USAGE = "`/launch signoff` · `/launch signoff approve <role> [comment]` · `/launch signoff revoke <role> <reason>`"
+USAGE = "`/launch signoff` · `/launch signoff approve &lt;role&gt; [comment]` · `/launch signoff revoke &lt;role&gt; &lt;reason&gt;`"
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
@@ -27,7 +27,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         launch = await checklist.active_launch(session=session, channel_id=cmd.channel_id)
         if launch is None:
             raise NotFound(
-                "There is no active launch in this channel. Start one with `/launch start <name>`."
+                "There is no active launch in this channel. Start one with `/launch start &lt;name&gt;`."
             )
         state = await checklist.load_state(session=session, launch_id=launch.id)
     if action in ("show", "list", "status"):
@@ -60,7 +60,9 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             )
     else:
         if not text.strip():
-            raise BadInput(f"Give a reason, e.g. `/launch signoff revoke {role.role_id} <reason>`.")
+            raise BadInput(
+                f"Give a reason, e.g. `/launch signoff revoke {role.role_id} &lt;reason&gt;`."
+            )
         async with deps.db.sessions.begin() as session:
             outcome = await signoffs.revoke(
                 session=session,

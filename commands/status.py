@@ -20,7 +20,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             launch = await checklist.active_launch(session=session, channel_id=cmd.channel_id)
         if launch is None:
             raise NotFound(
-                "There is no active launch in this channel. Start one with `/launch start <name>`."
+                "There is no active launch in this channel. Start one with `/launch start &lt;name&gt;`."
             )
         state = await checklist.load_state(session=session, launch_id=launch.id)
     card = state.card
