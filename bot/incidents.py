@@ -382,7 +382,7 @@ async def incident_launch(*, session: AsyncSession, channel_id: str) -> Launch:
         )
     if launch is None:
         raise NotFound(
-            "There is no launch in this channel yet. Start one with `/launch start <name>`."
+            "There is no launch in this channel yet. Start one with `/launch start &lt;name&gt;`."
         )
     return launch
 
