@@ -17,6 +17,7 @@ from bot.checklist import GroupState, ItemState, LaunchState, MessageRef, PhaseS
 from bot.config import RoleConfig
 from bot.ids import ActionId, BlockPrefix
 from bot.layout import chunks_by_message
+from bot.mrkdwn import escape as escape  # re-exported: listeners import it from here
 
 Block = dict[str, Any]
 
@@ -32,11 +33,6 @@ class MessageView:
 
     text: str
     blocks: list[Block]
-
-
-def escape(text: str) -> str:
-    """Slack's three control characters, in this order (api.slack.com formatting#escaping)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def truncate(text: str, limit: int) -> str:
@@ -64,7 +60,9 @@ def _plain(text: str, limit: int = SECTION_TEXT_MAX) -> dict[str, Any]:
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": truncate(text, SECTION_TEXT_MAX) or " "}
+    # verbatim: no automatic parsing, which would turn a plain "@everyone" in user text into a real
+    # mention (FACTS.md §9); the explicit <@U…>, <!date…> and <url|label> markup still works.
+    return {"type": "mrkdwn", "text": truncate(text, SECTION_TEXT_MAX) or " ", "verbatim": True}
 
 
 def _header(text: str, block_id: str | None = None) -> Block:

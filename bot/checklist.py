@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import BadInput, Conflict, LaunchError, NotAllowed, NotFound, PhaseIncomplete
 from bot.layout import section_part_count
 from bot.models import ClickInbox, Event, Item, ItemGroup, Launch, Phase, Section, SlackMessage
+from bot.mrkdwn import escape
 from bot.template import ChecklistTemplate
 
 if TYPE_CHECKING:
@@ -268,7 +269,7 @@ async def find_launch(*, session: AsyncSession, ref: str) -> Launch:
             select(Launch).where(Launch.name == ref).order_by(Launch.id.desc()).limit(1)
         )
     if launch is None:
-        raise NotFound(f"There is no launch called {ref!r}.")
+        raise NotFound(f"There is no launch called “{escape(ref)}”.")
     return launch
 
 
@@ -309,7 +310,7 @@ async def start_launch(
     existing = await active_launch(session=session, channel_id=channel_id)
     if existing is not None:
         raise Conflict(
-            f"This channel already has an active launch: *{existing.name}* (#{existing.id})."
+            f"This channel already has an active launch: *{escape(existing.name)}* (#{existing.id})."
         )
     launch = Launch(
         name=name,
@@ -463,7 +464,9 @@ async def set_items_checked(
     no-op. Items must belong to a posted phase of this still-active launch."""
     launch = await lock_launch(session, launch_id)
     if launch.closed_at is not None:
-        raise NotAllowed(f"Launch *{launch.name}* is closed; its checklist can no longer change.")
+        raise NotAllowed(
+            f"Launch *{escape(launch.name)}* is closed; its checklist can no longer change."
+        )
     if await seen(session, dedup_key + ":0"):
         return ToggleResult(launch_id, (), duplicate=True, phase_completed=False)
     rows = (
@@ -482,7 +485,7 @@ async def set_items_checked(
     phases: dict[int, Phase] = {}
     for item, section_id, phase in rows:
         if phase.posted_at is None:
-            raise NotAllowed(f"Phase *{phase.title}* has not started yet.")
+            raise NotAllowed(f"Phase *{escape(phase.title)}* has not started yet.")
         sections.add(section_id)
         want = desired[item.id]
         if item.checked == want:
@@ -569,7 +572,7 @@ async def advance_phase(
     """Move to the next checklist phase and queue its messages. The current phase must be complete."""
     launch = await lock_launch(session, launch_id)
     if launch.closed_at is not None:
-        raise NotAllowed(f"Launch *{launch.name}* is closed.")
+        raise NotAllowed(f"Launch *{escape(launch.name)}* is closed.")
     phases = (
         await session.scalars(
             select(Phase).where(Phase.launch_id == launch_id).order_by(Phase.position)
@@ -579,7 +582,7 @@ async def advance_phase(
     if current.completed_at is None:
         open_items = await _open_items(session, current.id)
         raise PhaseIncomplete(
-            f"*{current.title}* still has {open_items} open item(s); finish them before moving on."
+            f"*{escape(current.title)}* still has {open_items} open item(s); finish them before moving on."
         )
     nxt = next((p for p in phases if p.position > current.position and p.kind == "checklist"), None)
     if nxt is None:
@@ -604,7 +607,7 @@ async def close_launch(
 ) -> Launch:
     launch = await lock_launch(session, launch_id)
     if launch.closed_at is not None:
-        raise Conflict(f"Launch *{launch.name}* is already closed.")
+        raise Conflict(f"Launch *{escape(launch.name)}* is already closed.")
     launch.closed_at = at
     launch.closed_by_id = actor.user_id
     launch.closed_by_name = actor.name

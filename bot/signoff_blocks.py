@@ -68,7 +68,8 @@ def _plain(text: str, limit: int) -> dict[str, Any]:
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": truncate(text, SECTION_TEXT_MAX) or " "}
+    # verbatim: comments and reasons are user text; no automatic parsing of "@everyone" (FACTS.md §9).
+    return {"type": "mrkdwn", "text": truncate(text, SECTION_TEXT_MAX) or " ", "verbatim": True}
 
 
 def _who(record_user_id: str, name: str | None) -> str:

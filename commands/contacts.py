@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import incidents
+from bot.blocks import escape
 from bot.deps import Deps
 from bot.errors import BadInput, NotFound
 from bot.incident_blocks import contacts_view
@@ -13,7 +14,7 @@ from bot.schemas import CommandReply, LaunchCommand
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     if cmd.args and cmd.args[0].lower() not in ("public", "here"):
-        raise BadInput(f"`{cmd.args[0]}` is not an option of contacts.")
+        raise BadInput(f"`{escape(cmd.args[0])}` is not an option of contacts.")
     public = bool(cmd.args)
     # A running launch keeps the contacts of the template it started from; otherwise the current one.
     template_contacts: list[dict[str, Any]] = [c.model_dump() for c in deps.template.contacts]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot import blocks
+from bot import blocks, signoff_blocks
 from bot.checklist import GroupState, ItemState, LaunchState, MessageRef, PhaseState, SectionState
 from bot.ids import ActionId
 from bot.standin import validate_message_blocks
@@ -175,33 +175,62 @@ def test_section_too_big_for_one_message_is_split_across_parts() -> None:
     assert "(1/2)" in first.blocks[0]["text"]["text"]
 
 
+def mrkdwn_objects(value: object) -> list[dict]:
+    """Every mrkdwn text object anywhere in a block list."""
+    if isinstance(value, list):
+        return [t for v in value for t in mrkdwn_objects(v)]
+    if isinstance(value, dict):
+        found = [value] if value.get("type") == "mrkdwn" else []
+        return found + [t for v in value.values() for t in mrkdwn_objects(v)]
+    return []
+
+
 def test_user_text_is_escaped_in_mrkdwn() -> None:
     state = launch(
         [
             GroupState(
-                id=5, title="<!channel> & co", stage=None, duration_minutes=None, items=(item(1),)
+                id=5,
+                title="<!channel> & co",
+                stage=None,
+                duration_minutes=None,
+                items=(item(1, text="<!everyone> item"),),
             )
         ],
         name="<!here> <@U0EVIL> launch",
+        section_title="<#C0EVIL> section",
     )
-    card = blocks.launch_card(state)
-    section = blocks.section_message(state, section_ref())
-    mrkdwn = [
-        t["text"]
-        for v in (card, section)
-        for b in v.blocks
-        for t in ([b["text"]] if "text" in b and b["text"]["type"] == "mrkdwn" else [])
+    views = [
+        blocks.launch_card(state),
+        blocks.section_message(state, section_ref()),
+        blocks.status_view(state, card_link="https://example.slack.com/archives/C0WARROOM1/p1"),
     ]
-    mrkdwn += [
-        e["text"]
-        for v in (card, section)
-        for b in v.blocks
-        if b["type"] == "context"
-        for e in b["elements"]
+    objects = mrkdwn_objects([v.blocks for v in views])
+    joined = "\n".join(t["text"] for t in objects) + "".join(v.text for v in views)
+    for raw in ("<!channel>", "<!here>", "<@U0EVIL>", "<!everyone>", "<#C0EVIL>"):
+        assert raw not in joined
+    assert "&lt;!channel&gt; &amp; co" in joined  # section message and status
+    assert "&lt;!here&gt; &lt;@U0EVIL&gt; launch" in joined
+    assert "&lt;!everyone&gt; item" in joined  # status: still open
+    assert "&lt;#C0EVIL&gt; section" in joined  # status: per section
+
+
+def test_mrkdwn_text_objects_are_verbatim() -> None:
+    """Automatic parsing would turn a plain ``@everyone`` in user text into a real mention."""
+    state = launch(
+        [GroupState(id=5, title="@everyone", stage=None, duration_minutes=None, items=(item(1),))],
+        name="@channel launch",
+    )
+    views = [
+        blocks.launch_card(state),
+        blocks.section_message(state, section_ref()),
+        blocks.status_view(state, card_link=None),
+        blocks.notice("Closed *@channel launch*"),
     ]
-    joined = "\n".join(mrkdwn) + card.text + section.text
-    assert "<!channel>" not in joined and "<!here>" not in joined and "<@U0EVIL>" not in joined
-    assert "&lt;!channel&gt; &amp; co" in joined
+    objects = mrkdwn_objects([v.blocks for v in views])
+    objects.append(signoff_blocks._mrkdwn("Approved by <@U0CTO00001>: LGTM @channel"))
+    assert objects and all(t.get("verbatim") is True for t in objects)
+    for view in views:
+        assert validate_message_blocks(view.blocks) == []
 
 
 def test_long_item_text_is_truncated_to_slack_option_limit() -> None:

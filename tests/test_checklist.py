@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot import checklist
 from bot.checklist import Actor, event_hash
 from bot.db import Database
-from bot.errors import BadInput, Conflict, NotAllowed, PhaseIncomplete
+from bot.errors import BadInput, Conflict, NotAllowed, NotFound, PhaseIncomplete
 from bot.models import Event, Item, SlackMessage
 from bot.template import ChecklistTemplate
 
@@ -267,3 +267,54 @@ async def test_a_click_bumps_the_card_and_its_section_message(
     assert rows[("card", None)] == 2
     assert rows[("section", section.id)] == 2
     assert rows[("section", s.current.sections[0].id)] == 1
+
+
+async def test_refusals_escape_launch_names_and_template_titles(
+    db: Database, template: ChecklistTemplate
+) -> None:
+    """A refusal is shown as mrkdwn: the launch name (stored as typed) and the template's titles are
+    escaped where they are put into it, so ``<!here>`` in either never pings anyone."""
+    phases = [p.model_copy(update={"title": f"{p.title} <!channel> & co"}) for p in template.phases]
+    nasty = template.model_copy(update={"phases": phases})
+    launch_id = await start(db, nasty, name="<!here> R&D")
+    s = await state(db, launch_id)
+    assert s.name == "<!here> R&D"  # stored raw; escaped where it is rendered
+    later = s.phases[1].sections[0].groups[0].items[0]
+    messages: list[str] = []
+
+    async def refused(call: object, kind: type[Exception]) -> None:
+        with pytest.raises(kind) as info:
+            await call  # type: ignore[misc]
+        messages.append(info.value.message)  # type: ignore[attr-defined]
+
+    await refused(toggle(db, launch_id, {later.id: True}, ALICE, "early"), NotAllowed)
+    assert messages[-1].startswith(f"Phase *{s.phases[1].title.split(' <')[0]} &lt;!channel&gt;")
+
+    async def advance() -> None:
+        async with db.sessions.begin() as session:
+            await checklist.advance_phase(session=session, launch_id=launch_id, actor=ALICE, at=T0)
+
+    async def close() -> None:
+        async with db.sessions.begin() as session:
+            await checklist.close_launch(session=session, launch_id=launch_id, actor=BOB, at=T0)
+
+    async def find(ref: str) -> None:
+        async with db.read_sessions() as session:
+            await checklist.find_launch(session=session, ref=ref)
+
+    await refused(advance(), PhaseIncomplete)
+    assert messages[-1].startswith("*Pre-Launch Phase &lt;!channel&gt; &amp; co* still has")
+    await refused(start(db, nasty, name="Other"), Conflict)
+    assert "active launch: *&lt;!here&gt; R&amp;D* (#" in messages[-1]
+    await close()
+    item = s.current.sections[0].groups[0].items[0]
+    await refused(toggle(db, launch_id, {item.id: True}, ALICE, "late"), NotAllowed)
+    assert messages[-1].startswith("Launch *&lt;!here&gt; R&amp;D* is closed;")
+    await refused(advance(), NotAllowed)
+    assert messages[-1] == "Launch *&lt;!here&gt; R&amp;D* is closed."
+    await refused(close(), Conflict)
+    assert messages[-1] == "Launch *&lt;!here&gt; R&amp;D* is already closed."
+    await refused(find("<!here> & nobody"), NotFound)
+    assert messages[-1] == "There is no launch called “&lt;!here&gt; &amp; nobody”."
+    for message in messages:
+        assert "<!" not in message and "& " not in message.replace("&amp; ", "")

@@ -47,9 +47,50 @@ async def test_unknown_subcommand_gets_usage_and_changes_nothing(room: WarRoom) 
     await room.command(ALICE, "launchnow <!channel>")
     reply = room.ephemerals_for(ALICE)[-1]
     assert "is not a /launch subcommand" in reply and "`/launch help`" in reply
-    assert "<!channel>" not in reply and "&lt;!channel&gt;" not in reply.split("`")[0] or True
-    assert "launchnow" in reply
+    assert "<!channel>" not in reply  # only the subcommand word is echoed, never the rest
+    assert reply.startswith(":warning: `launchnow` is not a /launch subcommand.")
     assert await launch_count(room) == 0
+
+
+async def test_unknown_subcommand_is_echoed_escaped(room: WarRoom) -> None:
+    await room.command(ALICE, "<!channel>&co")
+    reply = room.ephemerals_for(ALICE)[-1]
+    assert reply.startswith(":warning: `&lt;!channel&gt;&amp;co` is not a /launch subcommand.")
+    assert "<!channel>" not in reply
+
+
+async def test_bad_contacts_option_is_echoed_escaped(room: WarRoom) -> None:
+    await room.command(ALICE, "contacts <!here>")
+    reply = room.ephemerals_for(ALICE)[-1]
+    assert "`&lt;!here&gt;` is not an option of contacts." in reply and "<!here>" not in reply
+
+
+async def test_refusals_escape_the_launch_name(room: WarRoom) -> None:
+    """The name is stored as typed (``should_escape`` is off) and escaped wherever it goes into mrkdwn,
+    the refusals included: a launch called ``<!here> R&D`` must never ping the channel."""
+    await room.command(ALICE, "start <!here> R&D")
+    assert "Started *&lt;!here&gt; R&amp;D*" in room.ephemerals_for(ALICE)[-1]
+    await room.command(BOB, "start Other")
+    assert "already has an active launch: *&lt;!here&gt; R&amp;D*" in room.ephemerals_for(BOB)[-1]
+    await room.command(ALICE, "status")
+    status = room.slack.ephemerals[-1]
+    assert status.blocks[0]["text"] == {
+        "type": "plain_text",
+        "text": "Status · <!here> R&D",
+        "emoji": True,
+    }
+    assert "Status of &lt;!here&gt; R&amp;D" == status.text
+    await room.command(BOB, "close")
+    await room.click(ALICE, "Failover tested")
+    refusal = room.ephemerals_for(ALICE)[-1]
+    assert refusal.startswith(":warning: Launch *&lt;!here&gt; R&amp;D* is closed;")
+    await room.command(ALICE, "status <!here> & nobody")
+    assert (
+        "There is no launch called “&lt;!here&gt; &amp; nobody”." in room.ephemerals_for(ALICE)[-1]
+    )
+    replies = [*room.ephemerals_for(ALICE), *room.ephemerals_for(BOB)]
+    replies += [m.text for m in room.top_level()]
+    assert replies and not any("<!here>" in r for r in replies)
 
 
 async def test_second_start_in_channel_links_the_active_launch(room: WarRoom) -> None:

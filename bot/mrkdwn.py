@@ -1,0 +1,12 @@
+"""Slack mrkdwn escaping, for every module that puts text someone typed (or a template holds) into mrkdwn.
+
+Kept apart from the Block Kit builders (bot/blocks.py re-exports it) so the domain modules can escape
+the names in their refusals without importing the builders, which import them.
+"""
+
+from __future__ import annotations
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters, in this order (api.slack.com formatting#escaping)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
