@@ -25,7 +25,7 @@ from bot.deps import Deps
 from bot.errors import LaunchError, NotAllowed
 from bot.identity import Identity, identity_for, store_display_name
 from bot.ids import ActionId, CallbackId, SignOffBlock
-from bot.signoff_blocks import SignOffValue, revoke_modal, revoke_reason
+from bot.signoff_blocks import SignOffValue, revoke_modal, revoke_reason, signoff_view
 from bot.signoffs import SignOffOutcome
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,17 @@ def _tell(deps: Deps, respond: AsyncRespond, text: str) -> None:
     )
 
 
+async def refresh_table(deps: Deps, respond: AsyncRespond, launch_id: int) -> None:
+    """Replace the clicker's own ``/launch signoff`` table (an ephemeral message, seen by them only)
+    with the table as it now stands, so it does not go on saying "awaiting approval"."""
+    async with deps.db.read_sessions() as session:
+        state = await checklist.load_state(session=session, launch_id=launch_id)
+    view = signoff_view(state, deps.config.roles)
+    # The card shows the approval whatever happens here: this private copy is a courtesy, and a
+    # failure is logged by the task runner.
+    await respond(text=view.text, blocks=view.blocks, replace_original=True)
+
+
 def after_outcome(
     deps: Deps, outcome: SignOffOutcome, *, user_id: str, respond: AsyncRespond | None
 ) -> None:
@@ -118,6 +129,8 @@ async def on_approve(
         return
     await ack()
     after_outcome(deps, outcome, user_id=actor.user_id, respond=respond)
+    if outcome.status == "approved" and (body.get("container") or {}).get("is_ephemeral"):
+        deps.tasks.spawn(refresh_table(deps, respond, outcome.launch_id), name="signoff-table")
 
 
 async def on_revoke(

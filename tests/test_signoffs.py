@@ -509,6 +509,36 @@ async def test_signoff_command_shows_the_table_and_approves_with_a_comment(room:
     assert (await sign_offs(room))[0].revoke_reason == "wrong build"
 
 
+async def test_approving_from_the_private_table_updates_that_table(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(CTO, "signoff")
+    [table] = [e for e in room.slack.ephemerals if e.user == CTO]
+    assert "awaiting approval" in str(table.blocks)
+    approve = next(
+        (b, b["accessory"])
+        for b in table.blocks or []
+        if b.get("accessory", {}).get("action_id") == ActionId.SIGNOFF_APPROVE
+        and "CTO" in b["text"]["text"]
+    )
+    body = room.slack.ephemeral_button_click(
+        user_id=CTO,
+        ephemeral_ts=table.ts,
+        action_id=ActionId.SIGNOFF_APPROVE,
+        value=approve[1]["value"],
+        block_id=approve[0]["block_id"],
+    )
+    await room.slack.deliver_to(room.dispatch, *body)
+    await room.settle()
+    [so] = await sign_offs(room)
+    assert so.user_id == CTO
+    # The same private message now shows the approval (replaced through its response_url), and
+    # no second copy was posted.
+    [table] = [e for e in room.slack.ephemerals if e.user == CTO]
+    cto_row = next(b for b in table.blocks or [] if "CTO" in str(b.get("text", "")))
+    assert "Approved by" in cto_row["text"]["text"]
+    assert "Approved by" in row_text(room, "cto")
+
+
 async def test_closed_launch_refuses_sign_offs(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
     body = click_body(room, CTO, "cto", ActionId.SIGNOFF_APPROVE)

@@ -106,6 +106,7 @@ class _Context:
     user: str
     channel: str
     message_ts: str | None = None
+    ephemeral_ts: str | None = None  # a click on an ephemeral message: response_url may replace it
     view_id: str | None = None
 
 
@@ -577,6 +578,20 @@ class SlackStandIn:
             if errors:
                 raise _SlackError("invalid_blocks", errors)
         text = str(data.get("text") or "")
+        if ctx.ephemeral_ts and (data.get("replace_original") or data.get("delete_original")):
+            # Slack lets an app replace or delete, through the response_url, the ephemeral
+            # message whose button was clicked; nobody else ever saw it.
+            shown = next(
+                e for e in self.ephemerals if e.ts == ctx.ephemeral_ts and e.user == ctx.user
+            )
+            if data.get("delete_original"):
+                self.ephemerals.remove(shown)
+            else:
+                shown.text, shown.blocks = text, list(blocks or [])
+            self._notify(
+                {"kind": "ephemeral", "channel": ctx.channel, "user": ctx.user, "ts": shown.ts}
+            )
+            return
         if data.get("delete_original") and ctx.message_ts:
             self.message(ctx.channel, ctx.message_ts).deleted = True
             self._notify({"kind": "message_deleted", "channel": ctx.channel, "ts": ctx.message_ts})
@@ -837,7 +852,9 @@ class SlackStandIn:
                     "type": "button",
                     "action_ts": self._next_ts(),
                 }
-                ctx = _Context("block_actions", user_id, ephemeral.channel)
+                ctx = _Context(
+                    "block_actions", user_id, ephemeral.channel, ephemeral_ts=ephemeral.ts
+                )
                 trigger_id, response_url = self._issue(ctx)
                 payload = {
                     "type": "block_actions",
