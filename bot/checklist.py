@@ -699,6 +699,14 @@ async def pending_clicks(*, session: AsyncSession, limit: int = 100) -> list[int
     return list(rows.all())
 
 
+async def clickers(*, session: AsyncSession, click_ids: Iterable[int]) -> set[str]:
+    """The Slack user ids behind these received clicks (to look their display names up first)."""
+    rows = await session.scalars(
+        select(ClickInbox.user_id).where(ClickInbox.id.in_(list(click_ids))).distinct()
+    )
+    return set(rows.all())
+
+
 @dataclass(frozen=True)
 class AppliedClick:
     dedup_key: str
@@ -709,9 +717,16 @@ class AppliedClick:
     result: ToggleResult | None
 
 
-async def apply_click(*, session: AsyncSession, click_id: int, at: datetime) -> AppliedClick | None:
+async def apply_click(
+    *,
+    session: AsyncSession,
+    click_id: int,
+    at: datetime,
+    names: Mapping[str, str] | None = None,
+) -> AppliedClick | None:
     """Apply one received click (in receipt order); a rule that says no (closed launch, phase not
-    started) is recorded as the click's outcome and re-renders the message to undo the local tick."""
+    started) is recorded as the click's outcome and re-renders the message to undo the local tick.
+    ``names`` maps user ids to display names; a clicker without one is shown by the stored handle."""
     click = await session.get(ClickInbox, click_id)
     if click is None or click.applied_at is not None:
         return None
@@ -723,7 +738,7 @@ async def apply_click(*, session: AsyncSession, click_id: int, at: datetime) -> 
                 session=session,
                 launch_id=click.launch_id,
                 desired={int(k): bool(v) for k, v in click.desired.items()},
-                actor=Actor(click.user_id, click.user_name),
+                actor=Actor(click.user_id, (names or {}).get(click.user_id) or click.user_name),
                 at=click.received_at,
                 source=click.source,
                 dedup_key=click.dedup_key,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -25,6 +25,9 @@ from bot.tasks import BackgroundTasks, RequestGauge
 logger = logging.getLogger(__name__)
 # Applying never waits longer than this for acks, so a steady stream of clicks cannot starve it.
 MAX_YIELD_SECONDS = 0.25
+# How long applying waits for Slack to name the clickers (users.info) before it shows their handles.
+NAME_LOOKUP_SECONDS = 2.0
+NameLookup = Callable[[str], Awaitable[str | None]]
 
 
 class MessageIndex:
@@ -73,6 +76,9 @@ class ClickApplier:
         self._inbox: list[tuple[checklist.ReceivedClick, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
         self.index = MessageIndex(db)
+        # Display names (bot.identity, cached users.info); set where the Slack client is at hand
+        # (Deps). None: the checklist shows the payload's handle.
+        self.names: NameLookup | None = None
 
     async def store(self, click: checklist.ReceivedClick) -> bool:
         """Store one click durably (True if new, False for a replay). Clicks arriving together are
@@ -129,11 +135,15 @@ class ClickApplier:
     async def apply_pending(self) -> int:
         async with self._db.read_sessions() as session:
             pending = await checklist.pending_clicks(session=session)
+            users = (
+                await checklist.clickers(session=session, click_ids=pending) if pending else set()
+            )
+        names = await self._display_names(users)
         for click_id in pending:
             await self._gauge.quiet(MAX_YIELD_SECONDS)
             async with self._db.sessions.begin() as session:
                 outcome = await checklist.apply_click(
-                    session=session, click_id=click_id, at=self._clock()
+                    session=session, click_id=click_id, at=self._clock(), names=names
                 )
             if outcome is None:
                 continue
@@ -142,6 +152,21 @@ class ClickApplier:
             if outcome.refusal and url:
                 self._tasks.spawn(_tell(url, outcome.refusal), name="click-refusal")
         return len(pending)
+
+    async def _display_names(self, users: set[str]) -> dict[str, str]:
+        """Looked up after the ack, before the clicks are applied (one users.info per person, cached);
+        a person Slack does not name in time keeps the handle from the payload."""
+        if self.names is None or not users:
+            return {}
+        lookup = self.names
+        ordered = sorted(users)
+        try:
+            async with asyncio.timeout(2 * NAME_LOOKUP_SECONDS):  # lookups time out first
+                found = await asyncio.gather(*(lookup(u) for u in ordered), return_exceptions=True)
+        except TimeoutError:
+            logger.warning("users.info did not answer in time; showing handles")
+            return {}
+        return {u: n for u, n in zip(ordered, found, strict=True) if isinstance(n, str) and n}
 
 
 async def _tell(response_url: str, text: str) -> None:

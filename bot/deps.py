@@ -3,6 +3,7 @@ the one global middleware that puts it into each request's context."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ import httpx
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clicks import ClickApplier
+from bot.clicks import NAME_LOOKUP_SECONDS, ClickApplier
 from bot.config import AppConfig, Settings
 from bot.db import Database
 from bot.metrics import Metrics
@@ -38,6 +39,14 @@ class Deps:
     clicks: ClickApplier
     gauge: RequestGauge = field(default_factory=RequestGauge)
     clock: Callable[[], datetime] = utc_now
+
+    def __post_init__(self) -> None:
+        # The click applier names clickers through the same cached users.info lookups as sign-offs.
+        if self.clicks.names is None:
+            from bot.identity import identity_for  # bot.identity imports this module
+
+            identity = identity_for(self.slack, self.config.signoff)
+            self.clicks.names = functools.partial(identity.display_name, within=NAME_LOOKUP_SECONDS)
 
 
 def deps_middleware(deps: Deps) -> Callable[..., Awaitable[None]]:

@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import select
 
-from bot.models import Event
+from bot.models import Event, Item
 from tests.warroom import WarRoom
 
 ALICE, BOB = "U0ALICE001", "U0BOB00001"
@@ -99,3 +99,34 @@ async def test_click_on_unknown_message_is_refused_politely(room: WarRoom) -> No
     await room.settle()
     assert sent.status == 200
     assert "not a Launch Control checklist" in room.ephemerals_for(BOB)[-1]
+
+
+async def test_checklist_shows_the_display_name_from_users_info(room: WarRoom) -> None:
+    """The payload's ``user.name`` is the legacy handle; the message shows the Slack display name,
+    looked up after the ack (users.info, cached). The stored row keeps the user id."""
+    dana = "U0DANA0001"
+    room.slack.add_user(dana, "dana.legacy", "Dana Whitfield", display_name="Dana W")
+    await room.command(ALICE, "start Trading v2")
+    await room.click(dana, "Failover tested")
+    await room.click(dana, "Read replicas configured")
+    assert room.item_option("Failover tested")["description"]["text"].startswith("✓ Dana W · ")
+    assert room.item_option("Read replicas configured")["description"]["text"].startswith(
+        "✓ Dana W · "
+    )
+    async with room.bot.deps.db.read_sessions() as session:
+        item = await session.scalar(select(Item).where(Item.text == "Failover tested"))
+        events = (await session.scalars(select(Event).where(Event.kind == "item_checked"))).all()
+    assert item is not None and (item.changed_by_id, item.changed_by_name) == (dana, "Dana W")
+    assert {(e.actor_id, e.actor_name) for e in events} == {(dana, "Dana W")}
+    lookups = [c for c in room.slack.calls_to("users.info") if c.args.get("user") == dana]
+    assert len(lookups) == 1  # cached
+
+
+async def test_display_name_falls_back_to_the_handle_when_users_info_fails(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    room.slack.fail_next("users.info", error="internal_error", times=5)
+    await room.click(BOB, "Failover tested")
+    assert room.is_checked("Failover tested")
+    assert room.item_option("Failover tested")["description"]["text"].startswith("✓ bob · ")
