@@ -26,6 +26,15 @@ class WarRoom:
         )
         return response.status, response.body
 
+    async def deliver(self, body: bytes, headers: dict[str, str]) -> Any:
+        """Deliver like Slack, which gives up on an answer that takes 3 s or more: every request the
+        tests send through the room must be acked in time."""
+        sent = await self.slack.deliver_to(self.dispatch, body, headers)
+        assert sent.error is None and sent.elapsed < 3.0, (
+            f"acked after {sent.elapsed:.2f} s: Slack would show {sent.error}"
+        )
+        return sent
+
     async def settle(self) -> None:
         """Wait until the bot's post-ack work (message publishing) is done."""
         await self.bot.deps.tasks.idle()
@@ -34,7 +43,7 @@ class WarRoom:
         body, headers = self.slack.slash_command(
             user_id=user, text=text, channel_id=channel or self.channel
         )
-        sent = await self.slack.deliver_to(self.dispatch, body, headers)
+        sent = await self.deliver(body, headers)
         await self.settle()
         return sent
 
@@ -96,7 +105,7 @@ class WarRoom:
             toggle_value=option["value"],
             view_blocks=view_blocks,
         )
-        sent = await self.slack.deliver_to(self.dispatch, body, headers)
+        sent = await self.deliver(body, headers)
         if settle:
             await self.settle()
         return sent

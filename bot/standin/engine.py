@@ -20,6 +20,9 @@ from aiohttp import web
 from bot.standin.blockkit import validate_message_blocks, validate_view
 
 TRIGGER_TTL_SECONDS = 3.0
+# Slack waits this long for the HTTP 200 of a slash command or an interaction, then gives up: the
+# user sees an error (slash commands: "operation_timeout") and whatever the app answers later is lost.
+ACK_DEADLINE_SECONDS = 3.0
 RESPONSE_URL_MAX_USES = 5
 RESPONSE_URL_TTL_SECONDS = 30 * 60
 DEFAULT_CHANNEL = "C0WARROOM1"
@@ -86,9 +89,18 @@ class View:
 
 @dataclass
 class SentRequest:
+    """The app's answer to a request the stand-in sent. ``error`` is what Slack would show instead
+    of it: ``operation_timeout`` when the app took ``ACK_DEADLINE_SECONDS`` or longer (a late
+    answer is ignored, as Slack does); None for an answer in time."""
+
     status: int
     body: str
     elapsed: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status == 200
 
     @property
     def json(self) -> Any:
@@ -133,8 +145,10 @@ class SlackStandIn:
         app_id: str = "A0LAUNCHAPP",
         app_url: str | None = None,
         clock: Callable[[], float] = time.time,
+        ack_deadline: float = ACK_DEADLINE_SECONDS,
     ) -> None:
         self.bot_token = bot_token
+        self.ack_deadline = ack_deadline
         self.signing_secret = signing_secret
         self.team_id, self.team_domain = team_id, team_domain
         self.bot_user_id, self.bot_id, self.app_id = bot_user_id, bot_id, app_id
@@ -951,6 +965,10 @@ class SlackStandIn:
         started = time.perf_counter()
         status, text = await dispatch(body, headers)
         sent = SentRequest(status, text, time.perf_counter() - started)
+        if sent.elapsed >= self.ack_deadline:
+            # Slack stopped waiting: the request failed for the user, and the late ack is dropped.
+            sent.error = "operation_timeout"
+            return sent
         ctx = self._contexts.get("body:" + hashlib.sha256(body).hexdigest())
         if ctx is not None and status == 200:
             self._apply_ack(ctx, sent)
