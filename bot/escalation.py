@@ -33,6 +33,7 @@ from bot.config import KillSwitchConfig, PagerDutyConfig, RetryConfig
 from bot.deps import Deps
 from bot.errors import EscalationFailed
 from bot.incidents import EscalationView, KillSwitchView
+from bot.slack_client import slack_error
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +303,7 @@ async def _post(deps: Deps, **kwargs: Any) -> tuple[str | None, str | None]:
             unfurl_links=False, unfurl_media=False, **kwargs
         )
     except SlackApiError as exc:
-        error = str(exc.response.get("error", "unknown_error"))
+        error = slack_error(exc)
     except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
         # Slack unreachable: still an answer to record, not a reason to drop the rest of the work.
         error = type(exc).__name__
@@ -360,7 +361,7 @@ async def _update(deps: Deps, *, channel: str, ts: str, text: str, blocks: Any) 
     try:
         await deps.slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
     except SlackApiError as exc:
-        logger.warning("chat.update of %s failed: %s", ts, exc.response.get("error"))
+        logger.warning("chat.update of %s failed: %s", ts, slack_error(exc))
         return False
     return True
 

@@ -13,7 +13,8 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, signoff_blocks
@@ -26,9 +27,23 @@ from bot.checklist import (
 )
 from bot.config import RoleConfig
 from bot.db import Database
+from bot.slack_client import slack_error
 from bot.tasks import BackgroundTasks, RequestGauge
 
 logger = logging.getLogger(__name__)
+
+# Slack answers that say "not now" rather than "never": the same render is tried again after a
+# pause. Anything else (invalid_blocks, channel_not_found, …) would fail the same way every time.
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+# Pauses before re-rendering after a transient failure; after the last one the messages wait for
+# the next change or the next start (``recover``): the rows stay marked unpublished either way.
+RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+class _TryAgain(Exception):
+    """Slack could not take the message just now."""
 
 
 class Publisher:
@@ -40,11 +55,13 @@ class Publisher:
         tasks: BackgroundTasks,
         gauge: RequestGauge | None = None,
         debounce: float = 0.2,
+        retry_delays: tuple[float, ...] | None = None,
     ) -> None:
         self._gauge = gauge or RequestGauge()
         # Waiting a moment before rendering lets a burst of clicks land in one chat.update; Slack
         # allows chat.update only ~50/min per workspace (Tier 3), so per-click updates would 429.
         self._debounce = debounce
+        self._retry_delays = RETRY_DELAYS if retry_delays is None else retry_delays
         self._db = db
         self._slack = slack
         self._tasks = tasks
@@ -69,12 +86,26 @@ class Publisher:
             self.kick(launch_id)
 
     async def _run(self, launch_id: int) -> None:
+        failures = 0
         try:
             while True:
                 await asyncio.sleep(self._debounce)
                 await self._gauge.quiet()
                 self._dirty.discard(launch_id)
-                await self.flush(launch_id)
+                try:
+                    await self.flush(launch_id)
+                    failures = 0
+                except _TryAgain as exc:
+                    if failures >= len(self._retry_delays):
+                        logger.warning(
+                            "launch %s: Slack still failing (%s); waiting for the next change",
+                            launch_id,
+                            exc,
+                        )
+                        return
+                    await asyncio.sleep(self._retry_delays[failures])
+                    failures += 1
+                    continue
                 if launch_id not in self._dirty:
                     return
         finally:
@@ -127,8 +158,12 @@ class Publisher:
                 await self._slack.chat_update(
                     channel=message.channel_id, ts=ts, text=view.text, blocks=view.blocks
                 )
-        except SlackApiError as exc:
-            error = str(exc.response.get("error", "unknown_error"))
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            if isinstance(exc, SlackApiError):
+                error = slack_error(exc)
+                transient = error in TRANSIENT_ERRORS or exc.response.status_code >= 500
+            else:  # Slack did not answer at all
+                error, transient = type(exc).__name__, True
             logger.warning(
                 "could not publish message %s of launch %s: %s", message.id, state.id, error
             )
@@ -140,6 +175,8 @@ class Publisher:
                     ts=None,
                     error=error,
                 )
+            if transient:
+                raise _TryAgain(error) from exc
             return None
         async with self._db.sessions.begin() as session:
             await mark_rendered(

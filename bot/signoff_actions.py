@@ -27,6 +27,7 @@ from bot.identity import Identity, identity_for, store_display_name
 from bot.ids import ActionId, CallbackId, SignOffBlock
 from bot.signoff_blocks import SignOffValue, revoke_modal, revoke_reason, signoff_view
 from bot.signoffs import SignOffOutcome
+from bot.slack_client import slack_error
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ async def _open_revoke_modal(
             trigger_id=trigger_id, view=revoke_modal(state=state, role_title=title, value=value)
         )
     except SlackClientError as exc:
-        error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+        error = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
         logger.warning("views.open for a revoke form failed: %s", error)
         await respond(
             text=f":warning: I could not open the revoke form (Slack said `{error}`). Nothing "

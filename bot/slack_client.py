@@ -12,6 +12,17 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot.metrics import Metrics
 
 
+def slack_error(exc: SlackApiError) -> str:
+    """The ``error`` Slack gave, or ``http_<status>`` when the answer was not Slack's JSON (a proxy's
+    503 page, say): ``exc.response`` then holds text, not a dict."""
+    response = exc.response
+    data = getattr(response, "data", None)
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    status = getattr(response, "status_code", None)
+    return f"http_{status}" if status else "unknown_error"
+
+
 class CountingWebClient(AsyncWebClient):
     """Every Web API method of slack_sdk funnels through ``api_call``; counting there sees them all."""
 
@@ -24,10 +35,9 @@ class CountingWebClient(AsyncWebClient):
         try:
             return await super().api_call(api_method, **kwargs)
         except SlackApiError as exc:
-            error = (
-                str(exc.response.get("error", "unknown")) if exc.response is not None else "unknown"
+            self.metrics.inc(
+                "launchbot_slack_api_errors_total", method=api_method, error=slack_error(exc)
             )
-            self.metrics.inc("launchbot_slack_api_errors_total", method=api_method, error=error)
             raise
 
 

@@ -14,6 +14,7 @@ from bot.errors import BadInput, Conflict, NotAllowed
 from bot.incident_actions import killswitch_membership
 from bot.models import Launch
 from bot.schemas import CommandReply, LaunchCommand
+from bot.slack_client import slack_error
 
 ACTIONS = ("fire", "status", "arm", "disarm", "test")
 
@@ -145,7 +146,7 @@ def _open_modal(
         try:
             await deps.slack.views_open(trigger_id=cmd.trigger_id, view=view)
         except SlackApiError as exc:
-            error = escape(str(exc.response.get("error", "unknown_error")))
+            error = escape(slack_error(exc))
             return CommandReply.of(
                 notice(
                     f":warning: The kill-switch confirmation did not open (Slack said `{error}`). "

@@ -16,6 +16,7 @@ from bot.blocks import escape
 from bot.deps import Deps
 from bot.errors import BadInput, NotFound
 from bot.schemas import CommandReply, LaunchCommand
+from bot.slack_client import slack_error
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +57,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
                 title=f"Launch report: {state.name}",
             )
         except SlackClientError as exc:
-            error = (
-                exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-            )
+            error = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
             logger.warning("report upload for launch %s failed: %s", state.id, error)
             return CommandReply(
                 text=f":x: The report was not uploaded: Slack said `{escape(str(error))}`. Nothing "

@@ -1,0 +1,77 @@
+"""The publisher when Slack fails: a "not now" answer (internal_error, ratelimited after the client's
+own retries, a 5xx) is rendered again after a pause, so a tick is not left unseen until the next
+click; a "never" answer (invalid_blocks, channel_not_found) is recorded and not hammered."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.models import SlackMessage
+from tests.warroom import WarRoom
+
+ALICE, BOB = "U0ALICE001", "U0BOB00001"
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.publisher.RETRY_DELAYS", (0.05, 0.05, 0.05))
+
+
+async def unpublished(room: WarRoom) -> list[SlackMessage]:
+    async with room.bot.deps.db.read_sessions() as session:
+        rows = (await session.scalars(select(SlackMessage))).all()
+    return [m for m in rows if m.version > m.rendered_version]
+
+
+@pytest.mark.parametrize("failure", [{"error": "internal_error"}, {"status": 503}])
+async def test_a_passing_slack_failure_is_rendered_again(
+    room: WarRoom, failure: dict[str, object]
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    room.slack.fail_next("chat.update", times=2, **failure)  # type: ignore[arg-type]
+    await room.click(BOB, "Failover tested")
+    assert room.is_checked("Failover tested")
+    assert len(room.slack.calls_to("chat.update")) >= 3  # two refused, then the one that landed
+    assert await unpublished(room) == []
+
+
+async def test_a_lasting_refusal_is_recorded_not_retried(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    card_updates = len(
+        [c for c in room.slack.calls_to("chat.update") if c.args["ts"] == card_ts(room)]
+    )
+    # One refusal of the card's update is scripted: a retry would have landed, so a stale card
+    # proves none ran. The checklist message itself is updated as usual.
+    room.slack.fail_next("chat.update", error="channel_not_found")
+    await room.click(BOB, "Failover tested")
+    assert room.is_checked("Failover tested")
+    assert "1/45" not in str(room.card().blocks)
+    [stale] = await unpublished(room)
+    assert (stale.kind, stale.last_error) == ("card", "channel_not_found")
+    assert (
+        len([c for c in room.slack.calls_to("chat.update") if c.args["ts"] == card_ts(room)])
+        == card_updates + 1
+    )
+    # The next change renders the card again, with both ticks.
+    await room.click(BOB, "Read replicas configured")
+    assert "2/45" in str(room.card().blocks)
+    assert await unpublished(room) == []
+
+
+async def test_slack_failing_past_every_retry_leaves_the_rows_for_the_next_change(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    before = len(room.slack.calls_to("chat.update"))
+    room.slack.fail_next("chat.update", error="internal_error", times=50)
+    await room.click(BOB, "Failover tested")
+    # One try plus one per pause, then the publisher stops and waits: no endless loop. The rows
+    # stay unpublished, for the next change or the next start.
+    assert len(room.slack.calls_to("chat.update")) - before == 1 + 3
+    assert not room.is_checked("Failover tested")
+    assert await unpublished(room)
+
+
+def card_ts(room: WarRoom) -> str:
+    return str(room.card().ts)
