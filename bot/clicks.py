@@ -10,6 +10,7 @@ click's INSERT never waits behind more than one of them. Pending rows survive a 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -17,7 +18,8 @@ from datetime import datetime
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import checklist
-from bot.db import Database
+from bot.db import Database, is_sqlite
+from bot.inbox import SqliteInbox
 from bot.models import SlackMessage
 from bot.publisher import Publisher
 from bot.tasks import BackgroundTasks, RequestGauge
@@ -75,6 +77,8 @@ class ClickApplier:
         self._reply_to: dict[str, str] = {}
         self._inbox: list[tuple[checklist.ReceivedClick, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
+        # SQLite: the inbox write without waiting for the event loop (bot/inbox.py); else the ORM.
+        self._sqlite = SqliteInbox(db.write_engine) if is_sqlite(str(db.write_engine.url)) else None
         self.index = MessageIndex(db)
         # Display names (bot.identity, cached users.info); set where the Slack client is at hand
         # (Deps). None: the checklist shows the payload's handle.
@@ -84,6 +88,11 @@ class ClickApplier:
         """Store one click durably (True if new, False for a replay). Clicks arriving together are
         written in one transaction: with one SQLite writer, a commit per click made each click of a
         burst wait for every commit ahead of it."""
+        if self._sqlite is not None and self._writer is None:
+            # Nothing queued ahead of it: commit it right here, without waiting for the loop.
+            fresh = self._sqlite.receive_now(click)
+            if fresh is not None:
+                return fresh
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._inbox.append((click, future))
         if self._writer is None:
@@ -93,23 +102,42 @@ class ClickApplier:
     async def _write_inbox(self) -> None:
         try:
             while self._inbox:
-                batch, self._inbox = self._inbox, []
                 try:
-                    async with self._db.sessions.begin() as session:
-                        fresh = await checklist.receive_clicks(
-                            session=session, clicks=[c for c, _ in batch]
-                        )
-                except Exception as exc:  # every waiting click must hear of the failure
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for click, future in batch:
-                    if not future.done():
-                        future.set_result(click.dedup_key in fresh)
-                        fresh.discard(click.dedup_key)
+                    if self._sqlite is None:
+                        await self._write_batches(self._receive_orm)
+                    else:
+                        # One writer connection for consecutive batches: handing it back costs a
+                        # round trip to the driver's thread, which the next batch would wait for.
+                        async with self._sqlite.connect() as conn:
+                            await self._write_batches(functools.partial(self._sqlite.receive, conn))
+                except Exception as exc:  # no connection: every waiting click must hear of it
+                    batch, self._inbox = self._inbox, []
+                    _fail(batch, exc)
         finally:
             self._writer = None
+
+    async def _write_batches(
+        self, receive: Callable[[list[checklist.ReceivedClick]], Awaitable[set[str]]]
+    ) -> None:
+        while self._inbox:
+            batch, self._inbox = self._inbox, []
+            try:
+                fresh = await receive([c for c, _ in batch])
+            except Exception as exc:  # every waiting click must hear of the failure
+                _fail(batch, exc)
+                return  # and the next batch gets a fresh connection
+            for click, future in batch:
+                if not future.done():
+                    future.set_result(click.dedup_key in fresh)
+                    fresh.discard(click.dedup_key)
+
+    async def _receive_orm(self, clicks: list[checklist.ReceivedClick]) -> set[str]:
+        async with self._db.sessions.begin() as session:
+            return await checklist.receive_clicks(session=session, clicks=clicks)
+
+    def close(self) -> None:
+        if self._sqlite is not None:
+            self._sqlite.close()
 
     def expect_reply(self, dedup_key: str, response_url: str | None) -> None:
         if response_url:
@@ -167,6 +195,14 @@ class ClickApplier:
             logger.warning("users.info did not answer in time; showing handles")
             return {}
         return {u: n for u, n in zip(ordered, found, strict=True) if isinstance(n, str) and n}
+
+
+def _fail(
+    batch: list[tuple[checklist.ReceivedClick, asyncio.Future[bool]]], exc: Exception
+) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
 
 
 async def _tell(response_url: str, text: str) -> None:

@@ -90,6 +90,7 @@ async def running_bot(
     finally:
         await scheduler.stop()
         await tasks.drain(SHUTDOWN_GRACE_SECONDS)
+        clicks.close()
         await http.aclose()
         await db.dispose()
 
