@@ -33,6 +33,7 @@ BOT_TOKEN = "xoxb-bench-000000000000"
 SECRET = "bench-signing-secret-0123456789"
 CHANNEL = "C0WARROOM1"
 WARM_UP_BURSTS = 3
+BENCH_USERS = 50
 
 
 def _free_port() -> int:
@@ -114,7 +115,7 @@ def _click_requests(slack: SlackStandIn, n: int, offset: int) -> list[tuple[byte
         ts, value = options[(i + offset) % len(options)]
         out.append(
             slack.checkbox_click(
-                user_id=f"U0BENCH{i % 50:03d}",
+                user_id=f"U0BENCH{i % BENCH_USERS:03d}",
                 channel_id=CHANNEL,
                 message_ts=ts,
                 toggle_value=value,
@@ -131,6 +132,8 @@ async def run(clicks: int, rounds: int) -> None:
         signing_secret=SECRET,
         app_url=f"http://127.0.0.1:{bot_port}/slack/events",
     )
+    for i in range(BENCH_USERS):  # a real workspace knows its members: users.info answers
+        slack.add_user(f"U0BENCH{i:03d}", f"bench{i:03d}", f"Bench User {i:03d}")
     await slack.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LAUNCHBOT_"))}
     env.update(
