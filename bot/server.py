@@ -43,14 +43,27 @@ def _kind(body: dict[str, object]) -> str:
     return str(body.get("type") or "unknown")
 
 
+class Activity:
+    """When the last request from Slack arrived (monotonic seconds), for work that waits for a lull."""
+
+    def __init__(self) -> None:
+        self.last_request = 0.0
+
+
 def make_web_app(
-    bolt: AsyncApp, deps: Deps, *, readiness: Callable[[], Awaitable[bool]] | None = None
+    bolt: AsyncApp,
+    deps: Deps,
+    *,
+    readiness: Callable[[], Awaitable[bool]] | None = None,
+    activity: Activity | None = None,
 ) -> web.Application:
     secret = deps.settings.slack_signing_secret
     secret_bytes = secret.get_secret_value().encode() if secret else None
     metrics = deps.metrics
 
     async def slack_events(request: web.Request) -> web.Response:
+        if activity is not None:
+            activity.last_request = time.monotonic()
         with deps.gauge.serving():
             return await handle_slack_request(request)
 
