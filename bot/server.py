@@ -43,6 +43,21 @@ def _kind(body: dict[str, object]) -> str:
     return str(body.get("type") or "unknown")
 
 
+def _not_like_slack(body: dict[str, object]) -> str | None:
+    """What a signed request lacks that Slack always sends (who, and where); None when it has it.
+    Without this a slash command with no ``user_id`` reached the router and got a 200 "Something
+    went wrong": the sender's fault, answered as ours."""
+    if "command" in body:
+        missing = [key for key in ("user_id", "channel_id") if not body.get(key)]
+        return f"slash command without {' and '.join(missing)}" if missing else None
+    kind = body.get("type")
+    if kind in ("block_actions", "view_submission", "view_closed"):
+        user = body.get("user")
+        if not isinstance(user, dict) or not user.get("id"):
+            return f"{kind} without user.id"
+    return None
+
+
 class Activity:
     """When the last request from Slack arrived (monotonic seconds), for work that waits for a lull."""
 
@@ -88,6 +103,10 @@ def make_web_app(
             # aiohttp would turn into a 500. It is the sender's fault: 400.
             metrics.inc("launchbot_requests_total", kind="malformed", status="400")
             return _json(400, {"error": "malformed payload"})
+        problem = _not_like_slack(bolt_request.body)
+        if problem is not None:
+            metrics.inc("launchbot_requests_total", kind="malformed", status="400")
+            return _json(400, {"error": problem})
         bolt_response = await bolt.async_dispatch(bolt_request)
         status = bolt_response.status
         metrics.inc("launchbot_requests_total", kind=kind, status=str(status))

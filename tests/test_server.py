@@ -4,6 +4,7 @@ and a restart in the middle of a launch."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -154,7 +156,10 @@ async def test_bad_signatures_get_401_and_malformed_bodies_never_5xx(
     future = slack.signed_headers(body, timestamp=int(time.time()) + 301)
     assert (await post(bot, body, future))[0] == 401
     assert (await post(bot, b"payload=not-json", form))[0] == 401  # stock bolt answers 500 here
-    for garbage in (b"payload=not-json", b"payload=%5B%5D", b"\xff\xfe"):
+    no_user = body.replace(f"user_id={ALICE}".encode(), b"")
+    assert no_user != body
+    payload = urlencode({"payload": json.dumps({"type": "block_actions", "actions": []})})
+    for garbage in (b"payload=not-json", b"payload=%5B%5D", b"\xff\xfe", no_user, payload.encode()):
         status, _ = await post(bot, garbage, slack.signed_headers(garbage))
         assert 400 <= status < 500, (garbage, status)
     assert slack.calls_to("chat.postMessage") == []
