@@ -13,8 +13,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, signoff_blocks
@@ -27,17 +26,12 @@ from bot.checklist import (
 )
 from bot.config import RoleConfig
 from bot.db import Database
-from bot.slack_client import slack_error
+from bot.slack_client import SLACK_CALL_ERRORS, is_transient, slack_error
 from bot.tasks import BackgroundTasks, RequestGauge
 
 logger = logging.getLogger(__name__)
 
-# Slack answers that say "not now" rather than "never": the same render is tried again after a
-# pause. Anything else (invalid_blocks, channel_not_found, …) would fail the same way every time.
-TRANSIENT_ERRORS = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
-# Pauses before re-rendering after a transient failure; after the last one the messages wait for
+# After a "not now" from Slack (slack_client.is_transient) the same render is tried again. Pauses before re-rendering after a transient failure; after the last one the messages wait for
 # the next change or the next start (``recover``): the rows stay marked unpublished either way.
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
@@ -116,16 +110,24 @@ class Publisher:
             state = await load_state(session=session, launch_id=launch_id)
         card = state.card
         card_ts = card.ts if card else None
+        not_now: _TryAgain | None = None
         for message in _in_posting_order(state):
             if message.version <= message.rendered_version:
                 continue
             if message.kind != "card" and card_ts is None:
                 continue  # replies need the card's ts as their thread; retried once the card exists
-            ts = await self._publish(
-                state, message, thread_ts=None if message.kind in _TOP_LEVEL else card_ts
-            )
+            try:
+                ts = await self._publish(
+                    state, message, thread_ts=None if message.kind in _TOP_LEVEL else card_ts
+                )
+            except _TryAgain as exc:
+                # One message Slack could not take now must not hold back the others'.
+                not_now = exc
+                continue
             if message.kind == "card" and ts is not None:
                 card_ts = ts
+        if not_now is not None:
+            raise not_now
 
     async def _publish(
         self, state: LaunchState, message: MessageRef, *, thread_ts: str | None
@@ -149,21 +151,19 @@ class Publisher:
                 )
                 ts = str(response["ts"])
                 if message.kind == "card":
-                    link = await self._slack.chat_getPermalink(
-                        channel=message.channel_id, message_ts=ts
-                    )
-                    permalink = str(link["permalink"])
+                    permalink = await self._permalink(message.channel_id, ts)
             else:
                 ts = message.ts
                 await self._slack.chat_update(
                     channel=message.channel_id, ts=ts, text=view.text, blocks=view.blocks
                 )
-        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            if isinstance(exc, SlackApiError):
-                error = slack_error(exc)
-                transient = error in TRANSIENT_ERRORS or exc.response.status_code >= 500
-            else:  # Slack did not answer at all
-                error, transient = type(exc).__name__, True
+                if message.kind == "card" and message.permalink is None:
+                    permalink = await self._permalink(message.channel_id, ts)
+        except SLACK_CALL_ERRORS as exc:
+            # A post Slack made but never answered cannot be told from one it did not make; it is
+            # posted again (Slack has no idempotency key for chat.postMessage).
+            transient = is_transient(exc)
+            error = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
             logger.warning(
                 "could not publish message %s of launch %s: %s", message.id, state.id, error
             )
@@ -187,6 +187,16 @@ class Publisher:
                 permalink=permalink,
             )
         return ts
+
+    async def _permalink(self, channel: str, ts: str) -> str | None:
+        """The card's link for /launch status. The card is posted by now: a failure here must not
+        lose its ts (a retry would post a second card), so it only leaves the link for later."""
+        try:
+            link = await self._slack.chat_getPermalink(channel=channel, message_ts=ts)
+        except SLACK_CALL_ERRORS as exc:
+            logger.warning("no permalink for the card %s yet: %s", ts, exc)
+            return None
+        return str(link["permalink"])
 
 
 # Posted in the channel itself; every other message is a reply in the card's thread.

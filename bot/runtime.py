@@ -30,7 +30,7 @@ from bot.metrics import Metrics
 from bot.publisher import Publisher
 from bot.scheduler import Scheduler
 from bot.server import Activity, make_web_app
-from bot.slack_client import make_slack_client
+from bot.slack_client import is_transient, make_slack_client, slack_error
 from bot.tasks import BackgroundTasks, RequestGauge
 from bot.template import ChecklistTemplate, load_template
 
@@ -109,11 +109,6 @@ class SocketModeRefused(Exception):
     """Slack refused the app token for good (invalid_auth and the like): retrying cannot help."""
 
 
-# apps.connections.open errors worth retrying; any other error means the token or the app's
-# settings are wrong, and retrying forever would only hide that.
-_TRANSIENT_SLACK_ERRORS = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
 _RETRY_MAX_SECONDS = 30.0
 
 
@@ -126,10 +121,11 @@ async def _connect_socket_mode(handler: AsyncSocketModeHandler) -> None:
             handler.client.wss_uri = await handler.client.issue_new_wss_url()
             break
         except SlackApiError as exc:
-            error = exc.response.get("error") if exc.response is not None else None
-            status = exc.response.status_code if exc.response is not None else 0
-            if error not in _TRANSIENT_SLACK_ERRORS and status < 500:
-                raise SocketModeRefused(str(error or f"HTTP {status}")) from exc
+            # Any error but a "not now" means the token or the app's settings are wrong, and
+            # retrying forever would only hide that.
+            error = slack_error(exc)
+            if not is_transient(exc):
+                raise SocketModeRefused(error) from exc
             logger.warning("apps.connections.open failed (%s); retrying in %.0f s", error, delay)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             logger.warning(

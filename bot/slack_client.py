@@ -4,12 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.metrics import Metrics
+
+# Slack answers that say "not now" rather than "never": worth trying again after a pause. Anything
+# else (invalid_auth, invalid_blocks, channel_not_found, …) would fail the same way every time.
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+# What a Web API call raises when Slack refused it or did not answer at all.
+SLACK_CALL_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed Web API call may succeed if tried again: a "not now" error, a 5xx, or no
+    answer at all."""
+    if isinstance(exc, SlackApiError):
+        status = getattr(exc.response, "status_code", 0) or 0
+        return slack_error(exc) in TRANSIENT_ERRORS or status >= 500
+    return isinstance(exc, SLACK_CALL_ERRORS)
 
 
 def slack_error(exc: SlackApiError) -> str:

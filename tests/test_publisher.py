@@ -63,14 +63,42 @@ async def test_slack_failing_past_every_retry_leaves_the_rows_for_the_next_chang
     room: WarRoom,
 ) -> None:
     await room.command(ALICE, "start Trading v2")
+    card = card_ts(room)
     before = len(room.slack.calls_to("chat.update"))
     room.slack.fail_next("chat.update", error="internal_error", times=50)
     await room.click(BOB, "Failover tested")
-    # One try plus one per pause, then the publisher stops and waits: no endless loop. The rows
-    # stay unpublished, for the next change or the next start.
-    assert len(room.slack.calls_to("chat.update")) - before == 1 + 3
-    assert not room.is_checked("Failover tested")
-    assert await unpublished(room)
+    tries = room.slack.calls_to("chat.update")[before:]
+    # One try plus one per pause, for the card and the checklist message alike, then the publisher
+    # stops and waits: no endless loop. The rows stay unpublished, for the next change or start.
+    assert len([c for c in tries if c.args["ts"] == card]) == 1 + 3
+    assert len(tries) == 2 * (1 + 3)
+    assert sorted(m.kind for m in await unpublished(room)) == ["card", "section"]
+
+
+async def test_a_failing_card_does_not_hold_back_the_checklist_message(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    card = card_ts(room)
+    before = len(room.slack.calls_to("chat.update"))
+    room.slack.fail_next("chat.update", error="internal_error")  # taken by the card, first in order
+    await room.click(BOB, "Failover tested")
+    order = [c.args["ts"] == card for c in room.slack.calls_to("chat.update")[before:]]
+    assert order == [True, False, True]  # card refused, checklist updated, card again
+    assert room.is_checked("Failover tested") and "1/45" in str(room.card().blocks)
+
+
+async def test_a_card_whose_permalink_fails_is_posted_once(room: WarRoom) -> None:
+    room.slack.fail_next("chat.getPermalink", error="internal_error")
+    await room.command(ALICE, "start Trading v2")
+    cards = [m for m in room.top_level() if m.blocks and "🚀" in str(m.blocks[0])]
+    assert len(cards) == 1
+    # The link is fetched again with the card's next update.
+    await room.click(BOB, "Failover tested")
+    async with room.bot.deps.db.read_sessions() as session:
+        [row] = (
+            await session.scalars(select(SlackMessage).where(SlackMessage.kind == "card"))
+        ).all()
+    assert row.ts == cards[0].ts and row.permalink
+    assert len([m for m in room.top_level() if m.blocks and "🚀" in str(m.blocks[0])]) == 1
 
 
 def card_ts(room: WarRoom) -> str:
