@@ -164,8 +164,33 @@ async def test_what_slack_itself_would_answer_and_plain_messages(tmp_path: Path)
         # Unknown people and bad bodies are refused without touching the bot.
         status, _ = await page.act("command", user="U0NOBODY01", text="/launch help")
         assert status == 400
-        async with http.post(f"{playground.url}act/click", data=b"not json") as r:
+        async with http.post(
+            f"{playground.url}act/click",
+            data=b"not json",
+            headers={"Content-Type": "application/json"},
+        ) as r:
             assert r.status == 400
+
+        # Another site open in the same browser cannot act as the CTO: a no-preflight text body
+        # is refused, and so is a JSON one from a foreign origin.
+        forged = json.dumps({"user": CTO, "text": "/launch start Forged"})
+        async with http.post(
+            f"{playground.url}act/command", data=forged, headers={"Content-Type": "text/plain"}
+        ) as r:
+            assert r.status == 415
+        async with http.post(
+            f"{playground.url}act/command",
+            data=forged,
+            headers={"Content-Type": "application/json", "Origin": "http://evil.example"},
+        ) as r:
+            assert r.status == 403
+        async with http.post(
+            f"{playground.url}act/command",
+            data=forged,
+            headers={"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"},
+        ) as r:
+            assert r.status == 403
+        assert not any("Forged" in all_text(m) for m in (await page.state(CTO))["messages"])
 
         # /launch help answers in the ack, ephemeral to the one who typed it.
         await page.type(OUTSIDER, "/launch help")

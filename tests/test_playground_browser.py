@@ -175,6 +175,7 @@ async def test_mrkdwn_is_rendered_faithfully_and_safely(page: Page) -> None:
             entities: r("a &amp; b &lt;!channel&gt;"),
             raw: r("<script>alert(1)</script><img src=x onerror=alert(1)>"),
             date: r("<!date^0^{date_num}|fallback>"),
+            badDate: r("<!date^soon^{date}|the fallback>"),
             pre: r("```line <1>\\nline 2```"),
             quote: r("> quoted\\nplain"),
           };
@@ -191,5 +192,6 @@ async def test_mrkdwn_is_rendered_faithfully_and_safely(page: Page) -> None:
     assert rendered["entities"] == "a &amp; b &lt;!channel&gt;"
     assert "<script" not in rendered["raw"] and "<img" not in rendered["raw"]
     assert rendered["date"].startswith("<time") and "19" in rendered["date"]  # 1970 (or 1969 west)
+    assert rendered["badDate"] == "the fallback"
     assert rendered["pre"] == "<pre>line &lt;1&gt;\nline 2</pre>"
     assert rendered["quote"].startswith("<blockquote>quoted</blockquote>")

@@ -32,6 +32,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.ids import SLASH_COMMAND
+from bot.mrkdwn import escape
 from bot.standin import Message, SlackStandIn
 from bot.standin.engine import DEFAULT_CHANNEL
 
@@ -628,7 +629,20 @@ class Playground:
         )
 
     async def _body(self, request: web.Request) -> tuple[dict[str, Any], str]:
-        """The JSON body and its acting user, who must be someone in the workspace."""
+        """The JSON body and its acting user, who must be someone in the workspace.
+
+        Only the page itself may act: another site open in the same browser could otherwise post
+        a no-preflight form or text body to 127.0.0.1 and approve as the CTO. A JSON content type
+        forces a CORS preflight (which this server never grants), and a browser's own
+        Origin/Sec-Fetch-Site headers must say the request came from this page."""
+        if request.content_type != "application/json":
+            raise web.HTTPUnsupportedMediaType(text="send application/json")
+        site = request.headers.get("Sec-Fetch-Site")
+        origin = request.headers.get("Origin")
+        if (site is not None and site not in ("same-origin", "none")) or (
+            origin is not None and origin != f"{request.scheme}://{request.host}"
+        ):
+            raise web.HTTPForbidden(text="only the playground page may act")
         try:
             data = await request.json()
         except ValueError:
@@ -671,12 +685,12 @@ class Playground:
         except aiohttp.ClientError:
             return {"ok": False, "error": "dispatch_failed"}
         result: dict[str, Any] = {
-            "ok": sent.status == 200,
+            "ok": sent.ok,
             "status": sent.status,
             "ms": round((time.monotonic() - started) * 1000),
         }
-        if sent.status != 200:
-            result["error"] = "dispatch_failed"
+        if not sent.ok:  # Slack shows its own error; a late answer was dropped by the stand-in
+            result["error"] = sent.error or "dispatch_failed"
         return result
 
     async def _command(self, request: web.Request) -> web.Response:
@@ -689,13 +703,13 @@ class Playground:
             command, _, rest = text.partition(" ")
             if thread_ts is not None:  # as in Slack: app commands do not run in threads
                 self._slackbot_says(
-                    user, f"`{command}` is not supported in threads. Sorry!", thread_ts
+                    user, f"`{escape(command)}` is not supported in threads. Sorry!", thread_ts
                 )
                 return web.json_response({"ok": False, "error": "not_in_thread"})
             if command != SLASH_COMMAND:
                 self._slackbot_says(
                     user,
-                    f"`{command}` is not a valid command. In this playground only `{SLASH_COMMAND}` is installed.",
+                    f"`{escape(command)}` is not a valid command. In this playground only `{SLASH_COMMAND}` is installed.",
                 )
                 return web.json_response({"ok": False, "error": "unknown_command"})
             body, headers = self.standin.slash_command(
@@ -703,7 +717,9 @@ class Playground:
             )
             result = await self._deliver(body, headers)
             if not result["ok"]:
-                self._slackbot_says(user, f'`{command}` failed with the error "{result["error"]}"')
+                self._slackbot_says(
+                    user, f'`{escape(command)}` failed with the error "{result["error"]}"'
+                )
             return web.json_response(result)
         if thread_ts is not None and thread_ts not in self._all_ts():
             return _error(404, "no such thread")
@@ -713,7 +729,7 @@ class Playground:
             "ts": ts,
             "thread_ts": thread_ts,
             "user": user,
-            "text": _escape(text),
+            "text": escape(text),  # a person's typed text, as Slack stores it
             "blocks": [],
             "edited": False,
             "files": [],
@@ -877,11 +893,6 @@ class Playground:
             {"status": "success", "message": "Event processed", "dedup_key": data.get("dedup_key")},
             status=202,
         )
-
-
-def _escape(text: str) -> str:
-    """A person's typed text as Slack stores it: its three control characters as entities."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 async def _serve(playground: Playground) -> int:

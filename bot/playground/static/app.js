@@ -111,7 +111,7 @@
 
   function button(el, block, where) {
     const style = el.style ? ` bk-${el.style}` : "";
-    if (el.url) {
+    if (el.url && Mrkdwn.safeUrl(el.url)) {
       return `<a class="bk-button${style}" href="${esc(el.url)}" target="_blank" rel="noopener">${Mrkdwn.plain(el.text)}</a>`;
     }
     return `<button type="button" class="bk-button${style}"${attrs({
@@ -150,7 +150,7 @@
       case "checkboxes":
         return checkboxes(el, block, where);
       case "image":
-        return `<img class="bk-image-el" alt="${esc(el.alt_text || "")}" src="${esc(el.image_url || "")}">`;
+        return `<img class="bk-image-el" alt="${esc(el.alt_text || "")}" src="${esc(Mrkdwn.safeUrl(el.image_url || "") || "")}">`;
       case "mrkdwn":
       case "plain_text":
         return `<span class="bk-context-text">${text(el)}</span>`;
@@ -197,7 +197,7 @@
         }</label>${control}${b.hint ? `<div class="bk-hint">${Mrkdwn.plain(b.hint)}</div>` : ""}<div class="bk-error" data-error-for="${esc(b.block_id)}">${error ? esc(error) : ""}</div></div>`;
       }
       case "image":
-        return `<figure class="bk-image"><img alt="${esc(b.alt_text || "")}" src="${esc(b.image_url || "")}"></figure>`;
+        return `<figure class="bk-image"><img alt="${esc(b.alt_text || "")}" src="${esc(Mrkdwn.safeUrl(b.image_url || "") || "")}"></figure>`;
       default:
         return `<div class="bk-unsupported">[${esc(b.type)} block]</div>`;
     }
@@ -213,7 +213,7 @@
 
   function files(list) {
     return (list || [])
-      .map((f) => `<a class="file" href="${esc(f.url)}" download><span class="file-icon">📄</span><span><b>${esc(f.title || f.name || "file")}</b><br><span class="muted">${esc(f.name || "")} · ${f.size} bytes</span></span></a>`)
+      .map((f) => `<a class="file" href="${esc(Mrkdwn.safeUrl(f.url) || "#")}" download><span class="file-icon">📄</span><span><b>${esc(f.title || f.name || "file")}</b><br><span class="muted">${esc(f.name || "")} · ${f.size} bytes</span></span></a>`)
       .join("");
   }
 

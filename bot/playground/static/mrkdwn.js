@@ -101,6 +101,7 @@ const Mrkdwn = (() => {
         const shown = formatDate(Number(rest[0]), decodeEntities(rest[1] || "{date_num} {time}"));
         const text = shown === null ? decodeEntities(label || "") : shown;
         const link = rest[2] ? safeUrl(decodeEntities(rest[2])) : null;
+        if (shown === null) return escapeHtml(text); // a bad epoch: Slack shows the fallback
         const span = `<time class="date" datetime="${escapeHtml(new Date(Number(rest[0]) * 1000).toISOString())}">${escapeHtml(text)}</time>`;
         return link ? `<a href="${escapeHtml(link)}" target="_blank" rel="noopener">${span}</a>` : span;
       }
@@ -179,5 +180,5 @@ const Mrkdwn = (() => {
     return obj.emoji === false ? text : text.replace(/:([a-z0-9_+-]+):/g, (m, n) => EMOJI[n] || m);
   }
 
-  return { render, plain, escapeHtml, formatDate };
+  return { render, plain, escapeHtml, formatDate, safeUrl };
 })();
