@@ -131,7 +131,10 @@ def _audit_command(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         report = asyncio.run(verify_launch(settings.database_url, args.launch))
     except (LaunchError, ConfigError) as exc:
-        print(f"launchbot: {getattr(exc, 'message', exc)}", file=sys.stderr)  # noqa: T201
+        from bot.mrkdwn import unescape
+
+        # Refusals are written for Slack's mrkdwn (names escaped); a terminal shows them as typed.
+        print(f"launchbot: {unescape(str(getattr(exc, 'message', exc)))}", file=sys.stderr)  # noqa: T201
         return 1
     if report.first_bad is not None:
         print(  # noqa: T201

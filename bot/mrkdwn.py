@@ -10,3 +10,8 @@ from __future__ import annotations
 def escape(text: str) -> str:
     """Slack's three control characters, in this order (api.slack.com formatting#escaping)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    """``escape`` undone, for a terminal: the CLI prints the same messages Slack gets."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -70,3 +70,16 @@ def test_checklist_validate_missing_file_exits_1(
 @pytest.mark.skipif(not SEED.exists(), reason="shared/ (the product's seed checklist) is absent")
 def test_bundled_template_is_the_seed_checklist() -> None:
     assert DEFAULT_TEMPLATE_PATH.read_bytes() == SEED.read_bytes()
+
+
+def test_export_of_an_unknown_launch_names_it_as_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("LAUNCHBOT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert main(["export", "R&D <v2>", "--format", "json"]) == 1
+    err = capsys.readouterr().err
+    assert "R&D <v2>" in err and "&amp;" not in err, err
