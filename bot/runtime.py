@@ -205,7 +205,12 @@ async def serve(settings: Settings, *, host: str, port: int, socket_mode: bool) 
         mode = "Socket Mode" if socket_mode else f"HTTP on http://{host}:{port}/slack/events"
         logger.info("launchbot serving (%s)", mode)
         print(f"launchbot: serving ({mode}); health on http://{host}:{port}/healthz", flush=True)  # noqa: T201
-        collector = asyncio.create_task(_collect_in_lulls(activity), name="gc-in-lulls")
+        # Lulls are seen on /slack/events only; over Socket Mode the collector keeps its own timing.
+        collector = (
+            asyncio.create_task(_collect_in_lulls(activity), name="gc-in-lulls")
+            if not socket_mode
+            else None
+        )
         try:
             if handler is not None:
                 try:
@@ -218,7 +223,8 @@ async def serve(settings: Settings, *, host: str, port: int, socket_mode: bool) 
                 await stop.wait()
         finally:
             print("launchbot: stopping", flush=True)  # noqa: T201
-            collector.cancel()
+            if collector is not None:
+                collector.cancel()
             if handler is not None:
                 await handler.close_async()  # type: ignore[no-untyped-call]
             await runner.cleanup()

@@ -25,6 +25,7 @@ from bot.deps import Deps
 from bot.errors import LaunchError, NotAllowed
 from bot.identity import Identity, identity_for, store_display_name
 from bot.ids import ActionId, CallbackId, SignOffBlock
+from bot.mrkdwn import unescape
 from bot.signoff_blocks import SignOffValue, revoke_modal, revoke_reason, signoff_view
 from bot.signoffs import SignOffOutcome
 from bot.slack_client import slack_error
@@ -194,8 +195,7 @@ _MENTION = re.compile(r"<[@!](?:subteam\^)?([A-Z0-9]+)(?:\|[^>]*)?>")
 
 def plain(mrkdwn: str) -> str:
     """A message for a plain-text place (a modal's input error): mentions as ids, no markup."""
-    text = _MENTION.sub(r"@\1", mrkdwn).replace("*", "").replace("`", "")
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return unescape(_MENTION.sub(r"@\1", mrkdwn).replace("*", "").replace("`", ""))
 
 
 async def on_revoke_submit(
