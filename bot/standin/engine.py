@@ -795,18 +795,16 @@ class SlackStandIn:
                 )
         raise KeyError(f"no checkboxes option {toggle_value!r} in that message")
 
-    def button_click(
+    def _button_action(
         self,
+        blocks: list[dict[str, Any]],
         *,
-        user_id: str,
-        channel_id: str,
-        message_ts: str,
         action_id: str,
-        value: str | None = None,
-        block_id: str | None = None,
-    ) -> tuple[bytes, dict[str, str]]:
-        message = self.message(channel_id, message_ts)
-        for block in message.blocks:
+        value: str | None,
+        block_id: str | None,
+    ) -> dict[str, Any]:
+        """The ``actions[0]`` Slack sends for a press of that button of ``blocks``."""
+        for block in blocks:
             for element in _elements(block):
                 if element.get("type") != "button" or element.get("action_id") != action_id:
                     continue
@@ -824,14 +822,30 @@ class SlackStandIn:
                 }
                 if "style" in element:
                     action["style"] = element["style"]
-                return self._message_payload(
-                    user_id=user_id,
-                    channel_id=channel_id,
-                    message=message,
-                    blocks=message.blocks,
-                    actions=[action],
-                )
-        raise KeyError(f"no button {action_id!r} in that message")
+                return action
+        raise KeyError(f"no button {action_id!r} there")
+
+    def button_click(
+        self,
+        *,
+        user_id: str,
+        channel_id: str,
+        message_ts: str,
+        action_id: str,
+        value: str | None = None,
+        block_id: str | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        message = self.message(channel_id, message_ts)
+        action = self._button_action(
+            message.blocks, action_id=action_id, value=value, block_id=block_id
+        )
+        return self._message_payload(
+            user_id=user_id,
+            channel_id=channel_id,
+            message=message,
+            blocks=message.blocks,
+            actions=[action],
+        )
 
     def ephemeral_button_click(
         self,
@@ -850,51 +864,33 @@ class SlackStandIn:
         if ephemeral is None:
             raise KeyError(f"no ephemeral message {ephemeral_ts!r} for {user_id}")
         blocks = ephemeral.blocks or []
-        for block in blocks:
-            for element in _elements(block):
-                if element.get("type") != "button" or element.get("action_id") != action_id:
-                    continue
-                if value is not None and element.get("value") != value:
-                    continue
-                if block_id is not None and block.get("block_id") != block_id:
-                    continue
-                action = {
-                    "action_id": action_id,
-                    "block_id": block.get("block_id"),
-                    "text": element["text"],
-                    "value": element.get("value"),
-                    "type": "button",
-                    "action_ts": self._next_ts(),
-                }
-                ctx = _Context(
-                    "block_actions", user_id, ephemeral.channel, ephemeral_ts=ephemeral.ts
-                )
-                trigger_id, response_url = self._issue(ctx)
-                payload = {
-                    "type": "block_actions",
-                    "user": self._user(user_id),
-                    "api_app_id": self.app_id,
-                    "token": "verification-token-deprecated",
-                    "container": {
-                        "type": "message",
-                        "message_ts": ephemeral.ts,
-                        "channel_id": ephemeral.channel,
-                        "is_ephemeral": True,
-                    },
-                    "trigger_id": trigger_id,
-                    "team": {"id": self.team_id, "domain": self.team_domain},
-                    "enterprise": None,
-                    "is_enterprise_install": False,
-                    "channel": {
-                        "id": ephemeral.channel,
-                        "name": self.channels.get(ephemeral.channel, "unknown"),
-                    },
-                    "state": {"values": _state_values(blocks)},
-                    "response_url": response_url,
-                    "actions": [action],
-                }
-                return self._interaction(payload, ctx)
-        raise KeyError(f"no button {action_id!r} in that ephemeral message")
+        action = self._button_action(blocks, action_id=action_id, value=value, block_id=block_id)
+        ctx = _Context("block_actions", user_id, ephemeral.channel, ephemeral_ts=ephemeral.ts)
+        trigger_id, response_url = self._issue(ctx)
+        payload = {
+            "type": "block_actions",
+            "user": self._user(user_id),
+            "api_app_id": self.app_id,
+            "token": "verification-token-deprecated",
+            "container": {
+                "type": "message",
+                "message_ts": ephemeral.ts,
+                "channel_id": ephemeral.channel,
+                "is_ephemeral": True,
+            },
+            "trigger_id": trigger_id,
+            "team": {"id": self.team_id, "domain": self.team_domain},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {
+                "id": ephemeral.channel,
+                "name": self.channels.get(ephemeral.channel, "unknown"),
+            },
+            "state": {"values": _state_values(blocks)},
+            "response_url": response_url,
+            "actions": [action],
+        }
+        return self._interaction(payload, ctx)
 
     def view_submission(
         self, *, user_id: str, view_id: str, values: dict[str, dict[str, dict[str, Any]]]
