@@ -94,7 +94,6 @@ async def on_item_toggle(
             )
         )
         if fresh:
-            deps.metrics.inc("launchbot_items_checked_total", sum(1 for v in desired.values() if v))
             deps.clicks.expect_reply(dedup_key, body.get("response_url"))
     await ack()
     deps.clicks.kick()

@@ -715,6 +715,7 @@ class AppliedClick:
     user_id: str
     refusal: str | None
     result: ToggleResult | None
+    ticked: int = 0  # items this click really checked (not already checked, not refused)
 
 
 async def apply_click(
@@ -748,8 +749,11 @@ async def apply_click(
         await touch_message(session=session, message_id=click.message_id)
     click.applied_at = at
     click.outcome = refusal or "applied"
+    ticked = 0
+    if result is not None and not result.duplicate:
+        ticked = sum(1 for item_id in result.changed if click.desired.get(str(item_id)))
     return AppliedClick(
-        click.dedup_key, click.launch_id, click.message_id, click.user_id, refusal, result
+        click.dedup_key, click.launch_id, click.message_id, click.user_id, refusal, result, ticked
     )
 
 

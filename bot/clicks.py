@@ -83,6 +83,8 @@ class ClickApplier:
         # Display names (bot.identity, cached users.info); set where the Slack client is at hand
         # (Deps). None: the checklist shows the payload's handle.
         self.names: NameLookup | None = None
+        # Told how many items a click really ticked, once applied (Deps: the /metrics counter).
+        self.on_ticked: Callable[[int], None] | None = None
 
     async def store(self, click: checklist.ReceivedClick) -> bool:
         """Store one click durably (True if new, False for a replay). Clicks arriving together are
@@ -175,6 +177,8 @@ class ClickApplier:
                 )
             if outcome is None:
                 continue
+            if outcome.ticked and self.on_ticked is not None:
+                self.on_ticked(outcome.ticked)
             self._publisher.kick(outcome.launch_id)
             url = self._reply_to.pop(outcome.dedup_key, None)
             if outcome.refusal and url:

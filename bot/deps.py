@@ -41,6 +41,11 @@ class Deps:
     clock: Callable[[], datetime] = utc_now
 
     def __post_init__(self) -> None:
+        # Counted when a tick takes effect: a click refused later (a closed launch) ticked nothing.
+        if self.clicks.on_ticked is None:
+            self.clicks.on_ticked = functools.partial(
+                self.metrics.inc, "launchbot_items_checked_total"
+            )
         # The click applier names clickers through the same cached users.info lookups as sign-offs.
         if self.clicks.names is None:
             from bot.identity import identity_for  # bot.identity imports this module

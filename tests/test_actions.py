@@ -130,3 +130,21 @@ async def test_display_name_falls_back_to_the_handle_when_users_info_fails(
     await room.click(BOB, "Failover tested")
     assert room.is_checked("Failover tested")
     assert room.item_option("Failover tested")["description"]["text"].startswith("✓ bob · ")
+
+
+async def test_items_checked_metric_counts_ticks_that_took_effect(room: WarRoom) -> None:
+    def ticked() -> float:
+        return room.bot.deps.metrics.counters["launchbot_items_checked_total"][()]
+
+    await room.command(ALICE, "start Trading v2")
+    await room.click(BOB, "Failover tested")
+    await room.click(BOB, "Read replicas configured")
+    assert ticked() == 2
+    await room.click(BOB, "Failover tested")  # an untick is not a tick
+    assert ticked() == 2
+    # A click that reaches a launch closed a moment earlier ticks nothing, and counts nothing.
+    stale_view = room.message_with_item("Failover tested")[0].blocks
+    await room.command(BOB, "close")
+    await room.click(ALICE, "Failover tested", view_blocks=stale_view)
+    assert not room.is_checked("Failover tested")
+    assert ticked() == 2
