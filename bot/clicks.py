@@ -32,6 +32,9 @@ NAME_LOOKUP_SECONDS = 2.0
 NameLookup = Callable[[str], Awaitable[str | None]]
 
 
+MAX_BATCHES_PER_HOLD = 16
+
+
 class MessageIndex:
     """(channel, ts) -> (message id, launch id): a message never moves, so the mapping is cached."""
 
@@ -121,7 +124,11 @@ class ClickApplier:
     async def _write_batches(
         self, receive: Callable[[list[checklist.ReceivedClick]], Awaitable[set[str]]]
     ) -> None:
-        while self._inbox:
+        # Bounded, so that under a steady stream of clicks the one writer connection is handed
+        # back now and then: the applier and the publisher need it too.
+        for _ in range(MAX_BATCHES_PER_HOLD):
+            if not self._inbox:
+                return
             batch, self._inbox = self._inbox, []
             try:
                 fresh = await receive([c for c, _ in batch])
