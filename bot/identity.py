@@ -1,4 +1,4 @@
-"""Slack identity for sign-offs: display names (users.info) and user-group members (usergroups.users.list), TTL-cached.
+"""Slack identity for sign-offs and the kill switch: display names (users.info) and user-group members (usergroups.users.list), TTL-cached.
 
 Kept out of the domain modules: they take the answers as plain values. ``store_display_name`` is the
 post-ack follow-up that swaps the handle stored with a sign-off for the person's display name. Authorization never depends on
@@ -12,12 +12,13 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import signoffs
+from bot import incidents, signoffs
 from bot.config import SignOffConfig
 from bot.deps import Deps
 
@@ -166,3 +167,43 @@ async def store_display_name(deps: Deps, *, launch_id: int, user_id: str) -> Non
         )
     if changed:
         deps.publisher.kick(launch_id)
+
+
+# A user-group lookup before the ack must leave room in Slack's 3-second budget; a cache hit is free.
+MEMBERSHIP_LOOKUP_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Membership:
+    """Members of the kill switch's allowed roles' user groups, as far as Slack answered in time."""
+
+    members: dict[str, frozenset[str]] = field(default_factory=dict)
+    unchecked: tuple[str, ...] = ()
+
+
+async def killswitch_membership(deps: Deps, user_id: str) -> Membership:
+    """Look up the user groups of ``[killswitch].allowed_roles`` as sign-offs do (cached
+    ``usergroups.users.list``), all at once within ``MEMBERSHIP_LOOKUP_SECONDS``: this runs before
+    the 3-second ack. None are looked up when the user is listed directly in an allowed role."""
+    groups = incidents.killswitch_groups_to_check(deps.config, user_id)
+    if not groups:
+        return Membership()
+    identity = identity_for(deps.slack, deps.config.signoff)
+    answers = await asyncio.gather(
+        *(identity.usergroup_members(g, within=MEMBERSHIP_LOOKUP_SECONDS) for g in groups),
+        return_exceptions=True,
+    )
+    members: dict[str, frozenset[str]] = {}
+    unchecked: list[str] = []
+    for group, answer in zip(groups, answers, strict=True):
+        if isinstance(answer, frozenset):
+            members[group] = answer
+            continue
+        if isinstance(answer, BaseException) and not isinstance(answer, Exception):
+            raise answer
+        if answer is not None:  # e.g. Slack unreachable: unknown, like no answer in time
+            logger.warning("usergroups.users.list %s failed: %s", group, type(answer).__name__)
+        unchecked.append(group)
+    if any(user_id in m for m in members.values()):
+        return Membership(members)  # a group that did not answer changes nothing then
+    return Membership(members, tuple(unchecked))

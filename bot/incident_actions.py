@@ -8,11 +8,9 @@ always the user id of Slack's verified payload; button values and private_metada
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -25,49 +23,13 @@ from bot.blocks import escape
 from bot.checklist import Actor
 from bot.deps import Deps
 from bot.errors import BadInput, LaunchError, NotFound
-from bot.identity import identity_for
+from bot.identity import killswitch_membership
 from bot.ids import ActionId, CallbackId, IncidentBlock
-from bot.signoff_actions import MEMBERSHIP_LOOKUP_SECONDS, plain
+from bot.signoff_actions import plain
 
 logger = logging.getLogger(__name__)
 
 Change = Callable[..., Awaitable[bool]]
-
-
-@dataclass(frozen=True)
-class Membership:
-    """Members of the kill switch's allowed roles' user groups, as far as Slack answered in time."""
-
-    members: dict[str, frozenset[str]] = field(default_factory=dict)
-    unchecked: tuple[str, ...] = ()
-
-
-async def killswitch_membership(deps: Deps, user_id: str) -> Membership:
-    """Look up the user groups of ``[killswitch].allowed_roles`` as sign-offs do (cached
-    ``usergroups.users.list``), all at once within ``MEMBERSHIP_LOOKUP_SECONDS``: this runs before
-    the 3-second ack. None are looked up when the user is listed directly in an allowed role."""
-    groups = incidents.killswitch_groups_to_check(deps.config, user_id)
-    if not groups:
-        return Membership()
-    identity = identity_for(deps.slack, deps.config.signoff)
-    answers = await asyncio.gather(
-        *(identity.usergroup_members(g, within=MEMBERSHIP_LOOKUP_SECONDS) for g in groups),
-        return_exceptions=True,
-    )
-    members: dict[str, frozenset[str]] = {}
-    unchecked: list[str] = []
-    for group, answer in zip(groups, answers, strict=True):
-        if isinstance(answer, frozenset):
-            members[group] = answer
-            continue
-        if isinstance(answer, BaseException) and not isinstance(answer, Exception):
-            raise answer
-        if answer is not None:  # e.g. Slack unreachable: unknown, like no answer in time
-            logger.warning("usergroups.users.list %s failed: %s", group, type(answer).__name__)
-        unchecked.append(group)
-    if any(user_id in m for m in members.values()):
-        return Membership(members)  # a group that did not answer changes nothing then
-    return Membership(members, tuple(unchecked))
 
 
 def _actor(body: dict[str, Any]) -> Actor:

@@ -23,7 +23,7 @@ from bot import checklist, signoffs
 from bot.checklist import Actor
 from bot.deps import Deps
 from bot.errors import LaunchError, NotAllowed
-from bot.identity import Identity, identity_for, store_display_name
+from bot.identity import MEMBERSHIP_LOOKUP_SECONDS, Identity, identity_for, store_display_name
 from bot.ids import ActionId, CallbackId, SignOffBlock
 from bot.mrkdwn import unescape
 from bot.signoff_blocks import SignOffValue, revoke_modal, revoke_reason, signoff_view
@@ -31,9 +31,6 @@ from bot.signoffs import SignOffOutcome
 from bot.slack_client import slack_error
 
 logger = logging.getLogger(__name__)
-
-# A user-group lookup before the ack must leave room in Slack's 3-second budget; a cache hit is free.
-MEMBERSHIP_LOOKUP_SECONDS = 1.0
 
 
 def actor_of(user: dict[str, Any], identity: Identity) -> Actor:

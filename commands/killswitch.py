@@ -11,7 +11,7 @@ from bot.blocks import escape, notice
 from bot.checklist import Actor
 from bot.deps import Deps
 from bot.errors import BadInput, Conflict, NotAllowed
-from bot.incident_actions import killswitch_membership
+from bot.identity import killswitch_membership
 from bot.models import Launch
 from bot.schemas import CommandReply, LaunchCommand
 from bot.slack_client import slack_error
