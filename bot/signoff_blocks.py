@@ -142,7 +142,8 @@ def approve_button(state: LaunchState, row: RoleStatus) -> dict[str, Any]:
         "style": "primary",
         "value": SignOffValue(launch_id=state.id, role_id=row.role.role_id).encode(),
         "confirm": _confirm(
-            f"Approve {state.name} as {row.role.title}?",
+            # The role in the title, whole: a long launch name must never hide what you sign as.
+            f"Approve as {row.role.title}?",
             f"You are signing off launch #{state.id} “{state.name}” as {row.role.title}. Your name, "
             "the time and the checklist's progress right now are recorded in the audit trail.",
             "Approve",
