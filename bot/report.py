@@ -21,6 +21,7 @@ from bot import audit
 from bot.checklist import find_launch
 from bot.config import RoleConfig
 from bot.db import open_database
+from bot.mrkdwn import escape
 
 Format = Literal["md", "csv", "json"]
 FORMATS: tuple[Format, ...] = ("md", "csv", "json")
@@ -216,11 +217,13 @@ def render_csv(record: Mapping[str, Any]) -> str:
 
 
 def _md(value: Any) -> str:
-    """A table cell: no line breaks, pipes escaped, so user text cannot break the table."""
+    """User text for the Markdown report: no line breaks, pipes escaped (it cannot break a table),
+    and ``&``, ``<``, ``>`` as entities, so a name like ``<script>`` is shown, never run, by a
+    viewer that renders HTML inside Markdown."""
     if value is None or value == "":
         return "—"
     text = " ".join(str(value).split())
-    return text.replace("\\", "\\\\").replace("|", "\\|")
+    return escape(text).replace("\\", "\\\\").replace("|", "\\|")
 
 
 def _who(person: Mapping[str, Any] | None) -> str:
