@@ -135,6 +135,25 @@ async def test_a_rehearsal_through_the_page(tmp_path: Path) -> None:
         )
         assert "U0CAROL001" in all_text(approved) or "Carol" in all_text(approved)
 
+        # A second press from the page still showing Approve (it is Revoke now) is delivered as
+        # Slack would, and the bot keeps one sign-off.
+        status, result = await page.act(
+            "click",
+            user=CTO,
+            kind="button",
+            ts=launch["ts"],
+            action_id=approve["action_id"],
+            value=approve["value"],
+            block_id=block_id,
+        )
+        assert status == 200 and result["ok"], result
+        await page.until(
+            CTO,
+            lambda s: any("already" in all_text(e).lower() for e in s["ephemerals"]),
+            "the answer to the second press",
+        )
+        assert all_text(card(await page.state(CTO)) or {}).count("Approved by") == 1
+
 
 async def test_what_slack_itself_would_answer_and_plain_messages(tmp_path: Path) -> None:
     async with (

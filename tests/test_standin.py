@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.standin import Message, SlackStandIn
 from bot.standin.engine import Dispatch
@@ -73,3 +74,20 @@ async def test_a_late_checkbox_click_ack_fails_too(quick: SlackStandIn) -> None:
     assert late.error == "operation_timeout" and not late.ok
     in_time = await quick.deliver_to(answering("", after=0), body, headers)
     assert in_time.ok
+
+
+async def test_a_thread_reply_sent_to_the_channel_too_is_marked_as_slack_does(
+    quick: SlackStandIn,
+) -> None:
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=quick.base_url)
+    parent = await client.chat_postMessage(channel="C0WARROOM1", text="escalation")
+    plain = await client.chat_postMessage(
+        channel="C0WARROOM1", text="a reply", thread_ts=parent["ts"]
+    )
+    loud = await client.chat_postMessage(
+        channel="C0WARROOM1", text="nobody answered", thread_ts=parent["ts"], reply_broadcast=True
+    )
+    assert not quick.message("C0WARROOM1", plain["ts"]).broadcast
+    assert quick.message("C0WARROOM1", loud["ts"]).broadcast
+    assert loud["message"]["subtype"] == "thread_broadcast"
+    assert "subtype" not in plain["message"]

@@ -574,6 +574,7 @@ class Playground:
             "user": message.user,
             "text": message.text,
             "blocks": message.blocks,
+            "broadcast": message.broadcast,
             "edited": len(message.history) > 1,
             "files": [
                 {
@@ -769,9 +770,8 @@ class Playground:
                     message_ts=ts,
                     action_id=action_id,
                     value=value,
-                    # A button of an older version of the message is the same button: Slack
-                    # sends the click with the message as it is now.
-                    block_id=None if stale_view else block_id,
+                    block_id=block_id,
+                    view_blocks=self._version_with_button(channel, ts, action_id, value),
                 )
             elif kind == "checkbox" and not data.get("ephemeral"):
                 body, headers = self.standin.checkbox_click(
@@ -805,6 +805,31 @@ class Playground:
         return next(
             (v for v in reversed(versions) if any(b.get("block_id") == block_id for b in v)), None
         )
+
+    def _version_with_button(
+        self, channel: str, ts: str, action_id: str, value: Any
+    ) -> list[dict[str, Any]] | None:
+        """The newest version of the message holding that button, if the latest no longer does (a
+        second press of Approve that has since become Revoke): Slack delivers that press too."""
+        try:
+            message = self.standin.message(channel, ts)
+        except KeyError:
+            return None
+
+        def has(blocks: list[dict[str, Any]]) -> bool:
+            return any(
+                e.get("type") == "button"
+                and e.get("action_id") == action_id
+                and (value is None or e.get("value") == value)
+                for b in blocks
+                for e in [*(b.get("elements") or []), b.get("accessory") or {}]
+                if isinstance(e, dict)
+            )
+
+        if has(message.blocks):
+            return None
+        versions: list[list[dict[str, Any]]] = message.history
+        return next((v for v in reversed(versions) if has(v)), None)
 
     def _own_view(self, data: dict[str, Any], user: str) -> Any:
         view = self.standin.views.get(str(data.get("view_id") or ""))
@@ -887,8 +912,15 @@ class Playground:
             data = await request.json()
         except ValueError:
             return web.json_response({"status": "invalid event"}, status=400)
-        summary = (data.get("payload") or {}).get("summary") or data.get("event_action")
-        self._sim("pagerduty", f"Simulated PagerDuty: {data.get('event_action')} · {summary}")
+        action = str(data.get("event_action") or "event")
+        summary = (data.get("payload") or {}).get("summary")
+        if not summary:
+            # acknowledge/resolve carry no payload: which incident is the dedup key, shortened.
+            key = str(data.get("dedup_key") or "")
+            summary = key if len(key) <= 18 else f"{key[:18]}…"
+        self._sim(
+            "pagerduty", f"Simulated PagerDuty: {action}" + (f" · {summary}" if summary else "")
+        )
         return web.json_response(
             {"status": "success", "message": "Event processed", "dedup_key": data.get("dedup_key")},
             status=202,

@@ -48,6 +48,7 @@ class Message:
     files: list[dict[str, Any]] = field(default_factory=list)
     history: list[list[dict[str, Any]]] = field(default_factory=list)
     deleted: bool = False
+    broadcast: bool = False  # a thread reply also sent to the channel (reply_broadcast)
 
     def as_slack(self, bot_id: str, team_id: str) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -61,6 +62,8 @@ class Message:
         }
         if self.thread_ts:
             data["thread_ts"] = self.thread_ts
+        if self.broadcast:
+            data["subtype"] = "thread_broadcast"
         if self.files:
             data["files"] = self.files
         return data
@@ -366,6 +369,7 @@ class SlackStandIn:
             str(args.get("text") or ""),
             blocks,
             thread_ts,
+            broadcast=thread_ts is not None and _truthy(args.get("reply_broadcast")),
         )
         message.history.append(blocks)
         self.messages[channel].append(message)
@@ -834,10 +838,17 @@ class SlackStandIn:
         action_id: str,
         value: str | None = None,
         block_id: str | None = None,
+        view_blocks: list[dict[str, Any]] | None = None,
     ) -> tuple[bytes, dict[str, str]]:
+        """A press of a button of the message; ``view_blocks``: the older version of the message a
+        client still shows (a second press of Approve that has since become Revoke). Slack sends
+        that press as it was made, with the message as it is now."""
         message = self.message(channel_id, message_ts)
         action = self._button_action(
-            message.blocks, action_id=action_id, value=value, block_id=block_id
+            view_blocks if view_blocks is not None else message.blocks,
+            action_id=action_id,
+            value=value,
+            block_id=block_id,
         )
         return self._message_payload(
             user_id=user_id,
@@ -1007,6 +1018,11 @@ def _decode_json_args(args: dict[str, Any]) -> dict[str, Any]:
             except ValueError:
                 raise _SlackError("invalid_arguments", [f"{key} is not valid JSON"]) from None
     return out
+
+
+def _truthy(value: Any) -> bool:
+    """A boolean argument as Slack reads it from a JSON or a form-encoded call."""
+    return value is True or str(value).lower() in ("true", "1")
 
 
 def _elements(block: dict[str, Any]) -> list[dict[str, Any]]:

@@ -233,9 +233,10 @@
         <div class="msg-meta"><span class="author">${esc(name)}</span>${isBot ? '<span class="app-badge">APP</span>' : ""}<span class="time" title="${esc(m.ts)}">${clock(m.ts)}</span>${m.edited ? '<span class="muted">(edited)</span>' : ""}${
           m.ephemeral ? '<span class="only-you">👁 Only visible to you</span>' : ""
         }</div>
+        ${m.broadcast && !inThread ? `<div class="muted broadcast-note">replied to a thread: <button type="button" class="thread-link" data-thread="${esc(m.thread_ts)}">view thread</button></div>` : ""}
         <div class="msg-body">${body}${files(m.files)}</div>
         ${replyLink ? `<div class="msg-replies">${replyLink}</div>` : ""}
-        ${!inThread && !m.ephemeral ? `<button type="button" class="reply-action" data-thread="${esc(m.ts)}" title="Reply in thread">💬</button>` : ""}
+        ${!inThread && !m.ephemeral ? `<button type="button" class="reply-action" data-thread="${esc(m.broadcast ? m.thread_ts : m.ts)}" title="Reply in thread">💬</button>` : ""}
       </div>
     </article>`;
   }
@@ -253,7 +254,8 @@
     for (const m of messages) {
       if (m.thread_ts && m.thread_ts !== m.ts) (replies[m.thread_ts] = replies[m.thread_ts] || []).push(m);
     }
-    const top = messages.filter((m) => !m.thread_ts || m.thread_ts === m.ts);
+    // Thread replies sent to the channel too (reply_broadcast) show in both places, as in Slack.
+    const top = messages.filter((m) => !m.thread_ts || m.thread_ts === m.ts || m.broadcast);
     const items = [...top, ...ephemerals.filter((e) => !e.thread_ts)].sort((a, b) => Number(a.ts) - Number(b.ts));
     const html = items.length
       ? items.map((m) => message(m, { inThread: false, replies: replies[m.ts] })).join("")
