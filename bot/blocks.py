@@ -155,9 +155,18 @@ def _killswitch_line(state: LaunchState) -> list[Block]:
     shown = state.extra.get("killswitch")
     if not isinstance(shown, Mapping):
         return []
-    text = "🔴 Kill switch *armed*" if shown.get("armed") else "⚪ Kill switch *not armed*"
-    if shown.get("changed_by_id"):
-        text += f" (by {mention(str(shown['changed_by_id']))})"
+    by = mention(str(shown["changed_by_id"])) if shown.get("changed_by_id") else None
+    at = (
+        f" · {slack_date(datetime.fromisoformat(str(shown['changed_at'])))}"
+        if shown.get("changed_at")
+        else ""
+    )
+    if shown.get("armed"):
+        text = "🔴 Kill switch *armed*" + (f" (by {by}{at})" if by else "")
+    elif by:
+        text = f"⚪ Kill switch *disarmed* by {by}{at}"
+    else:
+        text = "⚪ Kill switch *not armed*"
     last = shown.get("last_fire")
     if isinstance(last, Mapping):
         outcome = {"confirmed": "✅ fired, confirmed", "failed": "❌ last fire FAILED"}

@@ -657,10 +657,10 @@ async def fire_killswitch(deps: Deps, request_pk: int) -> None:
 
 
 async def _report_test(deps: Deps, request: KillSwitchView) -> None:
-    why_not: str | None = None
+    tick: incidents.TestedTick | None = None
     if request.status == "confirmed":
         async with deps.db.sessions.begin() as session:
-            why_not = await incidents.tick_killswitch_tested(
+            tick = await incidents.tick_killswitch_tested(
                 session=session,
                 launch_id=request.launch_id,
                 actor=Actor(request.requested_by_id, request.requested_by_name),
@@ -671,7 +671,7 @@ async def _report_test(deps: Deps, request: KillSwitchView) -> None:
     async with deps.db.read_sessions() as session:
         thread = await incidents.card_ts(session=session, launch_id=request.launch_id)
     people = incidents.people_to_call(deps.config, deps.config.killswitch.call_on_failure)
-    report = incident_blocks.killswitch_test_report(request, why_not, people)
+    report = incident_blocks.killswitch_test_report(request, tick, people)
     await _announce(
         deps,
         request.id,

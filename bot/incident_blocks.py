@@ -16,10 +16,12 @@ from urllib.parse import urlsplit
 from bot.blocks import Block, MessageView, escape, mention, slack_date, truncate
 from bot.ids import ActionId, CallbackId, IncidentBlock
 from bot.incidents import (
+    KILLSWITCH_TESTED_ITEM,
     ContactRow,
     EscalationView,
     KillSwitchSummary,
     KillSwitchView,
+    TestedTick,
 )
 
 SECTION_TEXT_MAX = 3000
@@ -145,17 +147,29 @@ def _path_lines(view: EscalationView) -> str:
         return "_No escalation path is configured (`[escalation].levels`)._"
     lines = []
     for n, level in enumerate(view.path):
-        if n < view.level or (n == view.level and view.status != "open"):
-            mark = "✓"
+        wait = _minutes(level.get("wait_minutes"))
+        # Never a ✓: a level's people are not said to have handled it; who did is in the status line.
+        if n < view.level:
+            mark, note = "⏭", f"no answer in {wait}"
+        elif n == view.level and view.status != "open":
+            mark, note = "⏹", f"stopped here: {_stopped_by(view)}"
         elif n == view.level:
-            mark = "▶️"
+            mark, note = "▶️", f"waits {wait}"
         else:
-            mark = "◻️"
+            mark, note = "◻️", f"waits {wait}"
         lines.append(
             f"{mark} {n + 1}. *{escape(str(level.get('name') or f'Level {n + 1}'))}* — "
-            f"{level_targets(level)} · waits {_minutes(level.get('wait_minutes'))}"
+            f"{level_targets(level)} · {note}"
         )
     return "\n".join(lines)
+
+
+def _stopped_by(view: EscalationView) -> str:
+    if view.acknowledged_by_id or view.acknowledged_by_name:
+        return f"acknowledged by {mention(view.acknowledged_by_id, view.acknowledged_by_name)}"
+    if view.status == "resolved":
+        return f"resolved by {mention(view.resolved_by_id, view.resolved_by_name)}"
+    return view.status
 
 
 def _status_line(view: EscalationView) -> str:
@@ -437,18 +451,25 @@ def killswitch_outcome(request: KillSwitchView, people: Sequence[ContactRow]) ->
 
 
 def killswitch_test_report(
-    request: KillSwitchView, why_not_ticked: str | None, people: Sequence[ContactRow]
+    request: KillSwitchView, tick: TestedTick | None, people: Sequence[ContactRow]
 ) -> MessageView:
+    """The dry run's result in the launch thread; says "Ticked" only when this test ticked the item."""
     who = mention(request.requested_by_id, request.requested_by_name)
     took = f"{_tries(request.tries)}, {_seconds(request.duration_ms)}"
     if request.status == "confirmed":
         text = (
             f"🧪 Kill switch test (dry run) by {who} passed: HTTP {request.http_status} ({took})."
         )
-        if why_not_ticked is None:
-            text += " Ticked “Kill switch tested”."
+        item = f"“{KILLSWITCH_TESTED_ITEM}”"
+        if tick is not None and tick.ticked:
+            text += f" Ticked {item}."
+        elif tick is not None and tick.why_not is None:
+            by = mention(tick.already_by_id, tick.already_by_name)
+            when = f" at {slack_date(tick.already_at)}" if tick.already_at else ""
+            text += f" {item} was already ticked by {by}{when}; left as it was."
         else:
-            text += f" Not ticked in the checklist: {escape(why_not_ticked)}; the result is in the launch log."
+            why = (tick.why_not if tick is not None else None) or "nothing was recorded"
+            text += f" Not ticked in the checklist: {escape(why)}; the result is in the launch log."
     else:
         text = (
             f"🧪❌ Kill switch test (dry run) by {who} FAILED — {escape(request.error or 'no answer')} "
@@ -472,7 +493,9 @@ def _request_line(label: str, request: KillSwitchView | None) -> str:
 def killswitch_status(
     summary: KillSwitchSummary, *, endpoint: str | None, allowed_titles: Sequence[str]
 ) -> MessageView:
-    armed = "🔴 *armed*" if summary.armed else "⚪ *not armed*"
+    changed = bool(summary.changed_by_id and summary.changed_at)
+    state = "armed" if summary.armed else "disarmed" if changed else "not armed"
+    armed = f"🔴 *{state}*" if summary.armed else f"⚪ *{state}*"
     if summary.changed_by_id and summary.changed_at:
         armed += f" (set by {mention(summary.changed_by_id)} · {slack_date(summary.changed_at)})"
     lines = [
@@ -485,7 +508,7 @@ def killswitch_status(
         f"*Allowed:* {escape(', '.join(allowed_titles)) or 'nobody (set `[killswitch].allowed_roles`)'}",
     ]
     return MessageView(
-        text=f"Kill switch status: {'armed' if summary.armed else 'not armed'}",
+        text=f"Kill switch status: {state}",
         blocks=[_section("\n".join(lines))],
     )
 

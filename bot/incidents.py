@@ -1169,13 +1169,28 @@ async def killswitch_summary(*, session: AsyncSession, launch_id: int) -> KillSw
     )
 
 
+@dataclass(frozen=True)
+class TestedTick:
+    """What a confirmed dry run did to the "Kill switch tested" item: ``ticked`` only when this
+    test changed it; ``already_by_*``/``already_at`` when it was ticked before (by anyone) and was
+    left alone; ``why_not`` when it could not be ticked at all."""
+
+    ticked: bool = False
+    already_by_id: str | None = None
+    already_by_name: str | None = None
+    already_at: datetime | None = None
+    why_not: str | None = None
+
+
 async def tick_killswitch_tested(
     *, session: AsyncSession, launch_id: int, actor: Actor, at: datetime, request_id: str
-) -> str | None:
+) -> TestedTick:
     """Tick the template's "Kill switch tested" item for the tester after a confirmed dry run.
 
-    Returns None when ticked (or already ticked), else why not (no such item, its phase not posted
-    yet, launch closed); then the test result is in the event log only, and the caller says so."""
+    ``ticked`` only if this call changed the item; an item already ticked (by someone else, or by
+    a replay of this test) is left alone and reported with who ticked it and when. ``why_not`` when
+    it cannot be ticked (no such item, its phase not posted yet, launch closed); then the test
+    result is in the event log only, and the caller says so."""
     found = (
         await session.execute(
             select(Item.id, Phase.posted_at)
@@ -1186,14 +1201,14 @@ async def tick_killswitch_tested(
             .limit(1)
         )
     ).first()
-    why: str | None = None
+    why: str
     if found is None:
         why = f"this launch's checklist has no “{KILLSWITCH_TESTED_ITEM}” item"
     elif found[1] is None:
         why = f"the phase with “{KILLSWITCH_TESTED_ITEM}” is not posted yet"
     else:
         try:
-            await checklist.set_items_checked(
+            result = await checklist.set_items_checked(
                 session=session,
                 launch_id=launch_id,
                 desired={found[0]: True},
@@ -1204,14 +1219,25 @@ async def tick_killswitch_tested(
             )
         except NotAllowed as exc:
             why = exc.message
-    if why is not None:
-        await checklist.lock_launch(session, launch_id)
-        await checklist.append_event(
-            session=session,
-            launch_id=launch_id,
-            actor=actor,
-            kind="killswitch_test_not_ticked",
-            at=at,
-            detail={"request_id": request_id, "why": why},
-        )
-    return why
+        else:
+            if found[0] in result.changed:
+                return TestedTick(ticked=True)
+            item = await session.get(Item, found[0])
+            if item is not None and item.checked:
+                return TestedTick(
+                    already_by_id=item.changed_by_id,
+                    already_by_name=item.changed_by_name,
+                    already_at=item.changed_at,
+                )
+            # A replay of this test after someone unticked the item: nothing changed now.
+            why = f"“{KILLSWITCH_TESTED_ITEM}” was unticked after this test was recorded"
+    await checklist.lock_launch(session, launch_id)
+    await checklist.append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind="killswitch_test_not_ticked",
+        at=at,
+        detail={"request_id": request_id, "why": why},
+    )
+    return TestedTick(why_not=why)

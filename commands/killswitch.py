@@ -23,6 +23,12 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     action = cmd.args[0].lower() if cmd.args else "fire"
     if action not in ACTIONS:
         raise BadInput(f"`{escape(cmd.args[0])}` is not a kill-switch action.")
+    if len(cmd.args) > 1:
+        # Refused, not ignored: "status please" or "arm now" must not run as if the words were not there.
+        extra = " ".join(cmd.args[1:])
+        raise BadInput(
+            f"`/launch killswitch {action}` takes nothing after `{action}` (got `{escape(extra)}`)."
+        )
     async with deps.db.read_sessions() as session:
         launch = await incidents.incident_launch(session=session, channel_id=cmd.channel_id)
         summary = await incidents.killswitch_summary(session=session, launch_id=launch.id)

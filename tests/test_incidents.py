@@ -543,6 +543,13 @@ async def test_unacknowledged_escalation_pings_the_next_level_after_its_wait(
     await asyncio.sleep(0.3)
     assert len(room.slack.thread(room.channel, message.ts)) == 1
     assert len(await rows(room, EscalationLevelPing)) == 2
+    # The path says level 1 went unanswered and the Leads level is where it stopped: no ✓ that
+    # reads as if the on-call engineer handled it.
+    path = block_texts(room.slack.message(room.channel, message.ts))
+    assert f"⏭ 1. *On-call engineer* — <@{OPS}> · no answer in 5 min" in path
+    assert f"⏹ 2. *Leads* — <@{TRADING_LEAD}>" in path
+    assert f"stopped here: acknowledged by <@{TRADING_LEAD}>" in path
+    assert "◻️ 3. *CTO*" in path and "✓" not in path
 
 
 async def test_whole_path_unanswered_ends_with_phone_numbers(
@@ -580,6 +587,11 @@ async def test_resolve_resolves_in_pagerduty_and_removes_the_buttons(
     )
     updated = room.slack.message(room.channel, message.ts)
     assert buttons(updated) == [] and f"Resolved* by <@{BOB}>" in block_texts(updated)
+    # Bob resolved it at level 1: the on-call engineer is not marked as having handled it.
+    assert f"⏹ 1. *On-call engineer* — <@{OPS}> · stopped here: resolved by <@{BOB}>" in (
+        block_texts(updated)
+    )
+    assert "✓" not in block_texts(updated)
     assert "PagerDuty incident resolved" in room.slack.thread(room.channel, message.ts)[-1].text
 
 
@@ -776,10 +788,50 @@ async def test_arm_and_disarm_are_recorded_shown_on_the_card_and_in_status(
     shown = json.dumps(status.blocks, ensure_ascii=False)
     assert "🔴 *armed*" in shown and "Allowed:* CTO, Head of Trading" in shown
     await room.command(TRADING_LEAD, "killswitch disarm")
-    await wait_for(lambda: "Kill switch *not armed*" in json.dumps(room.card().blocks), "card")
+    channel_has(room, "Kill switch for *Trading v2*", f"*disarmed* by <@{TRADING_LEAD}>")
+    await wait_for(
+        lambda: (
+            f"Kill switch *disarmed* by <@{TRADING_LEAD}> · <!date^"
+            in json.dumps(room.card().blocks, ensure_ascii=False)
+        ),
+        "disarmed card",
+    )
+    assert "not armed" not in json.dumps(room.card().blocks)
+    await room.command(CTO, "killswitch status")
+    assert room.slack.ephemerals[-1].text == "Kill switch status: disarmed"
     kinds = await event_kinds(room)
     assert kinds.count("killswitch_armed") == 1 and kinds.count("killswitch_disarmed") == 1
     assert "killswitch_refused" in kinds
+
+
+async def test_a_card_whose_kill_switch_was_never_armed_says_not_armed(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, CTO)
+    await submit(room, CTO, view, name="Trading v2", reason="drill")
+    await wait_for(lambda: "Kill switch *not armed*" in json.dumps(room.card().blocks), "card")
+    assert "disarmed" not in json.dumps(room.card().blocks)
+
+
+@pytest.mark.parametrize(
+    "words", ["status please", "arm now", "disarm it", "test again", "fire now", "STATUS x y"]
+)
+async def test_killswitch_actions_refuse_extra_words_and_change_nothing(
+    room: WarRoom, killswitch: FakeKillSwitch, words: str
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    before = await event_kinds(room)
+    sent = await room.command(CTO, f"killswitch {words}")
+    refusal = room.ephemerals_for(CTO)[-1]
+    action = words.split()[0].lower()
+    assert f"`/launch killswitch {action}` takes nothing after" in refusal, refusal
+    assert "Usage: `/launch killswitch [status|arm|disarm|test]`" in refusal
+    assert (sent.json or {}).get("response_type", "ephemeral") == "ephemeral"
+    assert room.slack.open_views(CTO) == []
+    assert killswitch.requests == [] and await rows(room, KillSwitchRequest) == []
+    assert await event_kinds(room) == before
+    assert not any("Kill switch for" in t for t in texts(room))
 
 
 async def test_dry_run_test_ticks_kill_switch_tested_with_the_testers_name(
@@ -798,6 +850,27 @@ async def test_dry_run_test_ticks_kill_switch_tested_with_the_testers_name(
     assert not any("<!here>" in t for t in texts(room))
     (stored,) = await rows(room, KillSwitchRequest)
     assert stored.dry_run and stored.status == "confirmed"
+
+
+async def test_dry_run_when_kill_switch_tested_is_already_ticked_says_so_not_ticked(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.click(BOB, "Kill switch tested")
+    assert room.is_checked("Kill switch tested")
+    before = await event_kinds(room)
+    await room.command(CTO, "killswitch test")
+    assert len(killswitch.requests) == 1
+    await room.settle()
+    report = [m.text for m in room.thread() if "Kill switch test" in (m.text or "")]
+    assert report and "passed: HTTP 200" in report[-1]
+    assert "Ticked" not in report[-1]
+    assert f"“Kill switch tested” was already ticked by <@{BOB}> at <!date^" in report[-1]
+    # Nothing changed: still Bob's tick, and no item event for the tester.
+    assert room.is_checked("Kill switch tested")
+    assert room.item_option("Kill switch tested")["description"]["text"].startswith("✓ bob")
+    new = (await event_kinds(room))[len(before) :]
+    assert "item_checked" not in new and "killswitch_test_not_ticked" not in new
 
 
 async def test_dry_run_on_a_closed_launch_is_logged_not_ticked(
