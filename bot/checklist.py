@@ -260,16 +260,18 @@ async def active_launch(*, session: AsyncSession, channel_id: str) -> Launch | N
 
 
 async def find_launch(*, session: AsyncSession, ref: str) -> Launch:
-    """A launch by id (``12`` or ``#12``) or by exact name (the newest of that name)."""
-    ref = ref.strip().lstrip("#")
-    if ref.isdigit():
-        launch = await session.get(Launch, int(ref))
+    """A launch by id (``12`` or ``#12``) or by exact name (the newest of that name). Not found,
+    the message echoes the reference as given (``#99`` stays ``#99``)."""
+    typed = ref.strip()
+    wanted = typed.lstrip("#")
+    if wanted.isdigit():
+        launch = await session.get(Launch, int(wanted))
     else:
         launch = await session.scalar(
-            select(Launch).where(Launch.name == ref).order_by(Launch.id.desc()).limit(1)
+            select(Launch).where(Launch.name == wanted).order_by(Launch.id.desc()).limit(1)
         )
     if launch is None:
-        raise NotFound(f"There is no launch called “{escape(ref)}”.")
+        raise NotFound(f"There is no launch called “{escape(typed)}”.")
     return launch
 
 

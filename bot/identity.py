@@ -1,4 +1,4 @@
-"""Slack identity for sign-offs and the kill switch: display names (users.info) and user-group members (usergroups.users.list), TTL-cached.
+"""Slack identity for sign-offs, the kill switch and closing: display names (users.info) and user-group members (usergroups.users.list), TTL-cached.
 
 Kept out of the domain modules: they take the answers as plain values. ``store_display_name`` is the
 post-ack follow-up that swaps the handle stored with a sign-off for the person's display name. Authorization never depends on
@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -175,7 +175,8 @@ MEMBERSHIP_LOOKUP_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class Membership:
-    """Members of the kill switch's allowed roles' user groups, as far as Slack answered in time."""
+    """Members of the user groups that decide a permission (the kill switch's allowed roles, who
+    may close a launch), as far as Slack answered in time; ``unchecked`` are the groups it did not."""
 
     members: dict[str, frozenset[str]] = field(default_factory=dict)
     unchecked: tuple[str, ...] = ()
@@ -185,7 +186,25 @@ async def killswitch_membership(deps: Deps, user_id: str) -> Membership:
     """Look up the user groups of ``[killswitch].allowed_roles`` as sign-offs do (cached
     ``usergroups.users.list``), all at once within ``MEMBERSHIP_LOOKUP_SECONDS``: this runs before
     the 3-second ack. None are looked up when the user is listed directly in an allowed role."""
-    groups = incidents.killswitch_groups_to_check(deps.config, user_id)
+    return await usergroup_membership(
+        deps, user_id, incidents.killswitch_groups_to_check(deps.config, user_id)
+    )
+
+
+async def close_membership(deps: Deps, user_id: str, *, started_by_id: str) -> Membership:
+    """The user groups of every configured role, looked up like ``killswitch_membership``, to tell
+    whether ``user_id`` may close a launch; none when the user started it or is listed directly."""
+    return await usergroup_membership(
+        deps,
+        user_id,
+        signoffs.close_groups_to_check(deps.config.roles, user_id, started_by_id=started_by_id),
+    )
+
+
+async def usergroup_membership(deps: Deps, user_id: str, groups: Sequence[str]) -> Membership:
+    """The members of ``groups`` (cached ``usergroups.users.list``), all asked at once within
+    ``MEMBERSHIP_LOOKUP_SECONDS``. Once one group that answered holds ``user_id``, a group that did
+    not answer changes nothing; otherwise those are ``unchecked`` (unknown, never "no")."""
     if not groups:
         return Membership()
     identity = identity_for(deps.slack, deps.config.signoff)

@@ -47,6 +47,9 @@ class Subcommand:
     run: Runner
     usage: str
     summary: str
+    # How many words may follow the subcommand; more are refused with the usage line before ``run``
+    # (None: the subcommand reads the rest itself, e.g. a launch name or a reason).
+    max_args: int | None = None
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
@@ -54,7 +57,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         start.run, "/launch start <name>", "start a launch in this channel and post its checklist"
     ),
     "status": Subcommand(
-        status.run, "/launch status", "progress per phase, what is still open, link to the card"
+        status.run,
+        "/launch status [<name or #id>]",
+        "progress per phase, what is still open, link to the card (this channel's launch, or the "
+        "one named)",
     ),
     "phase": Subcommand(
         phase.run, "/launch phase next", "post the next phase once the current one is complete"
@@ -62,12 +68,15 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "close": Subcommand(
         close.run,
         "/launch close",
-        "end this channel's launch (recorded; the checklist becomes read-only)",
+        "end this channel's launch (its starter or a sign-off role holder only; recorded, the "
+        "checklist becomes read-only)",
+        max_args=0,
     ),
     "contacts": Subcommand(
         contacts.run,
         "/launch contacts [public]",
         "emergency contacts: internal roles with phone, vendors (only you see it unless `public`)",
+        max_args=1,
     ),
     "escalate": Subcommand(
         escalate.run,
@@ -88,6 +97,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         report.run,
         "/launch report [md|csv|json]",
         "upload the launch's audit record (items, sign-offs, events, chain head) to its thread",
+        max_args=1,
     ),
     "help": Subcommand(help.run, "/launch help", "this list"),
 }
@@ -123,7 +133,26 @@ def _refusal(message: str, sub: Subcommand | None) -> CommandReply:
     return CommandReply(text=f"{message}{usage}")
 
 
+def _too_many_args(sub: Subcommand, cmd: LaunchCommand) -> CommandReply | None:
+    """Words a subcommand does not take are refused, never silently dropped (``/launch close now
+    please`` must not close)."""
+    if sub.max_args is None or len(cmd.args) <= sub.max_args:
+        return None
+    takes = {0: "takes no arguments", 1: "takes at most one argument"}.get(
+        sub.max_args, f"takes at most {sub.max_args} arguments"
+    )
+    extra = " ".join(cmd.args[sub.max_args :])
+    return _refusal(
+        f":warning: `{SLASH_COMMAND} {escape(cmd.name)}` {takes}, so “{escape(extra)}” was not "
+        "expected. Nothing was done.",
+        sub,
+    )
+
+
 async def _run(sub: Subcommand, cmd: LaunchCommand, deps: Deps) -> CommandReply:
+    refused = _too_many_args(sub, cmd)
+    if refused is not None:
+        return refused
     try:
         return await sub.run(cmd, deps)
     except LaunchError as exc:

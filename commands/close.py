@@ -1,29 +1,52 @@
-"""/launch close: end the channel's active launch; recorded, and its messages turn read-only."""
+"""/launch close: end the channel's active launch; recorded, and its messages turn read-only.
+
+Only the person who started the launch or a holder of a configured role may close it (the role's
+``users``, or members of its ``usergroups``, looked up and cached as for sign-offs). Anyone else is
+refused and the attempt is kept in the launch's log. ``close`` takes no arguments (the router
+refuses extra words before anything runs).
+"""
 
 from __future__ import annotations
 
-from bot import checklist
+from bot import checklist, signoffs
 from bot.blocks import escape, notice
 from bot.checklist import Actor
 from bot.deps import Deps
-from bot.errors import NotFound
+from bot.errors import NotAllowed, NotFound
+from bot.identity import close_membership
 from bot.schemas import CommandReply, LaunchCommand
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
-    async with deps.db.sessions.begin() as session:
-        launch = await checklist.active_launch(session=session, channel_id=cmd.channel_id)
-        if launch is None:
+    async with deps.db.read_sessions() as session:
+        found = await checklist.active_launch(session=session, channel_id=cmd.channel_id)
+        if found is None:
             raise NotFound("There is no active launch in this channel to close.")
-        await checklist.close_launch(
+        launch_id, started_by_id = found.id, found.started_by_id
+    actor = Actor(cmd.user_id, cmd.user_name)
+    source = f"slash:{cmd.trigger_id}"
+    # Cached and bounded (it runs before the ack); no lookup for the starter or a listed holder.
+    membership = await close_membership(deps, actor.user_id, started_by_id=started_by_id)
+    async with deps.db.sessions.begin() as session:
+        refusal = await signoffs.authorize_close(
             session=session,
-            launch_id=launch.id,
-            actor=Actor(cmd.user_id, cmd.user_name),
+            launch_id=launch_id,
+            actor=actor,
             at=deps.clock(),
-            source=f"slash:{cmd.trigger_id}",
+            roles=deps.config.roles,
+            usergroup_members=membership.members,
+            unchecked_groups=membership.unchecked,
+            source=source,
         )
+        if refusal is None:
+            launch = await checklist.close_launch(
+                session=session, launch_id=launch_id, actor=actor, at=deps.clock(), source=source
+            )
+            name = launch.name
+    if refusal is not None:
+        raise NotAllowed(refusal)  # after the commit: the refused attempt stays in the log
     return CommandReply.of(
-        notice(f"Closed *{escape(launch.name)}* (#{launch.id}). Its checklist is now read-only."),
+        notice(f"Closed *{escape(name)}* (#{launch_id}). Its checklist is now read-only."),
         response_type="in_channel",
-        launch_id=launch.id,
+        launch_id=launch_id,
     )

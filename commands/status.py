@@ -1,4 +1,4 @@
-"""/launch status: progress per phase and section, what is still open, a link to the card (ephemeral)."""
+"""/launch status [<name or #id>]: progress per phase and section, what is still open, a link to the card (ephemeral)."""
 
 from __future__ import annotations
 

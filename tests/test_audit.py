@@ -240,7 +240,7 @@ async def a_full_lifecycle(room: WarRoom) -> None:
     await approve_all(room)
     assert len(go_messages(room)) == 1, "every role approved: GO is posted"
     await revoke_via_modal(room, SECURITY, "security_officer", REASON)
-    await room.command(BOB, "close")
+    await room.command(CTO, "close")  # a role holder who did not start it
 
 
 async def export(room: WarRoom, fmt: Format) -> str:
@@ -268,8 +268,8 @@ async def test_export_json_of_a_full_lifecycle(room: WarRoom) -> None:
 
     launch = record["launch"]
     assert launch["started_by"] == {"id": ALICE, "name": "alice"}
-    assert launch["closed_by"] == {"id": BOB, "name": "bob"}
-    assert launch["closed_at"] == closed["at"] and closed["actor"]["id"] == BOB
+    assert launch["closed_by"] == {"id": CTO, "name": "carol"}
+    assert launch["closed_at"] == closed["at"] and closed["actor"]["id"] == CTO
 
     records = record["sign_offs"]["records"]
     assert [(r["role_id"], r["by"]["id"]) for r in records] == list(HOLDERS.items())
@@ -314,9 +314,9 @@ async def test_export_csv_and_markdown_of_a_full_lifecycle(room: WarRoom) -> Non
     [launch] = [r for r in rows if r["record"] == "launch"]
     assert (launch["state"], launch["user_id"]) == ("closed", ALICE)
     [closed] = [r for r in rows if r["record"] == "launch_closed"]
-    assert (closed["state"], closed["user_id"], closed["user_name"]) == ("closed", BOB, "bob")
+    assert (closed["state"], closed["user_id"], closed["user_name"]) == ("closed", CTO, "carol")
     [closed_event] = [r for r in rows if r["record"] == "event" and r["state"] == "launch_closed"]
-    assert closed["at"] == closed_event["at"] and closed_event["user_id"] == BOB
+    assert closed["at"] == closed_event["at"] and closed_event["user_id"] == CTO
     [revoked] = [r for r in rows if r["record"] == "sign_off_revoked"]
     assert (revoked["state"], revoked["role"], revoked["user_id"], revoked["comment"]) == (
         "revoked",
@@ -341,7 +341,7 @@ async def test_export_csv_and_markdown_of_a_full_lifecycle(room: WarRoom) -> Non
     assert json.loads(go["detail"])["reason"] == REASON
 
     md = await export(room, "md")
-    assert re.search(r"^- Closed by bob \(U0BOB00001\) at \d{4}-\d\d-\d\d ", md, re.M), md
+    assert re.search(r"^- Closed by carol \(U0CTO00001\) at \d{4}-\d\d-\d\d ", md, re.M), md
     assert "| Security Officer | pending | 1 | — |" in md
     assert f"by Sam S ({SECURITY}): {REASON} |" in md
     [go_line] = [line for line in md.splitlines() if line.startswith("- GO #1 at")]

@@ -8,7 +8,7 @@ from bot.blocks import escape
 from bot.models import Launch
 from tests.warroom import WarRoom
 
-ALICE, BOB = "U0ALICE001", "U0BOB00001"
+ALICE, BOB, CTO = "U0ALICE001", "U0BOB00001", "U0CTO00001"
 
 
 async def launch_count(room: WarRoom) -> int:
@@ -81,7 +81,7 @@ async def test_refusals_escape_the_launch_name(room: WarRoom) -> None:
         "emoji": True,
     }
     assert "Status of &lt;!here&gt; R&amp;D" == status.text
-    await room.command(BOB, "close")
+    await room.command(ALICE, "close")
     await room.click(ALICE, "Failover tested")
     refusal = room.ephemerals_for(ALICE)[-1]
     assert refusal.startswith(":warning: Launch *&lt;!here&gt; R&amp;D* is closed;")
@@ -142,9 +142,9 @@ async def test_help_lists_every_subcommand(room: WarRoom) -> None:
 
 async def test_close_makes_the_checklist_read_only_and_frees_the_channel(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
-    await room.command(BOB, "close")
+    await room.command(CTO, "close")  # a role holder who did not start it
     card_text = "\n".join(b["text"]["text"] for b in room.card().blocks if b["type"] == "section")
-    assert "Closed by <@U0BOB00001>" in card_text
+    assert "Closed by <@U0CTO00001>" in card_text
     assert "read-only" in room.thread()[0].blocks[-1]["elements"][0]["text"]
     await room.click(ALICE, "Failover tested")
     assert "is closed" in room.ephemerals_for(ALICE)[-1]
@@ -159,3 +159,55 @@ async def test_phase_next_refused_until_complete(room: WarRoom) -> None:
     assert "45 open item(s)" in room.ephemerals_for(ALICE)[-1]
     await room.command(ALICE, "phase")
     assert "Usage: `/launch phase next`" in room.ephemerals_for(ALICE)[-1]
+
+
+# --- extra words are refused, not silently dropped ----------------------------------------------
+
+
+async def test_report_with_extra_words_is_refused_with_usage_and_uploads_nothing(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    for text, extra in (
+        ("report md json", "json"),
+        ("report md extra <!here>", "extra &lt;!here&gt;"),
+    ):
+        await room.command(ALICE, text)
+        reply = room.ephemerals_for(ALICE)[-1]
+        assert reply.startswith(":warning: `/launch report` takes at most one argument"), reply
+        assert f"“{extra}”" in reply and "<!here>" not in reply
+        assert "Usage: `/launch report [md|csv|json]`" in reply
+    assert room.slack.calls_to("files.getUploadURLExternal") == []
+    assert room.slack.calls_to("files.completeUploadExternal") == []
+
+
+async def test_contacts_with_extra_words_is_refused_and_posts_nothing(room: WarRoom) -> None:
+    await room.command(ALICE, "contacts public now")
+    reply = room.ephemerals_for(ALICE)[-1]
+    assert reply.startswith(":warning: `/launch contacts` takes at most one argument")
+    assert "“now”" in reply and "Usage: `/launch contacts [public]`" in reply
+    assert room.top_level() == []  # `public` was not taken: nothing went to the channel
+
+
+async def test_help_with_extra_words_says_they_were_ignored_then_shows_help(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "help me <!here>")
+    reply = room.slack.ephemerals[-1].blocks[0]["text"]["text"]
+    assert reply.startswith("`/launch help` takes no arguments; ignored “me &lt;!here&gt;”.")
+    assert "<!here>" not in reply
+    assert escape("/launch start <name>") in reply  # and the whole list follows
+
+
+async def test_status_usage_shows_the_optional_launch_and_not_found_echoes_the_input(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "status extra args")
+    reply = room.ephemerals_for(ALICE)[-1]
+    assert "There is no launch called “extra args”." in reply
+    assert "Usage: `/launch status [&lt;name or #id&gt;]`" in reply
+    await room.command(ALICE, "status #99")
+    assert "There is no launch called “#99”." in room.ephemerals_for(ALICE)[-1]
+    await room.command(ALICE, "status #1")  # the # form still finds it
+    assert room.slack.ephemerals[-1].text == "Status of Trading v2"
