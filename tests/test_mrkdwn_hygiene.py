@@ -51,6 +51,12 @@ async def test_help_usage_lines_and_refusals_have_no_bare_placeholders(room: War
         "phase next",
         "contacts",
         "killswitch bogus",
+        "killswitch status please",
+        "report md json",
+        "contacts public now",
+        "close now",
+        "status #99",
+        "help me",
     ):
         await room.command(user, text)
     said = everything_said(room)
