@@ -95,6 +95,41 @@ def thread_checkboxes(
     return found
 
 
+def ticked_options(state: dict[str, Any], parent_ts: str) -> list[dict[str, Any]]:
+    """The checked options of every checklist message in the parent's thread."""
+    return [
+        o for _, _, e in thread_checkboxes(state, parent_ts) for o in e.get("initial_options", [])
+    ]
+
+
+async def tick(
+    page: Page,
+    user: str,
+    parent_ts: str,
+    found: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
+    value: str,
+    what: str,
+) -> None:
+    """Tick one option as the page does (from the view it holds, maybe a moment old) and wait
+    until the thread shows it checked."""
+    message, block, element = found
+    status, result = await page.act(
+        "click",
+        user=user,
+        kind="checkbox",
+        ts=message["ts"],
+        value=value,
+        action_id=element["action_id"],
+        block_id=block["block_id"],
+    )
+    assert status == 200 and result["ok"], result
+    await page.until(
+        user,
+        lambda s: any(o["value"] == value for o in ticked_options(s, parent_ts)),
+        what,
+    )
+
+
 def approve_button(message: dict[str, Any], role_title: str) -> tuple[str, dict[str, Any]]:
     """The block_id and element of the Approve button on the row of ``role_title``."""
     blocks = message["blocks"]

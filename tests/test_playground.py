@@ -27,6 +27,8 @@ from tests.playground_helpers import (
     mrkdwn_texts,
     running_playground,
     thread_checkboxes,
+    tick,
+    ticked_options,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,34 +65,12 @@ async def test_a_rehearsal_through_the_page(tmp_path: Path) -> None:
         )
 
         # Tick two items; each is shown checked with who did it.
-        message, block, element = threads[0]
+        element = threads[0][2]
         first, second = element["options"][0]["value"], element["options"][1]["value"]
-        for value in (first, second):
-            status, result = await page.act(
-                "click",
-                user=ENGINEER,
-                kind="checkbox",
-                ts=message["ts"],
-                value=value,
-                action_id=element["action_id"],
-                block_id=block["block_id"],
-            )
-            assert status == 200 and result["ok"], result
-            await page.until(
-                ENGINEER,
-                lambda s, v=value: any(
-                    o["value"] == v
-                    for _, _, e in thread_checkboxes(s, launch["ts"])
-                    for o in e.get("initial_options", [])
-                ),
-                f"item {value} checked",
-            )
+        for value in (first, second):  # the second from the view before the first re-render
+            await tick(page, ENGINEER, launch["ts"], threads[0], value, f"item {value} checked")
         state = await page.state(ENGINEER)
-        ticked = [
-            o
-            for _, _, e in thread_checkboxes(state, launch["ts"])
-            for o in e.get("initial_options", [])
-        ]
+        ticked = ticked_options(state, launch["ts"])
         assert {o["value"] for o in ticked} == {first, second}
         assert all("alice" in json.dumps(o.get("description", {})).lower() for o in ticked)
 
@@ -297,28 +277,10 @@ async def test_the_channel_survives_a_restart_and_fresh_starts_over(tmp_path: Pa
         state = await page.state(ENGINEER)
         restored = card(state)
         assert restored is not None and restored["ts"] == launch["ts"]
-        message, block, element = thread_checkboxes(state, launch["ts"])[0]
-        value = element["options"][0]["value"]
-        status, result = await page.act(
-            "click",
-            user=ENGINEER,
-            kind="checkbox",
-            ts=message["ts"],
-            value=value,
-            action_id=element["action_id"],
-            block_id=block["block_id"],
-        )
-        assert status == 200 and result["ok"], result
-        await page.until(
-            ENGINEER,
-            lambda s: any(
-                o["value"] == value
-                for _, _, e in thread_checkboxes(s, launch["ts"])
-                for o in e.get("initial_options", [])
-            ),
-            "the click after the restart",
-        )
-        result = await page.type(ENGINEER, "/launch start Another")
+        found = thread_checkboxes(state, launch["ts"])[0]
+        value = found[2]["options"][0]["value"]
+        await tick(page, ENGINEER, launch["ts"], found, value, "the click after the restart")
+        await page.type(ENGINEER, "/launch start Another")
         await page.until(
             ENGINEER,
             lambda s: any("already" in all_text(e) for e in s["ephemerals"]),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -20,31 +20,9 @@ from bot.config import RoleConfig
 from bot.db import Database, open_database
 from bot.models import Event, Item
 from bot.template import ChecklistTemplate
+from tests.test_checklist import T0, start, state
 
-ALICE = Actor("U0ALICE001", "alice")
-T0 = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-async def start(
-    db: Database, template: ChecklistTemplate, channel: str = "C0WARROOM1", name: str = "Trading v2"
-) -> int:
-    async with db.sessions.begin() as session:
-        launch = await checklist.start_launch(
-            session=session,
-            template=template,
-            name=name,
-            team_id="T1",
-            channel_id=channel,
-            actor=ALICE,
-            at=T0,
-        )
-        return launch.id
-
-
-async def state(db: Database, launch_id: int) -> checklist.LaunchState:
-    async with db.read_sessions() as session:
-        return await checklist.load_state(session=session, launch_id=launch_id)
 
 
 async def toggle(
