@@ -96,11 +96,13 @@ def _approval_line(record: SignOffRecord) -> str:
     return line
 
 
-def _revocation_line(record: SignOffRecord) -> str:
+def _revocation_line(record: SignOffRecord, *, earlier: bool = False) -> str:
     assert record.revoked_at is not None
     who = _who(record.revoked_by_id or record.user_id, record.revoked_by_name)
     reason = f" — “{escape(record.revoke_reason)}”" if record.revoke_reason else ""
-    return f"↩️ Revoked by {who} · {when(record.revoked_at)}{reason}"
+    # Under a newer approval it is history, and must not read as if the approval were revoked.
+    label = "Earlier approval revoked" if earlier else "Revoked"
+    return f"↩️ {label} by {who} · {when(record.revoked_at)}{reason}"
 
 
 def role_text(row: RoleStatus) -> str:
@@ -120,7 +122,7 @@ def role_text(row: RoleStatus) -> str:
         lines.append(f"⏳ {title} — awaiting approval · held by {_holders(row)}")
         lines.extend(_approval_line(a) for a in row.approvals)
     if row.last_revocation is not None:
-        lines.append(_revocation_line(row.last_revocation))
+        lines.append(_revocation_line(row.last_revocation, earlier=row.approved))
     return "\n".join(lines)
 
 
