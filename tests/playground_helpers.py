@@ -142,6 +142,22 @@ def approve_button(message: dict[str, Any], role_title: str) -> tuple[str, dict[
     raise AssertionError(f"no Approve button for {role_title}")
 
 
+async def press(
+    page: Page, user: str, message: dict[str, Any], block_id: str, button: dict[str, Any]
+) -> None:
+    """Press a button of a channel message as the page does; the stand-in must deliver it."""
+    status, result = await page.act(
+        "click",
+        user=user,
+        kind="button",
+        ts=message["ts"],
+        action_id=button["action_id"],
+        value=button["value"],
+        block_id=block_id,
+    )
+    assert status == 200 and result["ok"], result
+
+
 def all_text(message: dict[str, Any]) -> str:
     parts = [message.get("text") or ""]
     for b in message.get("blocks") or []:

@@ -25,6 +25,7 @@ from tests.playground_helpers import (
     approve_button,
     card,
     mrkdwn_texts,
+    press,
     running_playground,
     thread_checkboxes,
     tick,
@@ -78,16 +79,7 @@ async def test_a_rehearsal_through_the_page(tmp_path: Path) -> None:
         launch = card(state)
         assert launch is not None
         block_id, approve = approve_button(launch, "CTO")
-        status, result = await page.act(
-            "click",
-            user=OUTSIDER,
-            kind="button",
-            ts=launch["ts"],
-            action_id=approve["action_id"],
-            value=approve["value"],
-            block_id=block_id,
-        )
-        assert status == 200 and result["ok"], result
+        await press(page, OUTSIDER, launch, block_id, approve)
         refusal = await page.until(
             OUTSIDER,
             lambda s: next((e for e in s["ephemerals"] if "Only the CTO" in all_text(e)), None),
@@ -98,16 +90,7 @@ async def test_a_rehearsal_through_the_page(tmp_path: Path) -> None:
         assert "Approved by" not in all_text(card(await page.state(OUTSIDER)) or {})
 
         # The CTO approves: the row says so, for everyone.
-        status, result = await page.act(
-            "click",
-            user=CTO,
-            kind="button",
-            ts=launch["ts"],
-            action_id=approve["action_id"],
-            value=approve["value"],
-            block_id=block_id,
-        )
-        assert status == 200 and result["ok"], result
+        await press(page, CTO, launch, block_id, approve)
         approved = await page.until(
             OUTSIDER,
             lambda s: "Approved by" in all_text(card(s) or {}) and card(s),
@@ -117,16 +100,7 @@ async def test_a_rehearsal_through_the_page(tmp_path: Path) -> None:
 
         # A second press from the page still showing Approve (it is Revoke now) is delivered as
         # Slack would, and the bot keeps one sign-off.
-        status, result = await page.act(
-            "click",
-            user=CTO,
-            kind="button",
-            ts=launch["ts"],
-            action_id=approve["action_id"],
-            value=approve["value"],
-            block_id=block_id,
-        )
-        assert status == 200 and result["ok"], result
+        await press(page, CTO, launch, block_id, approve)
         await page.until(
             CTO,
             lambda s: any("already" in all_text(e).lower() for e in s["ephemerals"]),
