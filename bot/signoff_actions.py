@@ -23,7 +23,7 @@ from bot import checklist, signoffs
 from bot.checklist import Actor
 from bot.deps import Deps
 from bot.errors import LaunchError, NotAllowed
-from bot.identity import MEMBERSHIP_LOOKUP_SECONDS, Identity, identity_for, store_display_name
+from bot.identity import Identity, identity_for, store_display_name, usergroup_membership
 from bot.ids import ActionId, CallbackId, SignOffBlock
 from bot.mrkdwn import unescape
 from bot.signoff_blocks import SignOffValue, revoke_modal, revoke_reason, signoff_view
@@ -40,22 +40,18 @@ def actor_of(user: dict[str, Any], identity: Identity) -> Actor:
     return Actor(user_id, identity.cached_name(user_id) or handle)
 
 
-async def usergroup_members(
-    deps: Deps, identity: Identity, role_id: str, user_id: str
-) -> dict[str, frozenset[str]]:
-    """Members of the role's user groups, looked up only when the user is not listed directly."""
-    members: dict[str, frozenset[str]] = {}
-    for group in signoffs.groups_to_check(deps.config.roles.get(role_id), user_id):
-        found = await identity.usergroup_members(group, within=MEMBERSHIP_LOOKUP_SECONDS)
-        if found is None:
-            raise NotAllowed(
-                f"I could not check the members of <!subteam^{group}> just now (Slack did not "
-                "answer in time). Nothing was recorded; please try again."
-            )
-        members[group] = found
-        if user_id in found:
-            break
-    return members
+async def usergroup_members(deps: Deps, role_id: str, user_id: str) -> dict[str, frozenset[str]]:
+    """Members of the role's user groups (the lookup the kill switch and close use), looked up
+    only when the user is not listed directly; a group Slack did not answer for refuses."""
+    groups = signoffs.groups_to_check(deps.config.roles.get(role_id), user_id)
+    membership = await usergroup_membership(deps, user_id, groups)
+    if membership.unchecked:
+        named = ", ".join(f"<!subteam^{g}>" for g in membership.unchecked)
+        raise NotAllowed(
+            f"I could not check the members of {named} just now (Slack did not answer in time). "
+            "Nothing was recorded; please try again."
+        )
+    return membership.members
 
 
 def _click_key(body: dict[str, Any], action: dict[str, Any]) -> str:
@@ -108,7 +104,7 @@ async def on_approve(
     actor = actor_of(body["user"], identity)
     try:
         value = SignOffValue.decode(action.get("value"))
-        members = await usergroup_members(deps, identity, value.role_id, actor.user_id)
+        members = await usergroup_members(deps, value.role_id, actor.user_id)
         async with deps.db.sessions.begin() as session:
             outcome = await signoffs.approve(
                 session=session,

@@ -43,7 +43,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     # trigger_id is unique per invocation: the same request delivered twice is recorded once.
     dedup_key = f"slash:{cmd.trigger_id}:{action}" if cmd.trigger_id else None
     if action == "approve":
-        members = await usergroup_members(deps, identity, role.role_id, actor.user_id)
+        members = await usergroup_members(deps, role.role_id, actor.user_id)
         async with deps.db.sessions.begin() as session:
             outcome = await signoffs.approve(
                 session=session,
