@@ -147,22 +147,13 @@ async def test_what_slack_itself_would_answer_and_plain_messages(tmp_path: Path)
         # Another site open in the same browser cannot act as the CTO: a no-preflight text body
         # is refused, and so is a JSON one from a foreign origin.
         forged = json.dumps({"user": CTO, "text": "/launch start Forged"})
-        async with http.post(
-            f"{playground.url}act/command", data=forged, headers={"Content-Type": "text/plain"}
-        ) as r:
-            assert r.status == 415
-        async with http.post(
-            f"{playground.url}act/command",
-            data=forged,
-            headers={"Content-Type": "application/json", "Origin": "http://evil.example"},
-        ) as r:
-            assert r.status == 403
-        async with http.post(
-            f"{playground.url}act/command",
-            data=forged,
-            headers={"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"},
-        ) as r:
-            assert r.status == 403
+        for headers, refused in (
+            ({"Content-Type": "text/plain"}, 415),
+            ({"Content-Type": "application/json", "Origin": "http://evil.example"}, 403),
+            ({"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"}, 403),
+        ):
+            async with http.post(f"{playground.url}act/command", data=forged, headers=headers) as r:
+                assert r.status == refused, headers
         assert not any("Forged" in all_text(m) for m in (await page.state(CTO))["messages"])
 
         # /launch help answers in the ack, ephemeral to the one who typed it.
