@@ -1320,7 +1320,7 @@ async def served_incidents(
         DATABASE_URL=database_url,
         LAUNCHBOT_CONFIG=str(config_path),
     )
-    bot = BotProcess(env, port)
+    bot = BotProcess(env, port, slack)
     await bot.start()
     try:
         yield slack, bot

@@ -32,15 +32,29 @@ def free_port() -> int:
 
 
 class BotProcess:
-    def __init__(self, env: dict[str, str], port: int) -> None:
-        self.env, self.port = env, port
+    """A real ``launchbot serve``. ``slack``: the stand-in whose requests it answers; its app_url
+    follows the port, which changes if another process took the free one before the bot bound it."""
+
+    def __init__(self, env: dict[str, str], port: int, slack: SlackStandIn | None = None) -> None:
+        self.env, self.port, self.slack = env, port, slack
         self.proc: subprocess.Popen[bytes] | None = None
+        self._output: str | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
+        for _ in range(3):
+            if await self._start_once():
+                return
+            self.port = free_port()  # the port was taken between choosing it and binding it
+        raise AssertionError("bot could not bind a port: " + self.output())
+
+    async def _start_once(self) -> bool:
+        if self.slack is not None:
+            self.slack.app_url = f"{self.url}/slack/events"
+        self._output = None
         self.proc = subprocess.Popen(  # noqa: ASYNC220 (a child server, not waited on here)
             [sys.executable, "-m", "bot", "serve", "--port", str(self.port)],
             env=self.env,
@@ -51,12 +65,16 @@ class BotProcess:
         deadline = time.monotonic() + 30
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
-                assert self.proc.poll() is None, self.output()
-                try:
-                    async with http.get(self.url + "/healthz") as r:
-                        if r.status == 200:
-                            return
-                except aiohttp.ClientError:
+                if self.proc.poll() is not None:
+                    assert "address already in use" in self.output(), self.output()
+                    return False
+                try:  # bounded: whatever holds a taken port may never answer
+                    async with http.get(
+                        self.url + "/healthz", timeout=aiohttp.ClientTimeout(total=2)
+                    ) as r:
+                        if r.status == 200 and self.proc.poll() is None:
+                            return True
+                except (aiohttp.ClientError, TimeoutError):
                     pass
                 await asyncio.sleep(0.1)
         raise AssertionError("bot did not start: " + self.output())
@@ -67,9 +85,12 @@ class BotProcess:
         return self.proc.wait(timeout=20)
 
     def output(self) -> str:
+        """What the exited process printed (read once, then kept)."""
         if self.proc is None or self.proc.stdout is None or self.proc.poll() is None:
             return ""
-        return self.proc.stdout.read().decode(errors="replace")
+        if self._output is None:
+            self._output = self.proc.stdout.read().decode(errors="replace")
+        return self._output
 
 
 @pytest.fixture
@@ -95,7 +116,7 @@ async def served(database_url: str) -> AsyncIterator[tuple[SlackStandIn, BotProc
         DATABASE_URL=database_url,
         LAUNCHBOT_CONFIG=str(ROOT / "launchbot.example.toml"),
     )
-    bot = BotProcess(env, port)
+    bot = BotProcess(env, port, slack)
     await bot.start()
     try:
         yield slack, bot
