@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import aiohttp
 import pytest
 
 import bot.__main__ as cli
+from bot.playground import server
 from bot.playground.server import ChannelStore, bot_config, default_config, dump_toml
 from tests.playground_helpers import (
     CTO,
@@ -354,3 +356,17 @@ async def test_report_file_and_a_team_config_in_the_playground(
             assert r.status == 200
             record = json.loads(await r.read())
         assert record["launch"]["name"] == "Reported"
+
+
+async def test_the_bot_starts_on_another_port_when_its_port_was_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = iter([taken.getsockname()[1]])
+        real = server._free_port
+        monkeypatch.setattr(server, "_free_port", lambda: next(ports, None) or real())
+        async with running_playground(tmp_path / "playground.db") as playground:
+            assert playground.ready
+            assert str(taken.getsockname()[1]) not in playground.standin.app_url

@@ -44,6 +44,8 @@ DEFAULT_DB = Path("playground.db")
 CHANNEL = DEFAULT_CHANNEL
 SLACKBOT = "USLACKBOT"
 BOT_START_SECONDS = 60.0
+# A free port can be taken by another process before the bot binds it: pick again, a few times.
+BOT_PORT_TRIES = 3
 BOT_STOP_SECONDS = 20.0
 SSE_KEEPALIVE_SECONDS = 15.0
 # Saving the channel on every event would mean one SQLite write per checkbox render; a burst of
@@ -373,8 +375,6 @@ class Playground:
         self._tmp = Path(tempfile.mkdtemp(prefix="launchbot-playground-"))
         config_file = self._tmp / "launchbot.toml"
         config_file.write_text(config, encoding="utf-8")
-        bot_port = _free_port()
-        self.standin.app_url = f"http://127.0.0.1:{bot_port}/slack/events"
         env = {
             k: v
             for k, v in os.environ.items()
@@ -389,6 +389,15 @@ class Playground:
             PYTHONPATH=os.pathsep.join(p for p in (str(SOURCE_ROOT), env.get("PYTHONPATH")) if p),
         )
         env.setdefault("LAUNCHBOT_LOG_LEVEL", "WARNING")
+        for _ in range(BOT_PORT_TRIES):
+            if await self._spawn_bot(env, _free_port()):
+                return
+        raise PlaygroundError("the bot found no free port to listen on")
+
+    async def _spawn_bot(self, env: dict[str, str], bot_port: int) -> bool:
+        """Start ``launchbot serve`` on ``bot_port`` and wait for its health; False if another
+        process took the port between choosing and binding it (then the caller picks another)."""
+        self.standin.app_url = f"http://127.0.0.1:{bot_port}/slack/events"
         # Its own session: Ctrl-C reaches the playground only, which then stops the bot in order.
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -405,21 +414,27 @@ class Playground:
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
+        self._output = []
         self._tasks.append(asyncio.create_task(self._forward_output()))
         deadline = time.monotonic() + BOT_START_SECONDS
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
                 if self.proc.returncode is not None:
                     await asyncio.sleep(0.2)  # let the last lines arrive
+                    if any("address already in use" in line for line in self._output):
+                        return False
                     raise PlaygroundError(
                         "the bot exited while starting:\n" + "\n".join(self._output[-20:])
                     )
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"http://127.0.0.1:{bot_port}/healthz") as r:
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with http.get(
+                        f"http://127.0.0.1:{bot_port}/healthz",
+                        timeout=aiohttp.ClientTimeout(total=2),
+                    ) as r:
                         if r.status == 200:
                             self.ready = True
                             self._publish({"kind": "ready"})
-                            return
+                            return True
                 await asyncio.sleep(0.1)
         raise PlaygroundError(f"the bot did not answer within {BOT_START_SECONDS:.0f} s")
 
