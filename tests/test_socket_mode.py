@@ -63,8 +63,8 @@ async def fake_slack(request: pytest.FixtureRequest) -> AsyncIterator[FakeSlack]
     app.router.add_get("/socket", fake.socket)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()  # the OS picks the port: no race for it
+    port = runner.addresses[0][1]
     fake.base_url = f"http://127.0.0.1:{port}/api/"
     yield fake
     await runner.cleanup()
