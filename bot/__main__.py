@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from bot import migrate
-from bot.config import ConfigError, Settings, load_config
-from bot.template import validate_template_file
+from bot.checklist.template import validate_template_file
+from bot.core.config import ConfigError, Settings, load_config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,9 +108,9 @@ def _audit_command(args: argparse.Namespace, settings: Settings) -> int:
     """``export`` and ``audit verify``: read-only, straight from DATABASE_URL."""
     from datetime import UTC, datetime
 
-    from bot.audit import verify_launch
-    from bot.errors import LaunchError
-    from bot.report import export_launch
+    from bot.audit.record import verify_launch
+    from bot.audit.report import export_launch
+    from bot.core.errors import LaunchError
 
     try:
         if args.command == "export":
@@ -131,7 +131,7 @@ def _audit_command(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         report = asyncio.run(verify_launch(settings.database_url, args.launch))
     except (LaunchError, ConfigError) as exc:
-        from bot.mrkdwn import unescape
+        from bot.core.mrkdwn import unescape
 
         # Refusals are written for Slack's mrkdwn (names escaped); a terminal shows them as typed.
         print(f"launchbot: {unescape(str(getattr(exc, 'message', exc)))}", file=sys.stderr)  # noqa: T201

@@ -1,16 +1,25 @@
-"""build_app(deps) -> AsyncApp: the composition root; installs the deps middleware, the error handler and
-the listeners of commands/ and bot/actions."""
+"""build_app(deps) -> AsyncApp: the composition root; installs the deps middleware, the error handler,
+every feature's listeners and every message kind's renderer."""
 
 from __future__ import annotations
 
 import logging
 
 from slack_bolt.async_app import AsyncApp
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import commands
-from bot import actions, incident_actions, signoff_actions
+from bot.checklist import listeners as checklist_listeners
+from bot.checklist.blocks import section_message
+from bot.core.kit import MessageView
+from bot.core.outbox import MessageRef, Publisher
 from bot.deps import Deps, deps_middleware
 from bot.error_handler import handle_error
+from bot.incidents import listeners as incidents_listeners
+from bot.launch.blocks import launch_card
+from bot.launch.state import LaunchState, load_state
+from bot.signoffs import listeners as signoffs_listeners
+from bot.signoffs.blocks import go_message
 
 
 class _SameTokenWarning(logging.Filter):
@@ -38,9 +47,24 @@ def build_app(deps: Deps, *, process_before_response: bool = True) -> AsyncApp:
     app.use(deps_middleware(deps))
     app.error(handle_error)
     commands.register(app)
-    actions.register(app)
-    incident_actions.register(app)
-    signoff_actions.register(app)
-    # The card's sign-off table shows who holds each role, from the running config.
-    deps.publisher.roles = deps.config.roles
+    checklist_listeners.register(app)
+    incidents_listeners.register(app)
+    signoffs_listeners.register(app)
+    register_renderers(deps.publisher, deps)
     return app
+
+
+def register_renderers(publisher: Publisher, deps: Deps) -> None:
+    """Every message kind the bot posts, and the builder that renders it from the launch's state."""
+    roles = deps.config.roles  # the card's sign-off table shows who holds each role
+
+    async def load(session: AsyncSession, launch_id: int) -> LaunchState:
+        return await load_state(session=session, launch_id=launch_id)
+
+    def card(state: LaunchState, message: MessageRef) -> MessageView:
+        return launch_card(state, roles=roles)
+
+    publisher.set_loader(load)
+    publisher.register("card", card)
+    publisher.register("section", section_message)
+    publisher.register("go", go_message)

@@ -9,7 +9,7 @@ import uuid
 
 from slack_bolt.response import BoltResponse
 
-from bot.errors import LaunchError
+from bot.core.errors import LaunchError
 
 logger = logging.getLogger(__name__)
 

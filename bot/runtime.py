@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import signal
@@ -22,17 +23,20 @@ from slack_sdk.errors import SlackApiError
 
 from bot import migrate
 from bot.app import build_app
-from bot.clicks import ClickApplier
-from bot.config import AppConfig, Settings, load_config
-from bot.db import open_database
+from bot.checklist.applier import NAME_LOOKUP_SECONDS, ClickApplier
+from bot.checklist.template import ChecklistTemplate, load_template
+from bot.core.config import AppConfig, Settings, load_config
+from bot.core.db import open_database
+from bot.core.identity import Identity
+from bot.core.metrics import Metrics
+from bot.core.outbox import Publisher
+from bot.core.scheduler import Scheduler
+from bot.core.slack_client import is_transient, make_slack_client, slack_error
+from bot.core.tasks import BackgroundTasks, RequestGauge
 from bot.deps import Deps, utc_now
-from bot.metrics import Metrics
-from bot.publisher import Publisher
-from bot.scheduler import Scheduler
+from bot.incidents.escalation_flows import escalation_job
+from bot.incidents.killswitch_flows import killswitch_job
 from bot.server import Activity, make_web_app
-from bot.slack_client import is_transient, make_slack_client, slack_error
-from bot.tasks import BackgroundTasks, RequestGauge
-from bot.template import ChecklistTemplate, load_template
 
 logger = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -67,6 +71,15 @@ async def running_bot(
     clicks = ClickApplier(
         db=db, tasks=tasks, publisher=publisher, clock=clock or utc_now, gauge=gauge
     )
+    identity = Identity(
+        slack,
+        name_ttl=config.signoff.name_cache_seconds,
+        group_ttl=config.signoff.usergroup_cache_seconds,
+    )
+    # Counted when a tick takes effect: a click refused later (a closed launch) ticked nothing.
+    clicks.on_ticked = functools.partial(metrics.inc, "launchbot_items_checked_total")
+    # The click applier names clickers through the same cached users.info lookups as sign-offs.
+    clicks.names = functools.partial(identity.display_name, within=NAME_LOOKUP_SECONDS)
     deps = Deps(
         settings=settings,
         config=config,
@@ -78,12 +91,17 @@ async def running_bot(
         publisher=publisher,
         metrics=metrics,
         clicks=clicks,
+        identity=identity,
         gauge=gauge,
         **({"clock": clock} if clock is not None else {}),
     )
     app = build_app(deps, process_before_response=process_before_response)
     # Fires due escalation levels from the database (the timer survives restarts).
-    scheduler = Scheduler(deps)
+    scheduler = Scheduler(
+        clock=deps.clock,
+        poll_seconds=config.escalation.poll_seconds,
+        jobs=(escalation_job(deps), killswitch_job(deps)),
+    )
     try:
         await publisher.recover()
         clicks.kick()  # clicks stored but not applied before a stop

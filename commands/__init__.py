@@ -19,11 +19,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.blocks import escape
+from bot.core.errors import LaunchError
+from bot.core.ids import SLASH_COMMAND
+from bot.core.mrkdwn import escape
+from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
-from bot.errors import LaunchError
-from bot.ids import SLASH_COMMAND
-from bot.schemas import CommandReply, LaunchCommand
 from commands import (
     close,
     contacts,
@@ -99,7 +99,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "upload the launch's audit record (items, sign-offs, events, chain head) to its thread",
         max_args=1,
     ),
-    "help": Subcommand(help.run, "/launch help", "this list"),
+    "help": Subcommand(help.runner(lambda: usage_lines()), "/launch help", "this list"),
 }
 
 

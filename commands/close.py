@@ -8,18 +8,21 @@ refuses extra words before anything runs).
 
 from __future__ import annotations
 
-from bot import checklist, signoffs
-from bot.blocks import escape, notice
-from bot.checklist import Actor
+from bot.checklist.rules import close_launch
+from bot.core.errors import NotAllowed, NotFound
+from bot.core.events import Actor
+from bot.core.kit import notice
+from bot.core.launches import active_launch
+from bot.core.mrkdwn import escape
+from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
-from bot.errors import NotAllowed, NotFound
-from bot.identity import close_membership
-from bot.schemas import CommandReply, LaunchCommand
+from bot.signoffs.close import authorize_close
+from bot.signoffs.flows import close_membership
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     async with deps.db.read_sessions() as session:
-        found = await checklist.active_launch(session=session, channel_id=cmd.channel_id)
+        found = await active_launch(session=session, channel_id=cmd.channel_id)
         if found is None:
             raise NotFound("There is no active launch in this channel to close.")
         launch_id, started_by_id = found.id, found.started_by_id
@@ -28,7 +31,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     # Cached and bounded (it runs before the ack); no lookup for the starter or a listed holder.
     membership = await close_membership(deps, actor.user_id, started_by_id=started_by_id)
     async with deps.db.sessions.begin() as session:
-        refusal = await signoffs.authorize_close(
+        refusal = await authorize_close(
             session=session,
             launch_id=launch_id,
             actor=actor,
@@ -39,7 +42,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             source=source,
         )
         if refusal is None:
-            launch = await checklist.close_launch(
+            launch = await close_launch(
                 session=session, launch_id=launch_id, actor=actor, at=deps.clock(), source=source
             )
             name = launch.name

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import incidents
-from bot.blocks import escape
+from bot.core.errors import BadInput, NotFound
+from bot.core.launches import incident_launch
+from bot.core.mrkdwn import escape
+from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
-from bot.errors import BadInput, NotFound
-from bot.incident_blocks import contacts_view
-from bot.schemas import CommandReply, LaunchCommand
+from bot.incidents.blocks import contacts_view
+from bot.incidents.contacts import contact_rows
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
@@ -21,13 +22,13 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     launch_name: str | None = None
     async with deps.db.read_sessions() as session:
         try:
-            launch = await incidents.incident_launch(session=session, channel_id=cmd.channel_id)
+            launch = await incident_launch(session=session, channel_id=cmd.channel_id)
         except NotFound:
             launch = None
     if launch is not None:
         launch_name = launch.name
         template_contacts = list(launch.template_extra.get("contacts") or template_contacts)
-    rows = incidents.contact_rows(deps.config, template_contacts)
+    rows = contact_rows(deps.config, template_contacts)
     return CommandReply.of(
         contacts_view(rows, launch_name=launch_name),
         response_type="in_channel" if public else "ephemeral",

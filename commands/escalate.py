@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import uuid
 
-from bot import escalation, incidents
-from bot.blocks import escape, notice
-from bot.checklist import Actor
+from bot.core.events import Actor
+from bot.core.kit import notice
+from bot.core.launches import incident_launch
+from bot.core.mrkdwn import escape
+from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
-from bot.schemas import CommandReply, LaunchCommand
+from bot.incidents.escalation_flows import run_escalation
+from bot.incidents.escalations import open_escalation, parse_escalation, path_snapshot
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
-    severity, summary = incidents.parse_escalation(cmd.args, cmd.rest)
+    severity, summary = parse_escalation(cmd.args, cmd.rest)
     actor = Actor(cmd.user_id, cmd.user_name)
     # trigger_id identifies this one request; a replay of it must not open a second escalation.
     request_key = f"slash:{cmd.trigger_id or uuid.uuid4().hex}"
     async with deps.db.sessions.begin() as session:
-        launch = await incidents.incident_launch(session=session, channel_id=cmd.channel_id)
-        row, created = await incidents.open_escalation(
+        launch = await incident_launch(session=session, channel_id=cmd.channel_id)
+        row, created = await open_escalation(
             session=session,
             launch_id=launch.id,
             channel_id=cmd.channel_id,
             severity=severity,
             summary=summary,
             reporter=actor,
-            path=incidents.path_snapshot(deps.config.escalation.levels),
+            path=path_snapshot(deps.config.escalation.levels),
             at=deps.clock(),
             request_key=request_key,
         )
@@ -41,7 +44,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         )
 
     async def follow_up() -> CommandReply | None:
-        await escalation.run_escalation(deps, escalation_id)
+        await run_escalation(deps, escalation_id)
         return None
 
     view = notice(

@@ -6,17 +6,27 @@ silently dropped either: the answer says they were ignored, then shows the whole
 
 from __future__ import annotations
 
-from bot.blocks import escape, notice
+from collections.abc import Awaitable, Callable
+
+from bot.core.kit import notice
+from bot.core.mrkdwn import escape
+from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
-from bot.schemas import CommandReply, LaunchCommand
+
+UsageLines = Callable[[], list[tuple[str, str]]]
 
 
-async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
-    from commands import (
-        usage_lines,
-    )  # the table lives in the router; imported late to avoid a cycle
+def runner(usage_lines: UsageLines) -> Callable[[LaunchCommand, Deps], Awaitable[CommandReply]]:
+    """The help subcommand over the router's table (handed in: the router imports this module)."""
 
-    lines = "\n".join(f"• `{escape(usage)}` — {summary}" for usage, summary in usage_lines())
+    async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
+        return answer(cmd, usage_lines())
+
+    return run
+
+
+def answer(cmd: LaunchCommand, usage_lines: list[tuple[str, str]]) -> CommandReply:
+    lines = "\n".join(f"• `{escape(usage)}` — {summary}" for usage, summary in usage_lines)
     ignored = (
         f"`/launch help` takes no arguments; ignored “{escape(' '.join(cmd.args))}”.\n"
         if cmd.args

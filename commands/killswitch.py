@@ -6,15 +6,32 @@ import uuid
 
 from slack_sdk.errors import SlackApiError
 
-from bot import escalation, incident_blocks, incidents
-from bot.blocks import escape, notice
-from bot.checklist import Actor
+from bot.core.errors import BadInput, Conflict, NotAllowed
+from bot.core.events import Actor
+from bot.core.kit import notice
+from bot.core.launches import incident_launch
+from bot.core.models import Launch
+from bot.core.mrkdwn import escape
+from bot.core.schemas import CommandReply, LaunchCommand
+from bot.core.slack_client import slack_error
 from bot.deps import Deps
-from bot.errors import BadInput, Conflict, NotAllowed
-from bot.identity import killswitch_membership
-from bot.models import Launch
-from bot.schemas import CommandReply, LaunchCommand
-from bot.slack_client import slack_error
+from bot.incidents.blocks import (
+    call_list,
+    killswitch_armed_notice,
+    killswitch_modal,
+    killswitch_status,
+)
+from bot.incidents.contacts import people_to_call
+from bot.incidents.killswitch import (
+    allowed_killswitch_titles,
+    authorize_killswitch,
+    killswitch_summary,
+    may_fire_killswitch,
+    not_allowed_text,
+    request_killswitch,
+    set_armed,
+)
+from bot.incidents.killswitch_flows import KillSwitchClient, fire_killswitch, killswitch_membership
 
 ACTIONS = ("fire", "status", "arm", "disarm", "test")
 
@@ -30,16 +47,16 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             f"`/launch killswitch {action}` takes nothing after `{action}` (got `{escape(extra)}`)."
         )
     async with deps.db.read_sessions() as session:
-        launch = await incidents.incident_launch(session=session, channel_id=cmd.channel_id)
-        summary = await incidents.killswitch_summary(session=session, launch_id=launch.id)
+        launch = await incident_launch(session=session, channel_id=cmd.channel_id)
+        summary = await killswitch_summary(session=session, launch_id=launch.id)
     actor = Actor(cmd.user_id, cmd.user_name)
     source = f"slash:{cmd.trigger_id or uuid.uuid4().hex}"
     if action == "status":
         return CommandReply.of(
-            incident_blocks.killswitch_status(
+            killswitch_status(
                 summary,
                 endpoint=deps.config.killswitch.url,
-                allowed_titles=incidents.allowed_killswitch_titles(deps.config),
+                allowed_titles=allowed_killswitch_titles(deps.config),
             )
         )
     if action == "fire":
@@ -47,14 +64,14 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         # Only for the modal's warning (the submission checks again); cached, bounded, and it warms
         # the cache for the submission.
         membership = await killswitch_membership(deps, cmd.user_id)
-        allowed = bool(membership.unchecked) or incidents.may_fire_killswitch(
+        allowed = bool(membership.unchecked) or may_fire_killswitch(
             deps.config, cmd.user_id, membership.members
         )
         return _open_modal(cmd, deps, launch, armed=summary.armed, allowed=allowed)
     _require_configured(deps)
     membership = await killswitch_membership(deps, actor.user_id)
     async with deps.db.sessions.begin() as session:
-        allowed = await incidents.authorize_killswitch(
+        allowed = await authorize_killswitch(
             session=session,
             config=deps.config,
             launch_id=launch.id,
@@ -66,11 +83,11 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             unchecked_groups=membership.unchecked,
         )
     if not allowed:
-        raise NotAllowed(incidents.not_allowed_text(deps.config, membership.unchecked))
+        raise NotAllowed(not_allowed_text(deps.config, membership.unchecked))
     if action in ("arm", "disarm"):
         at = deps.clock()
         async with deps.db.sessions.begin() as session:
-            changed = await incidents.set_armed(
+            changed = await set_armed(
                 session=session,
                 config=deps.config,
                 launch_id=launch.id,
@@ -85,15 +102,13 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
                 f"The kill switch is already {'armed' if action == 'arm' else 'disarmed'}."
             )
         return CommandReply.of(
-            incident_blocks.killswitch_armed_notice(
-                launch.name, action == "arm", actor.user_id, at
-            ),
+            killswitch_armed_notice(launch.name, action == "arm", actor.user_id, at),
             response_type="in_channel",
             launch_id=launch.id,
         )
     # test: the same signed request with "dry_run": true; stored before it is sent.
     async with deps.db.sessions.begin() as session:
-        request, created = await incidents.request_killswitch(
+        request, created = await request_killswitch(
             session=session,
             config=deps.config,
             launch_id=launch.id,
@@ -108,7 +123,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         request_pk = request.id
 
     async def follow_up() -> CommandReply | None:
-        await escalation.fire_killswitch(deps, request_pk)
+        await fire_killswitch(deps, request_pk)
         return None
 
     view = notice(
@@ -121,12 +136,12 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
 
 
 def _require_configured(deps: Deps) -> None:
-    problem = escalation.KillSwitchClient(deps.http, deps.config.killswitch).missing_config
+    problem = KillSwitchClient(deps.http, deps.config.killswitch).missing_config
     if problem is not None:
-        people = incidents.people_to_call(deps.config, deps.config.killswitch.call_on_failure)
+        people = people_to_call(deps.config, deps.config.killswitch.call_on_failure)
         raise Conflict(
             f"The kill switch is not configured: {problem}. Who to call instead:\n"
-            + incident_blocks.call_list(people)
+            + call_list(people)
         )
 
 
@@ -136,7 +151,7 @@ def _open_modal(
     if not cmd.trigger_id:
         raise BadInput("Slack sent no trigger_id, so the confirmation cannot open.")
     assert deps.config.killswitch.url is not None
-    view = incident_blocks.killswitch_modal(
+    view = killswitch_modal(
         launch_id=launch.id,
         launch_name=launch.name,
         channel_id=cmd.channel_id,
@@ -144,7 +159,7 @@ def _open_modal(
         tries=deps.config.killswitch.tries,
         armed=armed,
         allowed=allowed,
-        allowed_titles=incidents.allowed_killswitch_titles(deps.config),
+        allowed_titles=allowed_killswitch_titles(deps.config),
     )
 
     async def follow_up() -> CommandReply | None:

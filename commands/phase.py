@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from bot import checklist
-from bot.blocks import escape, notice
-from bot.checklist import Actor
+from bot.checklist.rules import advance_phase
+from bot.core.errors import BadInput, NotFound
+from bot.core.events import Actor
+from bot.core.kit import notice
+from bot.core.launches import active_launch
+from bot.core.mrkdwn import escape
+from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
-from bot.errors import BadInput, NotFound
-from bot.schemas import CommandReply, LaunchCommand
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     if cmd.args != ["next"]:
         raise BadInput("`/launch phase` takes one argument: `next`.")
     async with deps.db.sessions.begin() as session:
-        launch = await checklist.active_launch(session=session, channel_id=cmd.channel_id)
+        launch = await active_launch(session=session, channel_id=cmd.channel_id)
         if launch is None:
             raise NotFound("There is no active launch in this channel.")
-        phase = await checklist.advance_phase(
+        phase = await advance_phase(
             session=session,
             launch_id=launch.id,
             actor=Actor(cmd.user_id, cmd.user_name),

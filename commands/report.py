@@ -11,12 +11,15 @@ import logging
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import audit, checklist, report
-from bot.blocks import escape
+from bot.audit import report as audit_report
+from bot.audit.record import build_record, launch_in_channel
+from bot.audit.report import FORMATS, Format, render
+from bot.core.errors import BadInput, NotFound
+from bot.core.mrkdwn import escape
+from bot.core.schemas import CommandReply, LaunchCommand
+from bot.core.slack_client import slack_error
 from bot.deps import Deps
-from bot.errors import BadInput, NotFound
-from bot.schemas import CommandReply, LaunchCommand
-from bot.slack_client import slack_error
+from bot.launch.state import load_state
 
 logger = logging.getLogger(__name__)
 
@@ -25,21 +28,21 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     fmt = cmd.args[0].lower().lstrip(".") if cmd.args else "md"
     if fmt == "markdown":
         fmt = "md"
-    if fmt not in report.FORMATS:
+    if fmt not in FORMATS:
         raise BadInput(f"`{escape(fmt)}` is not a report format; use `md`, `csv` or `json`.")
     async with deps.db.read_sessions() as session:
-        launch = await audit.launch_in_channel(session=session, channel_id=cmd.channel_id)
+        launch = await launch_in_channel(session=session, channel_id=cmd.channel_id)
         if launch is None:
             raise NotFound("There is no launch in this channel to report on.")
-        state = await checklist.load_state(session=session, launch_id=launch.id)
-        record = await audit.build_record(
+        state = await load_state(session=session, launch_id=launch.id)
+        record = await build_record(
             session=session, launch_id=launch.id, now=deps.clock(), roles=deps.config.roles
         )
     card = state.card
     thread_ts = card.ts if card else None
-    fmt_key: report.Format = fmt
-    content = report.render(record, fmt_key)
-    name = report.filename(record, fmt_key)
+    fmt_key: Format = fmt
+    content = render(record, fmt_key)
+    name = audit_report.filename(record, fmt_key)
     head = str(record["chain"]["head_hash"])
 
     async def upload() -> CommandReply:

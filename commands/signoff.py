@@ -7,16 +7,18 @@ with an approval, or a revocation when the form cannot be opened. Authorization 
 
 from __future__ import annotations
 
-from bot import checklist, signoffs
-from bot.blocks import escape
-from bot.checklist import Actor
+from bot.core.errors import BadInput, NotFound
+from bot.core.events import Actor
+from bot.core.launches import active_launch
+from bot.core.mrkdwn import escape
+from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
-from bot.errors import BadInput, NotFound
-from bot.identity import identity_for, store_display_name
-from bot.schemas import CommandReply, LaunchCommand
-from bot.signoff_actions import usergroup_members
-from bot.signoff_blocks import signoff_view
-from bot.signoffs import SignOffOutcome
+from bot.launch.state import load_state
+from bot.signoffs import rules as signoffs_rules
+from bot.signoffs.blocks import signoff_view
+from bot.signoffs.flows import store_display_name, usergroup_members
+from bot.signoffs.log import EMPTY_LOG, find_role
+from bot.signoffs.rules import SignOffOutcome
 
 USAGE = "`/launch signoff` · `/launch signoff approve &lt;role&gt; [comment]` · `/launch signoff revoke &lt;role&gt; &lt;reason&gt;`"
 
@@ -24,28 +26,28 @@ USAGE = "`/launch signoff` · `/launch signoff approve &lt;role&gt; [comment]` �
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     action = cmd.args[0].lower() if cmd.args else "show"
     async with deps.db.read_sessions() as session:
-        launch = await checklist.active_launch(session=session, channel_id=cmd.channel_id)
+        launch = await active_launch(session=session, channel_id=cmd.channel_id)
         if launch is None:
             raise NotFound(
                 "There is no active launch in this channel. Start one with `/launch start &lt;name&gt;`."
             )
-        state = await checklist.load_state(session=session, launch_id=launch.id)
+        state = await load_state(session=session, launch_id=launch.id)
     if action in ("show", "list", "status"):
         return CommandReply.of(signoff_view(state, deps.config.roles))
     if action not in ("approve", "revoke"):
         raise BadInput(f"`{escape(action)}` is not a sign-off action. Use {USAGE}.")
     if len(cmd.args) < 2:
         raise BadInput(f"Name the role, e.g. `/launch signoff {action} cto`.")
-    role = signoffs.find_role(state.sign_offs or signoffs.EMPTY_LOG, cmd.args[1])
+    role = find_role(state.sign_offs or EMPTY_LOG, cmd.args[1])
     text = " ".join(cmd.args[2:])
-    identity = identity_for(deps.slack, deps.config.signoff)
+    identity = deps.identity
     actor = Actor(cmd.user_id, identity.cached_name(cmd.user_id) or cmd.user_name)
     # trigger_id is unique per invocation: the same request delivered twice is recorded once.
     dedup_key = f"slash:{cmd.trigger_id}:{action}" if cmd.trigger_id else None
     if action == "approve":
         members = await usergroup_members(deps, role.role_id, actor.user_id)
         async with deps.db.sessions.begin() as session:
-            outcome = await signoffs.approve(
+            outcome = await signoffs_rules.approve(
                 session=session,
                 launch_id=state.id,
                 role_id=role.role_id,
@@ -64,7 +66,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
                 f"Give a reason, e.g. `/launch signoff revoke {role.role_id} &lt;reason&gt;`."
             )
         async with deps.db.sessions.begin() as session:
-            outcome = await signoffs.revoke(
+            outcome = await signoffs_rules.revoke(
                 session=session,
                 launch_id=state.id,
                 role_id=role.role_id,

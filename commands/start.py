@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from bot import checklist
-from bot.blocks import escape, notice
-from bot.checklist import Actor
+from bot.checklist.rules import start_launch, validate_name
+from bot.core.errors import Conflict
+from bot.core.events import Actor
+from bot.core.kit import notice
+from bot.core.launches import active_launch
+from bot.core.mrkdwn import escape
+from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
-from bot.errors import Conflict
-from bot.schemas import CommandReply, LaunchCommand
+from bot.launch.state import load_state
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
-    name = checklist.validate_name(cmd.rest)
+    name = validate_name(cmd.rest)
     async with deps.db.read_sessions() as session:
-        existing = await checklist.active_launch(session=session, channel_id=cmd.channel_id)
+        existing = await active_launch(session=session, channel_id=cmd.channel_id)
         if existing is not None:
-            state = await checklist.load_state(session=session, launch_id=existing.id)
+            state = await load_state(session=session, launch_id=existing.id)
             card = state.card
             link = f" <{card.permalink}|Open its card>." if card and card.permalink else ""
             raise Conflict(
@@ -23,7 +26,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
                 " Close it with `/launch close` before starting another."
             )
     async with deps.db.sessions.begin() as session:
-        launch = await checklist.start_launch(
+        launch = await start_launch(
             session=session,
             template=deps.template,
             name=name,

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from bot import checklist
-from bot.blocks import status_view
+from bot.core.errors import NotFound
+from bot.core.launches import active_launch, find_launch
+from bot.core.models import Launch
+from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
-from bot.errors import NotFound
-from bot.models import Launch
-from bot.schemas import CommandReply, LaunchCommand
+from bot.launch.blocks import status_view
+from bot.launch.state import load_state
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     async with deps.db.read_sessions() as session:
         if cmd.args:
-            launch: Launch | None = await checklist.find_launch(
-                session=session, ref=" ".join(cmd.args)
-            )
+            launch: Launch | None = await find_launch(session=session, ref=" ".join(cmd.args))
         else:
-            launch = await checklist.active_launch(session=session, channel_id=cmd.channel_id)
+            launch = await active_launch(session=session, channel_id=cmd.channel_id)
         if launch is None:
             raise NotFound(
                 "There is no active launch in this channel. Start one with `/launch start &lt;name&gt;`."
             )
-        state = await checklist.load_state(session=session, launch_id=launch.id)
+        state = await load_state(session=session, launch_id=launch.id)
     card = state.card
     return CommandReply.of(status_view(state, card_link=card.permalink if card else None))

@@ -1,4 +1,4 @@
-"""Alembic environment (async, from alembic's pyproject_async template): URL from bot.config, metadata from bot.models."""
+"""Alembic environment (async, from alembic's pyproject_async template): URL from bot.core.config, metadata from bot.core.models."""
 
 import asyncio
 
@@ -7,9 +7,9 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import bot.models  # noqa: F401  (registers the tables on Base.metadata)
-from bot.config import Settings
-from bot.db import Base
+import bot.core.models  # noqa: F401  (registers the tables on Base.metadata)
+from bot.core.config import Settings
+from bot.core.db import Base
 
 config = context.config
 target_metadata = Base.metadata

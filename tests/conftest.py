@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import bot.models  # noqa: F401  (registers tables)
-from bot.config import AppConfig, RoleConfig, Settings
-from bot.db import Base, Database, open_database
+import bot.core.models  # noqa: F401  (registers tables)
+from bot.checklist.template import ChecklistTemplate, load_template
+from bot.core.config import AppConfig, RoleConfig, Settings
+from bot.core.db import Base, Database, open_database
 from bot.runtime import RunningBot, running_bot
 from bot.standin import SlackStandIn
-from bot.template import ChecklistTemplate, load_template
 from tests.warroom import WarRoom
 
 PG_URL = os.environ.get("LAUNCHBOT_TEST_PG_URL")

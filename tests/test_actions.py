@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import select
 
-from bot.models import Event, Item
+from bot.core.models import Event, Item
 from tests.warroom import WarRoom
 
 ALICE, BOB = "U0ALICE001", "U0BOB00001"

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot import blocks, signoff_blocks
-from bot.checklist import GroupState, ItemState, LaunchState, MessageRef, PhaseState, SectionState
-from bot.ids import ActionId
+from bot.checklist.blocks import section_message
+from bot.checklist.state import GroupState, ItemState, PhaseState, SectionState
+from bot.core.ids import ActionId
+from bot.core.kit import MessageView, mrkdwn_text, notice
+from bot.core.outbox import MessageRef
+from bot.launch.blocks import launch_card, status_view
+from bot.launch.state import LaunchState
 from bot.standin import validate_message_blocks
 
 AT = datetime(2026, 12, 1, 14, 2, tzinfo=UTC)
@@ -93,7 +97,7 @@ def section_ref(part: int = 0, version: int = 3) -> MessageRef:
     )
 
 
-def checkboxes(view: blocks.MessageView) -> list[dict]:
+def checkboxes(view: MessageView) -> list[dict]:
     return [
         e
         for b in view.blocks
@@ -115,7 +119,7 @@ def test_checked_items_are_initial_options_with_who_and_when() -> None:
             )
         ]
     )
-    view = blocks.section_message(state, section_ref())
+    view = section_message(state, section_ref())
     [element] = checkboxes(view)
     assert element["action_id"] == ActionId.ITEM_TOGGLE
     assert [o["value"] for o in element["initial_options"]] == ["1"]
@@ -128,12 +132,8 @@ def test_block_ids_change_with_the_message_version() -> None:
     state = launch(
         [GroupState(id=5, title="Database", stage=None, duration_minutes=None, items=(item(1),))]
     )
-    ids_v3 = {
-        b.get("block_id") for b in blocks.section_message(state, section_ref(version=3)).blocks
-    }
-    ids_v4 = {
-        b.get("block_id") for b in blocks.section_message(state, section_ref(version=4)).blocks
-    }
+    ids_v3 = {b.get("block_id") for b in section_message(state, section_ref(version=3)).blocks}
+    ids_v4 = {b.get("block_id") for b in section_message(state, section_ref(version=4)).blocks}
     assert "launch-items:5:0:v3" in ids_v3 and "launch-items:5:0:v4" in ids_v4
 
 
@@ -149,7 +149,7 @@ def test_group_of_more_than_ten_items_is_split_into_elements_of_ten() -> None:
             )
         ]
     )
-    view = blocks.section_message(state, section_ref())
+    view = section_message(state, section_ref())
     assert [len(e["options"]) for e in checkboxes(view)] == [10, 10, 3]
     assert validate_message_blocks(view.blocks) == []
 
@@ -166,8 +166,8 @@ def test_section_too_big_for_one_message_is_split_across_parts() -> None:
         for g in range(30)
     ]
     state = launch(groups)
-    first = blocks.section_message(state, section_ref(part=0))
-    second = blocks.section_message(state, section_ref(part=1))
+    first = section_message(state, section_ref(part=0))
+    second = section_message(state, section_ref(part=1))
     assert len(first.blocks) <= 50 and validate_message_blocks(first.blocks) == []
     assert validate_message_blocks(second.blocks) == []
     values = {o["value"] for v in (first, second) for e in checkboxes(v) for o in e["options"]}
@@ -200,9 +200,9 @@ def test_user_text_is_escaped_in_mrkdwn() -> None:
         section_title="<#C0EVIL> section",
     )
     views = [
-        blocks.launch_card(state),
-        blocks.section_message(state, section_ref()),
-        blocks.status_view(state, card_link="https://example.slack.com/archives/C0WARROOM1/p1"),
+        launch_card(state),
+        section_message(state, section_ref()),
+        status_view(state, card_link="https://example.slack.com/archives/C0WARROOM1/p1"),
     ]
     objects = mrkdwn_objects([v.blocks for v in views])
     joined = "\n".join(t["text"] for t in objects) + "".join(v.text for v in views)
@@ -221,13 +221,13 @@ def test_mrkdwn_text_objects_are_verbatim() -> None:
         name="@channel launch",
     )
     views = [
-        blocks.launch_card(state),
-        blocks.section_message(state, section_ref()),
-        blocks.status_view(state, card_link=None),
-        blocks.notice("Closed *@channel launch*"),
+        launch_card(state),
+        section_message(state, section_ref()),
+        status_view(state, card_link=None),
+        notice("Closed *@channel launch*"),
     ]
     objects = mrkdwn_objects([v.blocks for v in views])
-    objects.append(signoff_blocks._mrkdwn("Approved by <@U0CTO00001>: LGTM @channel"))
+    objects.append(mrkdwn_text("Approved by <@U0CTO00001>: LGTM @channel"))
     assert objects and all(t.get("verbatim") is True for t in objects)
     for view in views:
         assert validate_message_blocks(view.blocks) == []
@@ -241,7 +241,7 @@ def test_long_item_text_is_truncated_to_slack_option_limit() -> None:
             )
         ]
     )
-    view = blocks.section_message(state, section_ref())
+    view = section_message(state, section_ref())
     assert len(checkboxes(view)[0]["options"][0]["text"]["text"]) == 75
     assert validate_message_blocks(view.blocks) == []
 
@@ -258,9 +258,7 @@ def test_card_shows_progress_and_next_step() -> None:
             )
         ]
     )
-    text = "\n".join(
-        b["text"]["text"] for b in blocks.launch_card(state).blocks if b["type"] == "section"
-    )
+    text = "\n".join(b["text"]["text"] for b in launch_card(state).blocks if b["type"] == "section")
     assert "Pre-Launch Phase* (T-7 days) — 1/2" in text
     assert "1 item(s) open" in text
 
@@ -270,13 +268,13 @@ def test_closed_launch_renders_read_only() -> None:
         [GroupState(id=5, title="G", stage=None, duration_minutes=None, items=(item(1),))],
         closed=True,
     )
-    card = blocks.launch_card(state)
+    card = launch_card(state)
     assert any(
         "Closed by <@U0BOB00001>" in b["text"]["text"]
         for b in card.blocks
         if b["type"] == "section"
     )
-    footer = blocks.section_message(state, section_ref()).blocks[-1]["elements"][0]["text"]
+    footer = section_message(state, section_ref()).blocks[-1]["elements"][0]["text"]
     assert "read-only" in footer
 
 
@@ -292,7 +290,7 @@ def test_status_lists_open_items_of_current_phase_and_links_card() -> None:
             )
         ]
     )
-    view = blocks.status_view(state, card_link="https://example.slack.com/archives/C0WARROOM1/p1")
+    view = status_view(state, card_link="https://example.slack.com/archives/C0WARROOM1/p1")
     text = "\n".join(
         b["text"]["text"] if "text" in b else b["elements"][0]["text"] for b in view.blocks
     )

@@ -8,12 +8,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import checklist
-from bot.checklist import Actor, event_hash
-from bot.db import Database
-from bot.errors import BadInput, Conflict, NotAllowed, NotFound, PhaseIncomplete
-from bot.models import Event, Item, SlackMessage
-from bot.template import ChecklistTemplate
+from bot.checklist.rules import (
+    ToggleResult,
+    advance_phase,
+    close_launch,
+    set_items_checked,
+    start_launch,
+    validate_name,
+)
+from bot.checklist.template import ChecklistTemplate
+from bot.core.db import Database
+from bot.core.errors import BadInput, Conflict, NotAllowed, NotFound, PhaseIncomplete
+from bot.core.events import GENESIS_HASH, Actor, event_hash
+from bot.core.launches import find_launch
+from bot.core.models import Event, Item, SlackMessage
+from bot.launch.state import LaunchState, load_state
 
 ALICE = Actor("U0ALICE001", "alice")
 BOB = Actor("U0BOB00001", "bob")
@@ -24,7 +33,7 @@ async def start(
     db: Database, template: ChecklistTemplate, channel: str = "C0WARROOM1", name: str = "Trading v2"
 ) -> int:
     async with db.sessions.begin() as session:
-        launch = await checklist.start_launch(
+        launch = await start_launch(
             session=session,
             template=template,
             name=name,
@@ -36,9 +45,9 @@ async def start(
         return launch.id
 
 
-async def state(db: Database, launch_id: int) -> checklist.LaunchState:
+async def state(db: Database, launch_id: int) -> LaunchState:
     async with db.read_sessions() as session:
-        return await checklist.load_state(session=session, launch_id=launch_id)
+        return await load_state(session=session, launch_id=launch_id)
 
 
 async def toggle(
@@ -48,9 +57,9 @@ async def toggle(
     actor: Actor,
     key: str,
     at: datetime = T0,
-) -> checklist.ToggleResult:
+) -> ToggleResult:
     async with db.sessions.begin() as session:
-        return await checklist.set_items_checked(
+        return await set_items_checked(
             session=session,
             launch_id=launch_id,
             desired=desired,
@@ -97,7 +106,7 @@ async def test_launch_name_is_required_and_bounded(
         await start(db, template, name='  ""  ')
     with pytest.raises(BadInput):
         await start(db, template, name="x" * 81)
-    assert checklist.validate_name('"Trading v2"') == "Trading v2"
+    assert validate_name('"Trading v2"') == "Trading v2"
 
 
 async def test_tick_records_who_and_when_and_untick_is_recorded_too(
@@ -190,7 +199,7 @@ async def test_event_log_is_a_hash_chain(db: Database, template: ChecklistTempla
                 select(Event).where(Event.launch_id == launch_id).order_by(Event.seq)
             )
         ).all()
-    prev = checklist.GENESIS_HASH
+    prev = GENESIS_HASH
     for event in events:
         assert event.prev_hash == prev
         assert event.hash == event_hash(prev, event)
@@ -203,13 +212,13 @@ async def test_phase_completes_then_next_phase_is_posted(
     launch_id = await start(db, template)
     with pytest.raises(PhaseIncomplete, match="45 open"):
         async with db.sessions.begin() as session:
-            await checklist.advance_phase(session=session, launch_id=launch_id, actor=ALICE, at=T0)
+            await advance_phase(session=session, launch_id=launch_id, actor=ALICE, at=T0)
     items = [i for sec in (await state(db, launch_id)).current.sections for i in sec.items]
     result = await toggle(db, launch_id, {i.id: True for i in items}, ALICE, "all")
     assert result.phase_completed
     assert (await state(db, launch_id)).current.completed_at == T0
     async with db.sessions.begin() as session:
-        nxt = await checklist.advance_phase(session=session, launch_id=launch_id, actor=BOB, at=T0)
+        nxt = await advance_phase(session=session, launch_id=launch_id, actor=BOB, at=T0)
     s = await state(db, launch_id)
     assert nxt.title == "Launch Day" and s.current.title == "Launch Day" and s.current.posted
     launch_day_sections = {sec.id for sec in s.current.sections}
@@ -234,7 +243,7 @@ async def test_closed_launch_refuses_clicks_and_frees_the_channel(
     launch_id = await start(db, template)
     item = (await state(db, launch_id)).current.sections[0].groups[0].items[0]
     async with db.sessions.begin() as session:
-        await checklist.close_launch(session=session, launch_id=launch_id, actor=BOB, at=T0)
+        await close_launch(session=session, launch_id=launch_id, actor=BOB, at=T0)
     with pytest.raises(NotAllowed, match="closed"):
         await toggle(db, launch_id, {item.id: True}, ALICE, "late")
     assert not (await state(db, launch_id)).current.sections[0].groups[0].items[0].checked
@@ -292,15 +301,15 @@ async def test_refusals_escape_launch_names_and_template_titles(
 
     async def advance() -> None:
         async with db.sessions.begin() as session:
-            await checklist.advance_phase(session=session, launch_id=launch_id, actor=ALICE, at=T0)
+            await advance_phase(session=session, launch_id=launch_id, actor=ALICE, at=T0)
 
     async def close() -> None:
         async with db.sessions.begin() as session:
-            await checklist.close_launch(session=session, launch_id=launch_id, actor=BOB, at=T0)
+            await close_launch(session=session, launch_id=launch_id, actor=BOB, at=T0)
 
     async def find(ref: str) -> None:
         async with db.read_sessions() as session:
-            await checklist.find_launch(session=session, ref=ref)
+            await find_launch(session=session, ref=ref)
 
     await refused(advance(), PhaseIncomplete)
     assert messages[-1].startswith("*Pre-Launch Phase &lt;!channel&gt; &amp; co* still has")

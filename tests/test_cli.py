@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.__main__ import main
-from bot.template import DEFAULT_TEMPLATE_PATH
+from bot.checklist.template import DEFAULT_TEMPLATE_PATH
 from tests.conftest import SHARED
 
 SEED = SHARED / "seeds" / "000_f446919a7a9d94c8.txt"

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot import checklist
-from bot.checklist import Actor, ReceivedClick
-from bot.inbox import SqliteInbox
-from bot.models import ClickInbox
+from bot.checklist.clicks import ReceivedClick, receive_clicks
+from bot.checklist.inbox import SqliteInbox
+from bot.core.events import Actor
+from bot.core.models import ClickInbox
 from tests.warroom import WarRoom
 
 ALICE, BOB = "U0ALICE001", "U0BOB00001"
@@ -67,9 +67,7 @@ async def test_rows_written_directly_are_the_rows_the_orm_writes(room: WarRoom) 
     finally:
         inbox.close()
     async with room.bot.deps.db.sessions.begin() as session:
-        fresh = await checklist.receive_clicks(
-            session=session, clicks=[replace(click, dedup_key="orm")]
-        )
+        fresh = await receive_clicks(session=session, clicks=[replace(click, dedup_key="orm")])
     assert fresh == {"orm"}
     rows = _rows(path)
     assert rows["direct"] == rows["orm"] == rows["batched"]

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.checklist import GENESIS_HASH, event_hash
-from bot.config import AppConfig, RoleConfig
-from bot.models import Event, Launch
+from bot.core.config import AppConfig, RoleConfig
+from bot.core.events import GENESIS_HASH, event_hash
+from bot.core.models import Event, Launch
+from bot.signoffs.close import close_groups_to_check, may_close, who_may_close_text
 from tests.warroom import WarRoom
 
 ALICE, BOB, CTO, OUTSIDER = "U0ALICE001", "U0BOB00001", "U0CTO00001", "U0OUTSIDE1"
@@ -157,23 +158,22 @@ async def test_close_without_a_launch_says_so(room: WarRoom) -> None:
 
 
 def test_the_close_rule_is_plain_domain_code() -> None:
-    from bot import signoffs
 
     roles = {
         "cto": RoleConfig(title="CTO", users=[CTO]),
         "head_of_trading": RoleConfig(title="Head of Trading", usergroups=[TRADERS, "S0X"]),
         "po": RoleConfig(title="Product Owner", usergroups=[TRADERS]),
     }
-    check = signoffs.close_groups_to_check
+    check = close_groups_to_check
     assert check(roles, ALICE, started_by_id=ALICE) == ()
     assert check(roles, CTO, started_by_id=ALICE) == ()
     assert check(roles, BOB, started_by_id=ALICE) == (TRADERS, "S0X")  # each group asked once
-    may = signoffs.may_close
+    may = may_close
     assert may(roles, ALICE, started_by_id=ALICE, usergroup_members={})
     assert may(roles, CTO, started_by_id=ALICE, usergroup_members={})
     assert may(roles, BOB, started_by_id=ALICE, usergroup_members={"S0X": frozenset({BOB})})
     assert not may(roles, BOB, started_by_id=ALICE, usergroup_members={TRADERS: frozenset()})
     assert not may({}, BOB, started_by_id=ALICE, usergroup_members={})
-    assert signoffs.who_may_close_text({}, ALICE, "<!here>") == (
+    assert who_may_close_text({}, ALICE, "<!here>") == (
         f"<@{ALICE}> (who started it) may close *&lt;!here&gt;*"
     )

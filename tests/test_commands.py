@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.blocks import escape
-from bot.models import Launch
+from bot.core.models import Launch
+from bot.core.mrkdwn import escape
 from tests.warroom import WarRoom
 
 ALICE, BOB, CTO = "U0ALICE001", "U0BOB00001", "U0CTO00001"

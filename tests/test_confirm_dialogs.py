@@ -3,7 +3,7 @@ called, it must say which role you are signing as, within Slack's length limits.
 
 from __future__ import annotations
 
-from bot.ids import ActionId
+from bot.core.ids import ActionId
 from tests.warroom import WarRoom
 
 ALICE = "U0ALICE001"

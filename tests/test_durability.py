@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bot.config import AppConfig
-from bot.models import ClickInbox, Event, Item
+from bot.checklist.template import ChecklistTemplate
+from bot.core.config import AppConfig
+from bot.core.models import ClickInbox, Event, Item
 from bot.runtime import running_bot
 from bot.standin import SlackStandIn
-from bot.template import ChecklistTemplate
 from tests.conftest import make_settings
 from tests.warroom import WarRoom
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.config import ConfigError, Settings, load_config
-from bot.db import open_database
+from bot.core.config import ConfigError, Settings, load_config
+from bot.core.db import open_database
 from bot.server import make_web_app
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.warroom import WarRoom

@@ -21,9 +21,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot import audit, incidents
-from bot.checklist import Actor
-from bot.config import (
+from bot.audit.record import verify_chain
+from bot.checklist.template import ChecklistTemplate
+from bot.core.config import (
     AppConfig,
     ContactsConfig,
     EscalationConfig,
@@ -36,12 +36,15 @@ from bot.config import (
     RoleConfig,
     load_config,
 )
-from bot.escalation import DeliveryFailed, post_with_retries
-from bot.ids import ActionId, IncidentBlock
-from bot.models import Escalation, EscalationLevelPing, Event, KillSwitchRequest
+from bot.core.events import Actor
+from bot.core.http import DeliveryFailed, post_with_retries
+from bot.core.ids import ActionId, IncidentBlock
+from bot.core.launches import incident_launch
+from bot.core.models import Escalation, EscalationLevelPing, Event, KillSwitchRequest
+from bot.incidents.escalations import open_escalation, path_snapshot
+from bot.incidents.killswitch import request_killswitch
 from bot.runtime import RunningBot, running_bot
 from bot.standin import SlackStandIn
-from bot.template import ChecklistTemplate
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, USERS, make_settings
 from tests.fake_killswitch import FakeKillSwitch
 from tests.fake_pagerduty import FakePagerDuty
@@ -991,8 +994,8 @@ async def test_post_with_retries_never_repeats_a_final_4xx() -> None:
 
 async def chain_ok(room: WarRoom) -> None:
     async with room.bot.deps.db.read_sessions() as session:
-        launch = await incidents.incident_launch(session=session, channel_id=room.channel)
-        report = await audit.verify_chain(session=session, launch_id=launch.id)
+        launch = await incident_launch(session=session, channel_id=room.channel)
+        report = await verify_chain(session=session, launch_id=launch.id)
     assert report.ok, report
 
 
@@ -1169,15 +1172,15 @@ async def test_escalation_stored_but_never_sent_is_posted_and_paged_after_a_rest
         await room.command(ALICE, "start Trading v2")
         # The process dies right after storing the escalation, before its follow-up ran.
         async with first.deps.db.sessions.begin() as session:
-            launch = await incidents.incident_launch(session=session, channel_id=room.channel)
-            await incidents.open_escalation(
+            launch = await incident_launch(session=session, channel_id=room.channel)
+            await open_escalation(
                 session=session,
                 launch_id=launch.id,
                 channel_id=room.channel,
                 severity="sev1",
                 summary="order gateway rejecting all orders",
                 reporter=Actor(ALICE, "alice"),
-                path=incidents.path_snapshot(config.escalation.levels),
+                path=path_snapshot(config.escalation.levels),
                 at=clock(),
                 request_key="slash:lost-follow-up",
             )
@@ -1212,8 +1215,8 @@ async def test_kill_switch_cut_off_by_a_restart_is_announced_as_unknown_not_refi
         room = WarRoom(slack=slack, bot=first)
         await room.command(ALICE, "start Trading v2")
         async with first.deps.db.sessions.begin() as session:
-            launch = await incidents.incident_launch(session=session, channel_id=room.channel)
-            await incidents.request_killswitch(
+            launch = await incident_launch(session=session, channel_id=room.channel)
+            await request_killswitch(
                 session=session,
                 config=config,
                 launch_id=launch.id,

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from bot.ids import SLASH_COMMAND
+from bot.core.ids import SLASH_COMMAND
 from tests.conftest import SHARED
 
 ROOT = Path(__file__).resolve().parents[1]

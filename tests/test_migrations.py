@@ -7,9 +7,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import bot.models  # noqa: F401
+import bot.core.models  # noqa: F401
 from bot import migrate
-from bot.db import Base
+from bot.core.db import Base
 
 
 async def test_upgrade_head_matches_models_and_downgrade_empties(database_url: str) -> None:

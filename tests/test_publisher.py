@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.models import SlackMessage
+from bot.core.models import SlackMessage
 from tests.warroom import WarRoom
 
 ALICE, BOB = "U0ALICE001", "U0BOB00001"
@@ -15,7 +15,7 @@ ALICE, BOB = "U0ALICE001", "U0BOB00001"
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.publisher.RETRY_DELAYS", (0.05, 0.05, 0.05))
+    monkeypatch.setattr("bot.core.outbox.RETRY_DELAYS", (0.05, 0.05, 0.05))
 
 
 async def unpublished(room: WarRoom) -> list[SlackMessage]:

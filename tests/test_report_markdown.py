@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.report import export_launch
+from bot.audit.report import export_launch
 from tests.warroom import WarRoom
 
 ALICE, CTO = "U0ALICE001", "U0CTO00001"

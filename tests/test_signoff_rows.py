@@ -3,7 +3,7 @@ row must not look as if the current approval were revoked."""
 
 from __future__ import annotations
 
-from bot.ids import ActionId
+from bot.core.ids import ActionId
 from tests.warroom import WarRoom
 
 ALICE, CTO = "U0ALICE001", "U0CTO00001"

@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlencode
 import pytest
 from sqlalchemy import func, select
 
-from bot.config import RoleConfig, SignOffConfig
-from bot.ids import ActionId, BlockPrefix, CallbackId, SignOffBlock
-from bot.models import Event, SignOff
+from bot.core.config import RoleConfig, SignOffConfig
+from bot.core.ids import ActionId, BlockPrefix, CallbackId, SignOffBlock
+from bot.core.models import Event, SignOff
 from bot.standin import SlackStandIn
 from tests.test_server import BotProcess, served, wait_for  # noqa: F401  (served is a fixture)
 from tests.warroom import WarRoom

@@ -13,13 +13,17 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from bot import audit, checklist
-from bot.blocks import Block, launch_card, section_message
-from bot.checklist import Actor
-from bot.config import RoleConfig
-from bot.db import Database, open_database
-from bot.models import Event, Item
-from bot.template import ChecklistTemplate
+from bot.audit.record import verify_chain
+from bot.checklist.blocks import section_message
+from bot.checklist.rules import ToggleResult, set_items_checked
+from bot.checklist.template import ChecklistTemplate
+from bot.core.config import RoleConfig
+from bot.core.db import Database, open_database
+from bot.core.events import Actor
+from bot.core.kit import Block
+from bot.core.models import Event, Item
+from bot.launch.blocks import launch_card
+from bot.launch.state import LaunchState
 from tests.test_checklist import T0, start, state
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -27,9 +31,9 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 async def toggle(
     db: Database, launch_id: int, item_id: int, want: bool, n: int, key: str
-) -> checklist.ToggleResult:
+) -> ToggleResult:
     async with db.sessions.begin() as session:
-        return await checklist.set_items_checked(
+        return await set_items_checked(
             session=session,
             launch_id=launch_id,
             desired={item_id: want},
@@ -192,7 +196,7 @@ async def test_concurrent_ticks_and_unticks_from_two_databases_are_all_recorded(
                     )
                 ).all()
             )
-            report = await audit.verify_chain(session=session, launch_id=launch_id)
+            report = await verify_chain(session=session, launch_id=launch_id)
         clicks = n + len(jobs)
         assert kinds == Counter(
             launch_started=1, click=clicks, item_checked=2 * n, item_unchecked=n // 2
@@ -232,9 +236,7 @@ def edited(template: ChecklistTemplate) -> ChecklistTemplate:
     return template
 
 
-def rendered(
-    s: checklist.LaunchState, roles: dict[str, RoleConfig]
-) -> list[tuple[str, list[Block]]]:
+def rendered(s: LaunchState, roles: dict[str, RoleConfig]) -> list[tuple[str, list[Block]]]:
     views = [launch_card(s, roles=roles)]
     views += [section_message(s, m) for m in s.messages if m.kind == "section"]
     return [(v.text, v.blocks) for v in views]
@@ -293,4 +295,4 @@ async def test_editing_the_template_never_changes_a_running_launch(
     assert await state(db, launch_id) == before
     assert rendered(await state(db, launch_id), roles) == views_before
     async with db.read_sessions() as session:
-        assert (await audit.verify_chain(session=session, launch_id=launch_id)).ok
+        assert (await verify_chain(session=session, launch_id=launch_id)).ok

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.template import (
+from bot.checklist.template import (
     DEFAULT_TEMPLATE_PATH,
     ChecklistTemplate,
     TemplateParseError,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ctypes
 import dataclasses
 import hashlib
 import hmac
@@ -31,8 +32,8 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from bot.ids import SLASH_COMMAND
-from bot.mrkdwn import escape
+from bot.core.ids import SLASH_COMMAND
+from bot.core.mrkdwn import escape
 from bot.standin import Message, SlackStandIn
 from bot.standin.engine import DEFAULT_CHANNEL
 
@@ -253,8 +254,6 @@ def _die_with_parent() -> None:
     """Runs in the bot's child process before exec: if the playground dies without stopping it
     (SIGKILL, a crash), the kernel sends the bot SIGTERM instead of leaving it holding the files."""
     if sys.platform == "linux":
-        import ctypes
-
         pr_set_pdeathsig = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-import bot.db
+import bot.core.db
 
 revision: str = '0001'
 down_revision: str | Sequence[str] | None = None
@@ -29,8 +29,8 @@ def upgrade() -> None:
     sa.Column('active_channel', sa.String(length=32), nullable=True),
     sa.Column('started_by_id', sa.String(length=32), nullable=False),
     sa.Column('started_by_name', sa.String(length=200), nullable=False),
-    sa.Column('started_at', bot.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_by_id', sa.String(length=32), nullable=True),
     sa.Column('closed_by_name', sa.String(length=200), nullable=True),
     sa.Column('current_phase', sa.Integer(), nullable=False),
@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('launch_id', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor_id', sa.String(length=32), nullable=False),
     sa.Column('actor_name', sa.String(length=200), nullable=False),
     sa.Column('kind', sa.String(length=64), nullable=False),
@@ -71,8 +71,8 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('timing', sa.String(length=64), nullable=True),
     sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('posted_at', bot.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('completed_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('posted_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('completed_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['launch_id'], ['launch.id'], name=op.f('fk_phase_launch_id_launch'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_phase')),
     sa.UniqueConstraint('launch_id', 'position', name=op.f('uq_phase_launch_id'))
@@ -136,7 +136,7 @@ def upgrade() -> None:
     sa.Column('checked', sa.Boolean(), nullable=False),
     sa.Column('changed_by_id', sa.String(length=32), nullable=True),
     sa.Column('changed_by_name', sa.String(length=200), nullable=True),
-    sa.Column('changed_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('changed_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['group_id'], ['item_group.id'], name=op.f('fk_item_group_id_item_group'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['launch_id'], ['launch.id'], name=op.f('fk_item_launch_id_launch'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_item'))

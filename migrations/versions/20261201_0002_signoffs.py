@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import bot.db
+import bot.core.db
 
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
@@ -29,11 +29,11 @@ def upgrade() -> None:
         sa.Column("active_slot", sa.Integer(), nullable=True),
         sa.Column("user_id", sa.String(length=32), nullable=False),
         sa.Column("user_name", sa.String(length=200), nullable=False),
-        sa.Column("at", bot.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", bot.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("progress", sa.JSON(), nullable=False),
         sa.Column("event_seq", sa.Integer(), nullable=False),
-        sa.Column("revoked_at", bot.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", bot.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked_by_id", sa.String(length=32), nullable=True),
         sa.Column("revoked_by_name", sa.String(length=200), nullable=True),
         sa.Column("revoke_reason", sa.Text(), nullable=True),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-import bot.db
+import bot.core.db
 
 revision: str = '0004'
 down_revision: str | Sequence[str] | None = '0003'
@@ -25,13 +25,13 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('launch_id', sa.Integer(), nullable=False),
     sa.Column('message_id', sa.Integer(), nullable=False),
-    sa.Column('received_at', bot.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', bot.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('user_name', sa.String(length=200), nullable=False),
     sa.Column('desired', sa.JSON(), nullable=False),
     sa.Column('source', sa.String(length=300), nullable=False),
     sa.Column('dedup_key', sa.String(length=300), nullable=False),
-    sa.Column('applied_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('applied_at', bot.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('outcome', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['launch_id'], ['launch.id'], name=op.f('fk_click_inbox_launch_id_launch'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['message_id'], ['slack_message.id'], name=op.f('fk_click_inbox_message_id_slack_message'), ondelete='CASCADE'),

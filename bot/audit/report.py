@@ -1,0 +1,373 @@
+"""Renders a launch's record (``build_record``) as Markdown, CSV or JSON; the JSON is the versioned schema.
+
+JSON is the record itself, ``"schema": "launchbot.report/1"`` (documented in the README): a reader
+checks that field and ignores keys it does not know; a change that removes or redefines a key bumps
+the number. Markdown is for people, CSV for spreadsheets (one row per fact, a ``record`` column says
+which kind). User text never becomes markup: pipes and newlines are neutralised in Markdown tables,
+and CSV cells that a spreadsheet would run as a formula are prefixed with ``'`` (OWASP CSV injection).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from bot.audit.record import build_record
+from bot.core.config import RoleConfig
+from bot.core.db import open_database
+from bot.core.launches import find_launch
+from bot.core.mrkdwn import escape
+
+Format = Literal["md", "csv", "json"]
+FORMATS: tuple[Format, ...] = ("md", "csv", "json")
+MEDIA_TYPES: dict[Format, str] = {
+    "md": "text/markdown",
+    "csv": "text/csv",
+    "json": "application/json",
+}
+
+
+def render(record: Mapping[str, Any], fmt: Format) -> str:
+    if fmt == "json":
+        return render_json(record)
+    if fmt == "csv":
+        return render_csv(record)
+    return render_markdown(record)
+
+
+def filename(record: Mapping[str, Any], fmt: Format) -> str:
+    launch = record["launch"]
+    slug = re.sub(r"[^a-z0-9]+", "-", str(launch["name"]).lower()).strip("-")[:40] or "launch"
+    return f"launch-{launch['id']}-{slug}-report.{fmt}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# JSON
+
+
+def render_json(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------
+# CSV
+
+CSV_COLUMNS = (
+    "record",
+    "phase",
+    "section",
+    "group",
+    "item",
+    "state",
+    "user_id",
+    "user_name",
+    "at",
+    "role",
+    "comment",
+    "detail",
+    "seq",
+    "hash",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _person(value: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    if not value:
+        return None, None
+    return value.get("id"), value.get("name")
+
+
+def _csv_rows(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    launch = record["launch"]
+    uid, name = _person(launch["started_by"])
+    yield {
+        "record": "launch",
+        "item": launch["name"],
+        "state": "closed" if launch["closed_at"] else "open",
+        "user_id": uid,
+        "user_name": name,
+        "at": launch["started_at"],
+        "detail": {"id": launch["id"], "channel_id": launch["channel_id"]},
+    }
+    for phase in record["phases"]:
+        for section in phase["sections"]:
+            for group in section["groups"]:
+                group_title = group["title"] or ""
+                if group["stage"] is not None:
+                    group_title = f"Stage {group['stage']}: {group_title}".rstrip(": ")
+                where = {"phase": phase["title"], "section": section["title"], "group": group_title}
+                for item in group["items"]:
+                    uid, name = _person(item["by"])
+                    yield {
+                        **where,
+                        "record": "item",
+                        "item": item["text"],
+                        "state": "checked" if item["checked"] else "open",
+                        "user_id": uid,
+                        "user_name": name,
+                        "at": item["at"],
+                    }
+                    for change in item["history"]:
+                        uid, name = _person(change["by"])
+                        yield {
+                            **where,
+                            "record": "item_history",
+                            "item": item["text"],
+                            "state": change["action"],
+                            "user_id": uid,
+                            "user_name": name,
+                            "at": change["at"],
+                            "seq": change["seq"],
+                        }
+    for so in record["sign_offs"]["records"]:
+        uid, name = _person(so["by"])
+        progress = so["progress"]
+        yield {
+            "record": "sign_off",
+            "state": "revoked" if so["revoked"] else "approved",
+            "user_id": uid,
+            "user_name": name,
+            "at": so["at"],
+            "role": so["role_title"],
+            "comment": so["comment"],
+            "detail": f"{progress.get('done')}/{progress.get('total')} items done; "
+            f"chain head {progress.get('chain_head')}",
+            "seq": so["event_seq"],
+        }
+        if so["revoked"]:
+            uid, name = _person(so["revoked"]["by"])
+            yield {
+                "record": "sign_off_revoked",
+                "state": "revoked",
+                "user_id": uid,
+                "user_name": name,
+                "at": so["revoked"]["at"],
+                "role": so["role_title"],
+                "comment": so["revoked"]["reason"],
+            }
+    for go in record["go"]:
+        yield {
+            "record": "go",
+            "state": "withdrawn" if go["withdrawn"] else "go",
+            "user_id": go["declared_by"],
+            "at": go["at"],
+            "detail": go["withdrawn"],
+            "seq": go["event_seq"],
+            "hash": go["event_hash"],
+        }
+    if launch["closed_at"]:
+        uid, name = _person(launch["closed_by"])
+        yield {
+            "record": "launch_closed",
+            "state": "closed",
+            "user_id": uid,
+            "user_name": name,
+            "at": launch["closed_at"],
+        }
+    for e in record["events"]:
+        uid, name = _person(e["actor"])
+        yield {
+            "record": "event",
+            "state": e["kind"],
+            "user_id": uid,
+            "user_name": name,
+            "at": e["at"],
+            "detail": e["detail"],
+            "seq": e["seq"],
+            "hash": e["hash"],
+        }
+    chain = record["chain"]
+    yield {
+        "record": "chain",
+        "state": "verified" if chain["verified"] else "BROKEN",
+        "detail": chain["first_bad"] or chain["mismatches"] or None,
+        "seq": chain["events"],
+        "hash": chain["head_hash"],
+    }
+
+
+def render_csv(record: Mapping[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in _csv_rows(record):
+        writer.writerow({column: _cell(row.get(column)) for column in CSV_COLUMNS})
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Markdown
+
+
+def _md(value: Any) -> str:
+    """User text for the Markdown report: no line breaks, pipes escaped (it cannot break a table),
+    and ``&``, ``<``, ``>`` as entities, so a name like ``<script>`` is shown, never run, by a
+    viewer that renders HTML inside Markdown."""
+    if value is None or value == "":
+        return "—"
+    text = " ".join(str(value).split())
+    return escape(text).replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _who(person: Mapping[str, Any] | None) -> str:
+    if not person:
+        return "—"
+    name = person.get("name")
+    return _md(f"{name} ({person['id']})" if name and name != person["id"] else person["id"])
+
+
+def _at(value: str | None) -> str:
+    """``2026-12-01T14:02:03.123456+00:00`` → ``2026-12-01 14:02:03 UTC``."""
+    if not value:
+        return "—"
+    return value[:19].replace("T", " ") + " UTC"
+
+
+def render_markdown(record: Mapping[str, Any]) -> str:
+    launch = record["launch"]
+    chain = record["chain"]
+    lines = [
+        f"# Launch report: {_md(launch['name'])} (#{launch['id']})",
+        "",
+        f"- Template: {_md(launch['template'])}",
+        f"- Channel: {_md(launch['channel_id'])}",
+        f"- Started by {_who(launch['started_by'])} at {_at(launch['started_at'])}",
+    ]
+    if launch["closed_at"]:
+        lines.append(f"- Closed by {_who(launch['closed_by'])} at {_at(launch['closed_at'])}")
+    else:
+        lines.append(f"- Still open; current phase: {_md(launch['current_phase'])}")
+    if chain["verified"]:
+        verdict = "verified ✅"
+    elif chain["first_bad"]:
+        bad = chain["first_bad"]
+        verdict = f"BROKEN ❌ at event #{bad['seq']} ({_md(bad['kind'])}): {_md(bad['reason'])}"
+    else:
+        verdict = "BROKEN ❌: " + _md("; ".join(chain["mismatches"]))
+    lines += [
+        f"- Audit chain: {chain['events']} events, head hash `{chain['head_hash']}`, {verdict}",
+        f"- Generated {_at(record['generated_at'])} · schema `{record['schema']}`",
+        "",
+        "## Sign-offs",
+        "",
+    ]
+    sign_offs = record["sign_offs"]
+    if not sign_offs["roles"]:
+        lines.append("The checklist template has no sign-off table.")
+    else:
+        state = "all roles approved" if sign_offs["all_approved"] else "not all roles approved"
+        lines += [
+            f"Status: {state}.",
+            "",
+            "| Role | Status | Required | Approved by |",
+            "| --- | --- | --- | --- |",
+        ]
+        for role in sign_offs["roles"]:
+            lines.append(
+                f"| {_md(role['title'])} | {role['status']} | {role['required']} | "
+                f"{_md(', '.join(role['approved_by']))} |"
+            )
+        lines += [
+            "",
+            "| # | Role | By | At | Comment | Progress approved | Revoked |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for so in sign_offs["records"]:
+            progress = so["progress"]
+            approved = (
+                f"{progress.get('done')}/{progress.get('total')} items, "
+                f"phase {progress.get('current_phase')}, after event #{progress.get('after_event')}"
+            )
+            revoked = "—"
+            if so["revoked"]:
+                r = so["revoked"]
+                revoked = f"{_at(r['at'])} by {_who(r['by'])}: {_md(r['reason'])}"
+            lines.append(
+                f"| {so['event_seq']} | {_md(so['role_title'])} | {_who(so['by'])} | "
+                f"{_at(so['at'])} | {_md(so['comment'])} | {_md(approved)} | {revoked} |"
+            )
+    lines += ["", "## GO", ""]
+    if not record["go"]:
+        lines.append("Not declared.")
+    for go in record["go"]:
+        line = f"- GO #{go['number']} at {_at(go['at'])} (event #{go['event_seq']}, `{go['event_hash']}`)"
+        if go["withdrawn"]:
+            w = go["withdrawn"]
+            line += (
+                f" — withdrawn at {_at(w['at'])} by {_md(w['by'])}: {_md(w['role'])} "
+                f"revoked ({_md(w['reason'])})"
+            )
+        lines.append(line)
+    lines += ["", "## Checklist"]
+    for phase in record["phases"]:
+        timing = f" ({_md(phase['timing'])})" if phase["timing"] else ""
+        done = "complete" if phase["completed_at"] else f"{phase['done']}/{phase['total']}"
+        kind = " — reference criteria" if phase["kind"] != "checklist" else f" — {done}"
+        lines += ["", f"### {_md(phase['title'])}{timing}{kind}"]
+        for section in phase["sections"]:
+            lines += [
+                "",
+                f"#### {_md(section['title'])}",
+                "",
+                "| Group | Item | State | By | At | History |",
+                "| --- | --- | --- | --- | --- | --- |",
+            ]
+            for group in section["groups"]:
+                title = group["title"] or ""
+                if group["stage"] is not None:
+                    title = f"Stage {group['stage']}: {title}"
+                for item in group["items"]:
+                    changes = "; ".join(
+                        f"#{c['seq']} {c['action']} by {_who(c['by'])} {_at(c['at'])}"
+                        for c in item["history"]
+                    )
+                    lines.append(
+                        f"| {_md(title)} | {_md(item['text'])} | "
+                        f"{'☑ checked' if item['checked'] else '☐ open'} | {_who(item['by'])} | "
+                        f"{_at(item['at'])} | {_md(changes)} |"
+                    )
+    lines += [
+        "",
+        "## Event log",
+        "",
+        "| # | At | Event | By | Detail | Hash |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for e in record["events"]:
+        detail = json.dumps(e["detail"], sort_keys=True, ensure_ascii=False)
+        lines.append(
+            f"| {e['seq']} | {_at(e['at'])} | {_md(e['kind'])} | {_who(e['actor'])} | "
+            f"{_md(detail)} | `{e['hash'][:16]}` |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+async def export_launch(
+    database_url: str, ref: str, fmt: Format, *, roles: Mapping[str, RoleConfig], now: datetime
+) -> str:
+    """``launchbot export``: open the database, find the launch by id or name, render its record."""
+    db = open_database(database_url)
+    try:
+        async with db.read_sessions() as session:
+            launch = await find_launch(session=session, ref=ref)
+            record = await build_record(session=session, launch_id=launch.id, now=now, roles=roles)
+    finally:
+        await db.dispose()
+    return render(record, fmt)

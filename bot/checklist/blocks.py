@@ -1,0 +1,139 @@
+"""Pure Block Kit builders for the checklist: one section's checkbox message, phase lines and labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.checklist.layout import chunks_by_message
+from bot.checklist.state import GroupState, ItemState, LaunchChecklist, PhaseState, SectionState
+from bot.core.ids import ActionId, BlockPrefix
+from bot.core.kit import (
+    OPTION_TEXT_MAX,
+    Block,
+    MessageView,
+    context_block,
+    header_block,
+    mrkdwn_text,
+    plain_text,
+    short_time,
+    truncate,
+)
+from bot.core.mrkdwn import escape as escape
+from bot.core.outbox import MessageRef
+
+
+def _bar(done: int, total: int, width: int = 10) -> str:
+    filled = round(width * done / total) if total else width
+    return "▰" * filled + "▱" * (width - filled)
+
+
+def duration_label(minutes: int | None) -> str:
+    if minutes is None:
+        return ""
+    if minutes % 1440 == 0:
+        n = minutes // 1440
+        return f"{n} day" + ("s" if n != 1 else "")
+    if minutes % 60 == 0:
+        n = minutes // 60
+        return f"{n} hour" + ("s" if n != 1 else "")
+    return f"{minutes} min"
+
+
+def phase_label(phase: PhaseState) -> str:
+    title = f"*{escape(phase.title)}*"
+    return f"{title} ({escape(phase.timing)})" if phase.timing else title
+
+
+def phase_line(state: LaunchChecklist, phase: PhaseState) -> str:
+    counts = f"{phase.done}/{phase.total}"
+    if phase.completed_at is not None:
+        return f"✅ {phase_label(phase)} — {counts} · complete"
+    if phase.position == state.current_phase and state.is_active:
+        return f"▶️ {phase_label(phase)} — {counts} {_bar(phase.done, phase.total)}"
+    if phase.posted:
+        return f"⏸️ {phase_label(phase)} — {counts}"
+    return f"◻️ {phase_label(phase)} — {counts}"
+
+
+def _option_description(item: ItemState) -> str | None:
+    if item.changed_by_id is None or item.changed_at is None:
+        return None
+    who = item.changed_by_name or item.changed_by_id
+    mark = "✓" if item.checked else "↺ unticked by"
+    return truncate(f"{mark} {who} · {short_time(item.changed_at)}", OPTION_TEXT_MAX)
+
+
+def _option(item: ItemState) -> dict[str, Any]:
+    label = item.text
+    if item.duration_minutes is not None:
+        label = f"{label} ({duration_label(item.duration_minutes)})"
+    option: dict[str, Any] = {"text": plain_text(label, OPTION_TEXT_MAX), "value": str(item.id)}
+    description = _option_description(item)
+    if description:
+        option["description"] = plain_text(description, OPTION_TEXT_MAX)
+    return option
+
+
+def _group_title(section: SectionState, group: GroupState, part_of: tuple[int, int] | None) -> str:
+    title = escape(group.title) if group.title else escape(section.title)
+    if group.stage is not None:
+        title = f"Stage {group.stage} · {title}"
+    text = f"*{title}*"
+    if group.duration_minutes is not None:
+        text += f" ({duration_label(group.duration_minutes)})"
+    if part_of is not None:
+        text += f" ({part_of[0]}/{part_of[1]})"
+    return f"{text} — {group.done}/{len(group.items)}"
+
+
+def items_block_id(group_id: int, start: int, version: int) -> str:
+    return f"{BlockPrefix.ITEMS}:{group_id}:{start}:v{version}"
+
+
+def section_message(state: LaunchChecklist, message: MessageRef) -> MessageView:
+    """One thread message: a section (or one part of a section too big for one message)."""
+    phase, section = _find_section(state, message.section_id)
+    parts = chunks_by_message([len(g.items) for g in section.groups])
+    title = f"{phase.title} · {section.title}"
+    if len(parts) > 1:
+        title += f" ({message.part + 1}/{len(parts)})"
+    blocks: list[Block] = [header_block(title)]
+    for chunk in parts[message.part]:
+        group = section.groups[chunk.group]
+        items = group.items[chunk.start : chunk.end]
+        options = [_option(i) for i in items]
+        element: dict[str, Any] = {
+            "type": "checkboxes",
+            "action_id": ActionId.ITEM_TOGGLE,
+            "options": options,
+        }
+        initial = [o for o, i in zip(options, items, strict=True) if i.checked]
+        if initial:  # Slack rejects an empty initial_options list
+            element["initial_options"] = initial
+        blocks.append(
+            {"type": "section", "text": mrkdwn_text(_group_title(section, group, chunk.part_of))}
+        )
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": items_block_id(group.id, chunk.start, message.version),
+                "elements": [element],
+            }
+        )
+    if state.is_active:
+        footer = f"{escape(state.name)} · {section.done}/{section.total} done in this section"
+    else:
+        footer = f"🔒 {escape(state.name)} is closed · this checklist is read-only"
+    blocks.append(context_block(footer))
+    text = f"{escape(state.name)}: {escape(phase.title)} · {escape(section.title)}"
+    return MessageView(text=text, blocks=blocks)
+
+
+def _find_section(
+    state: LaunchChecklist, section_id: int | None
+) -> tuple[PhaseState, SectionState]:
+    for phase in state.phases:
+        for section in phase.sections:
+            if section.id == section_id:
+                return phase, section
+    raise KeyError(section_id)

@@ -1,0 +1,171 @@
+"""Slack identity: display names (users.info) and user-group members (usergroups.users.list), TTL-cached."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from slack_sdk.errors import SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class _TTLCache(Generic[T]):
+    """A small expiring map with single-flight loading: concurrent misses for one key share one call."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float]) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._values: dict[str, tuple[float, T]] = {}
+        self._loading: dict[str, asyncio.Future[T | None]] = {}
+
+    def get(self, key: str) -> T | None:
+        hit = self._values.get(key)
+        if hit is None:
+            return None
+        if self._clock() >= hit[0]:
+            del self._values[key]
+            return None
+        return hit[1]
+
+    async def load(self, key: str, loader: Callable[[], Awaitable[T | None]]) -> T | None:
+        hit = self.get(key)
+        if hit is not None:
+            return hit
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[T | None] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            value = await loader()
+            if value is not None and self._ttl > 0:
+                self._values[key] = (self._clock() + self._ttl, value)
+            future.set_result(value)
+            return value
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: a waiter may not exist
+            raise
+        finally:
+            del self._loading[key]
+
+
+class Identity:
+    """Names and group members as Slack knows them, cached: users.info is Tier 4 and
+    usergroups.users.list Tier 2 (20+/min), and a burst of sign-off clicks must not spend those."""
+
+    def __init__(
+        self,
+        slack: AsyncWebClient,
+        *,
+        name_ttl: float = 600.0,
+        group_ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._slack = slack
+        self._names: _TTLCache[str] = _TTLCache(name_ttl, clock)
+        self._groups: _TTLCache[frozenset[str]] = _TTLCache(group_ttl, clock)
+
+    def cached_name(self, user_id: str) -> str | None:
+        """The display name if it is cached (no I/O: safe before the ack)."""
+        return self._names.get(user_id)
+
+    async def display_name(self, user_id: str, *, within: float = 5.0) -> str | None:
+        """``profile.display_name``, else the real name; None if Slack does not answer in time."""
+
+        async def fetch() -> str | None:
+            response = await self._call("users.info", self._slack.users_info(user=user_id), within)
+            if response is None:
+                return None
+            return display_name_of(response.get("user") or {})
+
+        return await self._names.load(user_id, fetch)
+
+    async def usergroup_members(self, group_id: str, *, within: float) -> frozenset[str] | None:
+        """The user ids in a Slack user group; None if Slack does not answer in time."""
+
+        async def fetch() -> frozenset[str] | None:
+            response = await self._call(
+                "usergroups.users.list",
+                self._slack.usergroups_users_list(usergroup=group_id),
+                within,
+            )
+            if response is None:
+                return None
+            return frozenset(str(u) for u in response.get("users") or [])
+
+        return await self._groups.load(group_id, fetch)
+
+    async def _call(
+        self, method: str, call: Awaitable[Any], within: float
+    ) -> dict[str, Any] | None:
+        try:
+            async with asyncio.timeout(within):
+                response = await call
+        except (SlackClientError, TimeoutError) as exc:
+            logger.warning("%s failed: %s", method, type(exc).__name__)
+            return None
+        data = getattr(response, "data", response)
+        return data if isinstance(data, dict) else None
+
+
+def display_name_of(user: dict[str, Any]) -> str | None:
+    profile = user.get("profile") or {}
+    for candidate in (
+        profile.get("display_name"),
+        profile.get("real_name"),
+        user.get("real_name"),
+        user.get("name"),
+    ):
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate.strip()
+    return None
+
+
+# A user-group lookup before the ack must leave room in Slack's 3-second budget; a cache hit is free.
+MEMBERSHIP_LOOKUP_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Membership:
+    """Members of the user groups that decide a permission (the kill switch's allowed roles, who
+    may close a launch), as far as Slack answered in time; ``unchecked`` are the groups it did not."""
+
+    members: dict[str, frozenset[str]] = field(default_factory=dict)
+    unchecked: tuple[str, ...] = ()
+
+
+async def usergroup_membership(
+    identity: Identity, user_id: str, groups: Sequence[str]
+) -> Membership:
+    """The members of ``groups`` (cached ``usergroups.users.list``), all asked at once within
+    ``MEMBERSHIP_LOOKUP_SECONDS``. Once one group that answered holds ``user_id``, a group that did
+    not answer changes nothing; otherwise those are ``unchecked`` (unknown, never "no")."""
+    if not groups:
+        return Membership()
+    answers = await asyncio.gather(
+        *(identity.usergroup_members(g, within=MEMBERSHIP_LOOKUP_SECONDS) for g in groups),
+        return_exceptions=True,
+    )
+    members: dict[str, frozenset[str]] = {}
+    unchecked: list[str] = []
+    for group, answer in zip(groups, answers, strict=True):
+        if isinstance(answer, frozenset):
+            members[group] = answer
+            continue
+        if isinstance(answer, BaseException) and not isinstance(answer, Exception):
+            raise answer
+        if answer is not None:  # e.g. Slack unreachable: unknown, like no answer in time
+            logger.warning("usergroups.users.list %s failed: %s", group, type(answer).__name__)
+        unchecked.append(group)
+    if any(user_id in m for m in members.values()):
+        return Membership(members)  # a group that did not answer changes nothing then
+    return Membership(members, tuple(unchecked))

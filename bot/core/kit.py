@@ -1,0 +1,71 @@
+"""Block Kit primitives every feature's builders share: MessageView, text objects, mentions, dates, notice."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.core.mrkdwn import escape as escape
+
+Block = dict[str, Any]
+
+HEADER_MAX = 150
+SECTION_TEXT_MAX = 3000
+OPTION_TEXT_MAX = 75
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """What to send: ``text`` is the notification/fallback text, ``blocks`` the layout."""
+
+    text: str
+    blocks: list[Block]
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mention(user_id: str | None, fallback: str | None = None) -> str:
+    """``<@U…>`` for a real user id (Slack renders the current display name), else escaped text."""
+    if user_id and _USER_ID.match(user_id):
+        return f"<@{user_id}>"
+    return escape(fallback or user_id or "someone")
+
+
+def short_time(at: datetime) -> str:
+    return at.strftime("%b %d %H:%M UTC")
+
+
+def slack_date(at: datetime) -> str:
+    """A date Slack shows in the reader's own time zone, with a UTC fallback."""
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{short_time(at)}>"
+
+
+def plain_text(text: str, limit: int = SECTION_TEXT_MAX) -> dict[str, Any]:
+    return {"type": "plain_text", "text": truncate(text, limit) or " ", "emoji": True}
+
+
+def mrkdwn_text(text: str) -> dict[str, Any]:
+    # verbatim: no automatic parsing, which would turn a plain "@everyone" in user text into a real
+    # mention (FACTS.md §9); the explicit <@U…>, <!date…> and <url|label> markup still works.
+    return {"type": "mrkdwn", "text": truncate(text, SECTION_TEXT_MAX) or " ", "verbatim": True}
+
+
+def header_block(text: str, block_id: str | None = None) -> Block:
+    block: Block = {"type": "header", "text": plain_text(text, HEADER_MAX)}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def context_block(text: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn_text(text)]}
+
+
+def notice(text: str) -> MessageView:
+    """A short message; ``text`` must already be safe mrkdwn (escape user strings before)."""
+    return MessageView(text=text, blocks=[{"type": "section", "text": mrkdwn_text(text)}])

@@ -1,0 +1,286 @@
+"""ORM tables: Launch, Phase, Section, ItemGroup, Item, Event (append-only, hash-chained) and SlackMessage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.core.db import Base, UTCDateTime
+
+
+class Launch(Base):
+    __tablename__ = "launch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    # Equal to channel_id while the launch is active and NULL once closed: the UNIQUE constraint then
+    # enforces "one active launch per channel" on every backend (NULLs never collide).
+    active_channel: Mapped[str | None] = mapped_column(String(32), unique=True)
+    started_by_id: Mapped[str] = mapped_column(String(32))
+    started_by_name: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by_id: Mapped[str | None] = mapped_column(String(32))
+    closed_by_name: Mapped[str | None] = mapped_column(String(200))
+    current_phase: Mapped[int] = mapped_column(Integer, default=0)
+    template_title: Mapped[str] = mapped_column(String(200))
+    # The parts of the template that are not checklist rows (contacts, sign-off roles), frozen at start.
+    template_extra: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Phase(Base):
+    __tablename__ = "phase"
+    __table_args__ = (UniqueConstraint("launch_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    timing: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Section(Base):
+    __tablename__ = "section"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    phase_id: Mapped[int] = mapped_column(ForeignKey("phase.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+
+
+class ItemGroup(Base):
+    __tablename__ = "item_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(String(200))
+    stage: Mapped[int | None] = mapped_column(Integer)
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+
+
+class Item(Base):
+    __tablename__ = "item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("item_group.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(200))
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    checked: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_by_id: Mapped[str | None] = mapped_column(String(32))
+    changed_by_name: Mapped[str | None] = mapped_column(String(200))
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Event(Base):
+    """Append-only log of everything that happened to a launch. ``dedup_key`` makes a replayed or
+    double-delivered Slack action a no-op; ``prev_hash``/``hash`` chain the rows so an edit shows."""
+
+    __tablename__ = "event"
+    __table_args__ = (UniqueConstraint("launch_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[str] = mapped_column(String(32))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(300))
+    dedup_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class SlackMessage(Base):
+    """A Slack message the bot owns. Rows are written in the same transaction as the change they show
+    (``version`` bumped), and a publisher posts/updates them afterwards until ``rendered_version``
+    catches up: that way a crash between commit and chat.update only delays the message."""
+
+    __tablename__ = "slack_message"
+    __table_args__ = (UniqueConstraint("launch_id", "kind", "section_id", "part"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    section_id: Mapped[int | None] = mapped_column(ForeignKey("section.id", ondelete="CASCADE"))
+    part: Mapped[int] = mapped_column(Integer, default=0)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    rendered_version: Mapped[int] = mapped_column(Integer, default=0)
+    permalink: Mapped[str | None] = mapped_column(String(500))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Incidents: escalations (PagerDuty + Slack escalation path) and kill-switch requests (bot/incidents.py).
+
+
+class Escalation(Base):
+    """One ``/launch escalate``. Stored before anything is sent; ``next_level_at`` is the escalation
+    timer the scheduler polls, so it survives a restart. ``version`` is bumped on every change so a
+    renderer can tell that what it showed in Slack is already stale."""
+
+    __tablename__ = "escalation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(8))
+    summary: Mapped[str] = mapped_column(Text)
+    reporter_id: Mapped[str] = mapped_column(String(32))
+    reporter_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Slack's identifier of the request (trigger_id): the same request twice is one escalation.
+    request_key: Mapped[str] = mapped_column(String(300), unique=True)
+    # PagerDuty's dedup_key: every send for this escalation reuses it, so nobody is paged twice.
+    dedup_key: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    # The escalation path as configured when this was opened (levels of users/groups with waits):
+    # a config change or restart mid-incident does not change who is next.
+    path: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    next_level_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    permalink: Mapped[str | None] = mapped_column(String(500))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    page_status: Mapped[str] = mapped_column(String(16))
+    page_tries: Mapped[int] = mapped_column(Integer, default=0)
+    page_error: Mapped[str | None] = mapped_column(Text)
+    paged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by_id: Mapped[str | None] = mapped_column(String(32))
+    acknowledged_by_name: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by_id: Mapped[str | None] = mapped_column(String(32))
+    resolved_by_name: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolve_status: Mapped[str | None] = mapped_column(String(16))
+
+
+class EscalationLevelPing(Base):
+    """One escalation level that came due: claimed (``claimed_at``) in the same transaction that
+    moves the timer on, then posted to Slack (``posted_at``); an unposted row is retried."""
+
+    __tablename__ = "escalation_level_ping"
+    __table_args__ = (UniqueConstraint("escalation_id", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalation.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ts: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class KillSwitchRequest(Base):
+    """One request to fire (or, ``dry_run``, to test) the trading system's kill switch, stored before
+    it is sent. ``request_id`` is the Idempotency-Key every try carries."""
+
+    __tablename__ = "kill_switch_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # Slack's identifier of the submission (view id or trigger_id): a double submit is one request.
+    request_key: Mapped[str] = mapped_column(String(300), unique=True)
+    requested_by_id: Mapped[str] = mapped_column(String(32))
+    requested_by_name: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class KillSwitchState(Base):
+    """Whether the launch's kill switch is armed (a recorded declaration shown on the card)."""
+
+    __tablename__ = "kill_switch_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), unique=True)
+    armed: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_by_id: Mapped[str] = mapped_column(String(32))
+    changed_by_name: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sign-offs (bot/signoffs.py).
+
+
+class SignOff(Base):
+    """One approval of a sign-off role, kept after a revocation (``revoked_*`` set) so the history shows.
+
+    ``active_slot`` is 1..required while the approval stands and NULL once revoked: the UNIQUE
+    constraint then lets a role hold at most its required number of approvals on every backend (NULLs
+    never collide), a backstop behind the launch lock that serializes approvers."""
+
+    __tablename__ = "sign_off"
+    __table_args__ = (UniqueConstraint("launch_id", "role_id", "active_slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    role_id: Mapped[str] = mapped_column(String(64))
+    role_title: Mapped[str] = mapped_column(String(200))
+    required: Mapped[int] = mapped_column(Integer, default=1)
+    active_slot: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[str] = mapped_column(String(32))
+    # The name known when approving (the payload's handle), replaced by the Slack display name once
+    # users.info answers. The user id is the identity; the name is for people reading the record.
+    user_name: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    comment: Mapped[str | None] = mapped_column(Text)
+    # What was approved: per-phase progress and the event-chain head at that moment.
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON)
+    event_seq: Mapped[int] = mapped_column(Integer)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by_id: Mapped[str | None] = mapped_column(String(32))
+    revoked_by_name: Mapped[str | None] = mapped_column(String(200))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ClickInbox(Base):
+    """Checkbox clicks as received, written before the ack with one INSERT (``dedup_key`` from Slack's
+    own identifiers makes a replayed request a no-op); the click applier turns each into item state
+    and events right after. A row with ``applied_at`` NULL is a click still to apply, also after a
+    restart."""
+
+    __tablename__ = "click_inbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("slack_message.id", ondelete="CASCADE"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    user_id: Mapped[str] = mapped_column(String(32))
+    user_name: Mapped[str] = mapped_column(String(200))
+    desired: Mapped[dict[str, bool]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(300))
+    dedup_key: Mapped[str] = mapped_column(String(300), unique=True)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    outcome: Mapped[str | None] = mapped_column(Text)

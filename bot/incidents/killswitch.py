@@ -1,0 +1,569 @@
+"""Kill-switch rules and records: who may fire it, requests and their outcomes, armed state, dry runs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.checklist.rules import set_items_checked
+from bot.core.config import AppConfig, RoleConfig
+from bot.core.errors import BadInput, NotAllowed, NotFound
+from bot.core.events import SYSTEM, Actor, EventKind, append_event
+from bot.core.launches import lock_launch
+from bot.core.models import (
+    Item,
+    ItemGroup,
+    KillSwitchRequest,
+    KillSwitchState,
+    Launch,
+    Phase,
+    Section,
+    SlackMessage,
+)
+from bot.incidents.escalations import MAX_REASON
+from bot.signoffs.log import holds
+
+KILLSWITCH_TESTED_ITEM = "Kill switch tested"
+
+
+def _allowed_roles(config: AppConfig) -> list[RoleConfig]:
+    return [config.roles[r] for r in config.killswitch.allowed_roles if r in config.roles]
+
+
+def killswitch_groups_to_check(config: AppConfig, user_id: str) -> tuple[str, ...]:
+    """The user groups whose membership decides whether ``user_id`` may use the kill switch: those
+    of every allowed role, none when the user is listed directly in one of them."""
+    roles = _allowed_roles(config)
+    if any(user_id in role.users for role in roles):
+        return ()
+    return tuple(dict.fromkeys(g for role in roles for g in role.usergroups))
+
+
+def may_fire_killswitch(
+    config: AppConfig, user_id: str, usergroup_members: Mapping[str, frozenset[str]]
+) -> bool:
+    """Holders of ``[killswitch].allowed_roles`` only: listed in a role's ``users`` or a member of
+    one of its ``usergroups`` (whose members the caller looked up, as for sign-offs; a group not
+    looked up counts as empty). No roles configured means nobody (fail closed)."""
+    return any(holds(role, user_id, usergroup_members) for role in _allowed_roles(config))
+
+
+def allowed_killswitch_titles(config: AppConfig) -> list[str]:
+    return [
+        config.roles[r].title if r in config.roles else r for r in config.killswitch.allowed_roles
+    ]
+
+
+@dataclass(frozen=True)
+class KillSwitchView:
+    id: int
+    launch_id: int
+    launch_name: str
+    channel_id: str
+    request_id: str
+    requested_by_id: str
+    requested_by_name: str
+    reason: str
+    dry_run: bool
+    created_at: datetime
+    status: str
+    tries: int
+    http_status: int | None
+    error: str | None
+    response_body: str | None
+    duration_ms: int | None
+    completed_at: datetime | None
+    message_ts: str | None
+
+
+@dataclass(frozen=True)
+class KillSwitchSummary:
+    launch_id: int
+    launch_name: str
+    armed: bool
+    changed_by_id: str | None
+    changed_at: datetime | None
+    last_fire: KillSwitchView | None
+    last_test: KillSwitchView | None
+
+
+def _killswitch_view(row: KillSwitchRequest, launch_name: str) -> KillSwitchView:
+    return KillSwitchView(
+        id=row.id,
+        launch_id=row.launch_id,
+        launch_name=launch_name,
+        channel_id=row.channel_id,
+        request_id=row.request_id,
+        requested_by_id=row.requested_by_id,
+        requested_by_name=row.requested_by_name,
+        reason=row.reason,
+        dry_run=row.dry_run,
+        created_at=row.created_at,
+        status=row.status,
+        tries=row.tries,
+        http_status=row.http_status,
+        error=row.error,
+        response_body=row.response_body,
+        duration_ms=row.duration_ms,
+        completed_at=row.completed_at,
+        message_ts=row.message_ts,
+    )
+
+
+async def load_killswitch(*, session: AsyncSession, request_pk: int) -> KillSwitchView:
+    row = (
+        await session.execute(
+            select(KillSwitchRequest, Launch.name)
+            .join(Launch, Launch.id == KillSwitchRequest.launch_id)
+            .where(KillSwitchRequest.id == request_pk)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"There is no kill-switch request #{request_pk}.")
+    return _killswitch_view(row[0], row[1])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Kill switch
+
+
+async def record_killswitch_refused(
+    *, session: AsyncSession, launch_id: int, actor: Actor, at: datetime, why: str, source: str
+) -> None:
+    """An attempt by someone not allowed (or with the wrong confirmation) is kept in the log."""
+    await lock_launch(session, launch_id)
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind=EventKind.KILLSWITCH_REFUSED,
+        at=at,
+        detail={"why": why},
+        source=source,
+    )
+
+
+async def request_killswitch(
+    *,
+    session: AsyncSession,
+    config: AppConfig,
+    launch_id: int,
+    channel_id: str,
+    actor: Actor,
+    reason: str,
+    dry_run: bool,
+    at: datetime,
+    request_key: str,
+    usergroup_members: Mapping[str, frozenset[str]],
+) -> tuple[KillSwitchRequest, bool]:
+    """Store a request to fire (or test) the kill switch; returns (request, created). The caller has
+    checked ``authorize_killswitch`` first (in its own committed step, so a refusal stays logged)."""
+    launch = await lock_launch(session, launch_id)
+    existing = await session.scalar(
+        select(KillSwitchRequest).where(KillSwitchRequest.request_key == request_key)
+    )
+    if existing is not None:
+        return existing, False
+    if not may_fire_killswitch(config, actor.user_id, usergroup_members):
+        raise NotAllowed(not_allowed_text(config))
+    reason = " ".join(reason.split())
+    if not reason:
+        raise BadInput("Give a reason: it is sent to the trading system and told to the channel.")
+    request = KillSwitchRequest(
+        launch_id=launch.id,
+        channel_id=channel_id,
+        request_id=uuid.uuid4().hex,
+        request_key=request_key,
+        requested_by_id=actor.user_id,
+        requested_by_name=actor.name,
+        reason=reason[:MAX_REASON],
+        dry_run=dry_run,
+        created_at=at,
+        status="pending",
+        tries=0,
+    )
+    session.add(request)
+    await session.flush()
+    await append_event(
+        session=session,
+        launch_id=launch.id,
+        actor=actor,
+        kind=EventKind.KILLSWITCH_TEST_REQUESTED if dry_run else EventKind.KILLSWITCH_REQUESTED,
+        at=at,
+        detail={"request_id": request.request_id, "reason": request.reason, "dry_run": dry_run},
+        source=request_key,
+    )
+    return request, True
+
+
+async def authorize_killswitch(
+    *,
+    session: AsyncSession,
+    config: AppConfig,
+    launch_id: int,
+    actor: Actor,
+    what: str,
+    at: datetime,
+    source: str,
+    usergroup_members: Mapping[str, frozenset[str]],
+    unchecked_groups: Sequence[str] = (),
+) -> bool:
+    """Whether ``actor`` (the user id of Slack's verified payload) holds one of
+    ``[killswitch].allowed_roles``, directly or through a user group (``usergroup_members``, looked
+    up by the caller; ``unchecked_groups`` are those Slack did not answer for in time). A refusal
+    is appended to the log here; the caller commits it and then refuses (raising inside the
+    transaction would roll the record back)."""
+    if may_fire_killswitch(config, actor.user_id, usergroup_members):
+        return True
+    why = f"{what}: not in an allowed role"
+    if unchecked_groups:
+        why = f"{what}: could not check user group {', '.join(unchecked_groups)}"
+    await record_killswitch_refused(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        at=at,
+        why=why,
+        source=source,
+    )
+    return False
+
+
+def not_allowed_text(config: AppConfig, unchecked_groups: Sequence[str] = ()) -> str:
+    """Why a kill-switch action was refused (mrkdwn); ``unchecked_groups`` as for
+    ``authorize_killswitch``: then nobody knows yet whether the person holds the role."""
+    if unchecked_groups:
+        groups = ", ".join(f"<!subteam^{g}>" for g in unchecked_groups)
+        return (
+            f"I could not check the members of {groups} just now (Slack did not answer in time), "
+            "so I cannot tell whether you hold a role allowed to use the kill switch. Your attempt "
+            "was logged; please try again."
+        )
+    titles = allowed_killswitch_titles(config)
+    who = ", ".join(titles) if titles else "nobody yet (set `[killswitch].allowed_roles`)"
+    return f"Only these roles may use the kill switch: {who}. Your attempt was logged."
+
+
+async def _killswitch_for_update(session: AsyncSession, request_pk: int) -> KillSwitchRequest:
+    row = await session.get(KillSwitchRequest, request_pk)
+    if row is None:
+        raise NotFound(f"There is no kill-switch request #{request_pk}.")
+    await lock_launch(session, row.launch_id)
+    await session.refresh(row)
+    return row
+
+
+async def record_killswitch_sending(
+    *, session: AsyncSession, request_pk: int, at: datetime
+) -> bool:
+    """Claim the request for sending; False if it was already claimed (a duplicate follow-up)."""
+    row = await _killswitch_for_update(session, request_pk)
+    if row.status != "pending":
+        return False
+    row.status = "sending"
+    await append_event(
+        session=session,
+        launch_id=row.launch_id,
+        actor=SYSTEM,
+        kind=EventKind.KILLSWITCH_SENDING,
+        at=at,
+        detail={"request_id": row.request_id, "dry_run": row.dry_run},
+    )
+    return True
+
+
+async def record_killswitch_result(
+    *,
+    session: AsyncSession,
+    request_pk: int,
+    ok: bool,
+    tries: int,
+    http_status: int | None,
+    error: str | None,
+    response_body: str | None,
+    duration_ms: int,
+    attempts: Sequence[Mapping[str, Any]],
+    at: datetime,
+) -> None:
+    row = await _killswitch_for_update(session, request_pk)
+    row.status = "confirmed" if ok else "failed"
+    row.tries = tries
+    row.http_status = http_status
+    row.error = error
+    row.response_body = (response_body or "")[:2000] or None
+    row.duration_ms = duration_ms
+    row.completed_at = at
+    kind = "killswitch_test" if row.dry_run else "killswitch"
+    await append_event(
+        session=session,
+        launch_id=row.launch_id,
+        actor=SYSTEM,
+        kind=EventKind(f"{kind}_{'confirmed' if ok else 'failed'}"),
+        at=at,
+        detail={
+            "request_id": row.request_id,
+            "tries": tries,
+            "http_status": http_status,
+            "error": error,
+            "duration_ms": duration_ms,
+            "attempts": list(attempts),
+        },
+    )
+    if not row.dry_run:
+        await _show_on_card(session, row.launch_id)
+
+
+async def interrupted_killswitch_requests(*, session: AsyncSession, before: datetime) -> list[int]:
+    rows = await session.scalars(
+        select(KillSwitchRequest.id).where(
+            KillSwitchRequest.created_at < before,
+            KillSwitchRequest.status.in_(["pending", "sending"]),
+        )
+    )
+    return list(rows.all())
+
+
+async def record_killswitch_unknown(
+    *, session: AsyncSession, request_pk: int, at: datetime
+) -> bool:
+    """The process stopped before the trading system answered: the outcome is unknown, and we say
+    so instead of guessing (or silently firing again minutes later)."""
+    row = await _killswitch_for_update(session, request_pk)
+    if row.status not in ("pending", "sending"):
+        return False
+    row.status = "unknown"
+    row.error = "Launch Control restarted before the trading system answered"
+    row.completed_at = at
+    await append_event(
+        session=session,
+        launch_id=row.launch_id,
+        actor=SYSTEM,
+        kind=EventKind.KILLSWITCH_UNKNOWN,
+        at=at,
+        detail={"request_id": row.request_id, "dry_run": row.dry_run},
+    )
+    return True
+
+
+async def set_killswitch_message(*, session: AsyncSession, request_pk: int, ts: str) -> None:
+    """Where the "firing…" announcement is, so it can be found (and was said) later."""
+    row = await session.get(KillSwitchRequest, request_pk)
+    if row is not None and row.message_ts is None:
+        row.message_ts = ts
+
+
+async def record_killswitch_announcement(
+    *,
+    session: AsyncSession,
+    request_pk: int,
+    message: str,
+    ts: str | None,
+    error: str | None,
+    at: datetime,
+) -> None:
+    """A kill-switch message to the channel (``message``: firing, outcome, test_report, unknown) was
+    posted (``ts``) or could not be (``error``): what the channel was told is in the log too."""
+    row = await _killswitch_for_update(session, request_pk)
+    await append_event(
+        session=session,
+        launch_id=row.launch_id,
+        actor=SYSTEM,
+        kind=EventKind.KILLSWITCH_ANNOUNCED if ts else EventKind.KILLSWITCH_ANNOUNCE_FAILED,
+        at=at,
+        detail={
+            "request_id": row.request_id,
+            "dry_run": row.dry_run,
+            "message": message,
+            "ts": ts,
+            "error": error,
+        },
+    )
+
+
+async def set_armed(
+    *,
+    session: AsyncSession,
+    config: AppConfig,
+    launch_id: int,
+    armed: bool,
+    actor: Actor,
+    at: datetime,
+    source: str,
+    usergroup_members: Mapping[str, frozenset[str]],
+) -> bool:
+    """Arm or disarm the launch's kill switch; False if it already was. The caller has checked
+    ``authorize_killswitch``."""
+    await lock_launch(session, launch_id)
+    if not may_fire_killswitch(config, actor.user_id, usergroup_members):
+        raise NotAllowed(not_allowed_text(config))
+    state = await session.scalar(
+        select(KillSwitchState).where(KillSwitchState.launch_id == launch_id)
+    )
+    if state is not None and state.armed == armed:
+        return False
+    if state is None:
+        state = KillSwitchState(launch_id=launch_id)
+        session.add(state)
+    state.armed = armed
+    state.changed_by_id = actor.user_id
+    state.changed_by_name = actor.name
+    state.changed_at = at
+    await session.flush()
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind=EventKind.KILLSWITCH_ARMED if armed else EventKind.KILLSWITCH_DISARMED,
+        at=at,
+        source=source,
+    )
+    await _show_on_card(session, launch_id)
+    return True
+
+
+async def _show_on_card(session: AsyncSession, launch_id: int) -> None:
+    """Copy the kill-switch state into the launch's ``template_extra`` and queue a card re-render.
+
+    The card is rendered by the publisher from ``load_state`` alone, whose only open-ended
+    field is ``LaunchState.extra`` (= ``template_extra``); this copy is written only here, always
+    from ``KillSwitchState`` and the last fire, in the same transaction."""
+    launch = await lock_launch(session, launch_id)
+    state = await session.scalar(
+        select(KillSwitchState).where(KillSwitchState.launch_id == launch_id)
+    )
+    last = await session.scalar(
+        select(KillSwitchRequest)
+        .where(
+            KillSwitchRequest.launch_id == launch_id,
+            KillSwitchRequest.dry_run.is_(False),
+            KillSwitchRequest.status.in_(["confirmed", "failed", "unknown"]),
+        )
+        .order_by(KillSwitchRequest.id.desc())
+        .limit(1)
+    )
+    shown: dict[str, Any] = {
+        "armed": bool(state and state.armed),
+        "changed_by_id": state.changed_by_id if state else None,
+        "changed_at": state.changed_at.isoformat() if state else None,
+    }
+    if last is not None and last.completed_at is not None:
+        shown["last_fire"] = {
+            "status": last.status,
+            "by_id": last.requested_by_id,
+            "at": last.completed_at.isoformat(),
+        }
+    # A new dict: SQLAlchemy does not see in-place changes to a JSON column.
+    launch.template_extra = {**launch.template_extra, "killswitch": shown}
+    await session.execute(
+        update(SlackMessage)
+        .where(SlackMessage.launch_id == launch_id, SlackMessage.kind == "card")
+        .values(version=SlackMessage.version + 1)
+    )
+
+
+async def killswitch_summary(*, session: AsyncSession, launch_id: int) -> KillSwitchSummary:
+    launch = await session.get(Launch, launch_id)
+    if launch is None:
+        raise NotFound(f"There is no launch #{launch_id}.")
+    state = await session.scalar(
+        select(KillSwitchState).where(KillSwitchState.launch_id == launch_id)
+    )
+
+    async def last(dry_run: bool) -> KillSwitchView | None:
+        row = await session.scalar(
+            select(KillSwitchRequest)
+            .where(KillSwitchRequest.launch_id == launch_id, KillSwitchRequest.dry_run.is_(dry_run))
+            .order_by(KillSwitchRequest.id.desc())
+            .limit(1)
+        )
+        return _killswitch_view(row, launch.name) if row is not None else None
+
+    return KillSwitchSummary(
+        launch_id=launch_id,
+        launch_name=launch.name,
+        armed=bool(state and state.armed),
+        changed_by_id=state.changed_by_id if state else None,
+        changed_at=state.changed_at if state else None,
+        last_fire=await last(False),
+        last_test=await last(True),
+    )
+
+
+@dataclass(frozen=True)
+class TestedTick:
+    """What a confirmed dry run did to the "Kill switch tested" item: ``ticked`` only when this
+    test changed it; ``already_by_*``/``already_at`` when it was ticked before (by anyone) and was
+    left alone; ``why_not`` when it could not be ticked at all."""
+
+    ticked: bool = False
+    already_by_id: str | None = None
+    already_by_name: str | None = None
+    already_at: datetime | None = None
+    why_not: str | None = None
+
+
+async def tick_killswitch_tested(
+    *, session: AsyncSession, launch_id: int, actor: Actor, at: datetime, request_id: str
+) -> TestedTick:
+    """Tick the template's "Kill switch tested" item for the tester after a confirmed dry run.
+
+    ``ticked`` only if this call changed the item; an item already ticked (by someone else, or by
+    a replay of this test) is left alone and reported with who ticked it and when. ``why_not`` when
+    it cannot be ticked (no such item, its phase not posted yet, launch closed); then the test
+    result is in the event log only, and the caller says so."""
+    found = (
+        await session.execute(
+            select(Item.id, Phase.posted_at)
+            .join(ItemGroup, ItemGroup.id == Item.group_id)
+            .join(Section, Section.id == ItemGroup.section_id)
+            .join(Phase, Phase.id == Section.phase_id)
+            .where(Item.launch_id == launch_id, Item.text == KILLSWITCH_TESTED_ITEM)
+            .limit(1)
+        )
+    ).first()
+    why: str
+    if found is None:
+        why = f"this launch's checklist has no “{KILLSWITCH_TESTED_ITEM}” item"
+    elif found[1] is None:
+        why = f"the phase with “{KILLSWITCH_TESTED_ITEM}” is not posted yet"
+    else:
+        try:
+            result = await set_items_checked(
+                session=session,
+                launch_id=launch_id,
+                desired={found[0]: True},
+                actor=actor,
+                at=at,
+                source=f"killswitch_test:{request_id}",
+                dedup_key=f"killswitch-test:{request_id}",
+            )
+        except NotAllowed as exc:
+            why = exc.message
+        else:
+            if found[0] in result.changed:
+                return TestedTick(ticked=True)
+            item = await session.get(Item, found[0])
+            if item is not None and item.checked:
+                return TestedTick(
+                    already_by_id=item.changed_by_id,
+                    already_by_name=item.changed_by_name,
+                    already_at=item.changed_at,
+                )
+            # A replay of this test after someone unticked the item: nothing changed now.
+            why = f"“{KILLSWITCH_TESTED_ITEM}” was unticked after this test was recorded"
+    await lock_launch(session, launch_id)
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind=EventKind.KILLSWITCH_TEST_NOT_TICKED,
+        at=at,
+        detail={"request_id": request_id, "why": why},
+    )
+    return TestedTick(why_not=why)

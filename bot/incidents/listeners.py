@@ -1,0 +1,256 @@
+"""Incident listeners: Acknowledge / Resolve / Page again buttons and the kill-switch modal's submission.
+
+Each listener stores what the person did (one transaction, event logged), then acks, then spawns the
+outbound work (PagerDuty, the kill switch, chat.update) with ``deps.tasks.spawn``: the app runs
+listeners inline, so an outside call awaited here would hold Slack's 3-second answer. Who acted is
+always the user id of Slack's verified payload; button values and private_metadata only carry ids.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.errors import BadInput, LaunchError, NotFound
+from bot.core.events import Actor
+from bot.core.ids import ActionId, CallbackId, IncidentBlock
+from bot.core.launches import lock_launch
+from bot.core.mrkdwn import escape, plain
+from bot.deps import Deps
+from bot.incidents.escalation_flows import after_acknowledge, after_repage, after_resolve
+from bot.incidents.escalations import (
+    EscalationView,
+    acknowledge,
+    load_escalation,
+    resolve,
+    retry_page,
+)
+from bot.incidents.killswitch import (
+    authorize_killswitch,
+    not_allowed_text,
+    record_killswitch_refused,
+    request_killswitch,
+)
+from bot.incidents.killswitch_flows import fire_killswitch, killswitch_membership
+
+logger = logging.getLogger(__name__)
+
+Change = Callable[..., Awaitable[bool]]
+
+
+def _actor(body: dict[str, Any]) -> Actor:
+    user = body["user"]
+    return Actor(str(user["id"]), str(user.get("name") or user.get("username") or user["id"]))
+
+
+def _escalation_id(action: dict[str, Any]) -> int:
+    try:
+        return int(str(action.get("value")))
+    except ValueError as exc:
+        raise BadInput("That button is not one Launch Control made.") from exc
+
+
+def _channel(body: dict[str, Any]) -> str:
+    container = body.get("container") or {}
+    return str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
+
+
+async def _on_escalation_button(
+    *,
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: AsyncRespond,
+    deps: Deps,
+    change: Change,
+    then: Callable[[Deps, int], Coroutine[Any, Any, None]],
+    unchanged: Callable[[EscalationView], str],
+) -> None:
+    actor = _actor(body)
+    try:
+        escalation_id = _escalation_id(action)
+        async with deps.db.sessions.begin() as session:
+            view = await load_escalation(session=session, escalation_id=escalation_id)
+            if view.channel_id != _channel(body):
+                raise NotFound("That escalation belongs to another channel.")
+            changed = await change(
+                session=session,
+                escalation_id=escalation_id,
+                actor=actor,
+                at=deps.clock(),
+                source=f"block_actions:{action.get('action_ts')}:{actor.user_id}",
+            )
+            view = await load_escalation(session=session, escalation_id=escalation_id)
+    except LaunchError as exc:
+        await ack()
+        deps.tasks.spawn(_tell(respond, f":warning: {exc.message}"), name="respond-refusal")
+        return
+    await ack()
+    if changed:
+        deps.tasks.spawn(then(deps, escalation_id), name=f"escalation-{escalation_id}")
+    else:
+        deps.tasks.spawn(_tell(respond, unchanged(view)), name="respond-unchanged")
+
+
+async def _tell(respond: AsyncRespond, text: str) -> None:
+    await respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def _already(view: EscalationView) -> str:
+    if view.status == "resolved":
+        return f"Escalation #{view.id} is already resolved."
+    who = f"<@{view.acknowledged_by_id}>" if view.acknowledged_by_id else "someone"
+    return f"Escalation #{view.id} was already acknowledged by {who}."
+
+
+async def on_acknowledge(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
+) -> None:
+    await _on_escalation_button(
+        ack=ack,
+        body=body,
+        action=action,
+        respond=respond,
+        deps=deps,
+        change=acknowledge,
+        then=after_acknowledge,
+        unchanged=_already,
+    )
+
+
+async def on_resolve(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
+) -> None:
+    await _on_escalation_button(
+        ack=ack,
+        body=body,
+        action=action,
+        respond=respond,
+        deps=deps,
+        change=resolve,
+        then=after_resolve,
+        unchanged=lambda view: f"Escalation #{view.id} is already resolved.",
+    )
+
+
+async def on_repage(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
+) -> None:
+    await _on_escalation_button(
+        ack=ack,
+        body=body,
+        action=action,
+        respond=respond,
+        deps=deps,
+        change=retry_page,
+        then=after_repage,
+        unchanged=lambda view: (
+            f"PagerDuty for escalation #{view.id} needs no new page ({view.page_status})."
+        ),
+    )
+
+
+def _input(view: dict[str, Any], block_id: str, action_id: str) -> str:
+    values = (view.get("state") or {}).get("values") or {}
+    return str((values.get(block_id) or {}).get(action_id, {}).get("value") or "")
+
+
+async def on_killswitch_submit(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], deps: Deps
+) -> None:
+    """Refusals (role, wrong name, no reason) are shown in the modal and logged; an accepted
+    submission is stored, the modal closes, and the request is sent after the ack."""
+    actor = _actor(body)
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+        launch_id, channel_id = int(meta["launch_id"]), str(meta["channel_id"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadInput("That kill-switch confirmation is not one Launch Control opened.") from exc
+    typed = " ".join(_input(view, IncidentBlock.KILLSWITCH_NAME, ActionId.KILLSWITCH_NAME).split())
+    reason = _input(view, IncidentBlock.KILLSWITCH_REASON, ActionId.KILLSWITCH_REASON).strip()
+    request_key = f"view:{view.get('id')}"
+    errors: dict[str, str] = {}
+    request_pk: int | None = None
+    created = False
+    # Before the transaction: no launch lock is held while Slack is asked (cached, bounded).
+    membership = await killswitch_membership(deps, actor.user_id)
+    async with deps.db.sessions.begin() as session:
+        launch = await lock_launch(session, launch_id)
+        allowed = await authorize_killswitch(
+            session=session,
+            config=deps.config,
+            launch_id=launch_id,
+            actor=actor,
+            what="fire",
+            at=deps.clock(),
+            source=request_key,
+            usergroup_members=membership.members,
+            unchecked_groups=membership.unchecked,
+        )
+        if not allowed:
+            errors[IncidentBlock.KILLSWITCH_NAME] = plain(
+                not_allowed_text(deps.config, membership.unchecked)
+            )
+        else:
+            if typed != launch.name:
+                errors[IncidentBlock.KILLSWITCH_NAME] = (
+                    f"Type the launch name exactly: {launch.name}"
+                )
+            if not reason:
+                errors[IncidentBlock.KILLSWITCH_REASON] = (
+                    "Say why: the channel and the trading system get it."
+                )
+            if errors:
+                await _log_rejected(session, launch_id, actor, deps, request_key, sorted(errors))
+            else:
+                request, created = await request_killswitch(
+                    session=session,
+                    config=deps.config,
+                    launch_id=launch_id,
+                    channel_id=channel_id,
+                    actor=actor,
+                    reason=reason,
+                    dry_run=False,
+                    at=deps.clock(),
+                    request_key=request_key,
+                    usergroup_members=membership.members,
+                )
+                request_pk = request.id
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return
+    await ack()
+    if created and request_pk is not None:
+        deps.tasks.spawn(fire_killswitch(deps, request_pk), name=f"killswitch-{request_pk}")
+
+
+async def _log_rejected(
+    session: AsyncSession,
+    launch_id: int,
+    actor: Actor,
+    deps: Deps,
+    source: str,
+    fields: list[str],
+) -> None:
+    await record_killswitch_refused(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        at=deps.clock(),
+        why="confirmation incomplete: " + ", ".join(escape(f) for f in fields),
+        source=source,
+    )
+
+
+def register(app: AsyncApp) -> None:
+    app.action(ActionId.ESCALATION_ACK)(on_acknowledge)
+    app.action(ActionId.ESCALATION_RESOLVE)(on_resolve)
+    app.action(ActionId.ESCALATION_REPAGE)(on_repage)
+    app.view(CallbackId.KILLSWITCH_FIRE)(on_killswitch_submit)

@@ -1,0 +1,194 @@
+"""The whole launch as one immutable tree (checklist, sign-offs, messages) for the card and status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.checklist.state import GroupState, ItemState, PhaseState, SectionState
+from bot.core.errors import NotFound
+from bot.core.models import Item, ItemGroup, Launch, Phase, Section, SlackMessage
+from bot.core.outbox import MessageRef
+from bot.signoffs.log import SignOffLog, load_sign_offs
+
+
+@dataclass(frozen=True)
+class LaunchState:
+    id: int
+    name: str
+    channel_id: str
+    started_by_id: str
+    started_by_name: str
+    started_at: datetime
+    closed_at: datetime | None
+    closed_by_id: str | None
+    current_phase: int
+    phases: tuple[PhaseState, ...]
+    messages: tuple[MessageRef, ...] = field(default=())
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    # Roles, approvals and GO (bot/signoffs.py owns the model); None when not loaded.
+    sign_offs: SignOffLog | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.closed_at is None
+
+    @property
+    def current(self) -> PhaseState:
+        return self.phases[self.current_phase]
+
+    @property
+    def checklist_phases(self) -> list[PhaseState]:
+        return [p for p in self.phases if p.is_checklist]
+
+    @property
+    def card(self) -> MessageRef | None:
+        return next((m for m in self.messages if m.kind == "card"), None)
+
+    def next_phase(self) -> PhaseState | None:
+        return next(
+            (p for p in self.phases if p.position > self.current_phase and p.is_checklist), None
+        )
+
+    def posting_order(self) -> list[MessageRef]:
+        """Card first, then sections in template order, so the thread reads like the checklist."""
+        section_rank: dict[int, tuple[int, int]] = {}
+        for phase in self.phases:
+            for section in phase.sections:
+                section_rank[section.id] = (phase.position, section.position)
+        return sorted(
+            self.messages,
+            key=lambda m: (
+                (0, (0, 0), 0)
+                if m.kind == "card"
+                else (2, (0, 0), m.part)
+                if m.kind == "go"
+                else (1, section_rank.get(m.section_id or 0, (0, 0)), m.part)
+            ),
+        )
+
+    def section_messages(self, section_id: int) -> list[MessageRef]:
+        return sorted(
+            (m for m in self.messages if m.section_id == section_id), key=lambda m: m.part
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Read
+
+
+async def load_state(*, session: AsyncSession, launch_id: int) -> LaunchState:
+    """The whole launch as an immutable tree, in template order."""
+    launch = await session.get(Launch, launch_id)
+    if launch is None:
+        raise NotFound(f"There is no launch #{launch_id}.")
+    phases = (
+        await session.scalars(
+            select(Phase).where(Phase.launch_id == launch_id).order_by(Phase.position)
+        )
+    ).all()
+    sections = (
+        await session.scalars(
+            select(Section).where(Section.launch_id == launch_id).order_by(Section.position)
+        )
+    ).all()
+    groups = (
+        await session.scalars(
+            select(ItemGroup).where(ItemGroup.launch_id == launch_id).order_by(ItemGroup.position)
+        )
+    ).all()
+    items = (
+        await session.scalars(
+            select(Item).where(Item.launch_id == launch_id).order_by(Item.position)
+        )
+    ).all()
+    messages = (
+        await session.scalars(
+            select(SlackMessage)
+            .where(SlackMessage.launch_id == launch_id)
+            .order_by(SlackMessage.id)
+        )
+    ).all()
+
+    items_by_group: dict[int, list[ItemState]] = {}
+    for i in items:
+        items_by_group.setdefault(i.group_id, []).append(
+            ItemState(
+                id=i.id,
+                text=i.text,
+                checked=i.checked,
+                changed_by_id=i.changed_by_id,
+                changed_by_name=i.changed_by_name,
+                changed_at=i.changed_at,
+                duration_minutes=i.duration_minutes,
+            )
+        )
+    groups_by_section: dict[int, list[GroupState]] = {}
+    for g in groups:
+        groups_by_section.setdefault(g.section_id, []).append(
+            GroupState(
+                id=g.id,
+                title=g.title,
+                stage=g.stage,
+                duration_minutes=g.duration_minutes,
+                items=tuple(items_by_group.get(g.id, [])),
+            )
+        )
+    sections_by_phase: dict[int, list[SectionState]] = {}
+    for s in sections:
+        sections_by_phase.setdefault(s.phase_id, []).append(
+            SectionState(
+                id=s.id,
+                position=s.position,
+                title=s.title,
+                groups=tuple(groups_by_section.get(s.id, [])),
+            )
+        )
+
+    sign_offs = await load_sign_offs(session=session, launch=launch)
+    return LaunchState(
+        id=launch.id,
+        name=launch.name,
+        channel_id=launch.channel_id,
+        started_by_id=launch.started_by_id,
+        started_by_name=launch.started_by_name,
+        started_at=launch.started_at,
+        closed_at=launch.closed_at,
+        closed_by_id=launch.closed_by_id,
+        current_phase=launch.current_phase,
+        phases=tuple(
+            PhaseState(
+                id=p.id,
+                position=p.position,
+                title=p.title,
+                timing=p.timing,
+                kind=p.kind,
+                posted=p.posted_at is not None,
+                completed_at=p.completed_at,
+                sections=tuple(sections_by_phase.get(p.id, [])),
+            )
+            for p in phases
+        ),
+        messages=tuple(
+            MessageRef(
+                id=m.id,
+                kind=m.kind,
+                section_id=m.section_id,
+                part=m.part,
+                channel_id=m.channel_id,
+                ts=m.ts,
+                version=m.version,
+                rendered_version=m.rendered_version,
+                permalink=m.permalink,
+                last_error=m.last_error,
+            )
+            for m in messages
+        ),
+        extra=launch.template_extra,
+        sign_offs=sign_offs,
+    )
