@@ -36,7 +36,7 @@ BOLT_LOGGER.addFilter(_SameTokenWarning())
 
 def build_app(deps: Deps, *, process_before_response: bool = True) -> AsyncApp:
     """``process_before_response=True`` runs each listener inline: bolt's default mode polls for the
-    ack every 10 ms (RELIABILITY.md B.1), and inline lets a listener store the action before acking."""
+    ack every 10 ms (slack_bolt/listener/asyncio_runner.py: ≥10 ms a request), and inline lets a listener store the action before acking."""
     secret = deps.settings.slack_signing_secret
     app = AsyncApp(
         client=deps.slack,  # carries the bot token and SLACK_API_URL to every listener's client

@@ -4,7 +4,7 @@ Slack stand-in, compared with a bare slack-bolt app that only acks, measured in 
 
 The workload is the war room's: N people click at once (a burst), then the bot catches up before the
 next burst. Both servers run as separate processes on 127.0.0.1 and are driven by one aiohttp client
-(httpx's client would be the bottleneck, RELIABILITY.md B.5); bursts alternate between the two so
+(httpx's client, measured on loopback, was slower than the bot itself); bursts alternate between the two so
 the machine's noise hits both alike, and each burst starts once the bot has caught up with the
 previous one (the bot's post-ack work never lands in the bare app's burst). Reported: ack latency
 p50/p95/p99 for each, the p99 ratio, Slack Web API calls per click, and lost clicks (clicks acked

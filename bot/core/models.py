@@ -1,4 +1,6 @@
-"""ORM tables: Launch, Phase, Section, ItemGroup, Item, Event (append-only, hash-chained) and SlackMessage."""
+"""ORM tables, shared by every feature: Launch, Phase, Section, ItemGroup, Item (the checklist),
+Event (append-only, hash-chained), SlackMessage (the outbox), Escalation, EscalationLevelPing,
+KillSwitchRequest, KillSwitchState (incidents), SignOff (sign-offs) and ClickInbox (received clicks)."""
 
 from __future__ import annotations
 
