@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot import migrate
-from bot.checklist.template import validate_template_file
+from bot.checklist.parser import validate_template_file
 from bot.core.config import ConfigError, Settings, load_config
 
 

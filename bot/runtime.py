@@ -24,7 +24,8 @@ from slack_sdk.errors import SlackApiError
 from bot import migrate
 from bot.app import build_app
 from bot.checklist.applier import NAME_LOOKUP_SECONDS, ClickApplier
-from bot.checklist.template import ChecklistTemplate, load_template
+from bot.checklist.parser import load_template
+from bot.checklist.template import ChecklistTemplate
 from bot.core.config import AppConfig, Settings, load_config
 from bot.core.db import open_database
 from bot.core.identity import Identity

@@ -13,7 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import bot.core.models  # noqa: F401  (registers tables)
-from bot.checklist.template import ChecklistTemplate, load_template
+from bot.checklist.parser import load_template
+from bot.checklist.template import ChecklistTemplate
 from bot.core.config import AppConfig, RoleConfig, Settings
 from bot.core.db import Base, Database, open_database
 from bot.runtime import RunningBot, running_bot

@@ -6,16 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.checklist.template import (
-    DEFAULT_TEMPLATE_PATH,
-    ChecklistTemplate,
-    TemplateParseError,
+from bot.checklist.parser import (
     load_template,
     parse_template,
     role_id,
     split_duration,
     validate_template_file,
 )
+from bot.checklist.template import DEFAULT_TEMPLATE_PATH, ChecklistTemplate, TemplateParseError
 
 # A small valid template; the error tests break it one line at a time.
 MINIMAL = """\

@@ -1,0 +1,401 @@
+"""Reads the Markdown checklist format (see ``bot.checklist.template``) into a ``ChecklistTemplate``:
+``parse_template``, ``load_template`` and the ``launchbot checklist validate`` report."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from bot.checklist.template import (
+    DEFAULT_TEMPLATE_PATH,
+    ChecklistTemplate,
+    TemplateContact,
+    TemplateGroup,
+    TemplateItem,
+    TemplateParseError,
+    TemplatePhase,
+    TemplateSection,
+    TemplateSignOffRole,
+)
+
+# ---------------------------------------------------------------------------------------------------
+# Parser: a line-by-line state machine. Each line kind has one small function; errors are collected
+# (not raised at the first one) so `launchbot checklist validate` can list them all.
+
+ITEM_TEXT_MAX = 75  # Slack's limit for an option's text in a checkboxes element
+TITLE_MAX = 150  # Slack's limit for a header block's text
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
+_CHECKBOX = re.compile(r"^(\s*)[-*]\s+\[[ xX]\]\s*(.*?)\s*$")
+_STAGE = re.compile(r"^(\s*)(\d+)\.\s+(.*?)\s*$")
+_BULLET = re.compile(r"^(\s*)[-*]\s+(.*?)\s*$")
+_RULE = re.compile(r"^(?:(?:-\s*){3,}|(?:\*\s*){3,}|(?:_\s*){3,})$")
+_BOLD = re.compile(r"^\*\*(.+?)\*\*(.*)$")
+_CONTACT = re.compile(r"^\*\*(.+?)\*\*\s*:\s*(.*)$")
+# A timing is "T" with a signed offset or zero: "T-7 days", "T-0", "T+1". Requiring the sign or the 0
+# keeps "(Tuesday)" or "(Team)" from passing for a timing.
+_TIMING = re.compile(r"^(.*?)\s*\(\s*(T\s*(?:[-+−]\s*\d+|0)\b[^)]*?)\s*\)$")
+_DURATION = re.compile(
+    r"^(.*?)\s*\(\s*(\d+(?:\.\d+)?)\s*(min|mins|minute|minutes|m|h|hr|hrs|hour|hours|day|days|d)\s*\)$",
+    re.IGNORECASE,
+)
+_MINUTES = {"min": 1, "mins": 1, "minute": 1, "minutes": 1, "m": 1, "h": 60, "hr": 60, "hrs": 60,
+            "hour": 60, "hours": 60, "day": 1440, "days": 1440, "d": 1440}  # fmt: skip
+_SIGN_OFF_HEADING = re.compile(r"sign[- ]?off", re.IGNORECASE)
+# Markdown indents nested lists by at least two columns; one stray space is still the top level.
+_NESTED_INDENT = 2
+
+Mode = Literal["none", "phase", "contacts", "signoffs"]
+
+
+def split_duration(text: str) -> tuple[str, int | None]:
+    """``"25% traffic (30 min)"`` -> ``("25% traffic", 30)``; other parentheses are kept."""
+    match = _DURATION.match(text)
+    if not match:
+        return text, None
+    minutes = float(match.group(2)) * _MINUTES[match.group(3).lower()]
+    return match.group(1).strip(), round(minutes)
+
+
+def role_id(title: str) -> str:
+    """``"Head of Trading"`` -> ``"head_of_trading"``."""
+    return re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
+
+
+def _strip_decoration(title: str) -> str:
+    return title.rstrip("✓✔ ").strip()
+
+
+def _unbold(text: str) -> str:
+    """``"**Database**"`` -> ``"Database"``; text that is not wholly bold is returned as is."""
+    match = _BOLD.match(text)
+    return match.group(1).strip() if match and not match.group(2).strip() else text
+
+
+def _is_table_separator(line: str) -> bool:
+    return "-" in line and set(line.strip()) <= set("|-: ")
+
+
+def _footer_start(lines: list[str]) -> int:
+    """Index of the first footer line (``len(lines)`` when there is none).
+
+    The footer is whatever follows the last top-level rule, provided no heading comes after it: an
+    earlier ``---`` between phases is only a visual separator and must not swallow the phases below.
+    """
+    for index in range(len(lines) - 1, -1, -1):
+        if _HEADING.match(lines[index]):
+            break
+        if _RULE.match(lines[index]):
+            return index
+    return len(lines)
+
+
+class _Parser:
+    def __init__(self) -> None:
+        self.errors: list[tuple[int, str]] = []
+        self.title: str | None = None
+        self.title_line = 1
+        self.phases: list[TemplatePhase] = []
+        self.contacts: list[TemplateContact] = []
+        self.roles: list[TemplateSignOffRole] = []
+        self.mode: Mode = "none"
+        self.phase: TemplatePhase | None = None
+        self.section: TemplateSection | None = None
+        # A "###" rejected for being outside a phase: its lines are not reported again one by one.
+        self.in_orphan_section = False
+        self.group: TemplateGroup | None = None
+        self.group_is_flat = False
+        self.contact_category = ""
+        self.table_rows = 0
+
+    def error(self, line: int, message: str) -> None:
+        self.errors.append((line, message))
+
+    # --- headings ------------------------------------------------------------------------------
+    def heading(self, n: int, level: int, text: str) -> None:
+        self.group = None
+        self.in_orphan_section = False
+        if level == 1:
+            if self.title is None:
+                self.title, self.title_line = text, n
+            else:
+                self.error(n, f'a second "# {text}" title; a template has one "#" title')
+        elif level == 2:
+            self._phase_heading(n, text)
+        elif level == 3:
+            self._section_heading(n, text)
+        else:
+            self.error(
+                n, f'"{"#" * level} {text}" is too deep; use "##" for phases and "###" for sections'
+            )
+
+    def _phase_heading(self, n: int, text: str) -> None:
+        self.section = None
+        self.phase = None
+        if "contact" in text.lower():
+            self.mode = "contacts"
+            self.contact_category = ""
+            return
+        if _SIGN_OFF_HEADING.search(text):
+            self.mode = "signoffs"
+            self.table_rows = 0
+            return
+        self.mode = "phase"
+        text = _strip_decoration(text)
+        match = _TIMING.match(text)
+        title, timing = (match.group(1).strip(), match.group(2)) if match else (text, None)
+        if len(title) > TITLE_MAX:
+            self.error(
+                n, f"phase title is {len(title)} characters; Slack headers show at most {TITLE_MAX}"
+            )
+        self.phase = TemplatePhase(
+            title=title,
+            timing=timing,
+            # Without a timing the phase lists conditions to watch (rollback criteria), not work.
+            kind="checklist" if timing else "criteria",
+            sections=[],
+            line=n,
+        )
+        self.phases.append(self.phase)
+
+    def _section_heading(self, n: int, text: str) -> None:
+        title = _strip_decoration(text)
+        if self.mode == "contacts":
+            self.contact_category = title
+            return
+        if self.mode == "signoffs":
+            self.error(n, f'"### {title}" inside the sign-offs; that section holds only a table')
+            return
+        if self.phase is None:
+            self.error(n, f'section "### {title}" is not inside a "## Phase (T-…)" heading')
+            self.section = None
+            self.in_orphan_section = True
+            return
+        if len(title) > TITLE_MAX:
+            self.error(
+                n,
+                f"section title is {len(title)} characters; Slack headers show at most {TITLE_MAX}",
+            )
+        self.section = TemplateSection(title=title, groups=[], line=n)
+        self.phase.sections.append(self.section)
+
+    # --- checklist lines -----------------------------------------------------------------------
+    def _outside_section(self, n: int, what: str) -> bool:
+        """Report ``what`` when there is no section to put it in; True if so."""
+        if self.section is not None:
+            return False
+        if not self.in_orphan_section:
+            where = '"### Section" heading' + ("" if self.phase else ' (nor a "## Phase" heading)')
+            self.error(n, f"{what} is not inside a {where}")
+        return True
+
+    def checkbox(self, n: int, indent: int, text: str, source: str) -> None:
+        if self._outside_section(n, f'item "{source}"'):
+            return
+        assert self.section is not None
+        if indent >= _NESTED_INDENT:
+            if self.group is None or self.group_is_flat:
+                self.error(
+                    n,
+                    f'indented item "{source}" has no "- [ ] **Group**" or numbered stage above it',
+                )
+                return
+            self._add_item(n, text)
+            return
+        bold = _BOLD.match(text)
+        if bold and not bold.group(2).strip():
+            self._start_group(n, bold.group(1).strip(), stage=None)
+            return
+        if self.group is None or not self.group_is_flat:
+            self.group = TemplateGroup(title=None, items=[], line=n)
+            self.group_is_flat = True
+            self.section.groups.append(self.group)
+        self._add_item(n, text)
+
+    def stage(self, n: int, indent: int, number: int, text: str, source: str) -> None:
+        if indent >= _NESTED_INDENT:
+            self.error(n, f'numbered stage "{source}" must not be indented')
+            return
+        if self._outside_section(n, f'stage "{source}"'):
+            return
+        self._start_group(n, _unbold(text), stage=number)
+
+    def _start_group(self, n: int, raw_title: str, *, stage: int | None) -> None:
+        assert self.section is not None
+        title, minutes = split_duration(raw_title)
+        if not title:
+            self.error(n, 'a group needs a title, e.g. "- [ ] **Database**"')
+        elif len(title) > TITLE_MAX:
+            self.error(
+                n, f"group title is {len(title)} characters; Slack shows at most {TITLE_MAX}"
+            )
+        self.group = TemplateGroup(
+            title=title, stage=stage, duration_minutes=minutes, items=[], line=n
+        )
+        self.group_is_flat = False
+        self.section.groups.append(self.group)
+
+    def _add_item(self, n: int, raw: str) -> None:
+        assert self.group is not None
+        text, minutes = split_duration(raw)
+        if not text:
+            self.error(n, 'empty checklist item: write the task after "- [ ]"')
+            return
+        # Measured as written: the duration is shown with the text in the Slack option.
+        if len(raw) > ITEM_TEXT_MAX:
+            self.error(
+                n, f"item text is {len(raw)} characters; Slack shows at most {ITEM_TEXT_MAX}"
+            )
+        self.group.items.append(TemplateItem(text=text, duration_minutes=minutes, line=n))
+
+    # --- contacts and sign-offs ----------------------------------------------------------------
+    def contact(self, n: int, text: str) -> None:
+        match = _CONTACT.match(text)
+        if not match:
+            self.error(n, f'contact line "- {text}" should look like "- **Role**: name - phone"')
+            return
+        self.contacts.append(
+            TemplateContact(
+                category=self.contact_category or "Contacts",
+                role=match.group(1).strip(),
+                value=match.group(2).strip(),
+                line=n,
+            )
+        )
+
+    def table_row(self, n: int, line: str) -> None:
+        self.table_rows += 1
+        if self.table_rows == 1:
+            return  # the header row: | Role | Name | Date | Signature |
+        if _is_table_separator(line):
+            return
+        if self.table_rows == 2:
+            self.error(n, 'the sign-off table needs a "|------|------|" row under its header row')
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        title = _unbold(cells[0])
+        rid = role_id(title)
+        if not rid:
+            self.error(n, "sign-off row has no role name in its first column")
+            return
+        if any(role.role_id == rid for role in self.roles):
+            self.error(n, f'sign-off role "{title}" appears twice (role id "{rid}")')
+            return
+        self.roles.append(TemplateSignOffRole(role_id=rid, title=title, line=n))
+
+    # --- driver --------------------------------------------------------------------------------
+    def line(self, n: int, line: str) -> None:
+        if _RULE.match(line):
+            return  # a visual separator; the footer's own rule never gets here
+        if heading := _HEADING.match(line):
+            self.heading(n, len(heading.group(1)), heading.group(2))
+            return
+        source = line.strip()
+        if self.mode == "signoffs":
+            if source.startswith("|"):
+                self.table_row(n, line)
+            else:
+                self.error(
+                    n,
+                    f'unexpected "{source}": the sign-offs section holds a Markdown table: '
+                    "| Role | Name | Date | Signature |",
+                )
+            return
+        if self.mode == "contacts":
+            if bullet := _BULLET.match(line):
+                self.contact(n, bullet.group(2))
+            else:
+                self.error(n, f'unexpected line in the contacts section: "{source}"')
+            return
+        if checkbox := _CHECKBOX.match(line):
+            self.checkbox(n, len(checkbox.group(1)), checkbox.group(2), source)
+        elif stage := _STAGE.match(line):
+            self.stage(n, len(stage.group(1)), int(stage.group(2)), stage.group(3), source)
+        elif _BULLET.match(line):
+            if not self.in_orphan_section:
+                self.error(n, f'"{source}" is a list item without a checkbox; write "- [ ] …"')
+        elif self.mode == "none" and self.title is not None:
+            return  # an introduction between the title and the first phase is allowed
+        elif not self.in_orphan_section:
+            self.error(n, f'unexpected line "{source}": not a heading, checkbox or numbered stage')
+
+    def footer_line(self, n: int, line: str) -> None:
+        # The footer (document version, review date) is ignored; a checkbox there would be lost.
+        if _CHECKBOX.match(line):
+            self.error(
+                n,
+                f'item "{line.strip()}" is after the closing "---" (the footer); move it above',
+            )
+
+    def finish(self) -> ChecklistTemplate:
+        if self.title is None:
+            self.error(1, 'the template has no "# Title" line')
+        for phase in self.phases:
+            if not phase.sections:
+                self.error(phase.line, f'phase "{phase.title}" has no "### Section" with items')
+            for section in phase.sections:
+                if not section.groups:
+                    self.error(section.line, f'section "{section.title}" has no items')
+                for group in section.groups:
+                    if not group.items:
+                        name = f"stage {group.stage}" if group.stage is not None else "group"
+                        self.error(
+                            group.line,
+                            f'{name} "{group.title}" has no indented "- [ ] item" lines under it',
+                        )
+        if not any(phase.kind == "checklist" for phase in self.phases):
+            where = self.phases[0].line if self.phases else self.title_line
+            self.error(
+                where,
+                'no checklist phase: a phase heading needs a timing, e.g. "## Pre-Launch (T-7 days)"',
+            )
+        if self.errors:
+            raise TemplateParseError(sorted(self.errors, key=lambda error: error[0]))
+        return ChecklistTemplate(
+            title=self.title or "",
+            phases=self.phases,
+            contacts=self.contacts,
+            sign_off_roles=self.roles,
+        )
+
+
+def parse_template(text: str) -> ChecklistTemplate:
+    """Parse a Markdown checklist; raises TemplateParseError listing every problem with its line."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    lines = [raw.replace("\t", "    ").rstrip() for raw in text.split("\n")]
+    footer = _footer_start(lines)
+    parser = _Parser()
+    for index, line in enumerate(lines):
+        if not line:
+            continue
+        if index > footer:
+            parser.footer_line(index + 1, line)
+        else:
+            parser.line(index + 1, line)
+    return parser.finish()
+
+
+def load_template(path: Path | None = None) -> ChecklistTemplate:
+    """Parse the template at ``path`` (the bundled default when None)."""
+    if path is None:
+        path = DEFAULT_TEMPLATE_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TemplateParseError([(0, f"cannot read {path}: {exc.strerror or exc}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise TemplateParseError([(0, f"cannot read {path}: it is not UTF-8 text")]) from exc
+    return parse_template(text)
+
+
+def validate_template_file(path: Path) -> tuple[bool, str]:
+    """For ``launchbot checklist validate``: (ok, report), the report one ``path:LINE: message`` per error."""
+    try:
+        template = load_template(path)
+    except TemplateParseError as exc:
+        return False, "\n".join(f"{path}:{line}: {message}" for line, message in exc.errors)
+    phases, sections, items = template.counts()
+    return True, (
+        f"OK: {template.title} — {phases} phases, {sections} sections, {items} items, "
+        f"{len(template.contacts)} contacts, {len(template.sign_off_roles)} sign-off roles"
+    )
