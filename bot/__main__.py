@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from bot import migrate
 from bot.checklist.parser import validate_template_file
 from bot.core.config import ConfigError, Settings, load_config
@@ -62,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         level=os.environ.get("LAUNCHBOT_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return _fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
     if args.command is None:
         if settings.slack_bot_token is None:
             return _playground(args)

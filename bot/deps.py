@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import httpx
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -13,16 +12,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.checklist.applier import ClickApplier
 from bot.checklist.template import ChecklistTemplate
+from bot.core.clock import Clock, utc_now
 from bot.core.config import AppConfig, Settings
 from bot.core.db import Database
 from bot.core.identity import Identity
 from bot.core.metrics import Metrics
 from bot.core.outbox import Publisher
 from bot.core.tasks import BackgroundTasks, RequestGauge
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,7 @@ class Deps:
     clicks: ClickApplier
     identity: Identity
     gauge: RequestGauge = field(default_factory=RequestGauge)
-    clock: Callable[[], datetime] = utc_now
+    clock: Clock = utc_now
 
 
 def deps_middleware(deps: Deps) -> Callable[..., Awaitable[None]]:

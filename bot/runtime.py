@@ -26,6 +26,7 @@ from bot.app import build_app
 from bot.checklist.applier import NAME_LOOKUP_SECONDS, ClickApplier
 from bot.checklist.parser import load_template
 from bot.checklist.template import ChecklistTemplate
+from bot.core.clock import BotClock
 from bot.core.config import AppConfig, Settings, load_config
 from bot.core.db import open_database
 from bot.core.identity import Identity
@@ -34,7 +35,7 @@ from bot.core.outbox import Publisher
 from bot.core.scheduler import Scheduler
 from bot.core.slack_client import is_transient, make_slack_client, slack_error
 from bot.core.tasks import BackgroundTasks, RequestGauge
-from bot.deps import Deps, utc_now
+from bot.deps import Deps
 from bot.incidents.escalation_flows import escalation_job
 from bot.incidents.killswitch_flows import killswitch_job
 from bot.server import Activity, make_web_app
@@ -59,6 +60,8 @@ async def running_bot(
     clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[RunningBot]:
     config = config if config is not None else load_config(settings.launchbot_config)
+    if clock is None:
+        clock = BotClock(scale=settings.time_scale, start=settings.clock_start)
     template = template if template is not None else load_template(config.template)
     metrics = Metrics()
     db = open_database(settings.database_url)
@@ -69,9 +72,7 @@ async def running_bot(
     tasks = BackgroundTasks()
     gauge = RequestGauge()
     publisher = Publisher(db=db, slack=slack, tasks=tasks, gauge=gauge)
-    clicks = ClickApplier(
-        db=db, tasks=tasks, publisher=publisher, clock=clock or utc_now, gauge=gauge
-    )
+    clicks = ClickApplier(db=db, tasks=tasks, publisher=publisher, clock=clock, gauge=gauge)
     identity = Identity(
         slack,
         name_ttl=config.signoff.name_cache_seconds,
@@ -94,13 +95,14 @@ async def running_bot(
         clicks=clicks,
         identity=identity,
         gauge=gauge,
-        **({"clock": clock} if clock is not None else {}),
+        clock=clock,
     )
     app = build_app(deps, process_before_response=process_before_response)
     # Fires due escalation levels from the database (the timer survives restarts).
     scheduler = Scheduler(
         clock=deps.clock,
-        poll_seconds=config.escalation.poll_seconds,
+        # The poll interval is in bot seconds: a faster clock polls as often in bot time.
+        poll_seconds=max(0.05, config.escalation.poll_seconds / settings.time_scale),
         jobs=(escalation_job(deps), killswitch_job(deps)),
     )
     try:

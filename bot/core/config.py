@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,17 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(default=DEFAULT_API_URL, alias="SLACK_API_URL")
     database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="DATABASE_URL")
     launchbot_config: Path | None = Field(default=None, alias="LAUNCHBOT_CONFIG")
+    # The bot's clock (bot.core.clock): bot seconds per real second, and where it starts.
+    time_scale: float = Field(default=1.0, gt=0, alias="LAUNCHBOT_TIME_SCALE")
+    clock_start: datetime | None = Field(default=None, alias="LAUNCHBOT_CLOCK_START")
+
+    @field_validator("clock_start", mode="after")
+    @classmethod
+    def _aware_start(cls, value: datetime | None) -> datetime | None:
+        # An instant without a zone is read as UTC, as every recorded time is.
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="after")
     @classmethod
