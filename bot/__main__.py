@@ -12,8 +12,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot import migrate
-from bot.checklist.parser import validate_template_file
+from bot.checklist.parser import load_template, validate_template_file
 from bot.core.config import ConfigError, Settings, load_config
+from bot.golive.steps import golive_section_index, steps_report
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "checklist":
         ok, report = validate_template_file(args.path)
         print(report)  # noqa: T201
+        if ok:
+            for phase in load_template(args.path).phases:
+                if golive_section_index(phase.sections) is not None:
+                    print("\n".join(steps_report(phase.sections)))  # noqa: T201
         return 0 if ok else 1
     if args.command == "playground":
         return _playground(args)
