@@ -12,7 +12,7 @@ import commands
 from bot.checklist import listeners as checklist_listeners
 from bot.checklist.blocks import section_message
 from bot.core.kit import MessageView
-from bot.core.outbox import MessageRef, Publisher
+from bot.core.outbox import ANNOUNCEMENT, NOTICE, MessageRef, Publisher, render_body
 from bot.deps import Deps, deps_middleware
 from bot.error_handler import handle_error
 from bot.incidents import listeners as incidents_listeners
@@ -59,12 +59,14 @@ def register_renderers(publisher: Publisher, deps: Deps) -> None:
     roles = deps.config.roles  # the card's sign-off table shows who holds each role
 
     async def load(session: AsyncSession, launch_id: int) -> LaunchState:
-        return await load_state(session=session, launch_id=launch_id)
+        return await load_state(session=session, launch_id=launch_id, now=deps.clock())
 
     def card(state: LaunchState, message: MessageRef) -> MessageView:
-        return launch_card(state, roles=roles)
+        return launch_card(state, roles=roles, time_scale=deps.settings.time_scale)
 
     publisher.set_loader(load)
     publisher.register("card", card)
     publisher.register("section", section_message)
     publisher.register("go", go_message)
+    for kind in (ANNOUNCEMENT, NOTICE):
+        publisher.register(kind, lambda state, message: render_body(message.body))

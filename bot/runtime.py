@@ -36,6 +36,7 @@ from bot.core.scheduler import Scheduler
 from bot.core.slack_client import is_transient, make_slack_client, slack_error
 from bot.core.tasks import BackgroundTasks, RequestGauge
 from bot.deps import Deps
+from bot.golive.flows import golive_job
 from bot.incidents.escalation_flows import escalation_job
 from bot.incidents.killswitch_flows import killswitch_job
 from bot.server import Activity, make_web_app
@@ -103,7 +104,7 @@ async def running_bot(
         clock=deps.clock,
         # The poll interval is in bot seconds: a faster clock polls as often in bot time.
         poll_seconds=max(0.05, config.escalation.poll_seconds / settings.time_scale),
-        jobs=(escalation_job(deps), killswitch_job(deps)),
+        jobs=(escalation_job(deps), killswitch_job(deps), golive_job(deps)),
     )
     try:
         await publisher.recover()

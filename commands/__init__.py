@@ -25,13 +25,17 @@ from bot.core.mrkdwn import escape
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
 from commands import (
+    advance,
     close,
     contacts,
     escalate,
     help,
+    hold,
     killswitch,
     phase,
     report,
+    resume,
+    rollback,
     signoff,
     start,
     status,
@@ -98,6 +102,21 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "/launch report [md|csv|json]",
         "upload the launch's audit record (items, sign-offs, events, chain head) to its thread",
         max_args=1,
+    ),
+    "advance": Subcommand(
+        advance.run,
+        "/launch advance [--force <reason>]",
+        "go-live: the next step once its gate is clear (allowed roles; --force passes items, soak, "
+        "metrics)",
+    ),
+    "hold": Subcommand(
+        hold.run, "/launch hold <reason>", "go-live: pause the rollout (the soak clock stops)"
+    ),
+    "resume": Subcommand(resume.run, "/launch resume", "go-live: end a hold", max_args=0),
+    "rollback": Subcommand(
+        rollback.run,
+        "/launch rollback [all] <reason>",
+        "go-live: back one step, or `all` to take live traffic to 0",
     ),
     "help": Subcommand(help.runner(lambda: usage_lines()), "/launch help", "this list"),
 }

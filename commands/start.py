@@ -10,6 +10,7 @@ from bot.core.launches import active_launch
 from bot.core.mrkdwn import escape
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
+from bot.golive.rules import mark_step_items
 from bot.launch.state import load_state
 
 
@@ -36,6 +37,8 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             at=deps.clock(),
             source=f"slash:{cmd.trigger_id}",
         )
+        # Go-live steps that are items of their own are ticked by the bot, never by hand.
+        await mark_step_items(session=session, launch_id=launch.id)
     deps.metrics.inc("launchbot_launches_started_total")
     return CommandReply.of(
         notice(

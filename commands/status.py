@@ -21,6 +21,8 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             raise NotFound(
                 "There is no active launch in this channel. Start one with `/launch start &lt;name&gt;`."
             )
-        state = await load_state(session=session, launch_id=launch.id)
+        state = await load_state(session=session, launch_id=launch.id, now=deps.clock())
     card = state.card
-    return CommandReply.of(status_view(state, card_link=card.permalink if card else None))
+    return CommandReply.of(
+        status_view(state, card_link=card.permalink if card else None, roles=deps.config.roles)
+    )

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FEATURES = ("checklist", "signoffs", "incidents", "launch", "audit")
+FEATURES = ("checklist", "signoffs", "incidents", "golive", "launch", "audit")
 FIRST_PARTY = ("bot", "commands")
 SLACK_OR_HTTP = {"slack_bolt", "slack_sdk", "httpx", "aiohttp"}
 # Modules of a feature that may do I/O beyond the database: they call Slack or an outside system.

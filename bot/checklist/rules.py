@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.checklist.layout import section_part_count
 from bot.checklist.template import ChecklistTemplate
 from bot.core.errors import BadInput, Conflict, NotAllowed, NotFound, PhaseIncomplete
-from bot.core.events import Actor, EventKind, append_event, seen
+from bot.core.events import SYSTEM, Actor, EventKind, append_event, seen
 from bot.core.launches import active_launch, lock_launch
 from bot.core.models import Item, ItemGroup, Launch, Phase, Section, SlackMessage
 from bot.core.mrkdwn import escape
@@ -45,6 +45,15 @@ def validate_name(raw: str) -> str:
         )
     return name
 
+
+# What a hand click on a bot-ticked item answers, by ``Item.managed_by``.
+MANAGED_EXPLANATIONS = {
+    "golive": (
+        "“{item}” is a go-live step: the bot ticks it when the step is done. "
+        "`/launch advance` moves the rollout on (allowed roles only); `/launch status` shows what "
+        "still blocks it."
+    ),
+}
 
 # ---------------------------------------------------------------------------------------------------
 # Writes
@@ -232,6 +241,12 @@ async def set_items_checked(
     for item, section_id, phase in rows:
         if phase.posted_at is None:
             raise NotAllowed(f"Phase *{escape(phase.title)}* has not started yet.")
+        wanted_change = item.checked != desired[item.id]
+        if item.managed_by is not None and wanted_change and actor.user_id != SYSTEM.user_id:
+            raise NotAllowed(
+                MANAGED_EXPLANATIONS.get(item.managed_by, "").format(item=escape(item.text))
+                or f"“{escape(item.text)}” is ticked by the bot, not by hand."
+            )
         sections.add(section_id)
         want = desired[item.id]
         if item.checked == want:

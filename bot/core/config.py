@@ -94,6 +94,19 @@ class KillSwitchConfig(RetryConfig):
     call_on_failure: list[str] = []
 
 
+class GoLiveConfig(RetryConfig):
+    """``[golive]``: who may move the rollout, and the traffic webhook called before each change."""
+
+    # Role ids whose holders (users and user groups, as for the kill switch) may advance, hold,
+    # resume, roll back and force.
+    allowed_roles: list[str] = []
+    traffic_url: str | None = None
+    # HMAC-SHA256 key for X-Launchbot-Signature; with a traffic_url the bot refuses to call unsigned.
+    traffic_secret: SecretStr | None = None
+    # Internal contact names to show when moving traffic fails; empty = every internal contact.
+    call_on_failure: list[str] = []
+
+
 class PagerDutyConfig(RetryConfig):
     url: str = "https://events.pagerduty.com/v2/enqueue"
     routing_key: SecretStr | None = None
@@ -167,6 +180,7 @@ class AppConfig(BaseModel):
     contacts: ContactsConfig = ContactsConfig()
     escalation: EscalationConfig = EscalationConfig()
     killswitch: KillSwitchConfig = KillSwitchConfig()
+    golive: GoLiveConfig = GoLiveConfig()
     pagerduty: PagerDutyConfig = PagerDutyConfig()
     prometheus: PrometheusConfig = PrometheusConfig()
     signoff: SignOffConfig = SignOffConfig()

@@ -72,6 +72,21 @@ class EventKind(StrEnum):
     KILLSWITCH_ARMED = "killswitch_armed"
     KILLSWITCH_DISARMED = "killswitch_disarmed"
     KILLSWITCH_TEST_NOT_TICKED = "killswitch_test_not_ticked"
+    GOLIVE_ADVANCE_REFUSED = "golive_advance_refused"
+    GOLIVE_FORCED = "golive_forced"
+    GOLIVE_REFUSED = "golive_refused"
+    GOLIVE_STEP_ENTERED = "golive_step_entered"
+    GOLIVE_STEP_ITEM_TICKED = "golive_step_item_ticked"
+    GOLIVE_COMPLETED = "golive_completed"
+    GOLIVE_HELD = "golive_held"
+    GOLIVE_RESUMED = "golive_resumed"
+    TRAFFIC_REQUESTED = "traffic_requested"
+    TRAFFIC_SENDING = "traffic_sending"
+    TRAFFIC_CONFIRMED = "traffic_confirmed"
+    TRAFFIC_FAILED = "traffic_failed"
+    TRAFFIC_UNKNOWN = "traffic_unknown"
+    TRAFFIC_DECLARED = "traffic_declared"
+    SOAK_REMINDER_SENT = "soak_reminder_sent"
 
 
 GENESIS_HASH = "0" * 64

@@ -84,6 +84,9 @@ class Item(Base):
     changed_by_id: Mapped[str | None] = mapped_column(String(32))
     changed_by_name: Mapped[str | None] = mapped_column(String(200))
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the bot, not a person, ticks this item (e.g. "golive": a go-live step that is its own
+    # item); a hand click on it is refused with the owner's explanation.
+    managed_by: Mapped[str | None] = mapped_column(String(32))
 
 
 class Event(Base):
@@ -127,6 +130,9 @@ class SlackMessage(Base):
     rendered_version: Mapped[int] = mapped_column(Integer, default=0)
     permalink: Mapped[str | None] = mapped_column(String(500))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A notice's fixed content ({"text", "blocks"}), built when it was queued; None for messages
+    # rendered from the launch's state at each version.
+    body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -286,3 +292,72 @@ class ClickInbox(Base):
     dedup_key: Mapped[str] = mapped_column(String(300), unique=True)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     outcome: Mapped[str | None] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The go-live sequence (bot/golive).
+
+
+class GoLive(Base):
+    """Where a launch's go-live sequence stands: the step it is in (0: not started), since when, and
+    whether it is on hold. Soak time = now - step_started_at - held_seconds (- the running hold)."""
+
+    __tablename__ = "golive"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), unique=True)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    weight: Mapped[int] = mapped_column(Integer, default=0)
+    step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    held_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    held_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    held_by_id: Mapped[str | None] = mapped_column(String(32))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TrafficRequest(Base):
+    """One stage change, stored before the traffic webhook is called: the stage moves only once the
+    webhook answered 2xx (or at once, as a declaration, without a webhook). ``request_id`` is the
+    Idempotency-Key every try carries."""
+
+    __tablename__ = "traffic_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    action: Mapped[str] = mapped_column(String(16))  # advance, rollback, rollback_all
+    from_step: Mapped[int] = mapped_column(Integer)
+    to_step: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(Integer)
+    previous_weight: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_by_id: Mapped[str] = mapped_column(String(32))
+    requested_by_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # pending → sending → confirmed | failed | unknown; "declared" when no webhook is configured.
+    status: Mapped[str] = mapped_column(String(16))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ScheduledPost(Base):
+    """A message due at a time on the bot's clock (a soak reminder, later a dated phase): claimed by
+    the scheduler loop once, sent once, late if the process was down when it came due."""
+
+    __tablename__ = "scheduled_post"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    launch_id: Mapped[int] = mapped_column(ForeignKey("launch.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    # What it is about, unique per launch and kind (e.g. the step and when it started soaking).
+    key: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("launch_id", "kind", "key"),)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.db import Database
@@ -50,8 +50,11 @@ class OutboxState(Protocol):
 Renderer = Callable[[Any, "MessageRef"], MessageView]
 StateLoader = Callable[[AsyncSession, int], Awaitable[OutboxState]]
 
+# A fixed announcement: "announcement" goes to the channel itself, "notice" into the card's thread.
+ANNOUNCEMENT = "announcement"
+NOTICE = "notice"
 # Posted in the channel itself; every other message is a reply in the card's thread.
-TOP_LEVEL_KINDS = frozenset({"card", "go"})
+TOP_LEVEL_KINDS = frozenset({"card", "go", ANNOUNCEMENT})
 
 
 class Publisher:
@@ -234,6 +237,7 @@ class MessageRef:
     rendered_version: int
     permalink: str | None = None
     last_error: str | None = None
+    body: Mapping[str, Any] | None = None
 
 
 async def bump_messages(session: AsyncSession, launch_id: int, section_ids: Iterable[int]) -> None:
@@ -287,3 +291,33 @@ async def mark_rendered(
     message.last_error = error
     if error is None and version > message.rendered_version:
         message.rendered_version = version
+
+
+async def queue_notice(
+    *, session: AsyncSession, launch_id: int, channel_id: str, view: MessageView, loud: bool
+) -> SlackMessage:
+    """Queue a fixed message: ``loud`` posts it in the channel (state changes people must see),
+    otherwise in the card's thread. The caller holds the launch lock (it numbers the notices)."""
+    kind = ANNOUNCEMENT if loud else NOTICE
+    last = await session.scalar(
+        select(func.max(SlackMessage.part)).where(
+            SlackMessage.launch_id == launch_id, SlackMessage.kind == kind
+        )
+    )
+    message = SlackMessage(
+        launch_id=launch_id,
+        kind=kind,
+        part=(last or 0) + 1,
+        channel_id=channel_id,
+        body={"text": view.text, "blocks": view.blocks},
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
+def render_body(body: Mapping[str, Any] | None) -> MessageView:
+    """A notice as it was queued."""
+    if not body:
+        return MessageView(text=" ", blocks=[])
+    return MessageView(text=str(body.get("text") or " "), blocks=list(body.get("blocks") or []))

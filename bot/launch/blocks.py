@@ -17,6 +17,8 @@ from bot.core.kit import (
     slack_date,
 )
 from bot.core.mrkdwn import escape as escape
+from bot.golive import blocks as golive_blocks
+from bot.golive.gate import advance_blockers
 from bot.launch.state import LaunchState
 from bot.signoffs.blocks import signoff_table
 
@@ -38,7 +40,10 @@ def _next_step(state: LaunchState) -> str:
 
 
 def launch_card(
-    state: LaunchState, *, roles: Mapping[str, RoleConfig] | None = None
+    state: LaunchState,
+    *,
+    roles: Mapping[str, RoleConfig] | None = None,
+    time_scale: float = 1.0,
 ) -> MessageView:
     """The launch's parent message: who/when, progress per phase, the current step, the sign-offs
     (holders and required counts from ``roles``, the config's ``[roles.*]``)."""
@@ -53,10 +58,12 @@ def launch_card(
         {"type": "section", "text": mrkdwn_text(intro)},
         {"type": "section", "text": mrkdwn_text(progress)},
         {"type": "section", "text": mrkdwn_text(_next_step(state))},
+        *_golive_lines(state),
         *signoff_table(state, roles or {}),
         *_killswitch_line(state),
         context_block(
             "The checklist is in this message's thread · `/launch status` for what is open"
+            + (f" · ⏱️ rehearsal clock: {time_scale:g}× real time" if time_scale != 1 else "")
         ),
     ]
     return MessageView(text=f"Launch: {escape(state.name)}", blocks=blocks)
@@ -87,7 +94,12 @@ def _killswitch_line(state: LaunchState) -> list[Block]:
     return [context_block(text)]
 
 
-def status_view(state: LaunchState, *, card_link: str | None) -> MessageView:
+def status_view(
+    state: LaunchState,
+    *,
+    card_link: str | None,
+    roles: Mapping[str, RoleConfig] | None = None,
+) -> MessageView:
     """The answer to ``/launch status``: progress per phase and section and what is still open."""
     current = state.current
     blocks: list[Block] = [
@@ -117,6 +129,46 @@ def status_view(state: LaunchState, *, card_link: str | None) -> MessageView:
         text += "\n".join(open_lines)
         blocks.append({"type": "section", "text": mrkdwn_text(text)})
     blocks.append({"type": "section", "text": mrkdwn_text(_next_step(state))})
+    blocks.extend(_golive_status(state, roles or {}))
     link = f"<{card_link}|Open the launch card>" if card_link else "The card is being posted."
     blocks.append(context_block(f"Launch #{state.id} · {link}"))
     return MessageView(text=f"Status of {escape(state.name)}", blocks=blocks)
+
+
+def _golive_lines(state: LaunchState) -> list[Block]:
+    """The go-live step, its share of live traffic, the soak and any hold, once the launch has one."""
+    view = state.golive
+    if view is None:
+        return []
+    now = state.as_of or state.started_at
+    lines = [golive_blocks.status_line(view, now)]
+    step = view.current
+    if step is not None and step.soak_minutes and view.completed_at is None and not view.on_hold:
+        ends = now + view.soak_left(now)
+        lines.append(f"Soak ends {slack_date(ends)}")
+    hold = golive_blocks.hold_line(view)
+    if hold:
+        lines.append(hold)
+    return [{"type": "section", "text": mrkdwn_text("\n".join(lines))}]
+
+
+def _golive_status(state: LaunchState, roles: Mapping[str, RoleConfig]) -> list[Block]:
+    """Where the rollout stands and everything that blocks its next step, as of ``state.as_of``."""
+    view = state.golive
+    if view is None or not state.is_active:
+        return []
+    now = state.as_of or state.started_at
+    lines = [golive_blocks.status_line(view, now)]
+    hold = golive_blocks.hold_line(view)
+    if hold:
+        lines.append(hold)
+    if view.next is not None:
+        blockers = advance_blockers(
+            view, phases=state.phases, sign_offs=state.sign_offs, roles=roles, now=now
+        )
+        target = golive_blocks.step_label(view, view.next.number)
+        if blockers.clear:
+            lines.append(f"Next: *{target}* — nothing blocks it: `/launch advance`")
+        else:
+            lines.append(f"Next: *{target}* — blocked by:\n{golive_blocks.blockers_text(blockers)}")
+    return [{"type": "section", "text": mrkdwn_text("\n".join(lines))}]

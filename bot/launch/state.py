@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.checklist.state import GroupState, ItemState, PhaseState, SectionState
+from bot.checklist.state import PhaseState, load_phases
 from bot.core.errors import NotFound
-from bot.core.models import Item, ItemGroup, Launch, Phase, Section, SlackMessage
+from bot.core.models import Launch, SlackMessage
 from bot.core.outbox import MessageRef
+from bot.golive.state import GoLiveView, load_golive
 from bot.signoffs.log import SignOffLog, load_sign_offs
 
 
@@ -33,6 +34,10 @@ class LaunchState:
     extra: Mapping[str, Any] = field(default_factory=dict)
     # Roles, approvals and GO (bot/signoffs.py owns the model); None when not loaded.
     sign_offs: SignOffLog | None = None
+    # The go-live sequence (bot/golive owns the model); None when the checklist has none.
+    golive: GoLiveView | None = None
+    # When this state was read (the bot's clock): soak times are shown as of then.
+    as_of: datetime | None = None
 
     @property
     def is_active(self) -> bool:
@@ -68,6 +73,8 @@ class LaunchState:
                 if m.kind == "card"
                 else (2, (0, 0), m.part)
                 if m.kind == "go"
+                else (3, (0, 0), m.id)
+                if m.section_id is None
                 else (1, section_rank.get(m.section_id or 0, (0, 0)), m.part)
             ),
         )
@@ -82,31 +89,14 @@ class LaunchState:
 # Read
 
 
-async def load_state(*, session: AsyncSession, launch_id: int) -> LaunchState:
+async def load_state(
+    *, session: AsyncSession, launch_id: int, now: datetime | None = None
+) -> LaunchState:
     """The whole launch as an immutable tree, in template order."""
     launch = await session.get(Launch, launch_id)
     if launch is None:
         raise NotFound(f"There is no launch #{launch_id}.")
-    phases = (
-        await session.scalars(
-            select(Phase).where(Phase.launch_id == launch_id).order_by(Phase.position)
-        )
-    ).all()
-    sections = (
-        await session.scalars(
-            select(Section).where(Section.launch_id == launch_id).order_by(Section.position)
-        )
-    ).all()
-    groups = (
-        await session.scalars(
-            select(ItemGroup).where(ItemGroup.launch_id == launch_id).order_by(ItemGroup.position)
-        )
-    ).all()
-    items = (
-        await session.scalars(
-            select(Item).where(Item.launch_id == launch_id).order_by(Item.position)
-        )
-    ).all()
+    phases = await load_phases(session=session, launch_id=launch_id)
     messages = (
         await session.scalars(
             select(SlackMessage)
@@ -115,42 +105,8 @@ async def load_state(*, session: AsyncSession, launch_id: int) -> LaunchState:
         )
     ).all()
 
-    items_by_group: dict[int, list[ItemState]] = {}
-    for i in items:
-        items_by_group.setdefault(i.group_id, []).append(
-            ItemState(
-                id=i.id,
-                text=i.text,
-                checked=i.checked,
-                changed_by_id=i.changed_by_id,
-                changed_by_name=i.changed_by_name,
-                changed_at=i.changed_at,
-                duration_minutes=i.duration_minutes,
-            )
-        )
-    groups_by_section: dict[int, list[GroupState]] = {}
-    for g in groups:
-        groups_by_section.setdefault(g.section_id, []).append(
-            GroupState(
-                id=g.id,
-                title=g.title,
-                stage=g.stage,
-                duration_minutes=g.duration_minutes,
-                items=tuple(items_by_group.get(g.id, [])),
-            )
-        )
-    sections_by_phase: dict[int, list[SectionState]] = {}
-    for s in sections:
-        sections_by_phase.setdefault(s.phase_id, []).append(
-            SectionState(
-                id=s.id,
-                position=s.position,
-                title=s.title,
-                groups=tuple(groups_by_section.get(s.id, [])),
-            )
-        )
-
     sign_offs = await load_sign_offs(session=session, launch=launch)
+    golive = await load_golive(session=session, launch_id=launch_id, phases=phases)
     return LaunchState(
         id=launch.id,
         name=launch.name,
@@ -161,19 +117,7 @@ async def load_state(*, session: AsyncSession, launch_id: int) -> LaunchState:
         closed_at=launch.closed_at,
         closed_by_id=launch.closed_by_id,
         current_phase=launch.current_phase,
-        phases=tuple(
-            PhaseState(
-                id=p.id,
-                position=p.position,
-                title=p.title,
-                timing=p.timing,
-                kind=p.kind,
-                posted=p.posted_at is not None,
-                completed_at=p.completed_at,
-                sections=tuple(sections_by_phase.get(p.id, [])),
-            )
-            for p in phases
-        ),
+        phases=phases,
         messages=tuple(
             MessageRef(
                 id=m.id,
@@ -186,9 +130,12 @@ async def load_state(*, session: AsyncSession, launch_id: int) -> LaunchState:
                 rendered_version=m.rendered_version,
                 permalink=m.permalink,
                 last_error=m.last_error,
+                body=m.body,
             )
             for m in messages
         ),
         extra=launch.template_extra,
         sign_offs=sign_offs,
+        golive=golive,
+        as_of=now,
     )

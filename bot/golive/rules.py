@@ -1,0 +1,524 @@
+"""Go-live rules and records: who may move the rollout, stage changes stored before traffic moves,
+hold and resume, soak reminders. Takes an AsyncSession; the caller owns the transaction.
+
+A stage change is a ``TrafficRequest``: stored (``pending``), claimed (``sending``) before the traffic
+webhook is called, and only a 2xx (``confirmed``) or the absence of a webhook (``declared``) moves
+the stage. A failure leaves the stage as it was; a request a stopped process never finished is
+``unknown`` at the next start, never retried silently.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.config import AppConfig, RoleConfig
+from bot.core.errors import BadInput, Conflict, NotFound
+from bot.core.events import SYSTEM, Actor, EventKind, append_event
+from bot.core.launches import lock_launch
+from bot.core.models import GoLive, Item, ScheduledPost, TrafficRequest
+from bot.core.outbox import bump_messages
+from bot.golive.state import GoLiveView, load_golive
+from bot.signoffs.log import holds
+
+MANAGED_BY = "golive"
+SOAK_REMINDER = "soak_reminder"
+MAX_REASON = 500
+Action = str  # "advance", "rollback", "rollback_all"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Who
+
+
+def _allowed_roles(config: AppConfig) -> list[RoleConfig]:
+    return [config.roles[r] for r in config.golive.allowed_roles if r in config.roles]
+
+
+def groups_to_check(config: AppConfig, user_id: str) -> tuple[str, ...]:
+    """User groups deciding whether ``user_id`` may move the rollout (none if listed directly)."""
+    roles = _allowed_roles(config)
+    if any(user_id in role.users for role in roles):
+        return ()
+    return tuple(dict.fromkeys(g for role in roles for g in role.usergroups))
+
+
+def may_move(config: AppConfig, user_id: str, members: Mapping[str, frozenset[str]]) -> bool:
+    """Holders of ``[golive].allowed_roles`` only; no roles configured means nobody (fail closed)."""
+    return any(holds(role, user_id, members) for role in _allowed_roles(config))
+
+
+def who_may_move(config: AppConfig) -> str:
+    titles = [config.roles[r].title for r in config.golive.allowed_roles if r in config.roles]
+    return ", ".join(titles) if titles else "nobody (no `[golive] allowed_roles` configured)"
+
+
+def clean_reason(text: str, *, required: bool, what: str) -> str | None:
+    reason = " ".join(text.split())
+    if not reason:
+        if required:
+            raise BadInput(f"Say why: `/launch {what} <reason>`.")
+        return None
+    if len(reason) > MAX_REASON:
+        raise BadInput(f"A reason is at most {MAX_REASON} characters (yours has {len(reason)}).")
+    return reason
+
+
+# ---------------------------------------------------------------------------------------------------
+# Setup
+
+
+async def mark_step_items(*, session: AsyncSession, launch_id: int) -> int:
+    """Mark the items that are go-live steps themselves as ticked by the bot (at launch start)."""
+    view = await load_golive(session=session, launch_id=launch_id)
+    if view is None:
+        return 0
+    ids = [item.id for step in view.steps if (item := view.self_item(step)) is not None]
+    if ids:
+        await session.execute(update(Item).where(Item.id.in_(ids)).values(managed_by=MANAGED_BY))
+    return len(ids)
+
+
+async def _row(session: AsyncSession, launch_id: int) -> GoLive:
+    row = await session.scalar(select(GoLive).where(GoLive.launch_id == launch_id))
+    if row is None:
+        row = GoLive(launch_id=launch_id, step=0, weight=0, held_seconds=0)
+        session.add(row)
+        await session.flush()
+    return row
+
+
+# ---------------------------------------------------------------------------------------------------
+# Stage changes
+
+
+@dataclass(frozen=True)
+class Target:
+    action: Action
+    to_step: int
+    weight: int
+
+
+def target_of(view: GoLiveView, action: Action) -> Target:
+    """Where ``action`` takes the rollout from where it stands."""
+    if action == "advance":
+        step = view.next
+        if step is None:
+            raise Conflict("The rollout is complete: every go-live step is done.")
+        return Target(action, step.number, step.weight)
+    if not view.started:
+        raise Conflict("The go-live sequence has not started: there is nothing to roll back.")
+    if action == "rollback":
+        back = view.step - 1
+        return Target(action, back, view.steps[back - 1].weight if back > 0 else 0)
+    # rollback all: live traffic to 0, back to the last step without live traffic (shadow), if any.
+    zero = [s for s in view.steps if s.weight == 0 and s.number < view.step]
+    return Target(action, zero[-1].number if zero else 0, 0)
+
+
+async def request_change(
+    *,
+    session: AsyncSession,
+    view: GoLiveView,
+    target: Target,
+    actor: Actor,
+    at: datetime,
+    reason: str | None,
+    forced_past: tuple[str, ...] = (),
+    source: str = "",
+) -> TrafficRequest:
+    """Store a stage change before anything is sent (caller locked the launch and checked the gate)."""
+    if view.in_flight is not None:
+        raise Conflict("A traffic change is still in flight; wait for its answer.")
+    row = TrafficRequest(
+        launch_id=view.launch_id,
+        request_id=str(uuid.uuid4()),
+        action=target.action,
+        from_step=view.step,
+        to_step=target.to_step,
+        weight=target.weight,
+        previous_weight=view.weight,
+        reason=reason,
+        forced=bool(forced_past),
+        requested_by_id=actor.user_id,
+        requested_by_name=actor.name,
+        created_at=at,
+        status="pending",
+        tries=0,
+    )
+    session.add(row)
+    await session.flush()
+    if forced_past:
+        await append_event(
+            session=session,
+            launch_id=view.launch_id,
+            actor=actor,
+            kind=EventKind.GOLIVE_FORCED,
+            at=at,
+            detail={"request_id": row.request_id, "reason": reason, "past": list(forced_past)},
+            source=source,
+        )
+    await append_event(
+        session=session,
+        launch_id=view.launch_id,
+        actor=actor,
+        kind=EventKind.TRAFFIC_REQUESTED,
+        at=at,
+        detail={
+            "request_id": row.request_id,
+            "action": target.action,
+            "from_step": view.step,
+            "to_step": target.to_step,
+            "weight": target.weight,
+            "previous_weight": view.weight,
+            "reason": reason,
+            "forced": bool(forced_past),
+        },
+        source=source,
+    )
+    return row
+
+
+async def record_refusal(
+    *,
+    session: AsyncSession,
+    launch_id: int,
+    actor: Actor,
+    at: datetime,
+    action: str,
+    reasons: tuple[str, ...],
+    not_allowed: bool = False,
+) -> None:
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind=EventKind.GOLIVE_REFUSED if not_allowed else EventKind.GOLIVE_ADVANCE_REFUSED,
+        at=at,
+        detail={"action": action, "reasons": list(reasons)},
+    )
+
+
+async def _request_for_update(session: AsyncSession, request_pk: int) -> TrafficRequest:
+    row = await session.get(TrafficRequest, request_pk)
+    if row is None:
+        raise NotFound(f"There is no traffic request #{request_pk}.")
+    await lock_launch(session, row.launch_id)
+    await session.refresh(row)
+    return row
+
+
+async def claim_request(*, session: AsyncSession, request_pk: int, at: datetime) -> bool:
+    """pending → sending, recorded before the webhook is called; False if someone else claimed it."""
+    row = await _request_for_update(session, request_pk)
+    if row.status != "pending":
+        return False
+    row.status = "sending"
+    await append_event(
+        session=session,
+        launch_id=row.launch_id,
+        actor=SYSTEM,
+        kind=EventKind.TRAFFIC_SENDING,
+        at=at,
+        detail={"request_id": row.request_id},
+    )
+    return True
+
+
+async def complete_request(
+    *,
+    session: AsyncSession,
+    request_pk: int,
+    at: datetime,
+    ok: bool,
+    declared: bool = False,
+    http_status: int | None = None,
+    error: str | None = None,
+    tries: int = 0,
+) -> TrafficRequest:
+    """Record the webhook's answer; on success (or a declaration) the stage moves, in this transaction."""
+    row = await _request_for_update(session, request_pk)
+    row.status = "declared" if declared else "confirmed" if ok else "failed"
+    row.http_status = http_status
+    row.error = error
+    row.tries = tries
+    row.completed_at = at
+    kind = (
+        EventKind.TRAFFIC_DECLARED
+        if declared
+        else EventKind.TRAFFIC_CONFIRMED
+        if ok
+        else EventKind.TRAFFIC_FAILED
+    )
+    await append_event(
+        session=session,
+        launch_id=row.launch_id,
+        actor=SYSTEM,
+        kind=kind,
+        at=at,
+        detail={
+            "request_id": row.request_id,
+            "http_status": http_status,
+            "error": error,
+            "tries": tries,
+        },
+    )
+    if ok or declared:
+        await _enter_step(session, row, at)
+    return row
+
+
+async def _enter_step(session: AsyncSession, request: TrafficRequest, at: datetime) -> None:
+    view = await load_golive(session=session, launch_id=request.launch_id)
+    assert view is not None
+    golive = await _row(session, request.launch_id)
+    await _tick_self_items(session, view, request, at)
+    golive.step = request.to_step
+    golive.weight = request.weight
+    golive.step_started_at = at
+    golive.held_seconds = 0
+    await _cancel_reminders(session, request.launch_id, at)
+    step = view.steps[request.to_step - 1] if request.to_step > 0 else None
+    last = request.to_step == view.total
+    golive.completed_at = at if last else None
+    if step is not None and step.soak_minutes > 0:
+        session.add(
+            ScheduledPost(
+                launch_id=request.launch_id,
+                kind=SOAK_REMINDER,
+                key=f"step-{step.number}@{at.isoformat()}",
+                due_at=at + timedelta(minutes=step.soak_minutes),
+                detail={"step": step.number, "title": step.title, "minutes": step.soak_minutes},
+            )
+        )
+    await append_event(
+        session=session,
+        launch_id=request.launch_id,
+        actor=Actor(request.requested_by_id, request.requested_by_name),
+        kind=EventKind.GOLIVE_COMPLETED if last else EventKind.GOLIVE_STEP_ENTERED,
+        at=at,
+        detail={
+            "request_id": request.request_id,
+            "action": request.action,
+            "step": request.to_step,
+            "title": step.title if step else None,
+            "weight": request.weight,
+            "previous_weight": request.previous_weight,
+            "reason": request.reason,
+            "forced": request.forced,
+        },
+    )
+    await bump_messages(session, request.launch_id, [view.section.id])
+
+
+async def _tick_self_items(
+    session: AsyncSession, view: GoLiveView, request: TrafficRequest, at: datetime
+) -> None:
+    """A step that is its own item is ticked once done (left forward, or reached as the last) and
+    unticked when the rollout comes back into it."""
+    wanted: dict[int, bool] = {}
+    for step in view.steps:
+        item = view.self_item(step)
+        if item is None:
+            continue
+        done = step.number < request.to_step or (
+            step.number == request.to_step == view.total and request.action == "advance"
+        )
+        if item.checked != done:
+            wanted[item.id] = done
+    for item_id, checked in wanted.items():
+        row = await session.get(Item, item_id)
+        assert row is not None
+        row.checked = checked
+        row.changed_by_id = SYSTEM.user_id
+        row.changed_by_name = SYSTEM.name
+        row.changed_at = at
+        await append_event(
+            session=session,
+            launch_id=request.launch_id,
+            actor=SYSTEM,
+            kind=EventKind.ITEM_CHECKED if checked else EventKind.ITEM_UNCHECKED,
+            at=at,
+            item_id=item_id,
+            detail={"text": row.text, "request_id": request.request_id},
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Hold and resume
+
+
+async def hold(
+    *, session: AsyncSession, launch_id: int, actor: Actor, at: datetime, reason: str
+) -> bool:
+    """Pause the soak clock. False if already on hold (nothing changes)."""
+    await lock_launch(session, launch_id)
+    row = await _row(session, launch_id)
+    if row.held_since is not None:
+        return False
+    row.held_since = at
+    row.hold_reason = reason
+    row.held_by_id = actor.user_id
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind=EventKind.GOLIVE_HELD,
+        at=at,
+        detail={"reason": reason, "step": row.step},
+    )
+    await bump_messages(session, launch_id, [])
+    return True
+
+
+async def resume(*, session: AsyncSession, launch_id: int, actor: Actor, at: datetime) -> int:
+    """Restart the soak clock; unsent soak reminders move by the time held. Returns seconds held."""
+    await lock_launch(session, launch_id)
+    row = await _row(session, launch_id)
+    if row.held_since is None:
+        raise Conflict("The go-live sequence is not on hold.")
+    held = max(int((at - row.held_since).total_seconds()), 0)
+    row.held_seconds += held
+    row.held_since = None
+    reason, row.hold_reason, row.held_by_id = row.hold_reason, None, None
+    await session.execute(
+        update(ScheduledPost)
+        .where(
+            ScheduledPost.launch_id == launch_id,
+            ScheduledPost.kind == SOAK_REMINDER,
+            ScheduledPost.sent_at.is_(None),
+            ScheduledPost.cancelled_at.is_(None),
+        )
+        .values(due_at=ScheduledPost.due_at + timedelta(seconds=held))
+    )
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind=EventKind.GOLIVE_RESUMED,
+        at=at,
+        detail={"held_seconds": held, "hold_reason": reason, "step": row.step},
+    )
+    await bump_messages(session, launch_id, [])
+    return held
+
+
+async def _cancel_reminders(session: AsyncSession, launch_id: int, at: datetime) -> None:
+    await session.execute(
+        update(ScheduledPost)
+        .where(
+            ScheduledPost.launch_id == launch_id,
+            ScheduledPost.kind == SOAK_REMINDER,
+            ScheduledPost.sent_at.is_(None),
+            ScheduledPost.cancelled_at.is_(None),
+        )
+        .values(cancelled_at=at)
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# After a restart, and timers
+
+
+async def interrupted_requests(*, session: AsyncSession, before: datetime) -> list[int]:
+    rows = await session.scalars(
+        select(TrafficRequest.id).where(
+            TrafficRequest.status.in_(["pending", "sending"]), TrafficRequest.created_at < before
+        )
+    )
+    return list(rows.all())
+
+
+async def record_unknown(*, session: AsyncSession, request_pk: int, at: datetime) -> str | None:
+    """A request a stopped process left: ``unknown`` if it was being sent (the webhook may have
+    moved traffic), ``failed`` as never sent if it was only stored. Returns the new status."""
+    row = await _request_for_update(session, request_pk)
+    if row.status not in ("pending", "sending"):
+        return None
+    never_sent = row.status == "pending"
+    row.status = "failed" if never_sent else "unknown"
+    row.error = (
+        "never sent: the bot stopped before calling the traffic webhook"
+        if never_sent
+        else "no answer: the bot stopped while the traffic webhook was being called"
+    )
+    row.completed_at = at
+    await append_event(
+        session=session,
+        launch_id=row.launch_id,
+        actor=SYSTEM,
+        kind=EventKind.TRAFFIC_FAILED if never_sent else EventKind.TRAFFIC_UNKNOWN,
+        at=at,
+        detail={"request_id": row.request_id, "error": row.error},
+    )
+    return row.status
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    id: int
+    launch_id: int
+    step: int
+    title: str
+    minutes: int
+    due_at: datetime
+    sent_at: datetime
+
+
+async def claim_due_reminders(*, session: AsyncSession, now: datetime) -> list[DueReminder]:
+    """Claim every soak reminder due by ``now`` (marked sent in this transaction: sent once)."""
+    rows = (
+        await session.scalars(
+            select(ScheduledPost)
+            .where(
+                ScheduledPost.kind == SOAK_REMINDER,
+                ScheduledPost.sent_at.is_(None),
+                ScheduledPost.cancelled_at.is_(None),
+                ScheduledPost.due_at <= now,
+            )
+            .order_by(ScheduledPost.due_at)
+        )
+    ).all()
+    claimed: list[DueReminder] = []
+    for row in rows:
+        row.sent_at = now
+        detail = row.detail or {}
+        claimed.append(
+            DueReminder(
+                id=row.id,
+                launch_id=row.launch_id,
+                step=int(detail.get("step", 0)),
+                title=str(detail.get("title", "")),
+                minutes=int(detail.get("minutes", 0)),
+                due_at=row.due_at,
+                sent_at=now,
+            )
+        )
+        await append_event(
+            session=session,
+            launch_id=row.launch_id,
+            actor=SYSTEM,
+            kind=EventKind.SOAK_REMINDER_SENT,
+            at=now,
+            detail={"step": detail.get("step"), "due_at": row.due_at.isoformat()},
+        )
+    return claimed
+
+
+async def any_reminder_due(*, session: AsyncSession, now: datetime) -> bool:
+    found = await session.scalar(
+        select(ScheduledPost.id)
+        .where(
+            ScheduledPost.kind == SOAK_REMINDER,
+            ScheduledPost.sent_at.is_(None),
+            ScheduledPost.cancelled_at.is_(None),
+            ScheduledPost.due_at <= now,
+        )
+        .limit(1)
+    )
+    return found is not None
