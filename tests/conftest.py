@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,25 @@ def make_settings(*, database_url: str, api_url: str) -> Settings:
             "DATABASE_URL": database_url,
         }
     )
+
+
+class FakeClock:
+    """deps.clock for the tests: real time until moved forward, so soak times, reminders and
+    escalation waits pass without sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 USERS = {

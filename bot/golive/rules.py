@@ -386,16 +386,16 @@ async def resume(*, session: AsyncSession, launch_id: int, actor: Actor, at: dat
     row.held_seconds += held
     row.held_since = None
     reason, row.hold_reason, row.held_by_id = row.hold_reason, None, None
-    await session.execute(
-        update(ScheduledPost)
-        .where(
+    pending = await session.scalars(
+        select(ScheduledPost).where(
             ScheduledPost.launch_id == launch_id,
             ScheduledPost.kind == SOAK_REMINDER,
             ScheduledPost.sent_at.is_(None),
             ScheduledPost.cancelled_at.is_(None),
         )
-        .values(due_at=ScheduledPost.due_at + timedelta(seconds=held))
     )
+    for post in pending.all():
+        post.due_at += timedelta(seconds=held)
     await append_event(
         session=session,
         launch_id=launch_id,
