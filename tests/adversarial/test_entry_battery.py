@@ -10,8 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
 from bot.server import MAX_BODY_BYTES
 from bot.standin import SlackStandIn
 from tests.adversarial.wire import (
@@ -337,9 +335,8 @@ WELL_FORMED = [  # controls: the same server still answers what Slack really sen
 ]
 
 
-@pytest.mark.parametrize("phase", ["battery"])
 async def test_every_adversarial_request_gets_401_or_400_with_one_log_line(
-    served: tuple[SlackStandIn, BotProcess], database_url: str, phase: str
+    served: tuple[SlackStandIn, BotProcess], database_url: str
 ) -> None:
     slack, bot = served
     before = await row_counts(database_url)
