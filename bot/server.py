@@ -10,52 +10,66 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.core.envelopes import MalformedRequest, parse_envelope
 from bot.deps import Deps
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW_SECONDS = 60 * 5
+MAX_TIMESTAMP_DIGITS = 12  # Unix seconds have 10 digits until the year 2286
+MAX_REASON = 200
 
 
 def _json(status: int, payload: dict[str, str]) -> web.Response:
     return web.json_response(payload, status=status)
 
 
-def _verified(secret: bytes, raw: bytes, headers: dict[str, str], now: float) -> bool:
-    """Slack's v0 signature over the raw bytes, in constant time, within the 5-minute window
-    (either side: slack_sdk also rejects timestamps from the future)."""
-    timestamp = headers.get("x-slack-request-timestamp", "").strip()
-    signature = headers.get("x-slack-signature", "")
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
+def _one(request: web.Request, name: str) -> str | None:
+    """The header's only value; None when it is missing or sent more than once (Slack sends each
+    once, and a second copy could make us check one value while bolt reads another)."""
+    values = request.headers.getall(name, [])
+    return values[0] if len(values) == 1 else None
+
+
+def _fresh(timestamp: str, now: float) -> bool:
+    """Slack's timestamp: ASCII digits (``"²".isdigit()`` is true and ``int("²")`` fails; a
+    5,000-digit one passes ``isdigit`` and trips Python's int-string limit), within 5 minutes."""
+    timestamp = timestamp.strip()
+    if not (0 < len(timestamp) <= MAX_TIMESTAMP_DIGITS and timestamp.isascii()):
         return False
-    base = b"v0:" + timestamp.encode() + b":" + raw
-    expected = "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature)
+    return timestamp.isdigit() and abs(now - int(timestamp)) <= MAX_CLOCK_SKEW_SECONDS
 
 
-def _kind(body: dict[str, object]) -> str:
-    """A coarse label for metrics: command, block_actions, view_submission, event_callback, ..."""
-    if "command" in body:
-        return "command"
-    return str(body.get("type") or "unknown")
+def _verified(secret: bytes, raw: bytes, timestamp: str, signature: str) -> bool:
+    """Slack's v0 signature over the raw bytes, in constant time. Compared as bytes:
+    ``hmac.compare_digest`` raises TypeError on a non-ASCII str."""
+    base = b"v0:" + timestamp.strip().encode() + b":" + raw
+    expected = b"v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest().encode()
+    given = signature.encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(expected, given)
 
 
-def _not_like_slack(body: dict[str, object]) -> str | None:
-    """What a signed request lacks that Slack always sends (who, and where); None when it has it.
-    Without this a slash command with no ``user_id`` reached the router and got a 200 "Something
-    went wrong": the sender's fault, answered as ours."""
-    if "command" in body:
-        missing = [key for key in ("user_id", "channel_id") if not body.get(key)]
-        return f"slash command without {' and '.join(missing)}" if missing else None
-    kind = body.get("type")
-    if kind in ("block_actions", "view_submission", "view_closed"):
-        user = body.get("user")
-        if not isinstance(user, dict) or not user.get("id"):
-            return f"{kind} without user.id"
-    return None
+class _OneLineForBadHttp(logging.Filter):
+    """aiohttp answers a request it cannot parse (a repeated Content-Type, a bad header byte) with
+    400 itself, then logs the parser's traceback at ERROR: anyone could flood the log with them.
+    The sender's fault gets one WARNING line instead, like every other refusal here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg = "refused unparsable HTTP request from %s: %s %r"
+            record.args = (remote, error.code, str(error.message)[:MAX_REASON])
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+BAD_HTTP_FILTER = _OneLineForBadHttp()
 
 
 class Activity:
@@ -82,31 +96,50 @@ def make_web_app(
         with deps.gauge.serving():
             return await handle_slack_request(request)
 
+    def refuse(request: web.Request, status: int, kind: str, reason: str) -> web.Response:
+        """The one log line of a refused request (no traceback, none of its values), counted."""
+        logger.warning(
+            "refused %s request from %s: %s", kind, request.remote or "?", reason[:MAX_REASON]
+        )
+        metrics.inc("launchbot_requests_total", kind=kind, status=str(status))
+        error = "invalid request" if status == 401 else reason[:MAX_REASON]
+        return _json(status, {"error": error})
+
     async def handle_slack_request(request: web.Request) -> web.Response:
         started = time.perf_counter()
-        raw = await request.read()
-        plain = {k.lower(): v for k, v in request.headers.items()}
-        headers: dict[str, str | Sequence[str]] = dict(plain)
-        if secret_bytes is None or not _verified(secret_bytes, raw, plain, time.time()):
-            metrics.inc("launchbot_requests_total", kind="unverified", status="401")
-            return _json(401, {"error": "invalid request"})
+        timestamp = _one(request, "X-Slack-Request-Timestamp")
+        signature = _one(request, "X-Slack-Signature")
+        content_type = _one(request, "Content-Type")
+        if secret_bytes is None:
+            return refuse(request, 401, "unverified", "no signing secret configured")
+        if signature is None or timestamp is None or not _fresh(timestamp, time.time()):
+            # Before reading the body: an unsigned flood costs no more than its headers.
+            return refuse(
+                request, 401, "unverified", "missing, repeated or stale signature headers"
+            )
         try:
-            body = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            metrics.inc("launchbot_requests_total", kind="malformed", status="400")
-            return _json(400, {"error": "body is not UTF-8"})
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return refuse(request, 413, "oversized", f"body over {MAX_BODY_BYTES} bytes")
+        if not _verified(secret_bytes, raw, timestamp, signature):
+            return refuse(request, 401, "unverified", "bad signature")
+        if content_type is None:
+            return refuse(request, 400, "malformed", "missing or repeated Content-Type")
         try:
-            bolt_request = AsyncBoltRequest(body=body, headers=headers)
-            kind = _kind(bolt_request.body)
-        except (ValueError, AttributeError, TypeError):
-            # Signed but malformed (payload=not-json, payload=[]): bolt raises while parsing, which
-            # aiohttp would turn into a 500. It is the sender's fault: 400.
-            metrics.inc("launchbot_requests_total", kind="malformed", status="400")
-            return _json(400, {"error": "malformed payload"})
-        problem = _not_like_slack(bolt_request.body)
-        if problem is not None:
-            metrics.inc("launchbot_requests_total", kind="malformed", status="400")
-            return _json(400, {"error": problem})
+            envelope = parse_envelope(raw, content_type)
+        except MalformedRequest as exc:
+            return refuse(request, 400, "malformed", exc.reason)
+        # Signed and well-formed: the decode below cannot fail (parse_envelope decoded it).
+        headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), headers=headers)
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError):
+            return refuse(request, 400, "malformed", "bolt cannot read this body")
+        if bolt_request.body != envelope.body:
+            # bolt parses by its own rules (e.g. any body containing "payload" as a form with a
+            # payload field): it must act on exactly what was validated.
+            return refuse(request, 400, "malformed", "bolt reads this body differently")
+        kind = envelope.kind
         bolt_response = await bolt.async_dispatch(bolt_request)
         status = bolt_response.status
         metrics.inc("launchbot_requests_total", kind=kind, status=str(status))
@@ -131,6 +164,7 @@ def make_web_app(
     async def metrics_endpoint(_request: web.Request) -> web.Response:
         return web.Response(text=metrics.render(), content_type="text/plain", charset="utf-8")
 
+    logging.getLogger("aiohttp.server").addFilter(BAD_HTTP_FILTER)  # added once: same object
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)

@@ -21,7 +21,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.core.errors import LaunchError
 from bot.core.ids import SLASH_COMMAND
-from bot.core.mrkdwn import escape
+from bot.core.mrkdwn import escape, unescape
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
 from commands import (
@@ -127,7 +127,9 @@ def usage_lines() -> list[tuple[str, str]]:
 
 
 def parse(command: dict[str, Any]) -> LaunchCommand:
-    text = str(command.get("text") or "").strip()
+    # Slack sends a slash command's ``&``, ``<``, ``>`` as entities (``R&amp;D``): decoded once
+    # here, so names are stored as typed and escaped once on the way out (bot.core.mrkdwn.escape).
+    text = unescape(str(command.get("text") or "")).strip()
     try:
         words = shlex.split(text)
     except ValueError:  # an unbalanced quote: fall back to plain whitespace splitting

@@ -1,0 +1,68 @@
+"""Issue 10.6, text exactly once: Slack sends a slash command's ``&``, ``<``, ``>`` as ``&amp;``,
+``&lt;``, ``&gt;`` (its formatting rules; also reported by slack-ruby-bot#237, sdslabs/slack-utils#3).
+The bot decodes them once on the way in and escapes once on the way out: "R&D" is stored as typed,
+shown as "R&D" (``R&amp;D`` in mrkdwn, which Slack displays as R&D; never ``R&amp;amp;D``), and a
+``<!channel>`` someone typed stays inert."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.core.models import Launch
+from tests.warroom import WarRoom
+
+ALICE = "U0ALICE001"
+TYPED = "R&D <!channel> <v2>"
+AS_SLACK_SENDS = "R&amp;D &lt;!channel&gt; &lt;v2&gt;"  # the command's text field on the wire
+
+
+def text_objects(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, dict):
+        if value.get("type") in ("mrkdwn", "plain_text") and isinstance(value.get("text"), str):
+            yield value
+        for child in value.values():
+            yield from text_objects(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from text_objects(child)
+
+
+async def test_a_name_typed_with_ampersand_and_brackets_is_stored_and_shown_once(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, f'start "{AS_SLACK_SENDS}"')
+    async with room.bot.deps.db.read_sessions() as session:
+        names = list(await session.scalars(select(Launch.name)))
+    assert names == [TYPED]
+
+    objects = list(text_objects([m.blocks for m in room.slack.messages[room.channel]]))
+    shown = [o["text"] for o in objects]
+    assert any("R&amp;D &lt;!channel&gt; &lt;v2&gt;" in t for t in shown if t)
+    for obj in objects:
+        text = obj["text"]
+        assert "&amp;amp;" not in text and "&amp;lt;" not in text, text
+        if obj["type"] == "mrkdwn":
+            assert "<!channel>" not in text and "R&D" not in text, text
+        else:  # plain_text is shown literally: it must hold the name as typed
+            assert "&amp;" not in text and "&lt;" not in text, text
+    for message in room.slack.messages[room.channel]:
+        assert "<!channel>" not in (message.text or ""), message.text
+        assert "&amp;amp;" not in (message.text or ""), message.text
+
+
+async def test_status_echoes_the_name_escaped_once(room: WarRoom) -> None:
+    await room.command(ALICE, f'start "{AS_SLACK_SENDS}"')
+    await room.command(ALICE, "status")
+    reply = room.ephemerals_for(ALICE)[-1]
+    assert "R&amp;D &lt;!channel&gt;" in reply and "&amp;amp;" not in reply, reply
+    assert "<!channel>" not in reply
+
+
+async def test_text_without_entities_is_unchanged(room: WarRoom) -> None:
+    """A literal "&amp;" typed by a user arrives as "&amp;amp;" and is kept as typed."""
+    await room.command(ALICE, 'start "Q&amp;A"'.replace("&", "&amp;"))
+    async with room.bot.deps.db.read_sessions() as session:
+        assert list(await session.scalars(select(Launch.name))) == ["Q&amp;A"]
