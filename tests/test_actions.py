@@ -134,7 +134,7 @@ async def test_display_name_falls_back_to_the_handle_when_users_info_fails(
 
 async def test_items_checked_metric_counts_ticks_that_took_effect(room: WarRoom) -> None:
     def ticked() -> float:
-        return room.bot.deps.metrics.counters["launchbot_items_checked_total"][()]
+        return room.bot.deps.metrics.value("launchbot_items_checked_total")
 
     await room.command(ALICE, "start Trading v2")
     await room.click(BOB, "Failover tested")

@@ -45,9 +45,8 @@ from bot.incidents.escalations import open_escalation, path_snapshot
 from bot.incidents.killswitch import request_killswitch
 from bot.runtime import RunningBot, running_bot
 from bot.standin import SlackStandIn
+from bot.standin.outside import FakeKillSwitch, FakePagerDuty
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, USERS, make_settings
-from tests.fake_killswitch import FakeKillSwitch
-from tests.fake_pagerduty import FakePagerDuty
 from tests.test_server import BotProcess, free_port
 from tests.warroom import WarRoom
 

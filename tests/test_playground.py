@@ -16,8 +16,9 @@ import aiohttp
 import pytest
 
 import bot.__main__ as cli
-from bot.playground import server
-from bot.playground.server import ChannelStore, bot_config, default_config, dump_toml
+from bot.playground import process
+from bot.playground.config import bot_config, default_config, render_config
+from bot.playground.store import ChannelStore
 from tests.playground_helpers import (
     CTO,
     ENGINEER,
@@ -278,8 +279,8 @@ def test_rehearsal_config_points_outside_systems_at_the_simulators() -> None:
     )  # the team's own is untouched
     import tomllib
 
-    assert tomllib.loads(dump_toml(config)) == config
-    assert tomllib.loads(dump_toml(default_config()))["roles"]["cto"]["users"] == [CTO]
+    assert tomllib.loads(render_config(config)) == config
+    assert tomllib.loads(render_config(default_config()))["roles"]["cto"]["users"] == [CTO]
 
 
 def test_channel_store_round_trip(tmp_path: Path) -> None:
@@ -365,8 +366,8 @@ async def test_the_bot_starts_on_another_port_when_its_port_was_taken(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         ports = iter([taken.getsockname()[1]])
-        real = server._free_port
-        monkeypatch.setattr(server, "_free_port", lambda: next(ports, None) or real())
+        real = process.free_port
+        monkeypatch.setattr(process, "free_port", lambda: next(ports, None) or real())
         async with running_playground(tmp_path / "playground.db") as playground:
             assert playground.ready
             assert str(taken.getsockname()[1]) not in playground.standin.app_url

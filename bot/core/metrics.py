@@ -1,84 +1,76 @@
-"""Process metrics in Prometheus text format: requests, latencies, Slack API calls/errors, launches, items."""
+"""Process metrics for ``GET /metrics``: requests, latencies, Slack API calls/errors, launches, items.
+
+A small face on ``prometheus-client``: each ``Metrics`` owns its own ``CollectorRegistry`` (two bots
+in one test process never share counts), and the text exposition is the library's."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# The ``*_created`` timestamp series would double the page and nothing reads them; the bot is the
+# only user of prometheus-client in its process.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Histogram buckets in seconds; the 3 s ack budget sits between the last two.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+REQUEST_SECONDS = "launchbot_request_seconds"
+
+# name: (help, label names). Every counter the bot exposes, so each shows from the first scrape.
+COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "launchbot_requests_total": (
+        "HTTP requests on /slack/events by kind and status",
+        ("kind", "status"),
+    ),
+    "launchbot_slack_api_calls_total": ("Slack Web API calls by method", ("method",)),
+    "launchbot_slack_api_errors_total": (
+        "Slack Web API calls that failed, by method and error",
+        ("method", "error"),
+    ),
+    "launchbot_launches_started_total": ("Launches started", ()),
+    "launchbot_items_checked_total": ("Checklist items ticked (unticks not counted)", ()),
+}
 
 
-def _labels(pairs: tuple[tuple[str, str], ...]) -> str:
-    if not pairs:
-        return ""
-    inner = ",".join(
-        f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-        for k, v in pairs
-    )
-    return "{" + inner + "}"
-
-
-@dataclass
 class Metrics:
-    counters: dict[str, dict[tuple[tuple[str, str], ...], float]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(float))
-    )
-    histograms: dict[tuple[tuple[str, str], ...], list[float]] = field(default_factory=dict)
-    help: dict[str, str] = field(
-        default_factory=lambda: {
-            "launchbot_requests_total": "HTTP requests on /slack/events by kind and status",
-            "launchbot_slack_api_calls_total": "Slack Web API calls by method",
-            "launchbot_slack_api_errors_total": "Slack Web API calls that failed, by method and error",
-            "launchbot_launches_started_total": "Launches started",
-            "launchbot_items_checked_total": "Checklist items ticked (unticks not counted)",
-            "launchbot_request_seconds": "Time to answer a request on /slack/events",
-        }
-    )
+    """``inc`` a counter, ``observe`` a request's latency, ``render`` the Prometheus text format."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._counters: dict[str, Counter] = {}
+        for name, (doc, labels) in COUNTERS.items():
+            self._counter(name, doc, labels)
+        self._latency = Histogram(
+            REQUEST_SECONDS,
+            "Time to answer a request on /slack/events",
+            ("kind",),
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+
+    def _counter(self, name: str, doc: str, labels: tuple[str, ...]) -> Counter:
+        counter = Counter(name, doc, labels, registry=self.registry)
+        self._counters[name] = counter
+        return counter
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
-        self.counters[name][tuple(sorted(labels.items()))] += amount
+        counter = self._counters.get(name) or self._counter(name, name, tuple(sorted(labels)))
+        (counter.labels(**labels) if labels else counter).inc(amount)
 
     def observe(self, seconds: float, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
-        # [bucket counts..., sum, count]
-        data = self.histograms.setdefault(key, [0.0] * (len(BUCKETS) + 2))
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                data[i] += 1
-        data[-2] += seconds
-        data[-1] += 1
+        self._latency.labels(**labels).observe(seconds)
 
     def value(self, name: str, **labels: str) -> float:
-        return self.counters[name][tuple(sorted(labels.items()))]
+        """A counter's current value (0 if it never counted)."""
+        return self.registry.get_sample_value(name, labels) or 0.0
 
     def render(self) -> str:
-        lines: list[str] = []
-        names = set(self.counters) | {
-            "launchbot_requests_total",
-            "launchbot_slack_api_calls_total",
-            "launchbot_slack_api_errors_total",
-            "launchbot_launches_started_total",
-            "launchbot_items_checked_total",
-        }
-        for name in sorted(names):
-            lines.append(f"# HELP {name} {self.help.get(name, name)}")
-            lines.append(f"# TYPE {name} counter")
-            series = self.counters.get(name) or {}
-            if not series and name in (
-                "launchbot_launches_started_total",
-                "launchbot_items_checked_total",
-            ):
-                lines.append(f"{name} 0")
-            for key, val in sorted(series.items()):
-                lines.append(f"{name}{_labels(key)} {val:g}")
-        hname = "launchbot_request_seconds"
-        lines.append(f"# HELP {hname} {self.help[hname]}")
-        lines.append(f"# TYPE {hname} histogram")
-        for key, data in sorted(self.histograms.items()):
-            for i, bound in enumerate(BUCKETS):
-                lines.append(f"{hname}_bucket{_labels(key + (('le', f'{bound:g}'),))} {data[i]:g}")
-            lines.append(f"{hname}_bucket{_labels(key + (('le', '+Inf'),))} {data[-1]:g}")
-            lines.append(f"{hname}_sum{_labels(key)} {data[-2]:.6f}")
-            lines.append(f"{hname}_count{_labels(key)} {data[-1]:g}")
-        return "\n".join(lines) + "\n"
+        return generate_latest(self.registry).decode("utf-8")
