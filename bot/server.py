@@ -162,7 +162,10 @@ def make_web_app(
         return _json(200 if ok else 503, {"status": "ready" if ok else "not ready"})
 
     async def metrics_endpoint(_request: web.Request) -> web.Response:
-        return web.Response(text=metrics.render(), content_type="text/plain", charset="utf-8")
+        # Prometheus' own exposition type, as its client library sets it.
+        return web.Response(
+            body=metrics.render().encode(), headers={"Content-Type": metrics.content_type}
+        )
 
     logging.getLogger("aiohttp.server").addFilter(BAD_HTTP_FILTER)  # added once: same object
     app = web.Application(client_max_size=MAX_BODY_BYTES)
