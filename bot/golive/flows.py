@@ -71,7 +71,7 @@ class TrafficClient:
             "stage": stage,
             "weight": request.weight,
             "previous_weight": request.previous_weight,
-            "reason": request.reason,
+            "reason": request.reason or "",
             "requested_by": {"id": request.requested_by_id, "name": request.requested_by_name},
             "request_id": request.request_id,
             "requested_at": request.created_at.isoformat(),
