@@ -262,7 +262,12 @@ async def test_approver_revokes_with_a_reason_in_the_modal(room: WarRoom) -> Non
     assert revoke["confirm"]["style"] == "danger" and len(revoke["confirm"]["title"]["text"]) <= 100
     sent, view = await revoke_via_modal(room, CTO, "cto", "Rollback test failed on green")
     assert sent.status == 200 and not room.slack.views[view.id].open
-    assert json.loads(view.view["private_metadata"]) == {"launch_id": 1, "role_id": "cto"}
+    # IDs only: the launch, the role, and the channel the Revoke button was pressed in
+    assert json.loads(view.view["private_metadata"]) == {
+        "launch_id": 1,
+        "role_id": "cto",
+        "channel_id": room.channel,
+    }
     text = row_text(room, "cto")
     assert text.startswith("⏳ *CTO* — awaiting approval")
     assert re.search(

@@ -18,11 +18,12 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.errors import BadInput, LaunchError, NotFound
+from bot.core.errors import BadInput, NotFound
 from bot.core.events import Actor
 from bot.core.ids import ActionId, CallbackId, IncidentBlock
 from bot.core.launches import lock_launch
 from bot.core.mrkdwn import escape, plain
+from bot.core.refusal import Refused
 from bot.deps import Deps
 from bot.incidents.escalation_flows import after_acknowledge, after_repage, after_resolve
 from bot.incidents.escalations import (
@@ -88,7 +89,7 @@ async def _on_escalation_button(
                 source=f"block_actions:{action.get('action_ts')}:{actor.user_id}",
             )
             view = await load_escalation(session=session, escalation_id=escalation_id)
-    except LaunchError as exc:
+    except Refused as exc:
         await ack()
         deps.tasks.spawn(_tell(respond, f":warning: {exc.message}"), name="respond-refusal")
         return
