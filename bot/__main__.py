@@ -121,7 +121,7 @@ def _audit_command(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.audit.record import verify_launch
     from bot.audit.report import export_launch
-    from bot.core.errors import LaunchError
+    from bot.core.refusal import Refused
 
     try:
         if args.command == "export":
@@ -141,7 +141,7 @@ def _audit_command(args: argparse.Namespace, settings: Settings) -> int:
                 args.output.write_text(text, encoding="utf-8")
             return 0
         report = asyncio.run(verify_launch(settings.database_url, args.launch))
-    except (LaunchError, ConfigError) as exc:
+    except (Refused, ConfigError) as exc:
         from bot.core.mrkdwn import unescape
 
         # Refusals are written for Slack's mrkdwn (names escaped); a terminal shows them as typed.

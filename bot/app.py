@@ -13,7 +13,7 @@ from bot.checklist import listeners as checklist_listeners
 from bot.checklist.blocks import section_message
 from bot.core.kit import MessageView
 from bot.core.outbox import ANNOUNCEMENT, NOTICE, MessageRef, Publisher, render_body
-from bot.deps import Deps, deps_middleware
+from bot.deps import Deps, deps_middleware, team_middleware
 from bot.error_handler import handle_error
 from bot.incidents import listeners as incidents_listeners
 from bot.launch.blocks import launch_card
@@ -45,6 +45,7 @@ def build_app(deps: Deps, *, process_before_response: bool = True) -> AsyncApp:
         logger=BOLT_LOGGER,
     )
     app.use(deps_middleware(deps))
+    app.use(team_middleware(deps))
     app.error(handle_error)
     commands.register(app)
     checklist_listeners.register(app)

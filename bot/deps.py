@@ -1,23 +1,30 @@
-"""The Deps bundle (settings, config, template, database, Slack client, http client, publisher, clock) and
-the one global middleware that puts it into each request's context."""
+"""The Deps bundle (settings, config, template, database, Slack client, http client, publisher, clock),
+the global middleware that puts it into each request's context, and the one that refuses a request
+from a team other than the installation's (``bot.core.binding``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.checklist.applier import ClickApplier
 from bot.checklist.template import ChecklistTemplate
+from bot.core.binding import Origin, check_team
 from bot.core.clock import Clock, utc_now
 from bot.core.config import AppConfig, Settings
 from bot.core.db import Database
 from bot.core.identity import Identity
 from bot.core.metrics import Metrics
 from bot.core.outbox import Publisher
+from bot.core.refusal import Refused
 from bot.core.tasks import BackgroundTasks, RequestGauge
 
 
@@ -47,3 +54,42 @@ def deps_middleware(deps: Deps) -> Callable[..., Awaitable[None]]:
         await next()
 
     return inject
+
+
+def installation_team(deps: Deps, context: AsyncBoltContext) -> str | None:
+    """``SLACK_TEAM_ID``, else the team Slack's ``auth.test`` named for the bot token (bolt asks
+    once and caches it in ``authorize_result``); None when neither is known."""
+    if deps.settings.slack_team_id:
+        return deps.settings.slack_team_id
+    result = context.authorize_result
+    return result.team_id if result is not None and result.team_id else None
+
+
+def team_middleware(deps: Deps) -> Callable[..., Awaitable[BoltResponse | None]]:
+    """Refuse (privately, logged, nothing run) a payload whose team is not the installation's."""
+
+    async def bind_team(
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        next: Callable[[], Awaitable[None]],
+    ) -> BoltResponse | None:
+        try:
+            check_team(Origin.of(body), installation_team(deps, context))
+        except Refused as refused:
+            text = f":warning: {refused.message}"
+            respond: AsyncRespond | None = context.respond
+            if respond is not None and body.get("type") == "block_actions":
+                # A button's ack body is not shown to anyone: say it where the click was made.
+                deps.tasks.spawn(
+                    respond(text=text, response_type="ephemeral", replace_original=False),
+                    name="respond-wrong-team",
+                )
+            return BoltResponse(
+                status=200,
+                body=json.dumps({"response_type": "ephemeral", "text": text}),
+                headers={"content-type": "application/json"},
+            )
+        await next()
+        return None
+
+    return bind_team

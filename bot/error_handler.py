@@ -1,4 +1,4 @@
-"""The @app.error handler: a LaunchError becomes a friendly ephemeral answer; anything else is logged
+"""The @app.error handler: a Refused becomes a friendly ephemeral answer; anything else is logged
 with a short incident id the user can quote."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import uuid
 
 from slack_bolt.response import BoltResponse
 
-from bot.core.errors import LaunchError
+from bot.core.refusal import Refused
 
 logger = logging.getLogger(__name__)
 
 
 async def handle_error(error: Exception, body: dict[str, object] | None) -> BoltResponse:
-    if isinstance(error, LaunchError):
+    if isinstance(error, Refused):
         text = f":warning: {error.message}"
     else:
         incident = uuid.uuid4().hex[:8]

@@ -19,9 +19,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.core.errors import LaunchError
 from bot.core.ids import SLASH_COMMAND
 from bot.core.mrkdwn import escape, unescape
+from bot.core.refusal import Refused
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
 from commands import (
@@ -176,7 +176,7 @@ async def _run(sub: Subcommand, cmd: LaunchCommand, deps: Deps) -> CommandReply:
         return refused
     try:
         return await sub.run(cmd, deps)
-    except LaunchError as exc:
+    except Refused as exc:
         return _refusal(f":warning: {exc.message}", sub)
 
 
@@ -207,7 +207,7 @@ async def _follow_up(
     assert reply.follow_up is not None
     try:
         later = await reply.follow_up()
-    except LaunchError as exc:
+    except Refused as exc:
         later = _refusal(f":warning: {exc.message}", sub)
     if later is None:
         return

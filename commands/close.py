@@ -9,11 +9,12 @@ refuses extra words before anything runs).
 from __future__ import annotations
 
 from bot.checklist.rules import close_launch
-from bot.core.errors import NotAllowed, NotFound
+from bot.core.errors import NotFound
 from bot.core.events import Actor
 from bot.core.kit import notice
 from bot.core.launches import active_launch
 from bot.core.mrkdwn import escape
+from bot.core.refusal import unit_of_work
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
 from bot.signoffs.close import authorize_close
@@ -30,8 +31,9 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     source = f"slash:{cmd.trigger_id}"
     # Cached and bounded (it runs before the ack); no lookup for the starter or a listed holder.
     membership = await close_membership(deps, actor.user_id, started_by_id=started_by_id)
-    async with deps.db.sessions.begin() as session:
-        refusal = await authorize_close(
+    # A refusal is raised after its record is committed: the refused attempt stays in the log.
+    async with unit_of_work(deps.db.sessions) as session:
+        await authorize_close(
             session=session,
             launch_id=launch_id,
             actor=actor,
@@ -41,13 +43,10 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             unchecked_groups=membership.unchecked,
             source=source,
         )
-        if refusal is None:
-            launch = await close_launch(
-                session=session, launch_id=launch_id, actor=actor, at=deps.clock(), source=source
-            )
-            name = launch.name
-    if refusal is not None:
-        raise NotAllowed(refusal)  # after the commit: the refused attempt stays in the log
+        launch = await close_launch(
+            session=session, launch_id=launch_id, actor=actor, at=deps.clock(), source=source
+        )
+        name = launch.name
     return CommandReply.of(
         notice(f"Closed *{escape(name)}* (#{launch_id}). Its checklist is now read-only."),
         response_type="in_channel",

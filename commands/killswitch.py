@@ -6,12 +6,13 @@ import uuid
 
 from slack_sdk.errors import SlackApiError
 
-from bot.core.errors import BadInput, Conflict, NotAllowed
+from bot.core.errors import BadInput, Conflict
 from bot.core.events import Actor
 from bot.core.kit import notice
 from bot.core.launches import incident_launch
 from bot.core.models import Launch
 from bot.core.mrkdwn import escape
+from bot.core.refusal import unit_of_work
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.core.slack_client import slack_error
 from bot.deps import Deps
@@ -27,7 +28,6 @@ from bot.incidents.killswitch import (
     authorize_killswitch,
     killswitch_summary,
     may_fire_killswitch,
-    not_allowed_text,
     request_killswitch,
     set_armed,
 )
@@ -70,8 +70,9 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         return _open_modal(cmd, deps, launch, armed=summary.armed, allowed=allowed)
     _require_configured(deps)
     membership = await killswitch_membership(deps, actor.user_id)
-    async with deps.db.sessions.begin() as session:
-        allowed = await authorize_killswitch(
+    # A refusal is raised after its record is committed: the refused attempt stays in the log.
+    async with unit_of_work(deps.db.sessions) as session:
+        await authorize_killswitch(
             session=session,
             config=deps.config,
             launch_id=launch.id,
@@ -82,8 +83,6 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             usergroup_members=membership.members,
             unchecked_groups=membership.unchecked,
         )
-    if not allowed:
-        raise NotAllowed(not_allowed_text(deps.config, membership.unchecked))
     if action in ("arm", "disarm"):
         at = deps.clock()
         async with deps.db.sessions.begin() as session:

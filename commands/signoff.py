@@ -14,9 +14,8 @@ from bot.core.mrkdwn import escape
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
 from bot.launch.state import load_state
-from bot.signoffs import rules as signoffs_rules
 from bot.signoffs.blocks import signoff_view
-from bot.signoffs.flows import store_display_name, usergroup_members
+from bot.signoffs.flows import SignOffAttempt, after_signoff, approve_signoff, revoke_signoff
 from bot.signoffs.log import EMPTY_LOG, find_role
 from bot.signoffs.rules import SignOffOutcome
 
@@ -44,50 +43,32 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     actor = Actor(cmd.user_id, identity.cached_name(cmd.user_id) or cmd.user_name)
     # trigger_id is unique per invocation: the same request delivered twice is recorded once.
     dedup_key = f"slash:{cmd.trigger_id}:{action}" if cmd.trigger_id else None
+    attempt = SignOffAttempt(
+        launch_id=state.id,
+        role_id=role.role_id,
+        actor=actor,
+        channel_id=cmd.channel_id,
+        source=f"slash:{cmd.trigger_id}",
+        dedup_key=dedup_key,
+    )
     if action == "approve":
-        members = await usergroup_members(deps, role.role_id, actor.user_id)
-        async with deps.db.sessions.begin() as session:
-            outcome = await signoffs_rules.approve(
-                session=session,
-                launch_id=state.id,
-                role_id=role.role_id,
-                actor=actor,
-                at=deps.clock(),
-                roles=deps.config.roles,
-                policy=deps.config.signoff,
-                usergroup_members=members,
-                comment=text or None,
-                source=f"slash:{cmd.trigger_id}",
-                dedup_key=dedup_key,
-            )
+        outcome = await approve_signoff(deps, attempt, comment=text or None)
     else:
         if not text.strip():
             raise BadInput(
                 f"Give a reason, e.g. `/launch signoff revoke {role.role_id} &lt;reason&gt;`."
             )
-        async with deps.db.sessions.begin() as session:
-            outcome = await signoffs_rules.revoke(
-                session=session,
-                launch_id=state.id,
-                role_id=role.role_id,
-                actor=actor,
-                at=deps.clock(),
-                reason=text,
-                source=f"slash:{cmd.trigger_id}",
-                dedup_key=dedup_key,
-            )
+        outcome = await revoke_signoff(deps, attempt, reason=text)
     return _reply(deps, outcome, actor)
 
 
 def _reply(deps: Deps, outcome: SignOffOutcome, actor: Actor) -> CommandReply:
-    if outcome.status in ("refused", "duplicate"):
+    if outcome.status == "duplicate":
         return CommandReply(text=f":warning: {outcome.message}")
 
-    async def resolve_name() -> CommandReply | None:
-        await store_display_name(deps, launch_id=outcome.launch_id, user_id=actor.user_id)
+    async def after_the_ack() -> CommandReply | None:
+        after_signoff(deps, outcome, user_id=actor.user_id)
         return None
 
     icon = ":white_check_mark:" if outcome.status == "approved" else ":leftwards_arrow_with_hook:"
-    return CommandReply(
-        text=f"{icon} {outcome.message}", launch_id=outcome.launch_id, follow_up=resolve_name
-    )
+    return CommandReply(text=f"{icon} {outcome.message}", follow_up=after_the_ack)

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import socket
@@ -760,6 +761,62 @@ async def test_unauthorized_submission_is_refused_in_the_modal_and_logged(
         (OUTSIDER, "fire: not in an allowed role")
     ]
     assert not any("<!here>" in t for t in texts(room))
+
+
+async def test_a_killswitch_form_naming_another_channel_is_refused_and_announces_nothing(
+    room: WarRoom, killswitch: FakeKillSwitch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The hole: the announcements went to whatever channel the form's private_metadata named."""
+    other = "C0OTHER001"
+    room.slack.add_channel(other, "elsewhere")
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, CTO)
+    values = {
+        IncidentBlock.KILLSWITCH_NAME: {
+            ActionId.KILLSWITCH_NAME: {"type": "plain_text_input", "value": "Trading v2"}
+        },
+        IncidentBlock.KILLSWITCH_REASON: {
+            ActionId.KILLSWITCH_REASON: {"type": "plain_text_input", "value": "crafted"}
+        },
+    }
+    body, _ = room.slack.view_submission(user_id=CTO, view_id=view.id, values=values)
+    meta = json.dumps({"launch_id": 1, "channel_id": other})
+    forged = room.forge(body, lambda p: p["view"].update(private_metadata=meta))
+    with caplog.at_level(logging.WARNING, logger="bot.core.binding"):
+        status, answer = await room.dispatch(*forged)
+        await room.settle()
+    assert status == 200
+    error = json.loads(answer)["errors"][IncidentBlock.KILLSWITCH_NAME]
+    assert "another channel" in error and "Nothing changed" in error
+    assert killswitch.requests == [] and await rows(room, KillSwitchRequest) == []
+    assert room.slack.messages.get(other, []) == []
+    assert "killswitch_requested" not in await event_kinds(room)
+    assert f"from channel {other}" in caplog.text
+    # The form as the bot opened it still fires, and the launch's own channel is told.
+    await submit(room, CTO, view, name="Trading v2", reason="order gateway down")
+    (stored,) = await rows(room, KillSwitchRequest)
+    assert stored.channel_id == room.channel and len(killswitch.requests) == 1
+    assert room.slack.messages.get(other, []) == []
+
+
+async def test_an_escalation_button_from_another_team_is_refused(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(BOB, "escalate sev1 gateway down")
+    message = escalation_message(room)
+    body, _ = room.slack.button_click(
+        user_id=CTO,
+        channel_id=room.channel,
+        message_ts=message.ts,
+        action_id=ActionId.ESCALATION_ACK,
+    )
+    status, _ = await room.dispatch(*room.forge(body, lambda p: p["team"].update(id="T0ELSEWHERE")))
+    await room.settle()
+    assert status == 200
+    (escalation,) = await rows(room, Escalation)
+    assert escalation.acknowledged_by_id is None and escalation.status != "acknowledged"
+    assert any("another Slack workspace" in t for t in room.ephemerals_for(CTO))
 
 
 async def test_wrong_launch_name_or_missing_reason_is_refused_in_the_modal(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -15,7 +16,8 @@ from sqlalchemy import func, select
 
 from bot.core.config import RoleConfig, SignOffConfig
 from bot.core.ids import ActionId, BlockPrefix, CallbackId, SignOffBlock
-from bot.core.models import Event, SignOff
+from bot.core.models import Event, Launch, SignOff
+from bot.signoffs.blocks import SignOffValue
 from bot.standin import SlackStandIn
 from tests.test_server import BotProcess, served, wait_for  # noqa: F401  (served is a fixture)
 from tests.warroom import WarRoom
@@ -262,7 +264,12 @@ async def test_approver_revokes_with_a_reason_in_the_modal(room: WarRoom) -> Non
     assert revoke["confirm"]["style"] == "danger" and len(revoke["confirm"]["title"]["text"]) <= 100
     sent, view = await revoke_via_modal(room, CTO, "cto", "Rollback test failed on green")
     assert sent.status == 200 and not room.slack.views[view.id].open
-    assert json.loads(view.view["private_metadata"]) == {"launch_id": 1, "role_id": "cto"}
+    # IDs only: the launch, the role, and the channel the Revoke button was pressed in
+    assert json.loads(view.view["private_metadata"]) == {
+        "launch_id": 1,
+        "role_id": "cto",
+        "channel_id": room.channel,
+    }
     text = row_text(room, "cto")
     assert text.startswith("⏳ *CTO* — awaiting approval")
     assert re.search(
@@ -658,3 +665,104 @@ async def test_approval_count_matches_sign_off_rows(room: WarRoom) -> None:
     async with room.bot.deps.db.read_sessions() as session:
         count = await session.scalar(select(func.count()).select_from(SignOff))
     assert count == 2 and "2/5 roles approved" in go_line(room)
+
+
+# --- values bound to where they were clicked ------------------------------------------------------
+
+OTHER_ROOM = "C0OTHER001"
+
+
+async def launch_in(room: WarRoom, channel: str) -> int:
+    async with room.bot.deps.db.read_sessions() as session:
+        launch_id = await session.scalar(select(Launch.id).where(Launch.channel_id == channel))
+    assert launch_id is not None
+    return launch_id
+
+
+async def two_launches(room: WarRoom) -> int:
+    """Trading v2 in the war room, Payments in another channel; returns Payments' launch id."""
+    room.slack.add_channel(OTHER_ROOM, "war-room-2")
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "start Payments", channel=OTHER_ROOM)
+    return await launch_in(room, OTHER_ROOM)
+
+
+async def test_an_approve_value_naming_another_channels_launch_is_refused_and_logged(
+    room: WarRoom, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The hole: the CTO pressed Approve in channel A with a value naming launch B, and B was approved."""
+    payments = await two_launches(room)
+    body, _ = click_body(room, CTO, "cto", ActionId.SIGNOFF_APPROVE)
+    value = SignOffValue(launch_id=payments, role_id="cto").encode()
+    forged = room.forge(body, lambda p: p["actions"][0].update(value=value))
+    with caplog.at_level(logging.WARNING, logger="bot.core.binding"):
+        status, _ = await room.dispatch(*forged)
+        await room.settle()
+    assert status == 200
+    assert await sign_offs(room) == []  # neither launch changed
+    assert await events(room, "sign_off_refused") == []  # nor its log: the value is not trusted
+    (told,) = room.ephemerals_for(CTO)
+    assert "belongs to a launch in another channel" in told and "Nothing changed" in told
+    assert (
+        f"naming launch {payments}" in caplog.text and f"from channel {room.channel}" in caplog.text
+    )
+    # The real button, in the channel it was posted in, still works.
+    await click(room, CTO, "cto")
+    assert [(s.launch_id, s.user_id) for s in await sign_offs(room)] == [(1, CTO)]
+
+
+async def test_a_revoke_form_naming_another_channels_launch_is_refused_in_the_form(
+    room: WarRoom,
+) -> None:
+    payments = await two_launches(room)
+    await click(room, CTO, "cto")
+    await click(room, CTO, "cto", ActionId.SIGNOFF_REVOKE)
+    (view,) = room.slack.open_views(CTO)
+    values = {
+        SignOffBlock.REVOKE_REASON: {
+            ActionId.SIGNOFF_REVOKE_REASON: {"type": "plain_text_input", "value": "crafted"}
+        }
+    }
+    body, _ = room.slack.view_submission(user_id=CTO, view_id=view.id, values=values)
+    meta = json.dumps({"launch_id": payments, "role_id": "cto", "channel_id": room.channel})
+    status, answer = await room.dispatch(
+        *room.forge(body, lambda p: p["view"].update(private_metadata=meta))
+    )
+    assert (
+        status == 200
+        and "another channel" in json.loads(answer)["errors"][SignOffBlock.REVOKE_REASON]
+    )
+    assert [s.revoked_at for s in await sign_offs(room)] == [None]
+
+
+async def test_a_click_from_another_team_is_refused_privately_and_changes_nothing(
+    room: WarRoom, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The installation's team is what auth.test answered (no SLACK_TEAM_ID is set here)."""
+    await room.command(ALICE, "start Trading v2")
+    body, _ = click_body(room, CTO, "cto", ActionId.SIGNOFF_APPROVE)
+
+    def elsewhere(payload: dict[str, Any]) -> None:
+        payload["team"]["id"] = "T0ELSEWHERE"
+        payload["user"]["team_id"] = "T0ELSEWHERE"
+
+    with caplog.at_level(logging.WARNING, logger="bot.core.binding"):
+        status, _ = await room.dispatch(*room.forge(body, elsewhere))
+        await room.settle()
+    assert status == 200 and await sign_offs(room) == []
+    assert await events(room, "sign_off_refused") == []
+    assert any("another Slack workspace" in t for t in room.ephemerals_for(CTO))
+    assert "from team T0ELSEWHERE (installed in T0LAUNCH01)" in caplog.text
+    # A command from another team is refused the same way, in its ack.
+    cmd, _ = room.slack.slash_command(
+        user_id=CTO, text="signoff approve cto", channel_id=room.channel
+    )
+    status, answer = await room.dispatch(
+        *room.forge(cmd, lambda f: f.update(team_id="T0ELSEWHERE"))
+    )
+    assert status == 200 and "another Slack workspace" in json.loads(answer)["text"]
+    await room.settle()
+    assert await sign_offs(room) == []
+    # The same click from the installation's own team goes through.
+    await click(room, CTO, "cto")
+    assert len(await sign_offs(room)) == 1

@@ -3,8 +3,11 @@ bolt app (``app.async_dispatch``) and reads back what the bot sent to the Slack 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from slack_bolt.request.async_request import AsyncBoltRequest
 
@@ -34,6 +37,21 @@ class WarRoom:
             f"acked after {sent.elapsed:.2f} s: Slack would show {sent.error}"
         )
         return sent
+
+    def forge(
+        self, body: bytes, change: Callable[[dict[str, Any]], None]
+    ) -> tuple[bytes, dict[str, str]]:
+        """The request as a crafted client gets Slack to send it: ``change`` edits the interaction
+        payload (or a slash command's fields), and Slack signs what it relays as usual."""
+        fields = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        if "payload" in fields:
+            payload = json.loads(fields["payload"])
+            change(payload)
+            fields["payload"] = json.dumps(payload)
+        else:
+            change(fields)
+        forged = urlencode(fields).encode()
+        return forged, self.slack.signed_headers(forged)
 
     async def settle(self) -> None:
         """Wait until the bot's post-ack work (message publishing) is done."""

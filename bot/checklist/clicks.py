@@ -13,10 +13,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.checklist.rules import ToggleResult, set_items_checked
-from bot.core.errors import LaunchError
 from bot.core.events import Actor
 from bot.core.models import ClickInbox
 from bot.core.outbox import touch_message
+from bot.core.refusal import Refused
 
 if TYPE_CHECKING:
     pass
@@ -128,7 +128,7 @@ async def apply_click(
                 source=click.source,
                 dedup_key=click.dedup_key,
             )
-    except LaunchError as exc:
+    except Refused as exc:
         refusal = exc.message
         await touch_message(session=session, message_id=click.message_id)
     click.applied_at = at

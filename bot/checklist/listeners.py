@@ -15,9 +15,10 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.checklist.clicks import ReceivedClick
-from bot.core.errors import BadInput, LaunchError
+from bot.core.errors import BadInput
 from bot.core.events import Actor
 from bot.core.ids import ActionId
+from bot.core.refusal import Refused
 from bot.deps import Deps
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ async def on_item_toggle(
     try:
         message_id, launch_id = await deps.clicks.index.lookup(channel_id, message_ts)
         desired = toggled_items(body, action)
-    except LaunchError as exc:
+    except Refused as exc:
         await ack()
         deps.tasks.spawn(
             respond(

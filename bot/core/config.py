@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(default=DEFAULT_API_URL, alias="SLACK_API_URL")
+    # The workspace the bot is installed in; unset, it is learnt from Slack's auth.test (see
+    # bot.core.binding). Requests from any other team are refused.
+    slack_team_id: str | None = Field(default=None, alias="SLACK_TEAM_ID")
     database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="DATABASE_URL")
     launchbot_config: Path | None = Field(default=None, alias="LAUNCHBOT_CONFIG")
     # The bot's clock (bot.core.clock): bot seconds per real second, and where it starts.

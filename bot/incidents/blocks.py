@@ -6,7 +6,6 @@ mrkdwn; ``<!here>`` appears only in the bot's own kill-switch announcements.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -34,6 +33,7 @@ from bot.incidents.killswitch import (
     KillSwitchView,
     TestedTick,
 )
+from bot.incidents.payloads import EscalationValue, KillSwitchFormMeta
 
 SECTION_TEXT_MAX = 3000
 MODAL_TITLE_MAX = 24
@@ -225,7 +225,7 @@ def escalation_message(view: EscalationView) -> MessageView:
                     "action_id": ActionId.ESCALATION_ACK,
                     "text": plain_text("Acknowledge", 75),
                     "style": "primary",
-                    "value": str(view.id),
+                    "value": EscalationValue(escalation_id=view.id).encode(),
                 }
             )
         if view.page_status == "failed":
@@ -234,7 +234,7 @@ def escalation_message(view: EscalationView) -> MessageView:
                     "type": "button",
                     "action_id": ActionId.ESCALATION_REPAGE,
                     "text": plain_text("Page again", 75),
-                    "value": str(view.id),
+                    "value": EscalationValue(escalation_id=view.id).encode(),
                 }
             )
         buttons.append(
@@ -242,7 +242,7 @@ def escalation_message(view: EscalationView) -> MessageView:
                 "type": "button",
                 "action_id": ActionId.ESCALATION_RESOLVE,
                 "text": plain_text("Resolve", 75),
-                "value": str(view.id),
+                "value": EscalationValue(escalation_id=view.id).encode(),
                 "confirm": {
                     "title": plain_text("Resolve this escalation?", 100),
                     "text": plain_text(
@@ -372,7 +372,7 @@ def killswitch_modal(
     return {
         "type": "modal",
         "callback_id": CallbackId.KILLSWITCH_FIRE,
-        "private_metadata": json.dumps({"launch_id": launch_id, "channel_id": channel_id}),
+        "private_metadata": KillSwitchFormMeta(launch_id=launch_id, channel_id=channel_id).encode(),
         "title": plain_text("Fire kill switch", MODAL_TITLE_MAX),
         "submit": plain_text("Fire kill switch", MODAL_TITLE_MAX),
         "close": plain_text("Cancel", MODAL_TITLE_MAX),

@@ -171,7 +171,7 @@ async def request_killswitch(
     if existing is not None:
         return existing, False
     if not may_fire_killswitch(config, actor.user_id, usergroup_members):
-        raise NotAllowed(not_allowed_text(config))
+        raise killswitch_refusal(config)
     reason = " ".join(reason.split())
     if not reason:
         raise BadInput("Give a reason: it is sent to the trading system and told to the channel.")
@@ -213,14 +213,14 @@ async def authorize_killswitch(
     source: str,
     usergroup_members: Mapping[str, frozenset[str]],
     unchecked_groups: Sequence[str] = (),
-) -> bool:
-    """Whether ``actor`` (the user id of Slack's verified payload) holds one of
+) -> None:
+    """Refuse unless ``actor`` (the user id of Slack's verified payload) holds one of
     ``[killswitch].allowed_roles``, directly or through a user group (``usergroup_members``, looked
-    up by the caller; ``unchecked_groups`` are those Slack did not answer for in time). A refusal
-    is appended to the log here; the caller commits it and then refuses (raising inside the
-    transaction would roll the record back)."""
+    up by the caller; ``unchecked_groups`` are those Slack did not answer for in time). The refused
+    attempt is appended to the log and ``Refused(recorded=True)`` raised: the caller's
+    ``unit_of_work`` commits the record."""
     if may_fire_killswitch(config, actor.user_id, usergroup_members):
-        return True
+        return
     why = f"{what}: not in an allowed role"
     if unchecked_groups:
         why = f"{what}: could not check user group {', '.join(unchecked_groups)}"
@@ -232,22 +232,29 @@ async def authorize_killswitch(
         why=why,
         source=source,
     )
-    return False
+    raise killswitch_refusal(config, unchecked_groups, recorded=True)
 
 
-def not_allowed_text(config: AppConfig, unchecked_groups: Sequence[str] = ()) -> str:
-    """Why a kill-switch action was refused (mrkdwn); ``unchecked_groups`` as for
-    ``authorize_killswitch``: then nobody knows yet whether the person holds the role."""
+def killswitch_refusal(
+    config: AppConfig, unchecked_groups: Sequence[str] = (), *, recorded: bool = False
+) -> NotAllowed:
+    """Why a kill-switch action was refused; ``unchecked_groups`` as for ``authorize_killswitch``:
+    then nobody knows yet whether the person holds the role."""
     if unchecked_groups:
         groups = ", ".join(f"<!subteam^{g}>" for g in unchecked_groups)
-        return (
+        return NotAllowed(
             f"I could not check the members of {groups} just now (Slack did not answer in time), "
             "so I cannot tell whether you hold a role allowed to use the kill switch. Your attempt "
-            "was logged; please try again."
+            "was logged; please try again.",
+            code="usergroup_unchecked",
+            recorded=recorded,
         )
     titles = allowed_killswitch_titles(config)
     who = ", ".join(titles) if titles else "nobody yet (set `[killswitch].allowed_roles`)"
-    return f"Only these roles may use the kill switch: {who}. Your attempt was logged."
+    return NotAllowed(
+        f"Only these roles may use the kill switch: {who}. Your attempt was logged.",
+        recorded=recorded,
+    )
 
 
 async def _killswitch_for_update(session: AsyncSession, request_pk: int) -> KillSwitchRequest:
@@ -401,7 +408,7 @@ async def set_armed(
     ``authorize_killswitch``."""
     await lock_launch(session, launch_id)
     if not may_fire_killswitch(config, actor.user_id, usergroup_members):
-        raise NotAllowed(not_allowed_text(config))
+        raise killswitch_refusal(config)
     state = await session.scalar(
         select(KillSwitchState).where(KillSwitchState.launch_id == launch_id)
     )

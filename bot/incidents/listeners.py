@@ -8,7 +8,6 @@ always the user id of Slack's verified payload; button values and private_metada
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -18,11 +17,13 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.errors import BadInput, LaunchError, NotFound
+from bot.core.binding import WRONG_CHANNEL, Origin, launch_in_channel
 from bot.core.events import Actor
+from bot.core.identity import Membership
 from bot.core.ids import ActionId, CallbackId, IncidentBlock
 from bot.core.launches import lock_launch
 from bot.core.mrkdwn import escape, plain
+from bot.core.refusal import Refused, unit_of_work
 from bot.deps import Deps
 from bot.incidents.escalation_flows import after_acknowledge, after_repage, after_resolve
 from bot.incidents.escalations import (
@@ -34,11 +35,11 @@ from bot.incidents.escalations import (
 )
 from bot.incidents.killswitch import (
     authorize_killswitch,
-    not_allowed_text,
     record_killswitch_refused,
     request_killswitch,
 )
 from bot.incidents.killswitch_flows import fire_killswitch, killswitch_membership
+from bot.incidents.payloads import EscalationValue, KillSwitchFormMeta
 
 logger = logging.getLogger(__name__)
 
@@ -48,18 +49,6 @@ Change = Callable[..., Awaitable[bool]]
 def _actor(body: dict[str, Any]) -> Actor:
     user = body["user"]
     return Actor(str(user["id"]), str(user.get("name") or user.get("username") or user["id"]))
-
-
-def _escalation_id(action: dict[str, Any]) -> int:
-    try:
-        return int(str(action.get("value")))
-    except ValueError as exc:
-        raise BadInput("That button is not one Launch Control made.") from exc
-
-
-def _channel(body: dict[str, Any]) -> str:
-    container = body.get("container") or {}
-    return str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
 
 
 async def _on_escalation_button(
@@ -75,11 +64,18 @@ async def _on_escalation_button(
 ) -> None:
     actor = _actor(body)
     try:
-        escalation_id = _escalation_id(action)
+        escalation_id = EscalationValue.decode(action.get("value")).escalation_id
         async with deps.db.sessions.begin() as session:
             view = await load_escalation(session=session, escalation_id=escalation_id)
-            if view.channel_id != _channel(body):
-                raise NotFound("That escalation belongs to another channel.")
+            if view.channel_id != Origin.of(body).channel_id:
+                logger.warning(
+                    "refused a button naming escalation %s (of channel %s) from channel %s by %s",
+                    escalation_id,
+                    view.channel_id,
+                    Origin.of(body).channel_id,
+                    actor.user_id,
+                )
+                raise Refused("wrong_channel", WRONG_CHANNEL)
             changed = await change(
                 session=session,
                 escalation_id=escalation_id,
@@ -88,7 +84,7 @@ async def _on_escalation_button(
                 source=f"block_actions:{action.get('action_ts')}:{actor.user_id}",
             )
             view = await load_escalation(session=session, escalation_id=escalation_id)
-    except LaunchError as exc:
+    except Refused as exc:
         await ack()
         deps.tasks.spawn(_tell(respond, f":warning: {exc.message}"), name="respond-refusal")
         return
@@ -165,70 +161,83 @@ def _input(view: dict[str, Any], block_id: str, action_id: str) -> str:
 async def on_killswitch_submit(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], deps: Deps
 ) -> None:
-    """Refusals (role, wrong name, no reason) are shown in the modal and logged; an accepted
-    submission is stored, the modal closes, and the request is sent after the ack."""
+    """Refusals (role, another channel's launch, wrong name, no reason) are shown in the modal and
+    logged; an accepted submission is stored, the modal closes, and the request is sent after the
+    ack."""
     actor = _actor(body)
-    try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        launch_id, channel_id = int(meta["launch_id"]), str(meta["channel_id"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BadInput("That kill-switch confirmation is not one Launch Control opened.") from exc
-    typed = " ".join(_input(view, IncidentBlock.KILLSWITCH_NAME, ActionId.KILLSWITCH_NAME).split())
-    reason = _input(view, IncidentBlock.KILLSWITCH_REASON, ActionId.KILLSWITCH_REASON).strip()
-    request_key = f"view:{view.get('id')}"
-    errors: dict[str, str] = {}
-    request_pk: int | None = None
-    created = False
+    meta = KillSwitchFormMeta.decode(view.get("private_metadata"))
     # Before the transaction: no launch lock is held while Slack is asked (cached, bounded).
     membership = await killswitch_membership(deps, actor.user_id)
-    async with deps.db.sessions.begin() as session:
-        launch = await lock_launch(session, launch_id)
-        allowed = await authorize_killswitch(
-            session=session,
-            config=deps.config,
-            launch_id=launch_id,
-            actor=actor,
-            what="fire",
-            at=deps.clock(),
-            source=request_key,
-            usergroup_members=membership.members,
-            unchecked_groups=membership.unchecked,
-        )
-        if not allowed:
-            errors[IncidentBlock.KILLSWITCH_NAME] = plain(
-                not_allowed_text(deps.config, membership.unchecked)
+    try:
+        async with unit_of_work(deps.db.sessions) as session:
+            errors, request_pk, created = await _store_fire_request(
+                session, deps, meta, actor, view, membership
             )
-        else:
-            if typed != launch.name:
-                errors[IncidentBlock.KILLSWITCH_NAME] = (
-                    f"Type the launch name exactly: {launch.name}"
-                )
-            if not reason:
-                errors[IncidentBlock.KILLSWITCH_REASON] = (
-                    "Say why: the channel and the trading system get it."
-                )
-            if errors:
-                await _log_rejected(session, launch_id, actor, deps, request_key, sorted(errors))
-            else:
-                request, created = await request_killswitch(
-                    session=session,
-                    config=deps.config,
-                    launch_id=launch_id,
-                    channel_id=channel_id,
-                    actor=actor,
-                    reason=reason,
-                    dry_run=False,
-                    at=deps.clock(),
-                    request_key=request_key,
-                    usergroup_members=membership.members,
-                )
-                request_pk = request.id
+    except Refused as exc:
+        await ack(
+            response_action="errors", errors={IncidentBlock.KILLSWITCH_NAME: plain(exc.message)}
+        )
+        return
     if errors:
         await ack(response_action="errors", errors=errors)
         return
     await ack()
     if created and request_pk is not None:
         deps.tasks.spawn(fire_killswitch(deps, request_pk), name=f"killswitch-{request_pk}")
+
+
+async def _store_fire_request(
+    session: AsyncSession,
+    deps: Deps,
+    meta: KillSwitchFormMeta,
+    actor: Actor,
+    view: dict[str, Any],
+    membership: Membership,
+) -> tuple[dict[str, str], int | None, bool]:
+    """(field errors, request id, created): the modal's launch must live in the channel it was
+    opened from, the person must hold an allowed role (else ``Refused``, recorded), and the typed
+    name and the reason must be right (else the field errors, recorded)."""
+    request_key = f"view:{view.get('id')}"
+    launch = await launch_in_channel(
+        session, meta.launch_id, meta.channel_id, what="a kill-switch form", user_id=actor.user_id
+    )
+    launch = await lock_launch(session, launch.id)
+    await authorize_killswitch(
+        session=session,
+        config=deps.config,
+        launch_id=launch.id,
+        actor=actor,
+        what="fire",
+        at=deps.clock(),
+        source=request_key,
+        usergroup_members=membership.members,
+        unchecked_groups=membership.unchecked,
+    )
+    typed = " ".join(_input(view, IncidentBlock.KILLSWITCH_NAME, ActionId.KILLSWITCH_NAME).split())
+    reason = _input(view, IncidentBlock.KILLSWITCH_REASON, ActionId.KILLSWITCH_REASON).strip()
+    errors: dict[str, str] = {}
+    if typed != launch.name:
+        errors[IncidentBlock.KILLSWITCH_NAME] = f"Type the launch name exactly: {launch.name}"
+    if not reason:
+        errors[IncidentBlock.KILLSWITCH_REASON] = (
+            "Say why: the channel and the trading system get it."
+        )
+    if errors:
+        await _log_rejected(session, launch.id, actor, deps, request_key, sorted(errors))
+        return errors, None, False
+    request, created = await request_killswitch(
+        session=session,
+        config=deps.config,
+        launch_id=launch.id,
+        channel_id=launch.channel_id,  # the launch's own channel, never one a payload names
+        actor=actor,
+        reason=reason,
+        dry_run=False,
+        at=deps.clock(),
+        request_key=request_key,
+        usergroup_members=membership.members,
+    )
+    return {}, request.id, created
 
 
 async def _log_rejected(

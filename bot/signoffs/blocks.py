@@ -66,6 +66,27 @@ class SignOffValue(BaseModel):
             raise BadInput("That sign-off button is not one the bot made.") from exc
 
 
+class RevokeFormMeta(BaseModel):
+    """The revoke modal's ``private_metadata``: the button's launch and role, and the channel the
+    button was pressed in (a modal's submission carries no channel of its own)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    launch_id: int
+    role_id: str
+    channel_id: str
+
+    def encode(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def decode(cls, raw: str | None) -> RevokeFormMeta:
+        try:
+            return cls.model_validate_json(raw or "")
+        except ValidationError as exc:
+            raise BadInput("That revoke form is not one the bot opened.") from exc
+
+
 def when(at: datetime) -> str:
     """Audit-style UTC time, the same for every reader: ``2026-12-01 14:02 UTC``."""
     return at.strftime("%Y-%m-%d %H:%M UTC")
@@ -270,12 +291,12 @@ def signoff_view(state: LaunchSignOffs, roles: Mapping[str, RoleConfig]) -> Mess
     return MessageView(text=f"Sign-offs of {escape(state.name)}", blocks=blocks[:50])
 
 
-def revoke_modal(*, state: LaunchSignOffs, role_title: str, value: SignOffValue) -> dict[str, Any]:
+def revoke_modal(*, state: LaunchSignOffs, role_title: str, meta: RevokeFormMeta) -> dict[str, Any]:
     """The form that asks an approver why they revoke; ``private_metadata`` carries IDs only."""
     return {
         "type": "modal",
         "callback_id": CallbackId.SIGNOFF_REVOKE,
-        "private_metadata": value.encode(),
+        "private_metadata": meta.encode(),
         "title": plain_text("Revoke sign-off", VIEW_TITLE_MAX),
         "submit": plain_text("Revoke", VIEW_TITLE_MAX),
         "close": plain_text("Cancel", VIEW_TITLE_MAX),

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.config import RoleConfig
-from bot.core.errors import Conflict
+from bot.core.errors import Conflict, NotAllowed
 from bot.core.events import Actor, EventKind, append_event
 from bot.core.launches import lock_launch
 from bot.core.mrkdwn import escape
@@ -73,12 +73,12 @@ async def authorize_close(
     usergroup_members: Mapping[str, frozenset[str]],
     unchecked_groups: Sequence[str] = (),
     source: str = "",
-) -> str | None:
-    """None when ``actor`` may close the launch (see ``may_close``); otherwise the refused attempt
-    is appended to the log (a ``launch_close_refused`` event) and the reason returned as mrkdwn.
+) -> None:
+    """Returns when ``actor`` may close the launch (see ``may_close``); otherwise the refused
+    attempt is appended to the log (a ``launch_close_refused`` event) and ``Refused`` raised.
     ``unchecked_groups`` are groups Slack did not answer for in time: then nobody knows whether the
-    person holds a role, and the attempt is refused, never guessed. Locks the launch; the caller
-    owns the transaction and commits the record before refusing (raising would roll it back)."""
+    person holds a role, and the attempt is refused, never guessed. Locks the launch; the caller's
+    ``unit_of_work`` commits the record (``recorded=True``)."""
     launch = await lock_launch(session, launch_id)
     if launch.closed_at is not None:
         raise Conflict(f"Launch *{escape(launch.name)}* is already closed.")
@@ -88,14 +88,16 @@ async def authorize_close(
         started_by_id=launch.started_by_id,
         usergroup_members=usergroup_members,
     ):
-        return None
+        return
     who = who_may_close_text(roles, launch.started_by_id, launch.name)
-    detail: dict[str, Any] = {"action": "close", "reason": "not_starter_or_role_holder"}
+    code = "not_starter_or_role_holder"
+    detail: dict[str, Any] = {"action": "close", "reason": code}
     message = f"Only {who}. Your attempt was logged."
     if unchecked_groups:
+        code = "usergroup_unchecked"
         detail = {
             "action": "close",
-            "reason": "usergroup_unchecked",
+            "reason": code,
             "usergroups": list(unchecked_groups),
         }
         groups = ", ".join(f"<!subteam^{g}>" for g in unchecked_groups)
@@ -113,4 +115,4 @@ async def authorize_close(
         detail=detail,
         source=source,
     )
-    return message
+    raise NotAllowed(message, code=code, recorded=True)

@@ -1,19 +1,30 @@
-"""Slack identity for sign-offs, the kill switch and closing: display names (users.info) and user-group members (usergroups.users.list), TTL-cached.
+"""The sign-off flows, one for the Approve/Revoke buttons and ``/launch signoff approve|revoke`` alike.
 
-Kept out of the domain modules: they take the answers as plain values. ``store_display_name`` is the
-post-ack follow-up that swaps the handle stored with a sign-off for the person's display name. Authorization never depends on
-a name, only on the verified user id; names are for people reading the card and the report."""
+A flow binds the attempt to where it was made (the launch must live in the channel the button was
+pressed or the command typed in), looks up the role's user-group members (cached, before the
+transaction: no lock is held while Slack answers), runs the rule in one ``unit_of_work`` (a refused
+attempt stays in the log and ``Refused`` propagates), and ``after_signoff`` is the post-ack work:
+publish the card and swap the stored handle for the Slack display name.
+
+Authorization never depends on a name, only on the verified user id; names are for people reading
+the card and the report."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.binding import launch_in_channel
 from bot.core.errors import NotAllowed
+from bot.core.events import Actor
 from bot.core.identity import Membership, usergroup_membership
+from bot.core.refusal import unit_of_work
 from bot.deps import Deps
 from bot.signoffs.close import close_groups_to_check
 from bot.signoffs.log import groups_to_check
-from bot.signoffs.rules import set_display_name
+from bot.signoffs.rules import SignOffOutcome, approve, check_revoke, revoke, set_display_name
 
 logger = logging.getLogger(__name__)
 
@@ -55,3 +66,84 @@ async def usergroup_members(deps: Deps, role_id: str, user_id: str) -> dict[str,
             "Nothing was recorded; please try again."
         )
     return membership.members
+
+
+@dataclass(frozen=True)
+class SignOffAttempt:
+    """Who asks to approve or revoke which role of which launch, and where they asked."""
+
+    launch_id: int
+    role_id: str
+    actor: Actor  # from Slack's verified payload
+    channel_id: str | None  # the launch must live there
+    source: str
+    dedup_key: str | None
+
+
+async def approve_signoff(
+    deps: Deps, attempt: SignOffAttempt, *, comment: str | None = None
+) -> SignOffOutcome:
+    """Approve, or raise ``Refused`` (a refused attempt by a person is kept in the log)."""
+    members = await usergroup_members(deps, attempt.role_id, attempt.actor.user_id)
+    async with unit_of_work(deps.db.sessions) as session:
+        await _bind(session, attempt, "a sign-off approval")
+        return await approve(
+            session=session,
+            launch_id=attempt.launch_id,
+            role_id=attempt.role_id,
+            actor=attempt.actor,
+            at=deps.clock(),
+            roles=deps.config.roles,
+            policy=deps.config.signoff,
+            usergroup_members=members,
+            comment=comment,
+            source=attempt.source,
+            dedup_key=attempt.dedup_key,
+        )
+
+
+async def check_revoke_signoff(deps: Deps, attempt: SignOffAttempt) -> SignOffOutcome:
+    """May the person revoke? ``allowed`` (nothing written), ``duplicate``, or ``Refused``."""
+    async with unit_of_work(deps.db.sessions) as session:
+        await _bind(session, attempt, "a sign-off revocation")
+        return await check_revoke(
+            session=session,
+            launch_id=attempt.launch_id,
+            role_id=attempt.role_id,
+            actor=attempt.actor,
+            at=deps.clock(),
+            source=attempt.source,
+            dedup_key=attempt.dedup_key,
+        )
+
+
+async def revoke_signoff(deps: Deps, attempt: SignOffAttempt, *, reason: str) -> SignOffOutcome:
+    """Revoke the person's own approval with a reason, or raise ``Refused``."""
+    async with unit_of_work(deps.db.sessions) as session:
+        await _bind(session, attempt, "a sign-off revocation")
+        return await revoke(
+            session=session,
+            launch_id=attempt.launch_id,
+            role_id=attempt.role_id,
+            actor=attempt.actor,
+            at=deps.clock(),
+            reason=reason,
+            source=attempt.source,
+            dedup_key=attempt.dedup_key,
+        )
+
+
+async def _bind(session: AsyncSession, attempt: SignOffAttempt, what: str) -> None:
+    await launch_in_channel(
+        session, attempt.launch_id, attempt.channel_id, what=what, user_id=attempt.actor.user_id
+    )
+
+
+def after_signoff(deps: Deps, outcome: SignOffOutcome, *, user_id: str) -> None:
+    """Post-ack work of an approval or revocation: publish the card, resolve the display name."""
+    if outcome.status in ("approved", "revoked"):
+        deps.publisher.kick(outcome.launch_id)
+        deps.tasks.spawn(
+            store_display_name(deps, launch_id=outcome.launch_id, user_id=user_id),
+            name="signoff-display-name",
+        )

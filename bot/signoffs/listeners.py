@@ -18,19 +18,31 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.core.errors import LaunchError
+from bot.core.binding import Origin
 from bot.core.events import Actor
 from bot.core.identity import Identity
 from bot.core.ids import ActionId, CallbackId, SignOffBlock
 from bot.core.mrkdwn import plain
+from bot.core.refusal import Refused
 from bot.core.slack_client import slack_error
 from bot.deps import Deps
 from bot.launch.state import load_state
-from bot.signoffs import rules as signoffs_rules
-from bot.signoffs.blocks import SignOffValue, revoke_modal, revoke_reason, signoff_view
-from bot.signoffs.flows import store_display_name, usergroup_members
+from bot.signoffs.blocks import (
+    RevokeFormMeta,
+    SignOffValue,
+    revoke_modal,
+    revoke_reason,
+    signoff_view,
+)
+from bot.signoffs.flows import (
+    SignOffAttempt,
+    after_signoff,
+    approve_signoff,
+    check_revoke_signoff,
+    revoke_signoff,
+)
 from bot.signoffs.log import EMPTY_LOG
-from bot.signoffs.rules import SignOffOutcome, approve, check_revoke
+from bot.signoffs.rules import SignOffOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -71,47 +83,38 @@ async def refresh_table(deps: Deps, respond: AsyncRespond, launch_id: int) -> No
     await respond(text=view.text, blocks=view.blocks, replace_original=True)
 
 
-def after_outcome(
-    deps: Deps, outcome: SignOffOutcome, *, user_id: str, respond: AsyncRespond | None
-) -> None:
-    """Post-ack work shared by the button and /launch signoff: publish, explain, resolve the name."""
-    if outcome.status in ("approved", "revoked"):
-        deps.publisher.kick(outcome.launch_id)
-        deps.tasks.spawn(
-            store_display_name(deps, launch_id=outcome.launch_id, user_id=user_id),
-            name="signoff-display-name",
-        )
-    elif respond is not None and outcome.status in ("refused", "duplicate") and outcome.role:
+def _attempt(
+    body: dict[str, Any], action: dict[str, Any], value: SignOffValue, identity: Identity
+) -> SignOffAttempt:
+    """The button's value bound to where it was pressed (the payload's channel)."""
+    return SignOffAttempt(
+        launch_id=value.launch_id,
+        role_id=value.role_id,
+        actor=actor_of(body["user"], identity),
+        channel_id=Origin.of(body).channel_id,
+        source=f"block_actions:{action.get('action_ts')}",
+        dedup_key=_click_key(body, action),
+    )
+
+
+def _explain(deps: Deps, respond: AsyncRespond, outcome: SignOffOutcome) -> None:
+    if outcome.status == "duplicate" and outcome.role:
         _tell(deps, respond, f":warning: {outcome.message}")
 
 
 async def on_approve(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
 ) -> None:
-    identity = deps.identity
-    actor = actor_of(body["user"], identity)
     try:
-        value = SignOffValue.decode(action.get("value"))
-        members = await usergroup_members(deps, value.role_id, actor.user_id)
-        async with deps.db.sessions.begin() as session:
-            outcome = await approve(
-                session=session,
-                launch_id=value.launch_id,
-                role_id=value.role_id,
-                actor=actor,
-                at=deps.clock(),
-                roles=deps.config.roles,
-                policy=deps.config.signoff,
-                usergroup_members=members,
-                source=f"block_actions:{action.get('action_ts')}",
-                dedup_key=_click_key(body, action),
-            )
-    except LaunchError as exc:
+        attempt = _attempt(body, action, SignOffValue.decode(action.get("value")), deps.identity)
+        outcome = await approve_signoff(deps, attempt)
+    except Refused as exc:
         await ack()
         _tell(deps, respond, f":warning: {exc.message}")
         return
     await ack()
-    after_outcome(deps, outcome, user_id=actor.user_id, respond=respond)
+    after_signoff(deps, outcome, user_id=attempt.actor.user_id)
+    _explain(deps, respond, outcome)
     if outcome.status == "approved" and (body.get("container") or {}).get("is_ephemeral"):
         deps.tasks.spawn(refresh_table(deps, respond, outcome.launch_id), name="signoff-table")
 
@@ -119,53 +122,45 @@ async def on_approve(
 async def on_revoke(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
 ) -> None:
-    identity = deps.identity
-    actor = actor_of(body["user"], identity)
     try:
-        value = SignOffValue.decode(action.get("value"))
-        async with deps.db.sessions.begin() as session:
-            outcome = await check_revoke(
-                session=session,
-                launch_id=value.launch_id,
-                role_id=value.role_id,
-                actor=actor,
-                at=deps.clock(),
-                source=f"block_actions:{action.get('action_ts')}",
-                dedup_key=_click_key(body, action),
-            )
-    except LaunchError as exc:
+        attempt = _attempt(body, action, SignOffValue.decode(action.get("value")), deps.identity)
+        outcome = await check_revoke_signoff(deps, attempt)
+    except Refused as exc:
         await ack()
         _tell(deps, respond, f":warning: {exc.message}")
         return
     await ack()
     if outcome.status != "allowed":
-        after_outcome(deps, outcome, user_id=actor.user_id, respond=respond)
+        _explain(deps, respond, outcome)
         return
+    meta = RevokeFormMeta(
+        launch_id=attempt.launch_id, role_id=attempt.role_id, channel_id=attempt.channel_id or ""
+    )
     # trigger_id lives 3 s and the ack has just left: open the form right away, after it.
     deps.tasks.spawn(
-        _open_revoke_modal(deps, respond, str(body.get("trigger_id") or ""), value),
+        _open_revoke_modal(deps, respond, str(body.get("trigger_id") or ""), meta),
         name="signoff-revoke-modal",
     )
 
 
 async def _open_revoke_modal(
-    deps: Deps, respond: AsyncRespond, trigger_id: str, value: SignOffValue
+    deps: Deps, respond: AsyncRespond, trigger_id: str, meta: RevokeFormMeta
 ) -> None:
     async with deps.db.read_sessions() as session:
-        state = await load_state(session=session, launch_id=value.launch_id)
+        state = await load_state(session=session, launch_id=meta.launch_id)
     log = state.sign_offs or EMPTY_LOG
-    role = log.role(value.role_id)
-    title = role.title if role else value.role_id
+    role = log.role(meta.role_id)
+    title = role.title if role else meta.role_id
     try:
         await deps.slack.views_open(
-            trigger_id=trigger_id, view=revoke_modal(state=state, role_title=title, value=value)
+            trigger_id=trigger_id, view=revoke_modal(state=state, role_title=title, meta=meta)
         )
     except SlackClientError as exc:
         error = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
         logger.warning("views.open for a revoke form failed: %s", error)
         await respond(
             text=f":warning: I could not open the revoke form (Slack said `{error}`). Nothing "
-            f"changed. You can also type `/launch signoff revoke {value.role_id} &lt;reason&gt;`.",
+            f"changed. You can also type `/launch signoff revoke {meta.role_id} &lt;reason&gt;`.",
             response_type="ephemeral",
             replace_original=False,
         )
@@ -174,8 +169,7 @@ async def _open_revoke_modal(
 async def on_revoke_submit(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], deps: Deps
 ) -> None:
-    identity = deps.identity
-    actor = actor_of(body["user"], identity)
+    actor = actor_of(body["user"], deps.identity)
     reason = revoke_reason(view)
     if not reason.strip():
         await ack(
@@ -186,29 +180,22 @@ async def on_revoke_submit(
         )
         return
     try:
-        value = SignOffValue.decode(view.get("private_metadata"))
-        async with deps.db.sessions.begin() as session:
-            outcome = await signoffs_rules.revoke(
-                session=session,
-                launch_id=value.launch_id,
-                role_id=value.role_id,
-                actor=actor,
-                at=deps.clock(),
-                reason=reason,
-                source=f"view_submission:{view.get('id')}",
-                # One modal is submitted once: its view id identifies the submission.
-                dedup_key=f"vs:{view.get('id')}:{actor.user_id}",
-            )
-    except LaunchError as exc:
+        meta = RevokeFormMeta.decode(view.get("private_metadata"))
+        attempt = SignOffAttempt(
+            launch_id=meta.launch_id,
+            role_id=meta.role_id,
+            actor=actor,
+            channel_id=meta.channel_id,
+            source=f"view_submission:{view.get('id')}",
+            # One modal is submitted once: its view id identifies the submission.
+            dedup_key=f"vs:{view.get('id')}:{actor.user_id}",
+        )
+        outcome = await revoke_signoff(deps, attempt, reason=reason)
+    except Refused as exc:
         await ack(response_action="errors", errors={SignOffBlock.REVOKE_REASON: plain(exc.message)})
         return
-    if outcome.refused:
-        await ack(
-            response_action="errors", errors={SignOffBlock.REVOKE_REASON: plain(outcome.message)}
-        )
-        return
     await ack()
-    after_outcome(deps, outcome, user_id=actor.user_id, respond=None)
+    after_signoff(deps, outcome, user_id=actor.user_id)
 
 
 def register(app: AsyncApp) -> None:

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,7 @@ from bot.core.events import Actor, EventKind, append_event, seen
 from bot.core.launches import lock_launch
 from bot.core.models import Event, Item, ItemGroup, Launch, Phase, Section, SignOff, SlackMessage
 from bot.core.mrkdwn import escape
+from bot.core.refusal import Refused
 from bot.signoffs.log import (
     LaunchRole,
     RoleStatus,
@@ -36,12 +37,14 @@ REASON_MAX = 500
 # Writes
 
 
-Status = Literal["approved", "revoked", "allowed", "duplicate", "refused"]
+Status = Literal["approved", "revoked", "allowed", "duplicate"]
 
 
 @dataclass(frozen=True)
 class SignOffOutcome:
-    """What a sign-off action did. ``message`` is safe mrkdwn for the person who acted."""
+    """What a sign-off action did (a refusal is raised instead: ``Refused(recorded=True)``, whose
+    attempt the caller's ``unit_of_work`` commits). ``message`` is safe mrkdwn for the person who
+    acted."""
 
     launch_id: int
     status: Status
@@ -51,9 +54,17 @@ class SignOffOutcome:
     go_declared: bool = False
     go_withdrawn: bool = False
 
-    @property
-    def refused(self) -> bool:
-        return self.status == "refused"
+
+@dataclass(frozen=True)
+class _Approval:
+    """What an approval is decided on, read once under the launch's lock."""
+
+    launch: Launch
+    log: SignOffLog
+    role: LaunchRole
+    config: RoleConfig | None
+    rows: tuple[RoleStatus, ...]
+    row: RoleStatus
 
 
 async def approve(
@@ -70,7 +81,8 @@ async def approve(
     source: str = "",
     dedup_key: str | None = None,
 ) -> SignOffOutcome:
-    """Approve ``role_id`` as ``actor`` if the rules allow it, else record the refused attempt.
+    """Approve ``role_id`` as ``actor`` if the rules allow it, else record the attempt and raise
+    ``Refused(recorded=True)``.
 
     ``actor.user_id`` must come from Slack's verified payload. Rules, in order: the launch is open;
     the role has holders; the actor holds it (listed in ``users`` or a member of one of its
@@ -82,85 +94,120 @@ async def approve(
     launch = await lock_launch(session, launch_id)
     if dedup_key is not None and await seen(session, dedup_key):
         return SignOffOutcome(launch_id, "duplicate", "Already recorded.")
-    log = await load_sign_offs(session=session, launch=launch)
-    role = _role_of(log, role_id)
     comment = _clean(comment, COMMENT_MAX, "comment") if comment else None
-    config = roles.get(role.role_id)
-    rows = board(log, roles)
-    row = next(r for r in rows if r.role.role_id == role.role_id)
-
-    refusal: _Refusal | None = None
-    if launch.closed_at is not None:
-        refusal = _Refusal(
-            "closed",
-            f"Launch *{escape(launch.name)}* is closed; its sign-offs can no longer change.",
-        )
-    elif config is None or not row.configured:
-        refusal = _Refusal(
-            "no_holder",
-            f"Nobody holds the {escape(role.title)} role yet, so it cannot be approved: add Slack "
-            f"user IDs to `[roles.{role.role_id}]` in the bot's config.",
-        )
-    elif not holds(config, actor.user_id, usergroup_members or {}):
-        refusal = _Refusal(
-            "not_holder",
-            f"Only the {escape(role.title)} can approve this (held by {holders_text(config)}).",
-        )
-    elif (mine := row.approved_by(actor.user_id)) is not None:
+    a = await _read_approval(session, launch, role_id, roles)
+    refusal = _holder_refusal(a, actor, usergroup_members or {})
+    if refusal is None and (mine := a.row.approved_by(actor.user_id)) is not None:
         return SignOffOutcome(
             launch.id,
             "duplicate",
-            f"You already approved as {escape(role.title)} ({_when(mine.at)}).",
-            role=role,
+            f"You already approved as {escape(a.role.title)} ({_when(mine.at)}).",
+            role=a.role,
             sign_off_id=mine.id,
         )
-    elif row.approved:
-        by = ", ".join(f"<@{a.user_id}>" for a in row.approvals)
-        refusal = _Refusal("already_approved", f"{escape(role.title)} is already approved by {by}.")
-    elif not policy.allow_multiple_roles and (
-        other := next(
-            (a for r in rows for a in r.approvals if a.user_id == actor.user_id),
-            None,
+    refusal = refusal or _approval_refusal(a, actor, policy)
+    if refusal is not None:
+        await _refuse(session, launch, a.role, actor, at, "approve", refusal, source, dedup_key)
+    sign_off = await _store_approval(session, a, actor, at, comment, source, dedup_key)
+    go_declared = await _declare_go_if_complete(session, a, roles, actor, at)
+    await _bump_card(session, launch.id)
+    message = f"Approved as {escape(a.role.title)}."
+    if go_declared:
+        message += " That was the last sign-off: the launch is *GO*."
+    return SignOffOutcome(
+        launch.id,
+        "approved",
+        message,
+        role=a.role,
+        sign_off_id=sign_off.id,
+        go_declared=go_declared,
+    )
+
+
+async def _read_approval(
+    session: AsyncSession, launch: Launch, role_id: str, roles: Mapping[str, RoleConfig]
+) -> _Approval:
+    log = await load_sign_offs(session=session, launch=launch)
+    role = _role_of(log, role_id)
+    rows = board(log, roles)
+    row = next(r for r in rows if r.role.role_id == role.role_id)
+    return _Approval(launch, log, role, roles.get(role.role_id), rows, row)
+
+
+def _holder_refusal(
+    a: _Approval, actor: Actor, members: Mapping[str, frozenset[str]]
+) -> Refused | None:
+    """The launch is open, the role has holders and ``actor`` is one of them."""
+    title = escape(a.role.title)
+    if a.launch.closed_at is not None:
+        return Refused(
+            "closed",
+            f"Launch *{escape(a.launch.name)}* is closed; its sign-offs can no longer change.",
         )
-    ):
-        refusal = _Refusal(
+    if a.config is None or not a.row.configured:
+        return Refused(
+            "no_holder",
+            f"Nobody holds the {title} role yet, so it cannot be approved: add Slack "
+            f"user IDs to `[roles.{a.role.role_id}]` in the bot's config.",
+        )
+    if not holds(a.config, actor.user_id, members):
+        return Refused(
+            "not_holder", f"Only the {title} can approve this (held by {holders_text(a.config)})."
+        )
+    return None
+
+
+def _approval_refusal(a: _Approval, actor: Actor, policy: SignOffConfig) -> Refused | None:
+    """The role still needs an approval, four eyes, and the starter is not the only approver."""
+    title = escape(a.role.title)
+    if a.row.approved:
+        by = ", ".join(f"<@{x.user_id}>" for x in a.row.approvals)
+        return Refused("already_approved", f"{title} is already approved by {by}.")
+    other = next((x for r in a.rows for x in r.approvals if x.user_id == actor.user_id), None)
+    if not policy.allow_multiple_roles and other is not None:
+        return Refused(
             "four_eyes",
             f"You already signed off as {escape(other.role_title)} on this launch. One person signs "
-            "for one role (four-eyes rule), so someone else must approve "
-            f"{escape(role.title)}.",
+            f"for one role (four-eyes rule), so someone else must approve {title}.",
         )
-    elif actor.user_id == launch.started_by_id and _would_be_sole_approver(rows, role, actor):
-        refusal = _Refusal(
+    if actor.user_id == a.launch.started_by_id and _would_be_sole_approver(a.rows, a.role, actor):
+        return Refused(
             "starter_only_approver",
             "You started this launch, so you cannot also be its only approver: someone else must "
             "approve at least one of its roles.",
         )
-    if refusal is not None:
-        await _record_refusal(
-            session, launch, role, actor, at, "approve", refusal, source=source, dedup_key=dedup_key
-        )
-        return refusal.outcome(launch, role)
+    return None
 
-    assert config is not None
-    progress = await _progress(session, launch)
+
+async def _store_approval(
+    session: AsyncSession,
+    a: _Approval,
+    actor: Actor,
+    at: datetime,
+    comment: str | None,
+    source: str,
+    dedup_key: str | None,
+) -> SignOff:
+    """The sign-off row (in the role's first free slot) and its event, linked both ways."""
+    assert a.config is not None
+    progress = await _progress(session, a.launch)
     slots_taken = set(
         (
             await session.scalars(
                 select(SignOff.active_slot).where(
-                    SignOff.launch_id == launch.id,
-                    SignOff.role_id == role.role_id,
+                    SignOff.launch_id == a.launch.id,
+                    SignOff.role_id == a.role.role_id,
                     SignOff.active_slot.is_not(None),
                 )
             )
         ).all()
     )
-    slot = next(n for n in itertools.count(1) if n not in slots_taken)
     sign_off = SignOff(
-        launch_id=launch.id,
-        role_id=role.role_id,
-        role_title=role.title,
-        required=config.required,
-        active_slot=slot,
+        launch_id=a.launch.id,
+        role_id=a.role.role_id,
+        role_title=a.role.title,
+        required=a.config.required,
+        active_slot=next(n for n in itertools.count(1) if n not in slots_taken),
         user_id=actor.user_id,
         user_name=actor.name,
         at=at,
@@ -172,14 +219,14 @@ async def approve(
     await session.flush()
     event = await append_event(
         session=session,
-        launch_id=launch.id,
+        launch_id=a.launch.id,
         actor=actor,
         kind=EventKind.SIGN_OFF_APPROVED,
         at=at,
         detail={
-            "role_id": role.role_id,
-            "role_title": role.title,
-            "required": config.required,
+            "role_id": a.role.role_id,
+            "role_title": a.role.title,
+            "required": a.config.required,
             "sign_off_id": sign_off.id,
             "comment": comment,
             "progress": progress,
@@ -188,18 +235,21 @@ async def approve(
         dedup_key=dedup_key,
     )
     sign_off.event_seq = event.seq
-    go_declared = False
-    after = board(await load_sign_offs(session=session, launch=launch), roles)
-    if all_approved(after) and log.current_go is None:
-        await _declare_go(session, launch, after, actor, at, log)
-        go_declared = True
-    await _bump_card(session, launch.id)
-    message = f"Approved as {escape(role.title)}."
-    if go_declared:
-        message += " That was the last sign-off: the launch is *GO*."
-    return SignOffOutcome(
-        launch.id, "approved", message, role=role, sign_off_id=sign_off.id, go_declared=go_declared
-    )
+    return sign_off
+
+
+async def _declare_go_if_complete(
+    session: AsyncSession,
+    a: _Approval,
+    roles: Mapping[str, RoleConfig],
+    actor: Actor,
+    at: datetime,
+) -> bool:
+    after = board(await load_sign_offs(session=session, launch=a.launch), roles)
+    if not all_approved(after) or a.log.current_go is not None:
+        return False
+    await _declare_go(session, a.launch, after, actor, at, a.log)
+    return True
 
 
 def _would_be_sole_approver(rows: tuple[RoleStatus, ...], role: LaunchRole, actor: Actor) -> bool:
@@ -221,8 +271,8 @@ async def check_revoke(
     source: str = "",
     dedup_key: str | None = None,
 ) -> SignOffOutcome:
-    """May ``actor`` revoke their ``role_id`` sign-off? ``allowed`` (nothing written) or a recorded
-    refusal. The Revoke button calls this before opening the reason form."""
+    """May ``actor`` revoke their ``role_id`` sign-off? ``allowed`` (nothing written), else the
+    attempt is recorded and ``Refused(recorded=True)`` raised. The Revoke button calls this before opening the reason form."""
     launch = await lock_launch(session, launch_id)
     if dedup_key is not None and await seen(session, dedup_key):
         return SignOffOutcome(launch_id, "duplicate", "Already recorded.")
@@ -230,10 +280,7 @@ async def check_revoke(
     role = _role_of(log, role_id)
     refusal = _revoke_refusal(launch, log, role, actor)
     if refusal is not None:
-        await _record_refusal(
-            session, launch, role, actor, at, "revoke", refusal, source=source, dedup_key=dedup_key
-        )
-        return refusal.outcome(launch, role)
+        await _refuse(session, launch, role, actor, at, "revoke", refusal, source, dedup_key)
     return SignOffOutcome(launch.id, "allowed", "", role=role)
 
 
@@ -260,10 +307,7 @@ async def revoke(
     role = _role_of(log, role_id)
     refusal = _revoke_refusal(launch, log, role, actor)
     if refusal is not None:
-        await _record_refusal(
-            session, launch, role, actor, at, "revoke", refusal, source=source, dedup_key=dedup_key
-        )
-        return refusal.outcome(launch, role)
+        await _refuse(session, launch, role, actor, at, "revoke", refusal, source, dedup_key)
     mine = next(
         r
         for r in log.records
@@ -359,15 +403,6 @@ async def set_display_name(
 # Helpers
 
 
-@dataclass(frozen=True)
-class _Refusal:
-    code: str
-    message: str
-
-    def outcome(self, launch: Launch, role: LaunchRole) -> SignOffOutcome:
-        return SignOffOutcome(launch.id, "refused", self.message, role=role)
-
-
 def _role_of(log: SignOffLog, role_id: str) -> LaunchRole:
     role = log.role(role_id)
     if role is None:
@@ -377,9 +412,9 @@ def _role_of(log: SignOffLog, role_id: str) -> LaunchRole:
 
 def _revoke_refusal(
     launch: Launch, log: SignOffLog, role: LaunchRole, actor: Actor
-) -> _Refusal | None:
+) -> Refused | None:
     if launch.closed_at is not None:
-        return _Refusal(
+        return Refused(
             "closed",
             f"Launch *{escape(launch.name)}* is closed; its sign-offs can no longer change.",
         )
@@ -387,26 +422,27 @@ def _revoke_refusal(
     if any(r.user_id == actor.user_id for r in active):
         return None
     if not active:
-        return _Refusal("nothing_to_revoke", f"{escape(role.title)} has no approval to revoke.")
+        return Refused("nothing_to_revoke", f"{escape(role.title)} has no approval to revoke.")
     by = ", ".join(f"<@{r.user_id}>" for r in active)
-    return _Refusal(
+    return Refused(
         "not_signer",
         f"Only the person who approved {escape(role.title)} can revoke it (approved by {by}).",
     )
 
 
-async def _record_refusal(
+async def _refuse(
     session: AsyncSession,
     launch: Launch,
     role: LaunchRole,
     actor: Actor,
     at: datetime,
     action: str,
-    refusal: _Refusal,
-    *,
+    refusal: Refused,
     source: str,
     dedup_key: str | None,
-) -> None:
+) -> NoReturn:
+    """Keep the refused attempt in the launch's log, then refuse (the caller's ``unit_of_work``
+    commits the record: ``recorded=True``)."""
     await append_event(
         session=session,
         launch_id=launch.id,
@@ -422,6 +458,7 @@ async def _record_refusal(
         source=source,
         dedup_key=dedup_key,
     )
+    raise Refused(refusal.code, refusal.message, recorded=True)
 
 
 def _clean(text: str | None, limit: int, what: str) -> str:
