@@ -44,10 +44,12 @@ def test_db_upgrade_creates_the_schema_and_is_repeatable(
 
 def test_checklist_validate_good_file_prints_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["checklist", "validate", str(DEFAULT_TEMPLATE_PATH)]) == 0
-    assert capsys.readouterr().out.strip() == (
+    first, *steps = capsys.readouterr().out.strip().splitlines()
+    assert first == (
         "OK: Production Launch Checklist — 4 phases, 10 sections, 122 items, "
         "10 contacts, 5 sign-off roles"
     )
+    assert steps[0] == 'go-live: 6 steps in "Go-Live Sequence"' and len(steps) == 7
 
 
 def test_checklist_validate_broken_file_prints_line_numbers_and_exits_1(
