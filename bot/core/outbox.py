@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.db import Database
 from bot.core.kit import MessageView
 from bot.core.models import SlackMessage
-from bot.core.slack_client import SLACK_CALL_ERRORS, is_transient, slack_error
+from bot.core.slack_client import call_slack
 from bot.core.tasks import BackgroundTasks, RequestGauge
 
 logger = logging.getLogger(__name__)
@@ -162,44 +161,44 @@ class Publisher:
     ) -> str | None:
         view = self._renderers[message.kind](state, message)
         permalink: str | None = None
-        try:
-            if message.ts is None:
-                response = await self._slack.chat_postMessage(
+        if message.ts is None:
+            answer = await call_slack(
+                self._slack.chat_postMessage(
                     channel=message.channel_id,
                     text=view.text,
                     blocks=view.blocks,
                     thread_ts=thread_ts,
                     unfurl_links=False,
                     unfurl_media=False,
-                )
-                ts = str(response["ts"])
-                if message.kind == "card":
-                    permalink = await self._permalink(message.channel_id, ts)
-            else:
-                ts = message.ts
-                await self._slack.chat_update(
+                ),
+                what=f"posting message {message.id} of launch {state.id}",
+            )
+            ts = str(answer.get("ts")) if answer.ok else None
+            if ts is not None and message.kind == "card":
+                permalink = await self._permalink(message.channel_id, ts)
+        else:
+            ts = message.ts
+            answer = await call_slack(
+                self._slack.chat_update(
                     channel=message.channel_id, ts=ts, text=view.text, blocks=view.blocks
-                )
-                if message.kind == "card" and message.permalink is None:
-                    permalink = await self._permalink(message.channel_id, ts)
-        except SLACK_CALL_ERRORS as exc:
+                ),
+                what=f"updating message {message.id} of launch {state.id}",
+            )
+            if answer.ok and message.kind == "card" and message.permalink is None:
+                permalink = await self._permalink(message.channel_id, ts)
+        if answer.error is not None:
             # A post Slack made but never answered cannot be told from one it did not make; it is
             # posted again (Slack has no idempotency key for chat.postMessage).
-            transient = is_transient(exc)
-            error = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
-            logger.warning(
-                "could not publish message %s of launch %s: %s", message.id, state.id, error
-            )
             async with self._db.sessions.begin() as session:
                 await mark_rendered(
                     session=session,
                     message_id=message.id,
                     version=message.version,
                     ts=None,
-                    error=error,
+                    error=answer.error,
                 )
-            if transient:
-                raise _TryAgain(error) from exc
+            if answer.transient:
+                raise _TryAgain(answer.error)
             return None
         async with self._db.sessions.begin() as session:
             await mark_rendered(
@@ -214,12 +213,11 @@ class Publisher:
     async def _permalink(self, channel: str, ts: str) -> str | None:
         """The card's link for /launch status. The card is posted by now: a failure here must not
         lose its ts (a retry would post a second card), so it only leaves the link for later."""
-        try:
-            link = await self._slack.chat_getPermalink(channel=channel, message_ts=ts)
-        except SLACK_CALL_ERRORS as exc:
-            logger.warning("no permalink for the card %s yet: %s", ts, exc)
-            return None
-        return str(link["permalink"])
+        answer = await call_slack(
+            self._slack.chat_getPermalink(channel=channel, message_ts=ts),
+            what=f"chat.getPermalink of the card {ts}",
+        )
+        return str(answer.get("permalink")) if answer.ok else None
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,10 @@ import logging
 from datetime import datetime
 from typing import Any, Literal
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
-
 from bot.core.http import DeliveryFailed
 from bot.core.mrkdwn import escape
 from bot.core.scheduler import Job
-from bot.core.slack_client import permalink_of, slack_error
+from bot.core.slack_client import call_slack, permalink_of
 from bot.deps import Deps
 from bot.incidents import escalations
 from bot.incidents.blocks import escalation_message, level_ping, page_failed_message, resolved_note
@@ -45,19 +42,11 @@ MAX_RENDERS = 5
 
 async def post_message(deps: Deps, **kwargs: Any) -> tuple[str | None, str | None]:
     """chat.postMessage -> (ts, error)."""
-    try:
-        response = await deps.slack.chat_postMessage(
-            unfurl_links=False, unfurl_media=False, **kwargs
-        )
-    except SlackApiError as exc:
-        error = slack_error(exc)
-    except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-        # Slack unreachable: still an answer to record, not a reason to drop the rest of the work.
-        error = type(exc).__name__
-    else:
-        return str(response["ts"]), None
-    logger.warning("chat.postMessage to %s failed: %s", kwargs.get("channel"), error)
-    return None, error
+    answer = await call_slack(
+        deps.slack.chat_postMessage(unfurl_links=False, unfurl_media=False, **kwargs),
+        what=f"chat.postMessage to {kwargs.get('channel')}",
+    )
+    return (str(answer.get("ts")) if answer.ok else None), answer.error
 
 
 async def _notice(deps: Deps, escalation_id: int, message: str, **kwargs: Any) -> str | None:
@@ -76,12 +65,11 @@ async def _notice(deps: Deps, escalation_id: int, message: str, **kwargs: Any) -
 
 
 async def update_message(deps: Deps, *, channel: str, ts: str, text: str, blocks: Any) -> bool:
-    try:
-        await deps.slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-    except SlackApiError as exc:
-        logger.warning("chat.update of %s failed: %s", ts, slack_error(exc))
-        return False
-    return True
+    answer = await call_slack(
+        deps.slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
+        what=f"chat.update of {ts}",
+    )
+    return answer.ok
 
 
 # ---------------------------------------------------------------------------------------------------
