@@ -14,6 +14,7 @@ from bot.checklist.state import GroupState, ItemState, PhaseState, SectionState
 from bot.core.errors import NotFound
 from bot.core.models import Item, ItemGroup, Launch, Phase, Section, SlackMessage
 from bot.core.outbox import MessageRef
+from bot.incidents.killswitch import KillSwitchSummary, card_killswitch
 from bot.signoffs.log import SignOffLog, load_sign_offs
 
 
@@ -33,6 +34,8 @@ class LaunchState:
     extra: Mapping[str, Any] = field(default_factory=dict)
     # Roles, approvals and GO (bot/signoffs.py owns the model); None when not loaded.
     sign_offs: SignOffLog | None = None
+    # What the card says of the kill switch; None until it was armed, disarmed or fired.
+    killswitch: KillSwitchSummary | None = None
 
     @property
     def is_active(self) -> bool:
@@ -191,4 +194,5 @@ async def load_state(*, session: AsyncSession, launch_id: int) -> LaunchState:
         ),
         extra=launch.template_extra,
         sign_offs=sign_offs,
+        killswitch=await card_killswitch(session=session, launch=launch),
     )
