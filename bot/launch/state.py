@@ -14,6 +14,7 @@ from bot.checklist.state import GroupState, ItemState, PhaseState, SectionState
 from bot.core.errors import NotFound
 from bot.core.models import Item, ItemGroup, Launch, Phase, Section, SlackMessage
 from bot.core.outbox import MessageRef
+from bot.incidents.escalations import EscalationView, launch_escalations
 from bot.incidents.killswitch import KillSwitchSummary, card_killswitch
 from bot.signoffs.log import SignOffLog, load_sign_offs
 
@@ -36,6 +37,8 @@ class LaunchState:
     sign_offs: SignOffLog | None = None
     # What the card says of the kill switch; None until it was armed, disarmed or fired.
     killswitch: KillSwitchSummary | None = None
+    # The launch's escalations by id, for their messages (kind "escalation").
+    escalations: Mapping[int, EscalationView] = field(default_factory=dict)
 
     @property
     def is_active(self) -> bool:
@@ -59,7 +62,8 @@ class LaunchState:
         )
 
     def posting_order(self) -> list[MessageRef]:
-        """Card first, then sections in template order, so the thread reads like the checklist."""
+        """Card first, then sections in template order, so the thread reads like the checklist;
+        then GO, then every other message (incidents) in the order it was written."""
         section_rank: dict[int, tuple[int, int]] = {}
         for phase in self.phases:
             for section in phase.sections:
@@ -71,7 +75,9 @@ class LaunchState:
                 if m.kind == "card"
                 else (2, (0, 0), m.part)
                 if m.kind == "go"
-                else (1, section_rank.get(m.section_id or 0, (0, 0)), m.part)
+                else (1, section_rank.get(m.section_id, (0, 0)), m.part)
+                if m.section_id is not None
+                else (3, (0, 0), m.id)
             ),
         )
 
@@ -189,10 +195,13 @@ async def load_state(*, session: AsyncSession, launch_id: int) -> LaunchState:
                 rendered_version=m.rendered_version,
                 permalink=m.permalink,
                 last_error=m.last_error,
+                subject_id=m.subject_id,
+                parent_id=m.parent_id,
             )
             for m in messages
         ),
         extra=launch.template_extra,
         sign_offs=sign_offs,
         killswitch=await card_killswitch(session=session, launch=launch),
+        escalations=await launch_escalations(session=session, launch=launch),
     )
