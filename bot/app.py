@@ -12,10 +12,12 @@ import commands
 from bot.checklist import listeners as checklist_listeners
 from bot.checklist.blocks import section_message
 from bot.core.kit import MessageView
-from bot.core.outbox import ANNOUNCEMENT, NOTICE, MessageRef, Publisher, render_body
+from bot.core.outbox import ANNOUNCEMENT, NOTICE, MessageRef, Placement, Publisher, render_body
 from bot.deps import Deps, deps_middleware, team_middleware
 from bot.error_handler import handle_error
 from bot.incidents import listeners as incidents_listeners
+from bot.incidents.blocks import escalation_message
+from bot.incidents.escalations import ESCALATION_MESSAGE, record_escalation_message
 from bot.launch.blocks import launch_card
 from bot.launch.state import LaunchState, load_state
 from bot.signoffs import listeners as signoffs_listeners
@@ -65,9 +67,36 @@ def register_renderers(publisher: Publisher, deps: Deps) -> None:
     def card(state: LaunchState, message: MessageRef) -> MessageView:
         return launch_card(state, roles=roles, time_scale=deps.settings.time_scale)
 
+    def escalation(state: LaunchState, message: MessageRef) -> MessageView:
+        assert message.subject_id is not None
+        return escalation_message(state.escalations[message.subject_id], version=message.version)
+
+    async def escalation_posted(
+        session: AsyncSession, message: MessageRef, ts: str | None, error: str | None
+    ) -> None:
+        assert message.subject_id is not None
+        await record_escalation_message(
+            session=session,
+            escalation_id=message.subject_id,
+            ts=ts,
+            permalink=message.permalink,
+            error=error,
+            at=deps.clock(),
+        )
+
     publisher.set_loader(load)
-    publisher.register("card", card)
+    publisher.register("card", card, placement=Placement.CHANNEL, permalink=True)
     publisher.register("section", section_message)
-    publisher.register("go", go_message)
-    for kind in (ANNOUNCEMENT, NOTICE):
-        publisher.register(kind, lambda state, message: render_body(message.body))
+    publisher.register("go", go_message, placement=Placement.CHANNEL)
+    publisher.register(
+        ESCALATION_MESSAGE,
+        escalation,
+        placement=Placement.CHANNEL,
+        permalink=True,  # PagerDuty's page links to it
+        once=True,
+        on_posted=escalation_posted,
+    )
+    publisher.register(
+        ANNOUNCEMENT, lambda state, message: render_body(message.body), placement=Placement.CHANNEL
+    )
+    publisher.register(NOTICE, lambda state, message: render_body(message.body))

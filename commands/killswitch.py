@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from slack_sdk.errors import SlackApiError
-
 from bot.core.errors import BadInput, Conflict
 from bot.core.events import Actor
 from bot.core.kit import notice
@@ -14,7 +12,7 @@ from bot.core.models import Launch
 from bot.core.mrkdwn import escape
 from bot.core.refusal import unit_of_work
 from bot.core.schemas import CommandReply, LaunchCommand
-from bot.core.slack_client import slack_error
+from bot.core.slack_client import call_slack
 from bot.deps import Deps
 from bot.incidents.blocks import (
     call_list,
@@ -163,10 +161,12 @@ def _open_modal(
 
     async def follow_up() -> CommandReply | None:
         # trigger_id lives 3 s: this runs right after the ack, before anything else.
-        try:
-            await deps.slack.views_open(trigger_id=cmd.trigger_id, view=view)
-        except SlackApiError as exc:
-            error = escape(slack_error(exc))
+        answer = await call_slack(
+            deps.slack.views_open(trigger_id=cmd.trigger_id, view=view),
+            what="views.open for the kill-switch confirmation",
+        )
+        if not answer.ok:
+            error = escape(answer.error or "")
             return CommandReply.of(
                 notice(
                     f":warning: The kill-switch confirmation did not open (Slack said `{error}`). "

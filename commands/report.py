@@ -7,21 +7,15 @@ slow Web API work and runs after the ack, and its outcome is reported back to yo
 
 from __future__ import annotations
 
-import logging
-
-from slack_sdk.errors import SlackApiError, SlackClientError
-
 from bot.audit import report as audit_report
 from bot.audit.record import build_record, launch_in_channel
 from bot.audit.report import FORMATS, Format, render
 from bot.core.errors import BadInput, NotFound
 from bot.core.mrkdwn import escape
 from bot.core.schemas import CommandReply, LaunchCommand
-from bot.core.slack_client import slack_error
+from bot.core.slack_client import call_slack
 from bot.deps import Deps
 from bot.launch.state import load_state
-
-logger = logging.getLogger(__name__)
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
@@ -51,19 +45,19 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
                 text=":warning: The launch card is not posted yet, so there is no thread to put "
                 "the report in. Try again in a moment."
             )
-        try:
-            await deps.slack.files_upload_v2(
+        answer = await call_slack(
+            deps.slack.files_upload_v2(
                 channel=state.channel_id,
                 thread_ts=thread_ts,
                 content=content,
                 filename=name,
                 title=f"Launch report: {state.name}",
-            )
-        except SlackClientError as exc:
-            error = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
-            logger.warning("report upload for launch %s failed: %s", state.id, error)
+            ),
+            what=f"report upload for launch {state.id}",
+        )
+        if not answer.ok:
             return CommandReply(
-                text=f":x: The report was not uploaded: Slack said `{escape(str(error))}`. Nothing "
+                text=f":x: The report was not uploaded: Slack said `{escape(str(answer.error))}`. Nothing "
                 f"is lost; try again, or run `launchbot export {state.id} --format {fmt_key}` "
                 "on the bot's host."
             )

@@ -412,6 +412,24 @@ async def test_acknowledged_while_the_page_is_in_flight_pagerduty_is_told_afterw
     assert f"Acknowledged* by <@{BOB}>" in shown and "PagerDuty paged (1 try)" in shown
 
 
+async def test_slack_failing_the_acknowledged_update_still_tells_pagerduty(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    """Slack unreachable for the escalation's chat.update (a network error, not a Slack answer)
+    must not stop the PagerDuty acknowledge event: PagerDuty would keep escalating."""
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "escalate sev1 order gateway rejecting all orders")
+    assert pagerduty.actions() == ["trigger"]
+    # Two: slack_sdk tries a dropped connection once more on its own.
+    room.slack.fail_next("chat.update", disconnect=True, times=2)
+    await click(room, BOB, escalation_message(room), ActionId.ESCALATION_ACK)
+    assert pagerduty.actions() == ["trigger", "acknowledge"]
+    (escalation,) = await rows(room, Escalation)
+    assert escalation.acknowledged_by_id == BOB
+    assert pagerduty.incidents[escalation.dedup_key].status == "acknowledged"
+    assert "pagerduty_acknowledge_sent" in await event_kinds(room)
+
+
 async def test_escalate_defaults_to_sev2_and_rejects_bad_input(
     room: WarRoom, pagerduty: FakePagerDuty
 ) -> None:

@@ -9,8 +9,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.core.slack_client import call_slack
 
 logger = logging.getLogger(__name__)
 
@@ -105,15 +107,12 @@ class Identity:
         return await self._groups.load(group_id, fetch)
 
     async def _call(
-        self, method: str, call: Awaitable[Any], within: float
+        self, method: str, call: Awaitable[AsyncSlackResponse], within: float
     ) -> dict[str, Any] | None:
-        try:
-            async with asyncio.timeout(within):
-                response = await call
-        except (SlackClientError, TimeoutError) as exc:
-            logger.warning("%s failed: %s", method, type(exc).__name__)
+        answer = await call_slack(asyncio.wait_for(call, within), what=method)
+        if answer.response is None:
             return None
-        data = getattr(response, "data", response)
+        data = answer.response.data
         return data if isinstance(data, dict) else None
 
 

@@ -133,6 +133,11 @@ class SlackMessage(Base):
     # A notice's fixed content ({"text", "blocks"}), built when it was queued; None for messages
     # rendered from the launch's state at each version.
     body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The feature row shown (escalation id, kill-switch request id) and the message replied under.
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("slack_message.id", ondelete="SET NULL")
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -141,8 +146,9 @@ class SlackMessage(Base):
 
 class Escalation(Base):
     """One ``/launch escalate``. Stored before anything is sent; ``next_level_at`` is the escalation
-    timer the scheduler polls, so it survives a restart. ``version`` is bumped on every change so a
-    renderer can tell that what it showed in Slack is already stale."""
+    timer the scheduler polls, so it survives a restart. Its Slack message is a ``SlackMessage``
+    (kind "escalation", ``subject_id`` = this id), bumped on every change; ``message_ts`` and
+    ``permalink`` record where it landed, for the pings' thread and the PagerDuty page."""
 
     __tablename__ = "escalation"
 
@@ -166,7 +172,6 @@ class Escalation(Base):
     next_level_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     message_ts: Mapped[str | None] = mapped_column(String(32))
     permalink: Mapped[str | None] = mapped_column(String(500))
-    version: Mapped[int] = mapped_column(Integer, default=1)
     page_status: Mapped[str] = mapped_column(String(16))
     page_tries: Mapped[int] = mapped_column(Integer, default=0)
     page_error: Mapped[str | None] = mapped_column(Text)

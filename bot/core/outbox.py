@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any, Protocol
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.db import Database
 from bot.core.kit import MessageView
 from bot.core.models import SlackMessage
-from bot.core.slack_client import SLACK_CALL_ERRORS, is_transient, slack_error
+from bot.core.slack_client import call_slack
 from bot.core.tasks import BackgroundTasks, RequestGauge
 
 logger = logging.getLogger(__name__)
@@ -49,12 +49,37 @@ class OutboxState(Protocol):
 # A message kind's builder: the launch's state and the message in, the blocks out (no I/O).
 Renderer = Callable[[Any, "MessageRef"], MessageView]
 StateLoader = Callable[[AsyncSession, int], Awaitable[OutboxState]]
+# Called in the transaction that records a message's first post: its ts, or Slack's error.
+OnPosted = Callable[[AsyncSession, "MessageRef", "str | None", "str | None"], Awaitable[None]]
 
 # A fixed announcement: "announcement" goes to the channel itself, "notice" into the card's thread.
 ANNOUNCEMENT = "announcement"
 NOTICE = "notice"
-# Posted in the channel itself; every other message is a reply in the card's thread.
-TOP_LEVEL_KINDS = frozenset({"card", "go", ANNOUNCEMENT})
+
+
+class Placement(StrEnum):
+    """Where a kind of message goes: the channel itself, the launch card's thread, or the thread of
+    the message row ``parent_id`` (in the channel when that one could not be posted)."""
+
+    CHANNEL = "channel"
+    CARD_THREAD = "card_thread"
+    PARENT_THREAD = "parent_thread"
+
+
+@dataclass(frozen=True)
+class MessageKind:
+    """How the publisher handles one ``SlackMessage.kind``.
+
+    ``once``: a first post Slack refuses (not_in_channel, …) is given up, recorded through
+    ``on_posted``, and not posted later out of order (an announcement); otherwise the next change
+    tries again (a card). ``permalink``: fetch the message's link once it is posted."""
+
+    render: Renderer
+    placement: Placement = Placement.CARD_THREAD
+    broadcast: bool = False
+    permalink: bool = False
+    once: bool = False
+    on_posted: OnPosted | None = None
 
 
 class Publisher:
@@ -81,13 +106,37 @@ class Publisher:
         self._slack = slack
         self._tasks = tasks
         self._load = load
-        self._renderers: dict[str, Renderer] = {}
+        self._kinds: dict[str, MessageKind] = {}
         self._running: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
+        # One flush per launch at a time: the background loop and ``publish_now`` must never both
+        # see a message unposted and post it twice.
+        self._locks: dict[int, asyncio.Lock] = {}
 
-    def register(self, kind: str, renderer: Renderer) -> None:
-        """``renderer`` builds every message of ``kind`` (``SlackMessage.kind``)."""
-        self._renderers[kind] = renderer
+    def register(
+        self,
+        kind: str,
+        renderer: Renderer,
+        *,
+        placement: Placement = Placement.CARD_THREAD,
+        broadcast: bool = False,
+        permalink: bool = False,
+        once: bool = False,
+        on_posted: OnPosted | None = None,
+    ) -> None:
+        """``renderer`` builds every message of ``kind`` (``SlackMessage.kind``); see ``MessageKind``."""
+        self._kinds[kind] = MessageKind(
+            renderer, placement, broadcast, permalink, once=once, on_posted=on_posted
+        )
+
+    async def publish_now(self, launch_id: int) -> None:
+        """Bring the launch's messages up to date before returning (one attempt each; what Slack
+        could not take now is left to the background loop). For a follow-up that needs a
+        message's ts or link, e.g. the escalation's link in the PagerDuty page."""
+        try:
+            await self.flush(launch_id)
+        except _TryAgain:
+            self.kick(launch_id)
 
     def set_loader(self, load: StateLoader) -> None:
         self._load = load
@@ -134,75 +183,103 @@ class Publisher:
             self._running.pop(launch_id, None)
 
     async def flush(self, launch_id: int) -> None:
+        async with self._locks.setdefault(launch_id, asyncio.Lock()):
+            await self._flush(launch_id)
+
+    async def _flush(self, launch_id: int) -> None:
         if self._load is None:
             raise RuntimeError("the publisher has no state loader (build_app registers one)")
         async with self._db.read_sessions() as session:
             state = await self._load(session, launch_id)
         ordered = state.posting_order()
+        posted = {m.id: m.ts for m in ordered}
+        given_up = {m.id for m in ordered if self._given_up(m)}
         card = next((m for m in ordered if m.kind == "card"), None)
-        card_ts = card.ts if card else None
         not_now: _TryAgain | None = None
         for message in ordered:
-            if message.version <= message.rendered_version:
+            if message.version <= message.rendered_version or message.id in given_up:
                 continue
-            if message.kind != "card" and card_ts is None:
-                continue  # replies need the card's ts as their thread; retried once the card exists
+            kind = self._kinds[message.kind]
+            thread_ts: str | None = None
+            if kind.placement is Placement.CARD_THREAD:
+                thread_ts = posted.get(card.id) if card is not None else None
+                if thread_ts is None:
+                    continue  # replies need the card's ts as their thread; retried once it exists
+            elif kind.placement is Placement.PARENT_THREAD and message.parent_id is not None:
+                thread_ts = posted.get(message.parent_id)
+                if thread_ts is None and message.parent_id not in given_up:
+                    continue  # posted once the parent is; in the channel if Slack refused it
             try:
-                ts = await self._publish(
-                    state, message, thread_ts=None if message.kind in TOP_LEVEL_KINDS else card_ts
-                )
+                ts = await self._publish(state, message, kind, thread_ts=thread_ts)
             except _TryAgain as exc:
                 # One message Slack could not take now must not hold back the others'.
                 not_now = exc
                 continue
-            if message.kind == "card" and ts is not None:
-                card_ts = ts
+            if ts is None:
+                if kind.once and message.ts is None:
+                    given_up.add(message.id)
+            else:
+                posted[message.id] = ts
         if not_now is not None:
             raise not_now
 
+    def _given_up(self, message: MessageRef) -> bool:
+        """A ``once`` message whose first post Slack refused: it settled a version without a ts."""
+        kind = self._kinds.get(message.kind)
+        return bool(kind and kind.once and message.ts is None and message.rendered_version > 0)
+
     async def _publish(
-        self, state: OutboxState, message: MessageRef, *, thread_ts: str | None
+        self, state: OutboxState, message: MessageRef, kind: MessageKind, *, thread_ts: str | None
     ) -> str | None:
-        view = self._renderers[message.kind](state, message)
+        view = kind.render(state, message)
         permalink: str | None = None
-        try:
-            if message.ts is None:
-                response = await self._slack.chat_postMessage(
+        first = message.ts is None
+        if message.ts is None:
+            extra: dict[str, Any] = (
+                {"reply_broadcast": True} if kind.broadcast and thread_ts else {}
+            )
+            answer = await call_slack(
+                self._slack.chat_postMessage(
                     channel=message.channel_id,
                     text=view.text,
                     blocks=view.blocks,
                     thread_ts=thread_ts,
                     unfurl_links=False,
                     unfurl_media=False,
-                )
-                ts = str(response["ts"])
-                if message.kind == "card":
-                    permalink = await self._permalink(message.channel_id, ts)
-            else:
-                ts = message.ts
-                await self._slack.chat_update(
+                    **extra,
+                ),
+                what=f"posting message {message.id} of launch {state.id}",
+            )
+            ts = str(answer.get("ts")) if answer.ok else None
+            if ts is not None and kind.permalink:
+                permalink = await self._permalink(message.channel_id, ts)
+        else:
+            ts = message.ts
+            answer = await call_slack(
+                self._slack.chat_update(
                     channel=message.channel_id, ts=ts, text=view.text, blocks=view.blocks
-                )
-                if message.kind == "card" and message.permalink is None:
-                    permalink = await self._permalink(message.channel_id, ts)
-        except SLACK_CALL_ERRORS as exc:
+                ),
+                what=f"updating message {message.id} of launch {state.id}",
+            )
+            if answer.ok and kind.permalink and message.permalink is None:
+                permalink = await self._permalink(message.channel_id, ts)
+        if answer.error is not None:
             # A post Slack made but never answered cannot be told from one it did not make; it is
             # posted again (Slack has no idempotency key for chat.postMessage).
-            transient = is_transient(exc)
-            error = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
-            logger.warning(
-                "could not publish message %s of launch %s: %s", message.id, state.id, error
-            )
+            give_up = first and kind.once and not answer.transient
             async with self._db.sessions.begin() as session:
                 await mark_rendered(
                     session=session,
                     message_id=message.id,
                     version=message.version,
                     ts=None,
-                    error=error,
+                    error=answer.error,
+                    settle=give_up,
                 )
-            if transient:
-                raise _TryAgain(error) from exc
+                if first and kind.on_posted is not None and not answer.transient:
+                    await kind.on_posted(session, message, None, answer.error)
+            if answer.transient:
+                raise _TryAgain(answer.error)
             return None
         async with self._db.sessions.begin() as session:
             await mark_rendered(
@@ -212,17 +289,21 @@ class Publisher:
                 ts=ts,
                 permalink=permalink,
             )
+            if first and kind.on_posted is not None:
+                await kind.on_posted(
+                    session, replace(message, ts=ts, permalink=permalink), ts, None
+                )
         return ts
 
     async def _permalink(self, channel: str, ts: str) -> str | None:
-        """The card's link for /launch status. The card is posted by now: a failure here must not
-        lose its ts (a retry would post a second card), so it only leaves the link for later."""
-        try:
-            link = await self._slack.chat_getPermalink(channel=channel, message_ts=ts)
-        except SLACK_CALL_ERRORS as exc:
-            logger.warning("no permalink for the card %s yet: %s", ts, exc)
-            return None
-        return str(link["permalink"])
+        """A posted message's link (the card's for /launch status). The message is posted by now: a
+        failure here must not lose its ts (a retry would post it twice), so it only leaves the link
+        for later."""
+        answer = await call_slack(
+            self._slack.chat_getPermalink(channel=channel, message_ts=ts),
+            what=f"chat.getPermalink of the card {ts}",
+        )
+        return str(answer.get("permalink")) if answer.ok else None
 
 
 @dataclass(frozen=True)
@@ -238,6 +319,19 @@ class MessageRef:
     permalink: str | None = None
     last_error: str | None = None
     body: Mapping[str, Any] | None = None
+    # The feature row the message shows (an escalation, a kill-switch request), and the message
+    # row it replies under (Placement.PARENT_THREAD).
+    subject_id: int | None = None
+    parent_id: int | None = None
+
+
+async def bump_subject(*, session: AsyncSession, kind: str, subject_id: int) -> None:
+    """Queue a re-render of the ``kind`` messages that show feature row ``subject_id``."""
+    await session.execute(
+        update(SlackMessage)
+        .where(SlackMessage.kind == kind, SlackMessage.subject_id == subject_id)
+        .values(version=SlackMessage.version + 1)
+    )
 
 
 async def bump_messages(session: AsyncSession, launch_id: int, section_ids: Iterable[int]) -> None:
@@ -279,8 +373,10 @@ async def mark_rendered(
     ts: str | None,
     error: str | None = None,
     permalink: str | None = None,
+    settle: bool = False,
 ) -> None:
-    """Record a successful post/update (never moving ``rendered_version`` backwards)."""
+    """Record a successful post/update (never moving ``rendered_version`` backwards); ``settle``
+    counts a refused version as done too (a ``once`` message given up)."""
     message = await session.get(SlackMessage, message_id, with_for_update=True)
     if message is None:
         return
@@ -289,7 +385,7 @@ async def mark_rendered(
     if permalink is not None:
         message.permalink = permalink
     message.last_error = error
-    if error is None and version > message.rendered_version:
+    if (error is None or settle) and version > message.rendered_version:
         message.rendered_version = version
 
 

@@ -1,8 +1,11 @@
-"""The one AsyncWebClient the bot uses: pointed at SLACK_API_URL, retries 429s, counts calls for /metrics."""
+"""The one AsyncWebClient the bot uses (pointed at SLACK_API_URL, retries 429s, counts calls for
+/metrics) and the one way to call it: ``call_slack`` returns the answer or the error, never raises."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -71,9 +74,39 @@ def make_slack_client(*, token: str, base_url: str, metrics: Metrics) -> Countin
 logger = logging.getLogger(__name__)
 
 
-async def permalink_of(slack: AsyncWebClient, channel: str, ts: str) -> str | None:
+@dataclass(frozen=True)
+class SlackAnswer:
+    """What one Web API call came to: Slack's ``response``, or ``error`` (Slack's error code,
+    ``http_<status>``, or the name of the network error / timeout) and whether it is ``transient``."""
+
+    response: AsyncSlackResponse | None = None
+    error: str | None = None
+    transient: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def get(self, key: str) -> Any:
+        """A field of Slack's answer; None when the call failed or Slack left it out."""
+        return self.response.get(key) if self.response is not None else None
+
+
+async def call_slack(call: Awaitable[AsyncSlackResponse], *, what: str) -> SlackAnswer:
+    """Await one Web API call (``slack.chat_update(...)``, not yet awaited) and return its answer or
+    its error: Slack refusing, Slack unreachable and Slack too slow all come back as an error, so
+    the caller's other work (PagerDuty, the database) still happens. ``what`` names it in the log."""
     try:
-        response = await slack.chat_getPermalink(channel=channel, message_ts=ts)
-    except SlackApiError:
-        return None
-    return str(response.get("permalink") or "") or None
+        response = await call
+    except SLACK_CALL_ERRORS as exc:
+        error = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+        logger.warning("%s failed: %s", what, error)
+        return SlackAnswer(error=error, transient=is_transient(exc))
+    return SlackAnswer(response=response)
+
+
+async def permalink_of(slack: AsyncWebClient, channel: str, ts: str) -> str | None:
+    answer = await call_slack(
+        slack.chat_getPermalink(channel=channel, message_ts=ts), what="chat.getPermalink"
+    )
+    return str(answer.get("permalink") or "") or None

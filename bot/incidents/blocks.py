@@ -199,8 +199,9 @@ def _page_line(view: EscalationView) -> str:
     return "⏳ Paging PagerDuty…"
 
 
-def escalation_message(view: EscalationView) -> MessageView:
-    """The war-room escalation: severity, reporter, what's wrong, the path, the page, who took it."""
+def escalation_message(view: EscalationView, *, version: int = 1) -> MessageView:
+    """The war-room escalation: severity, reporter, what's wrong, the path, the page, who took it.
+    ``version`` (of its outbox row) goes into the buttons' block_id, so Slack redraws them."""
     sev = view.severity.upper()
     blocks: list[Block] = [
         header_block(f"🚨 {sev} · Escalation #{view.id} · {view.launch_name}"),
@@ -256,7 +257,7 @@ def escalation_message(view: EscalationView) -> MessageView:
         blocks.append(
             {
                 "type": "actions",
-                "block_id": f"{IncidentBlock.ESCALATION_ACTIONS}:{view.id}:v{view.version}",
+                "block_id": f"{IncidentBlock.ESCALATION_ACTIONS}:{view.id}:v{version}",
                 "elements": buttons,
             }
         )

@@ -1,4 +1,4 @@
-"""Escalation follow-ups: post the escalation, page PagerDuty, ping each level, acknowledge/resolve."""
+"""Escalation follow-ups: publish the escalation (outbox), page PagerDuty, ping each level, acknowledge/resolve."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ import logging
 from datetime import datetime
 from typing import Any, Literal
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
-
 from bot.core.http import DeliveryFailed
 from bot.core.mrkdwn import escape
 from bot.core.scheduler import Job
-from bot.core.slack_client import permalink_of, slack_error
+from bot.core.slack_client import call_slack
 from bot.deps import Deps
 from bot.incidents import escalations
-from bot.incidents.blocks import escalation_message, level_ping, page_failed_message, resolved_note
+from bot.incidents.blocks import level_ping, page_failed_message, resolved_note
 from bot.incidents.contacts import people_to_call
 from bot.incidents.escalations import (
     EscalationView,
@@ -25,7 +22,6 @@ from bot.incidents.escalations import (
     claim_due_levels,
     escalations_to_resume,
     pagerduty_catch_up,
-    record_escalation_message,
     record_escalation_notice,
     record_page,
     record_ping,
@@ -36,28 +32,17 @@ from bot.incidents.pagerduty import EscalationClient
 logger = logging.getLogger(__name__)
 
 
-MAX_RENDERS = 5
-
-
 # ---------------------------------------------------------------------------------------------------
 # Slack helpers (errors are recorded, never raised: the outside call must still happen)
 
 
 async def post_message(deps: Deps, **kwargs: Any) -> tuple[str | None, str | None]:
     """chat.postMessage -> (ts, error)."""
-    try:
-        response = await deps.slack.chat_postMessage(
-            unfurl_links=False, unfurl_media=False, **kwargs
-        )
-    except SlackApiError as exc:
-        error = slack_error(exc)
-    except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-        # Slack unreachable: still an answer to record, not a reason to drop the rest of the work.
-        error = type(exc).__name__
-    else:
-        return str(response["ts"]), None
-    logger.warning("chat.postMessage to %s failed: %s", kwargs.get("channel"), error)
-    return None, error
+    answer = await call_slack(
+        deps.slack.chat_postMessage(unfurl_links=False, unfurl_media=False, **kwargs),
+        what=f"chat.postMessage to {kwargs.get('channel')}",
+    )
+    return (str(answer.get("ts")) if answer.ok else None), answer.error
 
 
 async def _notice(deps: Deps, escalation_id: int, message: str, **kwargs: Any) -> str | None:
@@ -76,12 +61,11 @@ async def _notice(deps: Deps, escalation_id: int, message: str, **kwargs: Any) -
 
 
 async def update_message(deps: Deps, *, channel: str, ts: str, text: str, blocks: Any) -> bool:
-    try:
-        await deps.slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-    except SlackApiError as exc:
-        logger.warning("chat.update of %s failed: %s", ts, slack_error(exc))
-        return False
-    return True
+    answer = await call_slack(
+        deps.slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
+        what=f"chat.update of {ts}",
+    )
+    return answer.ok
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -96,28 +80,15 @@ async def load_escalation(deps: Deps, escalation_id: int) -> EscalationView:
 async def run_escalation(deps: Deps, escalation_id: int) -> None:
     """Post the escalation message (with its Acknowledge button) and page PagerDuty.
 
-    Safe to run again for the same escalation (after a restart): a posted message is not posted
-    twice, and a page that went through is not sent again."""
+    Safe to run again for the same escalation (after a restart): the message is the outbox's (a
+    posted one is not posted twice), and a page that went through is not sent again. The message
+    goes out first, so the page can link to it."""
     view = await load_escalation(deps, escalation_id)
-    if view.message_ts is None:
-        message = escalation_message(view)
-        ts, error = await post_message(
-            deps, channel=view.channel_id, text=message.text, blocks=message.blocks
-        )
-        link = await permalink_of(deps.slack, view.channel_id, ts) if ts else None
-        async with deps.db.sessions.begin() as session:
-            await record_escalation_message(
-                session=session,
-                escalation_id=escalation_id,
-                ts=ts,
-                permalink=link,
-                error=error,
-                at=deps.clock(),
-            )
+    await deps.publisher.publish_now(view.launch_id)
     view = await load_escalation(deps, escalation_id)
     if view.page_status == "pending" and view.status != "resolved":
         await page(deps, view, "trigger")
-    await render_escalation(deps, escalation_id)
+    deps.publisher.kick(view.launch_id)
 
 
 async def page(
@@ -205,42 +176,21 @@ async def _announce_page_failure(deps: Deps, view: EscalationView, error: str) -
     )
 
 
-async def render_escalation(deps: Deps, escalation_id: int) -> None:
-    """Bring the escalation message up to date with the database.
-
-    Two follow-ups (a click and the page result) may render at once and Slack keeps whichever
-    chat.update came last; so after each update we re-read, and render again if the version moved
-    on meanwhile. The last renderer to finish therefore always shows the latest committed state."""
-    for _ in range(MAX_RENDERS):
-        view = await load_escalation(deps, escalation_id)
-        if view.message_ts is None:
-            return
-        message = escalation_message(view)
-        await update_message(
-            deps,
-            channel=view.channel_id,
-            ts=view.message_ts,
-            text=message.text,
-            blocks=message.blocks,
-        )
-        latest = await load_escalation(deps, escalation_id)
-        if latest.version == view.version:
-            return
-
-
 async def after_acknowledge(deps: Deps, escalation_id: int) -> None:
     view = await load_escalation(deps, escalation_id)
-    await render_escalation(deps, escalation_id)
+    deps.publisher.kick(view.launch_id)  # the message shows who took it
     if view.page_status == "sent":
-        # Tell PagerDuty too, so it stops escalating on its side.
+        # Tell PagerDuty too, so it stops escalating on its side (Slack failing the message's
+        # update is the publisher's to retry and does not stand in the way).
         await page(deps, view, "acknowledge")
+    deps.publisher.kick(view.launch_id)
 
 
 async def after_resolve(deps: Deps, escalation_id: int) -> None:
     view = await load_escalation(deps, escalation_id)
     if view.resolve_status == "pending":
         await page(deps, view, "resolve")
-    await render_escalation(deps, escalation_id)
+    deps.publisher.kick(view.launch_id)
     view = await load_escalation(deps, escalation_id)
     note = resolved_note(view)
     await _notice(
@@ -256,10 +206,10 @@ async def after_resolve(deps: Deps, escalation_id: int) -> None:
 
 async def after_repage(deps: Deps, escalation_id: int) -> None:
     view = await load_escalation(deps, escalation_id)
-    await render_escalation(deps, escalation_id)
+    deps.publisher.kick(view.launch_id)
     if view.page_status == "pending":
         await page(deps, view, "trigger")
-    await render_escalation(deps, escalation_id)
+    deps.publisher.kick(view.launch_id)
 
 
 async def post_level_ping(deps: Deps, ping: PingView) -> None:
@@ -277,7 +227,7 @@ async def post_level_ping(deps: Deps, ping: PingView) -> None:
     ts, error = await post_message(deps, **kwargs)
     async with deps.db.sessions.begin() as session:
         await record_ping(session=session, ping_id=ping.id, ts=ts, error=error, at=deps.clock())
-    await render_escalation(deps, ping.escalation_id)
+    deps.publisher.kick(view.launch_id)  # the message shows the level it is at
 
 
 async def fire_due_levels(deps: Deps, now: datetime) -> int:

@@ -16,11 +16,8 @@ from bot.core.config import EscalationLevel
 from bot.core.errors import BadInput, NotFound
 from bot.core.events import SYSTEM, Actor, EventKind, append_event
 from bot.core.launches import lock_launch
-from bot.core.models import (
-    Escalation,
-    EscalationLevelPing,
-    Launch,
-)
+from bot.core.models import Escalation, EscalationLevelPing, Launch, SlackMessage
+from bot.core.outbox import bump_subject
 from bot.incidents.contacts import contact_key
 
 SEVERITIES = ("sev1", "sev2", "sev3")
@@ -30,6 +27,8 @@ MAX_REASON = 1000
 # A second `/launch escalate` with the same words while the first is open is the same incident:
 # paging again would wake the same people twice.
 DUPLICATE_WINDOW = timedelta(minutes=10)
+# The escalation's own message (SlackMessage.kind), published through the outbox.
+ESCALATION_MESSAGE = "escalation"
 # Giving up on posting a due level after this many Slack errors (each is logged and recorded).
 MAX_PING_ATTEMPTS = 5
 
@@ -88,7 +87,6 @@ class EscalationView:
     next_level_at: datetime | None
     message_ts: str | None
     permalink: str | None
-    version: int
     page_status: str
     page_tries: int
     page_error: str | None
@@ -128,7 +126,6 @@ def _escalation_view(row: Escalation, launch_name: str) -> EscalationView:
         next_level_at=row.next_level_at,
         message_ts=row.message_ts,
         permalink=row.permalink,
-        version=row.version,
         page_status=row.page_status,
         page_tries=row.page_tries,
         page_error=row.page_error,
@@ -213,12 +210,22 @@ async def open_escalation(
         path=path,
         level=0,
         next_level_at=at + _wait(path, 0) if path else None,
-        version=1,
         page_status="pending",
         page_tries=0,
     )
     session.add(escalation)
     await session.flush()
+    # Posted by the publisher once this commits (and after a restart, if it had not been).
+    session.add(
+        SlackMessage(
+            launch_id=launch_id,
+            kind=ESCALATION_MESSAGE,
+            subject_id=escalation.id,
+            channel_id=channel_id,
+            version=1,
+            rendered_version=0,
+        )
+    )
     if path:
         # Level 0 is notified by the escalation message itself.
         session.add(
@@ -320,7 +327,7 @@ async def record_page(
             row.paged_at = at
     elif action == "resolve":
         row.resolve_status = outcome
-    row.version += 1
+    await bump_subject(session=session, kind=ESCALATION_MESSAGE, subject_id=row.id)
     await append_event(
         session=session,
         launch_id=row.launch_id,
@@ -345,7 +352,7 @@ async def retry_page(
     if row.page_status != "failed" or row.status == "resolved":
         return False
     row.page_status = "pending"
-    row.version += 1
+    await bump_subject(session=session, kind=ESCALATION_MESSAGE, subject_id=row.id)
     await append_event(
         session=session,
         launch_id=row.launch_id,
@@ -386,7 +393,7 @@ async def acknowledge(
     row.acknowledged_by_name = actor.name
     row.acknowledged_at = at
     row.next_level_at = None
-    row.version += 1
+    await bump_subject(session=session, kind=ESCALATION_MESSAGE, subject_id=row.id)
     await append_event(
         session=session,
         launch_id=row.launch_id,
@@ -412,7 +419,7 @@ async def resolve(
     row.next_level_at = None
     # Only an incident PagerDuty knows about needs resolving there.
     row.resolve_status = "pending" if row.page_status == "sent" else "skipped"
-    row.version += 1
+    await bump_subject(session=session, kind=ESCALATION_MESSAGE, subject_id=row.id)
     await append_event(
         session=session,
         launch_id=row.launch_id,
@@ -449,7 +456,7 @@ async def claim_due_levels(*, session: AsyncSession, now: datetime) -> list[int]
         due_at = row.next_level_at
         row.level = level
         row.next_level_at = due_at + _wait(row.path, level) if level < len(row.path) else None
-        row.version += 1
+        await bump_subject(session=session, kind=ESCALATION_MESSAGE, subject_id=row.id)
         ping = EscalationLevelPing(escalation_id=row.id, level=level, due_at=due_at, claimed_at=now)
         session.add(ping)
         await session.flush()
@@ -525,13 +532,19 @@ async def any_due(*, session: AsyncSession, now: datetime) -> bool:
 
 
 async def escalations_to_resume(*, session: AsyncSession, before: datetime) -> list[int]:
-    """Escalations created before ``before`` whose message or page never went out (the process
-    stopped in between)."""
+    """Escalations created before ``before`` whose page never went out (the process stopped in
+    between). Their message is the outbox's to recover."""
     rows = await session.scalars(
         select(Escalation.id).where(
             Escalation.created_at < before,
             Escalation.status != "resolved",
-            (Escalation.message_ts.is_(None)) | (Escalation.page_status == "pending"),
+            Escalation.page_status == "pending",
         )
     )
     return list(rows.all())
+
+
+async def launch_escalations(*, session: AsyncSession, launch: Launch) -> dict[int, EscalationView]:
+    """Every escalation of the launch by id, for its messages' renderers."""
+    rows = await session.scalars(select(Escalation).where(Escalation.launch_id == launch.id))
+    return {row.id: _escalation_view(row, launch.name) for row in rows}

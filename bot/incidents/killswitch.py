@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.checklist.rules import set_items_checked
@@ -24,8 +24,8 @@ from bot.core.models import (
     Launch,
     Phase,
     Section,
-    SlackMessage,
 )
+from bot.core.outbox import bump_messages
 from bot.incidents.escalations import MAX_REASON
 from bot.signoffs.log import holds
 
@@ -91,6 +91,9 @@ class KillSwitchSummary:
     changed_at: datetime | None
     last_fire: KillSwitchView | None
     last_test: KillSwitchView | None
+
+
+FINISHED = ("confirmed", "failed", "unknown")
 
 
 def _killswitch_view(row: KillSwitchRequest, launch_name: str) -> KillSwitchView:
@@ -435,43 +438,8 @@ async def set_armed(
 
 
 async def _show_on_card(session: AsyncSession, launch_id: int) -> None:
-    """Copy the kill-switch state into the launch's ``template_extra`` and queue a card re-render.
-
-    The card is rendered by the publisher from ``load_state`` alone, whose only open-ended
-    field is ``LaunchState.extra`` (= ``template_extra``); this copy is written only here, always
-    from ``KillSwitchState`` and the last fire, in the same transaction."""
-    launch = await lock_launch(session, launch_id)
-    state = await session.scalar(
-        select(KillSwitchState).where(KillSwitchState.launch_id == launch_id)
-    )
-    last = await session.scalar(
-        select(KillSwitchRequest)
-        .where(
-            KillSwitchRequest.launch_id == launch_id,
-            KillSwitchRequest.dry_run.is_(False),
-            KillSwitchRequest.status.in_(["confirmed", "failed", "unknown"]),
-        )
-        .order_by(KillSwitchRequest.id.desc())
-        .limit(1)
-    )
-    shown: dict[str, Any] = {
-        "armed": bool(state and state.armed),
-        "changed_by_id": state.changed_by_id if state else None,
-        "changed_at": state.changed_at.isoformat() if state else None,
-    }
-    if last is not None and last.completed_at is not None:
-        shown["last_fire"] = {
-            "status": last.status,
-            "by_id": last.requested_by_id,
-            "at": last.completed_at.isoformat(),
-        }
-    # A new dict: SQLAlchemy does not see in-place changes to a JSON column.
-    launch.template_extra = {**launch.template_extra, "killswitch": shown}
-    await session.execute(
-        update(SlackMessage)
-        .where(SlackMessage.launch_id == launch_id, SlackMessage.kind == "card")
-        .values(version=SlackMessage.version + 1)
-    )
+    """Queue a card re-render: the card shows the kill switch (``LaunchState.killswitch``)."""
+    await bump_messages(session, launch_id, ())
 
 
 async def killswitch_summary(*, session: AsyncSession, launch_id: int) -> KillSwitchSummary:
@@ -482,24 +450,47 @@ async def killswitch_summary(*, session: AsyncSession, launch_id: int) -> KillSw
         select(KillSwitchState).where(KillSwitchState.launch_id == launch_id)
     )
 
-    async def last(dry_run: bool) -> KillSwitchView | None:
-        row = await session.scalar(
-            select(KillSwitchRequest)
-            .where(KillSwitchRequest.launch_id == launch_id, KillSwitchRequest.dry_run.is_(dry_run))
-            .order_by(KillSwitchRequest.id.desc())
-            .limit(1)
-        )
-        return _killswitch_view(row, launch.name) if row is not None else None
-
     return KillSwitchSummary(
         launch_id=launch_id,
         launch_name=launch.name,
         armed=bool(state and state.armed),
         changed_by_id=state.changed_by_id if state else None,
         changed_at=state.changed_at if state else None,
-        last_fire=await last(False),
-        last_test=await last(True),
+        last_fire=await _last_request(session, launch, dry_run=False),
+        last_test=await _last_request(session, launch, dry_run=True),
     )
+
+
+async def card_killswitch(*, session: AsyncSession, launch: Launch) -> KillSwitchSummary | None:
+    """The kill switch as the launch card shows it: None until it was armed, disarmed or fired;
+    ``last_fire`` is the last fire that finished (confirmed, failed or unknown)."""
+    state = await session.scalar(
+        select(KillSwitchState).where(KillSwitchState.launch_id == launch.id)
+    )
+    last_fire = await _last_request(session, launch, dry_run=False, statuses=FINISHED)
+    if state is None and last_fire is None:
+        return None
+    return KillSwitchSummary(
+        launch_id=launch.id,
+        launch_name=launch.name,
+        armed=bool(state and state.armed),
+        changed_by_id=state.changed_by_id if state else None,
+        changed_at=state.changed_at if state else None,
+        last_fire=last_fire,
+        last_test=None,
+    )
+
+
+async def _last_request(
+    session: AsyncSession, launch: Launch, *, dry_run: bool, statuses: Sequence[str] = ()
+) -> KillSwitchView | None:
+    query = select(KillSwitchRequest).where(
+        KillSwitchRequest.launch_id == launch.id, KillSwitchRequest.dry_run.is_(dry_run)
+    )
+    if statuses:
+        query = query.where(KillSwitchRequest.status.in_(statuses))
+    row = await session.scalar(query.order_by(KillSwitchRequest.id.desc()).limit(1))
+    return _killswitch_view(row, launch.name) if row is not None else None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 
 from bot.checklist.blocks import phase_label, phase_line
 from bot.core.config import RoleConfig
@@ -70,27 +69,23 @@ def launch_card(
 
 
 def _killswitch_line(state: LaunchState) -> list[Block]:
-    """The kill switch's recorded state (bot/incidents.py keeps a copy in ``extra``), once it has one."""
-    shown = state.extra.get("killswitch")
-    if not isinstance(shown, Mapping):
+    """The kill switch's recorded state, once it has one (armed, disarmed or fired)."""
+    shown = state.killswitch
+    if shown is None:
         return []
-    by = mention(str(shown["changed_by_id"])) if shown.get("changed_by_id") else None
-    at = (
-        f" · {slack_date(datetime.fromisoformat(str(shown['changed_at'])))}"
-        if shown.get("changed_at")
-        else ""
-    )
-    if shown.get("armed"):
+    by = mention(shown.changed_by_id) if shown.changed_by_id else None
+    at = f" · {slack_date(shown.changed_at)}" if shown.changed_at else ""
+    if shown.armed:
         text = "🔴 Kill switch *armed*" + (f" (by {by}{at})" if by else "")
     elif by:
         text = f"⚪ Kill switch *disarmed* by {by}{at}"
     else:
         text = "⚪ Kill switch *not armed*"
-    last = shown.get("last_fire")
-    if isinstance(last, Mapping):
+    last = shown.last_fire
+    if last is not None:
         outcome = {"confirmed": "✅ fired, confirmed", "failed": "❌ last fire FAILED"}
-        text += f" · {outcome.get(str(last.get('status')), '⚠️ last fire unconfirmed')}"
-        text += f" {slack_date(datetime.fromisoformat(str(last['at'])))}" if last.get("at") else ""
+        text += f" · {outcome.get(last.status, '⚠️ last fire unconfirmed')}"
+        text += f" {slack_date(last.completed_at)}" if last.completed_at else ""
     return [context_block(text)]
 
 

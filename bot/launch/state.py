@@ -15,6 +15,8 @@ from bot.core.errors import NotFound
 from bot.core.models import Launch, SlackMessage
 from bot.core.outbox import MessageRef
 from bot.golive.state import GoLiveView, load_golive
+from bot.incidents.escalations import EscalationView, launch_escalations
+from bot.incidents.killswitch import KillSwitchSummary, card_killswitch
 from bot.signoffs.log import SignOffLog, load_sign_offs
 
 
@@ -38,6 +40,10 @@ class LaunchState:
     golive: GoLiveView | None = None
     # When this state was read (the bot's clock): soak times are shown as of then.
     as_of: datetime | None = None
+    # What the card says of the kill switch; None until it was armed, disarmed or fired.
+    killswitch: KillSwitchSummary | None = None
+    # The launch's escalations by id, for their messages (kind "escalation").
+    escalations: Mapping[int, EscalationView] = field(default_factory=dict)
 
     @property
     def is_active(self) -> bool:
@@ -61,7 +67,8 @@ class LaunchState:
         )
 
     def posting_order(self) -> list[MessageRef]:
-        """Card first, then sections in template order, so the thread reads like the checklist."""
+        """Card first, then sections in template order, so the thread reads like the checklist;
+        then GO, then every other message (incidents) in the order it was written."""
         section_rank: dict[int, tuple[int, int]] = {}
         for phase in self.phases:
             for section in phase.sections:
@@ -73,9 +80,9 @@ class LaunchState:
                 if m.kind == "card"
                 else (2, (0, 0), m.part)
                 if m.kind == "go"
+                else (1, section_rank.get(m.section_id, (0, 0)), m.part)
+                if m.section_id is not None
                 else (3, (0, 0), m.id)
-                if m.section_id is None
-                else (1, section_rank.get(m.section_id or 0, (0, 0)), m.part)
             ),
         )
 
@@ -131,6 +138,8 @@ async def load_state(
                 permalink=m.permalink,
                 last_error=m.last_error,
                 body=m.body,
+                subject_id=m.subject_id,
+                parent_id=m.parent_id,
             )
             for m in messages
         ),
@@ -138,4 +147,6 @@ async def load_state(
         sign_offs=sign_offs,
         golive=golive,
         as_of=now,
+        killswitch=await card_killswitch(session=session, launch=launch),
+        escalations=await launch_escalations(session=session, launch=launch),
     )

@@ -10,13 +10,11 @@ cached display name) and ``identity.store_display_name`` swaps in the display na
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.core.binding import Origin
 from bot.core.events import Actor
@@ -24,7 +22,7 @@ from bot.core.identity import Identity
 from bot.core.ids import ActionId, CallbackId, SignOffBlock
 from bot.core.mrkdwn import plain
 from bot.core.refusal import Refused
-from bot.core.slack_client import slack_error
+from bot.core.slack_client import call_slack
 from bot.deps import Deps
 from bot.launch.state import load_state
 from bot.signoffs.blocks import (
@@ -43,8 +41,6 @@ from bot.signoffs.flows import (
 )
 from bot.signoffs.log import EMPTY_LOG
 from bot.signoffs.rules import SignOffOutcome
-
-logger = logging.getLogger(__name__)
 
 
 def actor_of(user: dict[str, Any], identity: Identity) -> Actor:
@@ -151,15 +147,15 @@ async def _open_revoke_modal(
     log = state.sign_offs or EMPTY_LOG
     role = log.role(meta.role_id)
     title = role.title if role else meta.role_id
-    try:
-        await deps.slack.views_open(
+    answer = await call_slack(
+        deps.slack.views_open(
             trigger_id=trigger_id, view=revoke_modal(state=state, role_title=title, meta=meta)
-        )
-    except SlackClientError as exc:
-        error = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
-        logger.warning("views.open for a revoke form failed: %s", error)
+        ),
+        what="views.open for a revoke form",
+    )
+    if not answer.ok:
         await respond(
-            text=f":warning: I could not open the revoke form (Slack said `{error}`). Nothing "
+            text=f":warning: I could not open the revoke form (Slack said `{answer.error}`). Nothing "
             f"changed. You can also type `/launch signoff revoke {meta.role_id} &lt;reason&gt;`.",
             response_type="ephemeral",
             replace_original=False,

@@ -132,6 +132,10 @@ class _ResponseUrl:
     uses: int = 0
 
 
+# The failure that is no answer at all (see ``SlackStandIn.fail_next``).
+DISCONNECT = -1
+
+
 class SlackStandIn:
     """A local Slack workspace with one bot. See the module docstring; every limit comes from
     shared/slack (Block Kit sizes, trigger_id 3 s single use, response_url 5 uses in 30 min)."""
@@ -208,8 +212,11 @@ class SlackStandIn:
         status: int = 200,
         retry_after: int | None = None,
         times: int = 1,
+        disconnect: bool = False,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` fail (429 with Retry-After, an error, a 5xx)."""
+        """Make the next ``times`` calls of ``method`` fail (429 with Retry-After, an error, a 5xx,
+        or with ``disconnect`` a network error: the connection is closed without an answer)."""
+        status = DISCONNECT if disconnect else status
         self._failures.setdefault(method, []).extend([(error, status, retry_after)] * times)
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
@@ -296,6 +303,9 @@ class SlackStandIn:
         failures = self._failures.get(method)
         if failures:
             error, status, retry_after = failures.pop(0)
+            if status == DISCONNECT and request.transport is not None:
+                request.transport.close()  # the caller sees the server disconnect, no answer
+                return web.Response(status=500)
             headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
             if status == 429:
                 return web.json_response(

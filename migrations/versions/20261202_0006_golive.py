@@ -1,7 +1,7 @@
 """Go-live: stage state, traffic requests, scheduled posts; bot-ticked items; notice bodies.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02 15:58:21.521064
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import bot.core.db
 
-revision: str = '0005'
-down_revision: str | Sequence[str] | None = '0004'
+revision: str = '0006'
+down_revision: str | Sequence[str] | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
