@@ -72,6 +72,7 @@ class EventKind(StrEnum):
     KILLSWITCH_ARMED = "killswitch_armed"
     KILLSWITCH_DISARMED = "killswitch_disarmed"
     KILLSWITCH_TEST_NOT_TICKED = "killswitch_test_not_ticked"
+    DISPLAY_NAME_RESOLVED = "display_name_resolved"
 
 
 GENESIS_HASH = "0" * 64
