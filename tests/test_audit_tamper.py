@@ -14,11 +14,9 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.sql import Executable
 
-from bot.core.events import GENESIS_HASH, event_hash
 from bot.core.ids import ActionId
 from bot.core.models import (
     Escalation,
-    Event,
     Item,
     KillSwitchRequest,
     KillSwitchState,
@@ -28,7 +26,7 @@ from bot.core.models import (
 )
 from tests import test_audit, test_incidents, test_signoffs
 from tests.fake_killswitch import FakeKillSwitch
-from tests.test_audit import ALICE, BOB, export
+from tests.test_audit import ALICE, BOB, as_an_old_log, export
 from tests.test_incidents import click as press
 from tests.test_incidents import escalation_message, open_modal, submit, wait_for
 from tests.test_signoffs import CTO, SECURITY, approve_all, revoke_via_modal
@@ -408,32 +406,6 @@ async def test_a_rewritten_chain_head_in_a_sign_off_is_named(
 
 
 # --- a log written before the fields were recorded: unchecked, and said so -----------------------
-
-NEW_DETAIL = {
-    "launch_started": ("log_version", "team_id"),
-    "escalation_opened": ("channel_id",),
-    "killswitch_requested": ("channel_id",),
-    "killswitch_confirmed": ("response_body",),
-}
-
-
-async def as_an_old_log(room: WarRoom) -> None:
-    """Rewrite launch 1's log as the previous version wrote it (no ``log_version``, none of the
-    details added with it), rehashing the chain as it would have been hashed then."""
-    async with room.bot.deps.db.sessions.begin() as session:
-        events = (await session.scalars(select(Event).order_by(Event.seq))).all()
-        prev = GENESIS_HASH
-        for e in events:
-            detail = {k: v for k, v in e.detail.items() if k not in NEW_DETAIL.get(e.kind, ())}
-            if e.kind == "sign_off_approved":
-                detail["progress"] = {**detail["progress"], "chain_head": prev}
-                row = await session.get(SignOff, detail["sign_off_id"])
-                assert row is not None
-                row.progress = detail["progress"]
-            e.detail = detail
-            e.prev_hash = prev
-            e.hash = event_hash(prev, e)
-            prev = e.hash
 
 
 async def test_an_old_log_verifies_what_it_can_and_names_what_it_cannot(
