@@ -156,12 +156,16 @@ def _audit_command(args: argparse.Namespace, settings: Settings) -> int:
     if report.mismatches:
         print(f"launchbot: launch #{report.launch_id}: the chain is intact but:")  # noqa: T201
         for problem in report.mismatches:
-            print(f"  - {problem}")  # noqa: T201
+            print(f"  - {problem.describe()}")  # noqa: T201
         return 1
     print(  # noqa: T201
         f"launchbot: audit chain of launch #{report.launch_id} verified: "
         f"{report.events} events, head {report.head_hash}"
     )
+    if report.unchecked:
+        print("launchbot: these fields could not be checked, so they are not verified:")  # noqa: T201
+        for gap in report.unchecked:
+            print(f"  - {gap.describe()}")  # noqa: T201
     return 0
 
 

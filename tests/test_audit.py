@@ -18,9 +18,9 @@ from sqlalchemy import select, text
 from bot.__main__ import main
 from bot.audit.record import ChainReport, verify_chain
 from bot.audit.report import Format, export_launch
-from bot.core.events import event_hash
+from bot.core.events import GENESIS_HASH, event_hash
 from bot.core.ids import ActionId
-from bot.core.models import Event
+from bot.core.models import Event, SignOff
 from tests.test_signoffs import (  # noqa: F401  (people is a fixture)
     CTO,
     HOLDERS,
@@ -137,8 +137,9 @@ async def test_verify_catches_a_sign_off_row_that_no_longer_matches_its_event(
     await behind_the_bots_back(room, "UPDATE item SET changed_by_id = :who", who=CTO)
     report = await verify(room)
     assert report.first_bad is None and not report.ok
-    assert any("CTO by U0BOB00001" in m for m in report.mismatches)
-    assert any("Read replicas configured" in m for m in report.mismatches)
+    found = {(m.table, m.field, m.expected, m.found) for m in report.mismatches}
+    assert ("sign_off", "user_id", CTO, BOB) in found
+    assert ("item", "changed_by_id", ALICE, CTO) in found
     assert await cli("audit", "verify", "1") == 1
     assert "the chain is intact but" in capsys.readouterr().out
 
@@ -498,6 +499,12 @@ async def test_exported_json_has_every_key_the_readme_documents(room: WarRoom) -
     await a_full_lifecycle(room)
     clean = json.loads(await export(room, "json"))
     assert clean["chain"]["first_bad"] is None
+    # A row edited behind the bot's back in a log of the previous version: ``findings`` and
+    # ``unchecked`` have entries to check.
+    await behind_the_bots_back(room, "UPDATE sign_off SET comment = 'forged'")
+    await as_an_old_log(room)
+    tampered = json.loads(await export(room, "json"))
+    assert tampered["chain"]["findings"] and tampered["chain"]["unchecked"]
     # A record whose chain is broken, so the documented ``first_bad`` object is exported too.
     seq = await seq_of(room, "item_checked")
     await behind_the_bots_back(
@@ -505,4 +512,33 @@ async def test_exported_json_has_every_key_the_readme_documents(room: WarRoom) -
     )
     broken = json.loads(await export(room, "json"))
     assert broken["chain"]["first_bad"]["seq"] == seq
-    assert drift(readme_schema(), [clean, broken]) == []
+    assert drift(readme_schema(), [clean, tampered, broken]) == []
+
+
+async def as_an_old_log(room: WarRoom) -> None:
+    """Rewrite launch 1's log as log version 1 wrote it: no ``log_version`` nor the details added
+    with it, the chain rehashed as it would have been then (and the chain heads the approvers
+    signed with it)."""
+    new_detail = {
+        "launch_started": ("log_version", "team_id"),
+        "escalation_opened": ("channel_id",),
+        "killswitch_requested": ("channel_id",),
+        "killswitch_confirmed": ("response_body",),
+        "killswitch_failed": ("response_body",),
+        "killswitch_test_confirmed": ("response_body",),
+        "killswitch_test_failed": ("response_body",),
+    }
+    async with room.bot.deps.db.sessions.begin() as session:
+        events = (await session.scalars(select(Event).order_by(Event.seq))).all()
+        prev = GENESIS_HASH
+        for e in events:
+            detail = {k: v for k, v in e.detail.items() if k not in new_detail.get(e.kind, ())}
+            if e.kind == "sign_off_approved":
+                detail["progress"] = {**detail["progress"], "chain_head": prev}
+                row = await session.get(SignOff, detail["sign_off_id"])
+                assert row is not None
+                row.progress = detail["progress"]
+            e.detail = detail
+            e.prev_hash = prev
+            e.hash = event_hash(prev, e)
+            prev = e.hash

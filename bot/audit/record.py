@@ -3,8 +3,8 @@
 ``verify_chain`` walks the events in order and recomputes every link
 (``hash = sha256(prev_hash + canonical(event))``, see ``events.event_hash``): an edited row no
 longer matches its hash, a deleted or reordered one breaks the sequence or the next ``prev_hash``.
-It then checks that the state tables agree with the log (each item's who/when and each sign-off are
-what their events say), because the card and the report read those tables.
+It then replays the log and compares every row it describes, field by field (``replay.compare``),
+because the card and the report read those tables; the report's values come from that replay.
 
 A chain can still be cut off at the end or rewritten from some point on by someone who recomputes
 every later hash. The head hash is therefore published outside the database: in the GO message, in
@@ -21,13 +21,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.audit.replay import Expect, Expected, Findings, Mismatch, Replay, Unchecked, compare
+from bot.checklist.state import ItemState
 from bot.core.config import RoleConfig
 from bot.core.db import open_database
-from bot.core.events import GENESIS_HASH, EventKind, event_hash
+from bot.core.events import GENESIS_HASH, event_hash
 from bot.core.launches import active_launch, find_launch
-from bot.core.models import Event, Item, Launch, SignOff
+from bot.core.models import Event, Launch
 from bot.launch.state import LaunchState, load_state
-from bot.signoffs.log import EMPTY_LOG, SignOffRecord
+from bot.signoffs.log import EMPTY_LOG, SignOffLog, SignOffRecord
 
 REPORT_SCHEMA = "launchbot.report/1"
 ITEM_EVENTS = ("item_checked", "item_unchecked")
@@ -52,8 +54,10 @@ class ChainReport:
     events: int
     head_hash: str
     first_bad: ChainBreak | None = None
-    # State rows that disagree with the (intact) log, e.g. a sign-off edited behind the bot's back.
-    mismatches: tuple[str, ...] = field(default=())
+    # Row fields that disagree with the (intact) log, e.g. a sign-off edited behind the bot's back.
+    mismatches: tuple[Mismatch, ...] = field(default=())
+    # Fields the log cannot vouch for (written before it recorded them): never counted as checked.
+    unchecked: tuple[Unchecked, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
@@ -97,85 +101,27 @@ def check_links(launch_id: int, events: Sequence[Event]) -> ChainReport:
 
 
 async def verify_chain(*, session: AsyncSession, launch_id: int) -> ChainReport:
-    """Check the launch's event chain, then that items and sign-offs agree with it."""
-    await find_launch(session=session, ref=str(launch_id))
+    """Check the launch's event chain, then replay it and compare every row it describes."""
+    return (await _verify(session, launch_id))[0]
+
+
+async def _verify(session: AsyncSession, launch_id: int) -> tuple[ChainReport, Findings | None]:
+    launch = await find_launch(session=session, ref=str(launch_id))
     events = await _events(session, launch_id)
     report = check_links(launch_id, events)
     if report.first_bad is not None:
-        return report
-    mismatches = [
-        *await _item_mismatches(session, launch_id, events),
-        *await _sign_off_mismatches(session, launch_id, events),
-    ]
-    return ChainReport(
-        launch_id=launch_id,
-        events=report.events,
-        head_hash=report.head_hash,
-        mismatches=tuple(mismatches),
+        return report, None
+    findings = await compare(session=session, launch=launch, events=events)
+    return (
+        ChainReport(
+            launch_id=launch_id,
+            events=report.events,
+            head_hash=report.head_hash,
+            mismatches=findings.mismatches,
+            unchecked=findings.unchecked,
+        ),
+        findings,
     )
-
-
-async def _item_mismatches(
-    session: AsyncSession, launch_id: int, events: Sequence[Event]
-) -> list[str]:
-    last: dict[int, Event] = {}
-    for e in events:
-        if e.kind in ITEM_EVENTS and e.item_id is not None:
-            last[e.item_id] = e
-    problems: list[str] = []
-    items = (await session.scalars(select(Item).where(Item.launch_id == launch_id))).all()
-    for item in items:
-        change = last.get(item.id)
-        if change is None:
-            if item.checked or item.changed_by_id is not None:
-                problems.append(f"item {item.id} ({item.text!r}) changed without an event")
-            continue
-        if item.checked != (change.kind == "item_checked") or item.changed_by_id != change.actor_id:
-            problems.append(
-                f"item {item.id} ({item.text!r}) does not match event #{change.seq} "
-                f"({change.kind} by {change.actor_id})"
-            )
-    return problems
-
-
-async def _sign_off_mismatches(
-    session: AsyncSession, launch_id: int, events: Sequence[Event]
-) -> list[str]:
-    approved = {
-        int(e.detail.get("sign_off_id", 0)): e
-        for e in events
-        if e.kind == EventKind.SIGN_OFF_APPROVED
-    }
-    revoked = {
-        int(e.detail.get("sign_off_id", 0)): e
-        for e in events
-        if e.kind == EventKind.SIGN_OFF_REVOKED
-    }
-    problems: list[str] = []
-    rows = (await session.scalars(select(SignOff).where(SignOff.launch_id == launch_id))).all()
-    for row in rows:
-        approval = approved.get(row.id)
-        if (
-            approval is None
-            or approval.seq != row.event_seq
-            or approval.actor_id != row.user_id
-            or approval.detail.get("role_id") != row.role_id
-            or approval.at != row.at
-        ):
-            problems.append(
-                f"sign-off {row.id} ({row.role_title} by {row.user_id}) does not match its "
-                "approval event"
-            )
-            continue
-        r = revoked.get(row.id)
-        if (r is None) != (row.revoked_at is None) or (
-            r is not None and (r.actor_id != row.revoked_by_id or r.at != row.revoked_at)
-        ):
-            problems.append(
-                f"sign-off {row.id} ({row.role_title} by {row.user_id}) does not match its "
-                "revocation event"
-            )
-    return problems
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -201,12 +147,17 @@ async def build_record(
 ) -> dict[str, Any]:
     """The launch's full record: launch, every item with who/when and its history, sign-offs, GO,
     closing, the whole event log and the chain's verification. ``roles`` (the config) adds each
-    role's required count; without it the count recorded with the approvals is used."""
+    role's required count; without it the count recorded with the approvals is used.
+
+    Names and values are the ones verify checked: replayed from the (intact) event log, not read
+    from rows that may have been edited; a field the log cannot vouch for (``chain.unchecked``) and
+    everything of a broken chain come from the rows."""
     state = await load_state(session=session, launch_id=launch_id)
     launch = await session.get(Launch, launch_id)
     assert launch is not None
     events = await _events(session, launch_id)
-    chain = await verify_chain(session=session, launch_id=launch_id)
+    chain, findings = await _verify(session, launch_id)
+    truth = findings.replay if findings is not None else None
     history: dict[int, list[dict[str, Any]]] = {}
     for e in events:
         if e.kind in ITEM_EVENTS and e.item_id is not None:
@@ -219,24 +170,34 @@ async def build_record(
                 }
             )
     card = state.card
+    told = truth.launch if truth is not None and truth.launch is not None else Expected()
+    log = state.sign_offs or EMPTY_LOG
+    if truth is not None:
+        log = SignOffLog(roles=log.roles, records=_replayed_sign_offs(truth, log), go=log.go)
     return {
         "schema": REPORT_SCHEMA,
         "generated_at": _ts(now),
         "launch": {
             "id": state.id,
-            "name": state.name,
-            "template": launch.template_title,
-            "team_id": launch.team_id,
-            "channel_id": state.channel_id,
+            "name": told.get("name", state.name),
+            "template": told.get("template_title", launch.template_title),
+            "team_id": told.get("team_id", launch.team_id),
+            "channel_id": told.get("channel_id", state.channel_id),
             "card_permalink": card.permalink if card else None,
-            "started_by": _person(state.started_by_id, state.started_by_name),
-            "started_at": _ts(state.started_at),
-            "closed_by": _person(launch.closed_by_id, launch.closed_by_name),
-            "closed_at": _ts(state.closed_at),
+            "started_by": _person(
+                told.get("started_by_id", state.started_by_id),
+                told.get("started_by_name", state.started_by_name),
+            ),
+            "started_at": _ts(told.get("started_at", state.started_at)),
+            "closed_by": _person(
+                told.get("closed_by_id", launch.closed_by_id),
+                told.get("closed_by_name", launch.closed_by_name),
+            ),
+            "closed_at": _ts(told.get("closed_at", state.closed_at)),
             "current_phase": state.current.title if state.phases else None,
         },
-        "phases": _phases(state, history),
-        "sign_offs": _sign_offs(state, roles),
+        "phases": _phases(state, history, truth),
+        "sign_offs": _sign_offs(log, roles),
         "go": [
             {
                 "number": g.number,
@@ -253,7 +214,7 @@ async def build_record(
                     "reason": g.withdrawn_reason,
                 },
             }
-            for g in (state.sign_offs or EMPTY_LOG).go
+            for g in log.go
         ],
         "events": [
             {
@@ -280,54 +241,101 @@ async def build_record(
                 "kind": chain.first_bad.kind,
                 "reason": chain.first_bad.reason,
             },
-            "mismatches": list(chain.mismatches),
+            "mismatches": [m.describe() for m in chain.mismatches],
+            "findings": [m.as_json() for m in chain.mismatches],
+            "unchecked": [u.as_json() for u in chain.unchecked],
         },
     }
 
 
-def _phases(state: LaunchState, history: Mapping[int, list[dict[str, Any]]]) -> list[Any]:
-    return [
-        {
-            "title": p.title,
-            "timing": p.timing,
-            "kind": p.kind,
-            "posted": p.posted,
-            "completed_at": _ts(p.completed_at),
-            "done": p.done,
-            "total": p.total,
-            "sections": [
-                {
-                    "title": s.title,
-                    "groups": [
-                        {
-                            "title": g.title,
-                            "stage": g.stage,
-                            "duration_minutes": g.duration_minutes,
-                            "items": [
-                                {
-                                    "id": i.id,
-                                    "text": i.text,
-                                    "duration_minutes": i.duration_minutes,
-                                    "checked": i.checked,
-                                    "by": _person(i.changed_by_id, i.changed_by_name),
-                                    "at": _ts(i.changed_at),
-                                    "history": history.get(i.id, []),
-                                }
-                                for i in g.items
-                            ],
-                        }
-                        for g in s.groups
-                    ],
-                }
-                for s in p.sections
-            ],
+def _replayed_sign_offs(truth: Replay, log: SignOffLog) -> tuple[SignOffRecord, ...]:
+    """Every approval in the log, as the log tells it (a row without an approval event is left out:
+    verify names it); only a field the log cannot vouch for is taken from the row."""
+    rows = {r.id: r for r in log.records}
+    records = []
+    for so_id, want in truth.sign_offs.items():
+        row = rows.get(so_id)
+
+        def pick(name: str, want: Expected = want, row: SignOffRecord | None = row) -> Any:
+            logged = want.fields.get(name)
+            if row is not None and (name in want.unknown or isinstance(logged, Expect)):
+                return getattr(row, name)
+            return logged
+
+        records.append(
+            SignOffRecord(
+                id=so_id,
+                role_id=str(pick("role_id")),
+                role_title=str(pick("role_title")),
+                required=int(pick("required") or 1),
+                user_id=str(pick("user_id")),
+                user_name=str(pick("user_name")),
+                at=pick("at"),
+                comment=pick("comment"),
+                progress=pick("progress") or {},
+                event_seq=int(pick("event_seq")),
+                revoked_at=pick("revoked_at"),
+                revoked_by_id=pick("revoked_by_id"),
+                revoked_by_name=pick("revoked_by_name"),
+                revoke_reason=pick("revoke_reason"),
+            )
+        )
+    return tuple(records)
+
+
+def _phases(
+    state: LaunchState, history: Mapping[int, list[dict[str, Any]]], truth: Replay | None
+) -> list[Any]:
+    def item(i: ItemState) -> dict[str, Any]:
+        told = truth.item(i.id) if truth is not None else Expected()
+        return {
+            "id": i.id,
+            "text": i.text,
+            "duration_minutes": i.duration_minutes,
+            "checked": bool(told.get("checked", i.checked)),
+            "by": _person(
+                told.get("changed_by_id", i.changed_by_id),
+                told.get("changed_by_name", i.changed_by_name),
+            ),
+            "at": _ts(told.get("changed_at", i.changed_at)),
+            "history": history.get(i.id, []),
         }
-        for p in state.phases
-    ]
+
+    phases = []
+    for p in state.phases:
+        sections: list[dict[str, Any]] = [
+            {
+                "title": s.title,
+                "groups": [
+                    {
+                        "title": g.title,
+                        "stage": g.stage,
+                        "duration_minutes": g.duration_minutes,
+                        "items": [item(i) for i in g.items],
+                    }
+                    for g in s.groups
+                ],
+            }
+            for s in p.sections
+        ]
+        items = [i for s in sections for g in s["groups"] for i in g["items"]]
+        told = (truth.phases.get(p.title) if truth is not None else None) or Expected()
+        phases.append(
+            {
+                "title": p.title,
+                "timing": p.timing,
+                "kind": p.kind,
+                "posted": p.posted,
+                "completed_at": _ts(told.get("completed_at", p.completed_at)),
+                "done": sum(1 for i in items if i["checked"]),
+                "total": len(items),
+                "sections": sections,
+            }
+        )
+    return phases
 
 
-def _sign_offs(state: LaunchState, roles: Mapping[str, RoleConfig] | None) -> dict[str, Any]:
-    log = state.sign_offs or EMPTY_LOG
+def _sign_offs(log: SignOffLog, roles: Mapping[str, RoleConfig] | None) -> dict[str, Any]:
     role_rows = []
     for role in log.roles:
         records = [r for r in log.records if r.role_id == role.role_id]

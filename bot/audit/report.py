@@ -197,7 +197,9 @@ def _csv_rows(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     yield {
         "record": "chain",
         "state": "verified" if chain["verified"] else "BROKEN",
-        "detail": chain["first_bad"] or chain["mismatches"] or None,
+        "detail": chain["first_bad"]
+        or chain["mismatches"]
+        or ({"unchecked": chain["unchecked"]} if chain["unchecked"] else None),
         "seq": chain["events"],
         "hash": chain["head_hash"],
     }
@@ -254,7 +256,10 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         lines.append(f"- Closed by {_who(launch['closed_by'])} at {_at(launch['closed_at'])}")
     else:
         lines.append(f"- Still open; current phase: {_md(launch['current_phase'])}")
-    if chain["verified"]:
+    if chain["verified"] and chain["unchecked"]:
+        gaps = "; ".join(f"{u['table']} {u['row_id']} {u['field']}" for u in chain["unchecked"])
+        verdict = "verified ✅ except what the log could not check: " + _md(gaps)
+    elif chain["verified"]:
         verdict = "verified ✅"
     elif chain["first_bad"]:
         bad = chain["first_bad"]

@@ -153,7 +153,14 @@ async def start_launch(
         actor=actor,
         kind=EventKind.LAUNCH_STARTED,
         at=at,
-        detail={"name": name, "channel_id": channel_id, "template": template.title},
+        detail={
+            "name": name,
+            "channel_id": channel_id,
+            "team_id": team_id,
+            "template": template.title,
+            # What the audit can check of this log (bot/audit/replay.py, ``LOG_VERSION``).
+            "log_version": 2,
+        },
         source=source,
     )
     return launch

@@ -239,6 +239,7 @@ async def open_escalation(
         at=at,
         detail={
             "escalation_id": escalation.id,
+            "channel_id": channel_id,
             "severity": severity,
             "summary": summary,
             "dedup_key": escalation.dedup_key,

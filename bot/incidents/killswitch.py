@@ -199,7 +199,12 @@ async def request_killswitch(
         actor=actor,
         kind=EventKind.KILLSWITCH_TEST_REQUESTED if dry_run else EventKind.KILLSWITCH_REQUESTED,
         at=at,
-        detail={"request_id": request.request_id, "reason": request.reason, "dry_run": dry_run},
+        detail={
+            "request_id": request.request_id,
+            "channel_id": channel_id,
+            "reason": request.reason,
+            "dry_run": dry_run,
+        },
         source=request_key,
     )
     return request, True
@@ -322,6 +327,7 @@ async def record_killswitch_result(
             "http_status": http_status,
             "error": error,
             "duration_ms": duration_ms,
+            "response_body": row.response_body,
             "attempts": list(attempts),
         },
     )

@@ -38,7 +38,7 @@ async def store_display_name(deps: Deps, *, launch_id: int, user_id: str) -> Non
         return
     async with deps.db.sessions.begin() as session:
         changed = await set_display_name(
-            session=session, launch_id=launch_id, user_id=user_id, name=name
+            session=session, launch_id=launch_id, user_id=user_id, name=name, at=deps.clock()
         )
     if changed:
         deps.publisher.kick(launch_id)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.config import RoleConfig, SignOffConfig
 from bot.core.errors import BadInput, NotFound
-from bot.core.events import Actor, EventKind, append_event, seen
+from bot.core.events import SYSTEM, Actor, EventKind, append_event, seen
 from bot.core.launches import lock_launch
 from bot.core.models import Event, Item, ItemGroup, Launch, Phase, Section, SignOff, SlackMessage
 from bot.core.mrkdwn import escape
@@ -370,7 +370,7 @@ async def revoke(
 
 
 async def set_display_name(
-    *, session: AsyncSession, launch_id: int, user_id: str, name: str
+    *, session: AsyncSession, launch_id: int, user_id: str, name: str, at: datetime
 ) -> bool:
     """Replace the name stored with ``user_id``'s approvals and revocations by their Slack display
     name (resolved after the ack). Returns whether anything changed; the card re-renders if so."""
@@ -395,6 +395,15 @@ async def set_display_name(
             row.revoked_by_name = name
             changed = True
     if changed:
+        # In the log too: the audit replays it, so a name edited in the table is told apart.
+        await append_event(
+            session=session,
+            launch_id=launch_id,
+            actor=SYSTEM,
+            kind=EventKind.DISPLAY_NAME_RESOLVED,
+            at=at,
+            detail={"user_id": user_id, "name": name},
+        )
         await _bump_card(session, launch_id)
     return changed
 
