@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.contacts.blocks import contacts_view
+from bot.contacts.rules import contact_rows
 from bot.core.errors import BadInput, NotFound
 from bot.core.launches import incident_launch
 from bot.core.mrkdwn import escape
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
-from bot.incidents.blocks import contacts_view
-from bot.incidents.contacts import contact_rows
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from bot.contacts.blocks import call_list
+from bot.contacts.rules import people_to_call
 from bot.core.errors import BadInput, Conflict
 from bot.core.events import Actor
 from bot.core.kit import notice
@@ -14,13 +16,7 @@ from bot.core.refusal import unit_of_work
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.core.slack_client import call_slack
 from bot.deps import Deps
-from bot.incidents.blocks import (
-    call_list,
-    killswitch_armed_notice,
-    killswitch_modal,
-    killswitch_status,
-)
-from bot.incidents.contacts import people_to_call
+from bot.incidents.blocks import killswitch_armed_notice, killswitch_modal, killswitch_status
 from bot.incidents.killswitch import (
     allowed_killswitch_titles,
     authorize_killswitch,

@@ -16,7 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FEATURES = ("checklist", "signoffs", "incidents", "golive", "launch", "audit")
+# Every package of bot/ is a feature, but the core and the local Slack (stand-in, playground).
+FEATURES = tuple(
+    sorted(
+        p.parent.name
+        for p in (ROOT / "bot").glob("*/__init__.py")
+        if p.parent.name not in {"core", "standin", "playground"}
+    )
+)
 FIRST_PARTY = ("bot", "commands")
 SLACK_OR_HTTP = {"slack_bolt", "slack_sdk", "httpx", "aiohttp"}
 # Modules of a feature that may do I/O beyond the database: they call Slack or an outside system.

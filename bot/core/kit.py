@@ -69,3 +69,16 @@ def context_block(text: str) -> Block:
 def notice(text: str) -> MessageView:
     """A short message; ``text`` must already be safe mrkdwn (escape user strings before)."""
     return MessageView(text=text, blocks=[{"type": "section", "text": mrkdwn_text(text)}])
+
+
+def section_block(text: str) -> Block:
+    """A section of mrkdwn ``text`` (already escaped where it holds user text)."""
+    return {"type": "section", "text": mrkdwn_text(text)}
+
+
+_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+
+
+def group_mention(group_id: str) -> str:
+    """``<!subteam^S…>`` for a user-group id; anything else is shown as escaped text, never markup."""
+    return f"<!subteam^{group_id}>" if _GROUP_ID.match(group_id) else escape(group_id)

@@ -20,6 +20,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.checklist.state import load_phases
+from bot.contacts.blocks import call_list
+from bot.contacts.rules import people_to_call
 from bot.core.config import GoLiveConfig
 from bot.core.errors import Conflict, NotAllowed, NotFound
 from bot.core.events import Actor
@@ -42,8 +44,6 @@ from bot.deps import Deps
 from bot.golive import blocks, rules
 from bot.golive.gate import advance_blockers
 from bot.golive.state import GoLiveView, TrafficView, load_golive
-from bot.incidents.blocks import call_list
-from bot.incidents.contacts import people_to_call
 from bot.signoffs.log import load_sign_offs
 
 logger = logging.getLogger(__name__)

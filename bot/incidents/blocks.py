@@ -6,26 +6,28 @@ mrkdwn; ``<!here>`` appears only in the bot's own kill-switch announcements.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.contacts.blocks import call_list
+from bot.contacts.rules import ContactRow
 from bot.core.ids import ActionId, CallbackId, IncidentBlock
 from bot.core.kit import (
     Block,
     MessageView,
     context_block,
+    group_mention,
     header_block,
     mention,
     mrkdwn_text,
     plain_text,
+    section_block,
     slack_date,
     truncate,
 )
 from bot.core.mrkdwn import escape
-from bot.incidents.contacts import ContactRow
 from bot.incidents.escalations import EscalationView
 from bot.incidents.killswitch import (
     KILLSWITCH_TESTED_ITEM,
@@ -37,23 +39,6 @@ from bot.incidents.payloads import EscalationValue, KillSwitchFormMeta
 
 SECTION_TEXT_MAX = 3000
 MODAL_TITLE_MAX = 24
-_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
-_SAFE_URL = re.compile(r"^https?://[^\s<>|]+$")
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": mrkdwn_text(text)}
-
-
-def _link(url: str, label: str) -> str:
-    """A mrkdwn link when ``url`` is a plain http(s) URL; otherwise the escaped text, never markup."""
-    if _SAFE_URL.match(url):
-        return f"<{url}|{escape(label)}>"
-    return escape(url)
-
-
-def group_mention(group_id: str) -> str:
-    return f"<!subteam^{group_id}>" if _GROUP_ID.match(group_id) else escape(group_id)
 
 
 def _seconds(ms: int | None) -> str:
@@ -66,59 +51,6 @@ def _tries(n: int) -> str:
 
 # ---------------------------------------------------------------------------------------------------
 # Contacts
-
-
-def contact_line(row: ContactRow) -> str:
-    parts: list[str] = []
-    if row.kind == "internal":
-        if row.user_id:
-            who = mention(row.user_id)
-            parts.append(f"{who} ({escape(row.name)})" if row.name else who)
-        elif row.name:
-            parts.append(escape(row.name))
-        if row.phone:
-            parts.append(f"📞 {escape(row.phone)}")
-    else:
-        if row.contact:
-            parts.append(escape(row.contact))
-        if row.url:
-            parts.append(_link(row.url, "case / support portal"))
-    if not parts and row.template_value:
-        parts.append(escape(row.template_value))
-    if row.missing == ("not configured",):
-        parts.append("⚠️ _not configured_")
-    elif row.missing:
-        parts.append("⚠️ _" + " and ".join(f"{m} not set" for m in row.missing) + "_")
-    return f"• *{escape(row.role)}* — " + " · ".join(parts)
-
-
-def contacts_view(rows: Sequence[ContactRow], *, launch_name: str | None) -> MessageView:
-    """``/launch contacts``: internal roles with mention and phone, vendors with contact or case URL.
-    Whatever the config leaves unfilled is flagged with ⚠️, never shown as if it were a number."""
-    title = "Emergency contacts" + (f" · {launch_name}" if launch_name else "")
-    blocks: list[Block] = [header_block(f"☎️ {title}")]
-    internal = [contact_line(r) for r in rows if r.kind == "internal"]
-    external = [contact_line(r) for r in rows if r.kind == "external"]
-    if internal:
-        blocks.append(_section("*Internal team*\n" + "\n".join(internal)))
-    if external:
-        blocks.append(_section("*External vendors*\n" + "\n".join(external)))
-    if not rows:
-        blocks.append(_section("No emergency contacts are configured."))
-    unfilled = sum(1 for r in rows if r.missing)
-    note = 'Fill these in under `[contacts.internal."&lt;role&gt;"]` / `[contacts.external."&lt;vendor&gt;"]` in the config.'
-    if unfilled:
-        blocks.append(context_block(f"⚠️ {unfilled} contact(s) incomplete. {note}"))
-    else:
-        blocks.append(context_block("`/launch contacts public` posts this list in the channel."))
-    text = f"Emergency contacts ({len(rows)})" + (f", {unfilled} incomplete" if unfilled else "")
-    return MessageView(text=text, blocks=blocks)
-
-
-def call_list(people: Sequence[ContactRow]) -> str:
-    if not people:
-        return "_No internal contacts are configured: set `[contacts.internal]`._"
-    return "\n".join(contact_line(p) for p in people)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -205,7 +137,7 @@ def escalation_message(view: EscalationView, *, version: int = 1) -> MessageView
     sev = view.severity.upper()
     blocks: list[Block] = [
         header_block(f"🚨 {sev} · Escalation #{view.id} · {view.launch_name}"),
-        _section(f"*What's wrong:* {escape(view.summary)}"),
+        section_block(f"*What's wrong:* {escape(view.summary)}"),
         {
             "type": "section",
             "fields": [
@@ -213,9 +145,9 @@ def escalation_message(view: EscalationView, *, version: int = 1) -> MessageView
                 mrkdwn_text(f"*Reported by*\n{mention(view.reporter_id, view.reporter_name)}"),
             ],
         },
-        _section(_status_line(view)),
-        _section(f"*Escalation path*\n{_path_lines(view)}"),
-        _section(_page_line(view)),
+        section_block(_status_line(view)),
+        section_block(f"*Escalation path*\n{_path_lines(view)}"),
+        section_block(_page_line(view)),
     ]
     if view.status != "resolved":
         buttons: list[dict[str, Any]] = []
@@ -277,7 +209,7 @@ def page_failed_message(
     )
     return MessageView(
         text=f"PagerDuty page FAILED for escalation #{view.id}: {escape(error)}",
-        blocks=[_section(text)],
+        blocks=[section_block(text)],
     )
 
 
@@ -297,7 +229,7 @@ def level_ping(view: EscalationView, level: int, people: Sequence[ContactRow]) -
             f"🆘 Nobody acknowledged {what} after the whole escalation path. Phone now:\n"
             f"{call_list(people)}"
         )
-    return MessageView(text=text, blocks=[_section(text)])
+    return MessageView(text=text, blocks=[section_block(text)])
 
 
 def resolved_note(view: EscalationView) -> MessageView:
@@ -306,7 +238,7 @@ def resolved_note(view: EscalationView) -> MessageView:
         text += " PagerDuty incident resolved."
     elif view.resolve_status == "failed":
         text += " ⚠️ PagerDuty did not confirm the resolve: resolve it there too."
-    return MessageView(text=text, blocks=[_section(text)])
+    return MessageView(text=text, blocks=[section_block(text)])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -333,7 +265,7 @@ def killswitch_modal(
         f"tell everyone in <#{channel_id}> with @here what the trading system answered."
     )
     blocks: list[Block] = [
-        _section(what),
+        section_block(what),
         context_block(
             f"Kill switch is {'🔴 *armed*' if armed else '⚪ *not armed*'} · allowed: "
             + (escape(", ".join(allowed_titles)) or "nobody configured")
@@ -341,7 +273,7 @@ def killswitch_modal(
     ]
     if not allowed:
         blocks.append(
-            _section(
+            section_block(
                 "⚠️ You do not hold a role allowed to fire it: a submission will be refused and logged."
             )
         )
@@ -399,7 +331,7 @@ def killswitch_firing(request: KillSwitchView) -> MessageView:
             f"🛑 Kill switch for *{name}* — {outcome.get(request.status, request.status)} "
             f"(see below). {_requested(request)}"
         )
-    return MessageView(text=text, blocks=[_section(text)])
+    return MessageView(text=text, blocks=[section_block(text)])
 
 
 def _answer(request: KillSwitchView) -> str | None:
@@ -420,7 +352,7 @@ def killswitch_outcome(request: KillSwitchView, people: Sequence[ContactRow]) ->
             f"✅ <!here> *Kill switch FIRED and confirmed* for *{name}*: the trading system answered "
             f"HTTP {request.http_status} ({took}). {_requested(request)}"
         )
-        blocks = [_section(text)]
+        blocks = [section_block(text)]
         answer = _answer(request)
         if answer:
             blocks.append(context_block(answer))
@@ -443,7 +375,7 @@ def killswitch_outcome(request: KillSwitchView, people: Sequence[ContactRow]) ->
     label = "UNKNOWN" if request.status == "unknown" else "FAILED"
     return MessageView(
         text=f"<!here> Kill switch {label} for {name}: {escape(request.error or '')}",
-        blocks=[_section(text), context_block(f"Request `{request.request_id}`")],
+        blocks=[section_block(text), context_block(f"Request `{request.request_id}`")],
     )
 
 
@@ -472,7 +404,7 @@ def killswitch_test_report(
             f"🧪❌ Kill switch test (dry run) by {who} FAILED — {escape(request.error or 'no answer')} "
             f"({took}). The kill switch may not work: fix it before going live.\n*Who to call:*\n{call_list(people)}"
         )
-    return MessageView(text=text, blocks=[_section(text)])
+    return MessageView(text=text, blocks=[section_block(text)])
 
 
 def _request_line(label: str, request: KillSwitchView | None) -> str:
@@ -506,7 +438,7 @@ def killswitch_status(
     ]
     return MessageView(
         text=f"Kill switch status: {state}",
-        blocks=[_section("\n".join(lines))],
+        blocks=[section_block("\n".join(lines))],
     )
 
 
@@ -517,4 +449,4 @@ def killswitch_armed_notice(
     text = (
         f"Kill switch for *{escape(launch_name)}* {state} by {mention(user_id)} · {slack_date(at)}"
     )
-    return MessageView(text=text, blocks=[_section(text)])
+    return MessageView(text=text, blocks=[section_block(text)])

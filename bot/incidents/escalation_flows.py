@@ -7,6 +7,7 @@ import logging
 from datetime import datetime
 from typing import Any, Literal
 
+from bot.contacts.rules import people_to_call
 from bot.core.http import DeliveryFailed
 from bot.core.mrkdwn import escape
 from bot.core.scheduler import Job
@@ -14,7 +15,6 @@ from bot.core.slack_client import call_slack
 from bot.deps import Deps
 from bot.incidents import escalations
 from bot.incidents.blocks import level_ping, page_failed_message, resolved_note
-from bot.incidents.contacts import people_to_call
 from bot.incidents.escalations import (
     EscalationView,
     PingView,

@@ -12,13 +12,13 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.contacts.rules import contact_key
 from bot.core.config import EscalationLevel
 from bot.core.errors import BadInput, NotFound
 from bot.core.events import SYSTEM, Actor, EventKind, append_event
 from bot.core.launches import lock_launch
 from bot.core.models import Escalation, EscalationLevelPing, Launch, SlackMessage
 from bot.core.outbox import bump_subject
-from bot.incidents.contacts import contact_key
 
 SEVERITIES = ("sev1", "sev2", "sev3")
 DEFAULT_SEVERITY = "sev2"

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from bot.contacts.rules import people_to_call
 from bot.core.config import KillSwitchConfig
 from bot.core.events import Actor
 from bot.core.http import (
@@ -29,7 +30,6 @@ from bot.core.scheduler import Job
 from bot.deps import Deps
 from bot.incidents import killswitch
 from bot.incidents.blocks import killswitch_firing, killswitch_outcome, killswitch_test_report
-from bot.incidents.contacts import people_to_call
 from bot.incidents.escalation_flows import post_message, update_message
 from bot.incidents.killswitch import (
     KillSwitchView,

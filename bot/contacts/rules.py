@@ -1,4 +1,4 @@
-"""Emergency contacts: the config's and the template's contact rows, merged, with placeholders detected."""
+"""Contact rules: the config's and the template's contact rows, merged, with placeholders detected."""
 
 from __future__ import annotations
 
