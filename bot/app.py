@@ -15,6 +15,7 @@ from bot.core.kit import MessageView
 from bot.core.outbox import ANNOUNCEMENT, NOTICE, MessageRef, Placement, Publisher, render_body
 from bot.deps import Deps, deps_middleware, team_middleware
 from bot.error_handler import handle_error
+from bot.golive.flows import register_reactions
 from bot.incidents import listeners as incidents_listeners
 from bot.incidents.blocks import escalation_message
 from bot.incidents.escalations import ESCALATION_MESSAGE, record_escalation_message
@@ -54,6 +55,7 @@ def build_app(deps: Deps, *, process_before_response: bool = True) -> AsyncApp:
     incidents_listeners.register(app)
     signoffs_listeners.register(app)
     register_renderers(deps.publisher, deps)
+    register_reactions(deps)
     return app
 
 

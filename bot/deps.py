@@ -24,6 +24,7 @@ from bot.core.db import Database
 from bot.core.identity import Identity
 from bot.core.metrics import Metrics
 from bot.core.outbox import Publisher
+from bot.core.reactions import Reactions
 from bot.core.refusal import Refused
 from bot.core.tasks import BackgroundTasks, RequestGauge
 
@@ -43,6 +44,8 @@ class Deps:
     identity: Identity
     gauge: RequestGauge = field(default_factory=RequestGauge)
     clock: Clock = utc_now
+    # What features do when another's event happened (registered in the composition root).
+    reactions: Reactions = field(default_factory=Reactions)
 
 
 def deps_middleware(deps: Deps) -> Callable[..., Awaitable[None]]:

@@ -24,7 +24,7 @@ from bot.contacts.blocks import call_list
 from bot.contacts.rules import people_to_call
 from bot.core.config import GoLiveConfig
 from bot.core.errors import Conflict, NotAllowed, NotFound
-from bot.core.events import Actor
+from bot.core.events import SYSTEM, Actor, EventKind
 from bot.core.http import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -39,6 +39,7 @@ from bot.core.launches import active_launch, lock_launch
 from bot.core.models import Launch, TrafficRequest
 from bot.core.mrkdwn import escape
 from bot.core.outbox import queue_notice
+from bot.core.reactions import Happened
 from bot.core.scheduler import Job
 from bot.deps import Deps
 from bot.golive import blocks, rules
@@ -422,3 +423,36 @@ def golive_job(deps: Deps) -> Job:
         run=functools.partial(post_due_reminders, deps),
         resume=functools.partial(report_interrupted, deps),
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Safety interlocks: other features' events that hold the rollout
+
+
+async def hold_for(deps: Deps, happened: Happened, *, live_only: bool, why: str) -> bool:
+    """Hold a started rollout (only one with live traffic if ``live_only``) because ``happened``."""
+    async with deps.db.read_sessions() as session:
+        launch = await session.get(Launch, happened.launch_id)
+        view = await load_golive(session=session, launch_id=happened.launch_id)
+    if launch is None or view is None or not view.started or view.completed_at is not None:
+        return False
+    if live_only and view.weight == 0:
+        return False
+    who = f"<@{happened.actor.user_id}>" if happened.actor.user_id.startswith("U") else "the bot"
+    detail = f" ({escape(str(happened.detail['role']))})" if happened.detail.get("role") else ""
+    return await hold_launch(deps, launch=launch, actor=SYSTEM, reason=f"{why}{detail}, by {who}")
+
+
+def register_reactions(deps: Deps) -> None:
+    deps.reactions.on(
+        EventKind.GO_WITHDRAWN,
+        functools.partial(_react, deps, live_only=True, why="GO withdrawn: a sign-off was revoked"),
+    )
+    deps.reactions.on(
+        EventKind.KILLSWITCH_CONFIRMED,
+        functools.partial(_react, deps, live_only=False, why="the kill switch fired"),
+    )
+
+
+async def _react(deps: Deps, happened: Happened, *, live_only: bool, why: str) -> None:
+    await hold_for(deps, happened, live_only=live_only, why=why)

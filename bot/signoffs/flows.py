@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.binding import launch_in_channel
 from bot.core.errors import NotAllowed
-from bot.core.events import Actor
+from bot.core.events import Actor, EventKind
 from bot.core.identity import Membership, usergroup_membership
+from bot.core.reactions import Happened
 from bot.core.refusal import unit_of_work
 from bot.deps import Deps
 from bot.signoffs.close import close_groups_to_check
@@ -140,7 +141,16 @@ async def _bind(session: AsyncSession, attempt: SignOffAttempt, what: str) -> No
 
 
 def after_signoff(deps: Deps, outcome: SignOffOutcome, *, user_id: str) -> None:
-    """Post-ack work of an approval or revocation: publish the card, resolve the display name."""
+    """Post-ack work of an approval or revocation: publish the card, resolve the display name, and
+    tell whoever reacts to GO being withdrawn (the go-live sequence holds)."""
+    if outcome.go_withdrawn:
+        happened = Happened(
+            EventKind.GO_WITHDRAWN,
+            outcome.launch_id,
+            Actor(user_id, user_id),
+            {"role": outcome.role.title if outcome.role else None},
+        )
+        deps.tasks.spawn(deps.reactions.emit(happened), name="go-withdrawn-reactions")
     if outcome.status in ("approved", "revoked"):
         deps.publisher.kick(outcome.launch_id)
         deps.tasks.spawn(

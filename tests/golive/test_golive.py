@@ -303,3 +303,28 @@ async def test_status_says_where_the_rollout_stands_and_what_blocks_it(
     assert "soaked 20 min of 1 h" in status
     assert "Next: *Step 2/6 · Canary Deployment · 10% live* — blocked by:" in status
     assert "soak: 40 min left of 60" in status
+
+
+async def test_a_sign_off_revoked_during_a_live_step_holds_the_rollout(room: WarRoom) -> None:
+    await start_and_reach_golive(room)
+    await approve_all(room)
+    await room.command(OPS, "advance")
+    await room.command(OPS, "advance --force canary")
+    await room.settle()
+    await room.command(CTO, "signoff revoke cto pen-test finding reopened")
+    await room.settle()
+    held = [t for t in channel_texts(room) if "ON HOLD" in t]
+    assert held and "GO withdrawn" in held[-1] and "(CTO)" in held[-1]
+    await room.command(OPS, "advance --force keep going")
+    answer = last_ephemeral(room, OPS)
+    assert "on hold: GO withdrawn" in answer and "GO was withdrawn" in answer
+
+
+async def test_a_revocation_before_live_traffic_does_not_hold(room: WarRoom) -> None:
+    await start_and_reach_golive(room)
+    await approve_all(room)
+    await room.command(OPS, "advance")  # shadow mode: no live traffic yet
+    await room.settle()
+    await room.command(CTO, "signoff revoke cto second thoughts")
+    await room.settle()
+    assert not any("ON HOLD" in t for t in channel_texts(room))
