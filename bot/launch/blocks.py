@@ -20,6 +20,7 @@ from bot.golive import blocks as golive_blocks
 from bot.golive.gate import advance_blockers
 from bot.launch.state import LaunchState
 from bot.signoffs.blocks import signoff_table
+from bot.signoffs.log import board
 
 
 def _next_step(state: LaunchState) -> str:
@@ -54,6 +55,7 @@ def launch_card(
     progress = "\n".join(phase_line(state, p) for p in state.checklist_phases)
     blocks: list[Block] = [
         header_block(f"🚀 {state.name}"),
+        {"type": "section", "text": mrkdwn_text(state_line(state, roles or {}))},
         {"type": "section", "text": mrkdwn_text(intro)},
         {"type": "section", "text": mrkdwn_text(progress)},
         {"type": "section", "text": mrkdwn_text(_next_step(state))},
@@ -167,3 +169,43 @@ def _golive_status(state: LaunchState, roles: Mapping[str, RoleConfig]) -> list[
         else:
             lines.append(f"Next: *{target}* — blocked by:\n{golive_blocks.blockers_text(blockers)}")
     return [{"type": "section", "text": mrkdwn_text("\n".join(lines))}]
+
+
+def state_line(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
+    """The launch's state in words, first thing on the card: a halted or held launch never reads GO."""
+    if not state.is_active:
+        return "✅ *CLOSED*" + (f" · {slack_date(state.closed_at)}" if state.closed_at else "")
+    halted = _halted(state)
+    if halted is not None:
+        return halted
+    view = state.golive
+    if view is not None and view.on_hold:
+        return f"⏸️ *ON HOLD* ({escape(view.hold_reason or 'no reason given')})"
+    log = state.sign_offs
+    withdrawn = log is not None and log.current_go is None and bool(log.go)
+    if withdrawn:
+        return "⛔ *GO WITHDRAWN*"
+    if view is not None and view.current is not None and view.completed_at is None:
+        step = view.current
+        return f"⏩ *STEP {view.step}/{view.total} {escape(step.title.upper())} · {step.weight}%*"
+    if log is not None and log.current_go is not None:
+        return "🟢 *GO*"
+    rows = board(log, roles) if log is not None else ()
+    done = sum(1 for r in rows if r.approved)
+    return f"🟡 *NOT YET GO* ({done}/{len(rows)})"
+
+
+def _halted(state: LaunchState) -> str | None:
+    """The kill switch fired (confirmed) and the rollout has not been resumed since."""
+    summary = state.killswitch
+    fire = summary.last_fire if summary is not None else None
+    if fire is None or fire.status != "confirmed":
+        return None
+    view = state.golive
+    if view is not None and view.started and not view.on_hold:
+        return None  # the team resumed after the halt
+    at = fire.completed_at or fire.created_at
+    return (
+        f"🔴 *HALTED* (kill switch fired at {slack_date(at)}, by "
+        f"{mention(fire.requested_by_id, fire.requested_by_name)})"
+    )

@@ -328,3 +328,29 @@ async def test_a_revocation_before_live_traffic_does_not_hold(room: WarRoom) -> 
     await room.command(CTO, "signoff revoke cto second thoughts")
     await room.settle()
     assert not any("ON HOLD" in t for t in channel_texts(room))
+
+
+def card_state(room: WarRoom) -> str:
+    """The card's first line under its title: the launch's state in words."""
+    return str(room.card().blocks[1]["text"]["text"])
+
+
+async def test_the_card_says_the_launch_state_in_words(room: WarRoom) -> None:
+    await start_and_reach_golive(room)
+    assert card_state(room) == "🟡 *NOT YET GO* (0/5)"
+    await approve_all(room)
+    await room.settle()
+    assert card_state(room) == "🟢 *GO*"
+    await room.command(OPS, "advance")
+    await room.settle()
+    assert card_state(room) == "⏩ *STEP 1/6 SHADOW MODE · 0%*"
+    await room.command(OPS, "hold waiting for the exchange")
+    await room.settle()
+    assert card_state(room) == "⏸️ *ON HOLD* (waiting for the exchange)"
+    await room.command(OPS, "resume")
+    await room.command(CTO, "signoff revoke cto risk review")  # shadow: no live traffic, no hold
+    await room.settle()
+    assert card_state(room) == "⛔ *GO WITHDRAWN*"
+    await room.command(ALICE, "close")
+    await room.settle()
+    assert card_state(room).startswith("✅ *CLOSED*")
