@@ -62,9 +62,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     ),
     "status": Subcommand(
         status.run,
-        "/launch status [<name or #id>]",
-        "progress per phase, what is still open, link to the card (this channel's launch, or the "
-        "one named)",
+        "/launch status [items] [<name or #id>]",
+        "where the launch stands at a glance (`items`: every open item), this channel's launch or "
+        "the one named",
     ),
     "phase": Subcommand(
         phase.run, "/launch phase next", "post the next phase once the current one is complete"

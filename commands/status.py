@@ -1,4 +1,5 @@
-"""/launch status [<name or #id>]: progress per phase and section, what is still open, a link to the card (ephemeral)."""
+"""/launch status [items] [<name or #id>]: where the launch stands at a glance, or (``items``) every
+open item of the current phase; ephemeral."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from bot.launch.state import load_state
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
+    all_items = bool(cmd.args) and cmd.args[0].lower() == "items"
+    ref = cmd.args[1:] if all_items else cmd.args
     async with deps.db.read_sessions() as session:
-        if cmd.args:
-            launch: Launch | None = await find_launch(session=session, ref=" ".join(cmd.args))
+        if ref:
+            launch: Launch | None = await find_launch(session=session, ref=" ".join(ref))
         else:
             launch = await active_launch(session=session, channel_id=cmd.channel_id)
         if launch is None:
@@ -24,5 +27,10 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         state = await load_state(session=session, launch_id=launch.id, now=deps.clock())
     card = state.card
     return CommandReply.of(
-        status_view(state, card_link=card.permalink if card else None, roles=deps.config.roles)
+        status_view(
+            state,
+            card_link=card.permalink if card else None,
+            roles=deps.config.roles,
+            all_items=all_items,
+        )
     )

@@ -121,8 +121,16 @@ async def test_status_shows_progress_open_items_and_card_link(room: WarRoom) -> 
     )
     assert "Pre-Launch Phase* (T-7 days) — 1/45" in text
     assert "Infrastructure — 1/15" in text
-    assert "Failover tested" in text
+    # At a glance: the first open items and a count, not a 44-line dump.
+    assert "*Still open in Pre-Launch Phase* (44): Blue environment provisioned and tested" in text
+    assert "and 39 more — `/launch status items` lists them all" in text
+    assert "Failover tested" not in text
     assert "Open the launch card" in text
+    await room.command(ALICE, "status items")
+    status = room.slack.ephemerals[-1]
+    every = "\n".join(b["text"]["text"] for b in status.blocks if "text" in b)
+    assert "_Infrastructure › Database_: Failover tested" in every
+    assert "Read replicas configured" not in every  # ticked
 
 
 async def test_status_without_launch_says_how_to_start(room: WarRoom) -> None:
@@ -206,7 +214,7 @@ async def test_status_usage_shows_the_optional_launch_and_not_found_echoes_the_i
     await room.command(ALICE, "status extra args")
     reply = room.ephemerals_for(ALICE)[-1]
     assert "There is no launch called “extra args”." in reply
-    assert "Usage: `/launch status [&lt;name or #id&gt;]`" in reply
+    assert "Usage: `/launch status [items] [&lt;name or #id&gt;]`" in reply
     await room.command(ALICE, "status #99")
     assert "There is no launch called “#99”." in room.ephemerals_for(ALICE)[-1]
     await room.command(ALICE, "status #1")  # the # form still finds it

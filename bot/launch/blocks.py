@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.checklist.blocks import phase_label, phase_line
+from bot.checklist.state import GroupState, ItemState, SectionState
 from bot.core.config import RoleConfig
 from bot.core.kit import (
     Block,
@@ -96,40 +97,94 @@ def status_view(
     *,
     card_link: str | None,
     roles: Mapping[str, RoleConfig] | None = None,
+    all_items: bool = False,
 ) -> MessageView:
-    """The answer to ``/launch status``: progress per phase and section and what is still open."""
+    """The answer to ``/launch status``: where the launch stands in a few lines (state, phases, the
+    first open items, go-live step and what blocks it, sign-offs, kill switch, open escalations).
+    ``all_items`` (``/launch status items``) lists every open item of the current phase instead."""
+    roles = roles or {}
     current = state.current
     blocks: list[Block] = [
         header_block(f"Status · {state.name}"),
+        {"type": "section", "text": mrkdwn_text(state_line(state, roles))},
         {
             "type": "section",
             "text": mrkdwn_text("\n".join(phase_line(state, p) for p in state.checklist_phases)),
         },
     ]
-    per_section = "\n".join(f"• {escape(s.title)} — {s.done}/{s.total}" for s in current.sections)
+    per_section = " · ".join(f"{escape(x.title)} — {x.done}/{x.total}" for x in current.sections)
     blocks.append(
         {
             "type": "section",
-            "text": mrkdwn_text(f"{phase_label(current)} by section:\n{per_section}"),
+            "text": mrkdwn_text(f"{phase_label(current)} by section: {per_section}"),
         }
     )
-    open_lines: list[str] = []
-    for section in current.sections:
-        for group in section.groups:
-            still_open = [i for i in group.items if not i.checked]
-            if still_open:
-                where = escape(section.title) + (f" › {escape(group.title)}" if group.title else "")
-                names = ", ".join(escape(i.text) for i in still_open)
-                open_lines.append(f"• _{where}_: {names}")
-    if open_lines and state.is_active:
-        text = f"*Still open in {escape(current.title)}* ({current.total - current.done}):\n"
-        text += "\n".join(open_lines)
-        blocks.append({"type": "section", "text": mrkdwn_text(text)})
+    still_open = [
+        (section, group, item)
+        for section in current.sections
+        for group in section.groups
+        for item in group.items
+        if not item.checked
+    ]
+    if still_open and state.is_active:
+        blocks.append(
+            {
+                "type": "section",
+                "text": mrkdwn_text(_open_items(current.title, still_open, all_items)),
+            }
+        )
     blocks.append({"type": "section", "text": mrkdwn_text(_next_step(state))})
-    blocks.extend(_golive_status(state, roles or {}))
+    blocks.extend(_golive_status(state, roles))
+    blocks.append({"type": "section", "text": mrkdwn_text(_glance(state, roles))})
     link = f"<{card_link}|Open the launch card>" if card_link else "The card is being posted."
     blocks.append(context_block(f"Launch #{state.id} · {link}"))
     return MessageView(text=f"Status of {escape(state.name)}", blocks=blocks)
+
+
+# Open items named in /launch status before "and N more".
+STATUS_OPEN_ITEMS = 5
+
+
+def _open_items(
+    phase_title: str, still_open: list[tuple[SectionState, GroupState, ItemState]], all_items: bool
+) -> str:
+    head = f"*Still open in {escape(phase_title)}* ({len(still_open)}):"
+    if all_items:
+        lines: list[str] = []
+        for section, group, item in still_open:
+            where = escape(section.title) + (f" › {escape(group.title)}" if group.title else "")
+            lines.append(f"• _{where}_: {escape(item.text)}")
+        return "\n".join([head, *lines])
+    shown = ", ".join(escape(item.text) for _, _, item in still_open[:STATUS_OPEN_ITEMS])
+    more = len(still_open) - STATUS_OPEN_ITEMS
+    tail = f" and {more} more — `/launch status items` lists them all" if more > 0 else ""
+    return f"{head} {shown}{tail}"
+
+
+def _glance(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
+    """Sign-offs, the kill switch and open escalations, one line each."""
+    log = state.sign_offs
+    rows = board(log, roles) if log is not None else ()
+    go = "GO" if log is not None and log.current_go is not None else "not GO"
+    lines = [f"*Sign-offs:* {sum(1 for r in rows if r.approved)}/{len(rows)} · {go}"]
+    summary = state.killswitch
+    if summary is not None:
+        armed = "armed" if summary.armed else "not armed"
+        fire = summary.last_fire
+        fired = (
+            f" · last fired {slack_date(fire.completed_at or fire.created_at)}: {fire.status}"
+            if fire is not None
+            else ""
+        )
+        lines.append(f"*Kill switch:* {armed}{fired}")
+    open_escalations = [e for e in state.escalations.values() if e.status != "resolved"]
+    if open_escalations:
+        listed = ", ".join(
+            f"#{e.id} {e.severity.upper()} {escape(e.summary)} ({e.status})"
+            for e in open_escalations[:3]
+        )
+        lines.append(f"*Open escalations:* {len(open_escalations)} — {listed}")
+    return "\n".join(lines)
 
 
 def _golive_lines(state: LaunchState) -> list[Block]:
