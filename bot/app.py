@@ -15,7 +15,7 @@ from bot.core.kit import MessageView
 from bot.core.outbox import ANNOUNCEMENT, NOTICE, MessageRef, Placement, Publisher, render_body
 from bot.deps import Deps, deps_middleware, team_middleware
 from bot.error_handler import handle_error
-from bot.golive.flows import register_reactions
+from bot.golive.hold_flows import register_reactions
 from bot.incidents import listeners as incidents_listeners
 from bot.incidents.blocks import escalation_message
 from bot.incidents.escalations import ESCALATION_MESSAGE, record_escalation_message

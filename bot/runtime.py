@@ -36,7 +36,7 @@ from bot.core.scheduler import Scheduler
 from bot.core.slack_client import is_transient, make_slack_client, slack_error
 from bot.core.tasks import BackgroundTasks, RequestGauge
 from bot.deps import Deps
-from bot.golive.flows import golive_job
+from bot.golive.timer_flows import golive_job
 from bot.incidents.escalation_flows import escalation_job
 from bot.incidents.killswitch_flows import killswitch_job
 from bot.server import Activity, make_web_app

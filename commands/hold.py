@@ -6,7 +6,7 @@ from bot.core.events import Actor
 from bot.core.kit import notice
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
-from bot.golive.flows import hold
+from bot.golive.hold_flows import hold
 from bot.golive.rules import clean_reason
 
 

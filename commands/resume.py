@@ -6,7 +6,7 @@ from bot.core.events import Actor
 from bot.core.kit import notice
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
-from bot.golive.flows import resume
+from bot.golive.hold_flows import resume
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:

@@ -27,7 +27,7 @@ FEATURES = tuple(
 FIRST_PARTY = ("bot", "commands")
 SLACK_OR_HTTP = {"slack_bolt", "slack_sdk", "httpx", "aiohttp"}
 # Modules of a feature that may do I/O beyond the database: they call Slack or an outside system.
-FLOW_SUFFIXES = ("flows", "applier", "pagerduty", "inbox")
+FLOW_SUFFIXES = ("flows", "applier", "pagerduty", "inbox", "client")
 
 
 def module_name(path: Path) -> str:

@@ -8,99 +8,33 @@ transaction as the change it tells of.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.checklist.state import load_phases
 from bot.contacts.blocks import call_list
 from bot.contacts.rules import people_to_call
-from bot.core.config import GoLiveConfig
 from bot.core.errors import Conflict, NotAllowed, NotFound
-from bot.core.events import SYSTEM, Actor, EventKind
+from bot.core.events import Actor
 from bot.core.http import (
-    IDEMPOTENCY_HEADER,
-    SIGNATURE_HEADER,
-    Delivery,
     DeliveryFailed,
-    Sleep,
-    post_with_retries,
-    sign,
 )
 from bot.core.identity import usergroup_membership
 from bot.core.launches import active_launch, lock_launch
 from bot.core.models import Launch, TrafficRequest
 from bot.core.mrkdwn import escape
 from bot.core.outbox import queue_notice
-from bot.core.reactions import Happened
-from bot.core.scheduler import Job
 from bot.deps import Deps
 from bot.golive import blocks, rules
 from bot.golive.gate import advance_blockers
 from bot.golive.state import GoLiveView, TrafficView, load_golive
+from bot.golive.traffic_client import TrafficClient
 from bot.signoffs.log import load_sign_offs
 
 logger = logging.getLogger(__name__)
-
-
-class TrafficClient:
-    """The traffic webhook: a signed, idempotent JSON POST to ``[golive].traffic_url``."""
-
-    def __init__(
-        self, http: httpx.AsyncClient, config: GoLiveConfig, *, sleep: Sleep = asyncio.sleep
-    ) -> None:
-        self._http = http
-        self._config = config
-        self._sleep = sleep
-
-    @property
-    def configured(self) -> bool:
-        return bool(self._config.traffic_url)
-
-    @staticmethod
-    def body(request: TrafficView, *, launch: str, stage: str) -> bytes:
-        payload: dict[str, Any] = {
-            "launch": launch,
-            "launch_id": request.launch_id,
-            "stage": stage,
-            "weight": request.weight,
-            "previous_weight": request.previous_weight,
-            "reason": request.reason or "",
-            "requested_by": {"id": request.requested_by_id, "name": request.requested_by_name},
-            "request_id": request.request_id,
-            "requested_at": request.created_at.isoformat(),
-        }
-        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-    async def send(self, content: bytes, request_id: str) -> Delivery:
-        url, secret = self._config.traffic_url, self._config.traffic_secret
-        if not url:
-            raise DeliveryFailed("`[golive].traffic_url` is not set", attempts=(), elapsed_ms=0)
-        if secret is None or not secret.get_secret_value():
-            raise DeliveryFailed(
-                "`[golive].traffic_secret` is not set (requests must be signed)",
-                attempts=(),
-                elapsed_ms=0,
-            )
-        return await post_with_retries(
-            self._http,
-            url,
-            content=content,
-            headers={
-                "Content-Type": "application/json",
-                IDEMPOTENCY_HEADER: request_id,
-                SIGNATURE_HEADER: sign(secret.get_secret_value(), content),
-            },
-            policy=self._config,
-            sleep=self._sleep,
-        )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -134,7 +68,7 @@ async def authorize(deps: Deps, actor: Actor, launch: Launch, action: str) -> No
     )
 
 
-async def _launch_here(deps: Deps, channel_id: str) -> Launch:
+async def launch_here(deps: Deps, channel_id: str) -> Launch:
     async with deps.db.read_sessions() as session:
         launch = await active_launch(session=session, channel_id=channel_id)
     if launch is None:
@@ -156,7 +90,7 @@ class Requested:
     refusal: str | None = None
 
 
-async def _view(session: AsyncSession, launch_id: int) -> GoLiveView:
+async def golive_view(session: AsyncSession, launch_id: int) -> GoLiveView:
     view = await load_golive(session=session, launch_id=launch_id)
     if view is None:
         raise NotFound("This launch's checklist has no go-live sequence (no numbered stages).")
@@ -167,13 +101,13 @@ async def request_advance(
     deps: Deps, *, actor: Actor, channel_id: str, force_reason: str | None, source: str
 ) -> Requested:
     """Gate the next step; store it (forced past items, soak and metrics if asked) or refuse."""
-    launch = await _launch_here(deps, channel_id)
+    launch = await launch_here(deps, channel_id)
     await authorize(deps, actor, launch, "advance")
     now = deps.clock()
     async with deps.db.sessions.begin() as session:
         locked = await lock_launch(session, launch.id)
         phases = await load_phases(session=session, launch_id=launch.id)
-        view = await _view(session, launch.id)
+        view = await golive_view(session, launch.id)
         blockers = advance_blockers(
             view,
             phases=phases,
@@ -210,13 +144,13 @@ async def request_advance(
 async def request_rollback(
     deps: Deps, *, actor: Actor, channel_id: str, reason: str, all_the_way: bool, source: str
 ) -> Requested:
-    launch = await _launch_here(deps, channel_id)
+    launch = await launch_here(deps, channel_id)
     action = "rollback_all" if all_the_way else "rollback"
     await authorize(deps, actor, launch, "roll back")
     now = deps.clock()
     async with deps.db.sessions.begin() as session:
         await lock_launch(session, launch.id)
-        view = await _view(session, launch.id)
+        view = await golive_view(session, launch.id)
         if view.in_flight is not None:
             raise Conflict("A traffic change is still in flight; wait for its answer.")
         target = rules.target_of(view, action)
@@ -234,7 +168,7 @@ async def request_rollback(
         return Requested(launch.id, row.id, blocks.step_label(view, target.to_step))
 
 
-def _call(deps: Deps) -> str:
+def who_to_call(deps: Deps) -> str:
     return call_list(people_to_call(deps.config, deps.config.golive.call_on_failure))
 
 
@@ -245,7 +179,7 @@ async def move_traffic(deps: Deps, request_pk: int) -> None:
     async with deps.db.sessions.begin() as session:
         if not await rules.claim_request(session=session, request_pk=request_pk, at=deps.clock()):
             return
-        view = await _view(session, (await _request(session, request_pk)).launch_id)
+        view = await golive_view(session, (await traffic_request(session, request_pk)).launch_id)
         request = next(r for r in view.requests if r.id == request_pk)
         launch = await lock_launch(session, view.launch_id)
     outcome: dict[str, Any] = {"ok": False, "declared": not client.configured}
@@ -262,7 +196,7 @@ async def move_traffic(deps: Deps, request_pk: int) -> None:
     await _record_outcome(deps, request_pk, launch, outcome)
 
 
-async def _request(session: AsyncSession, request_pk: int) -> TrafficView:
+async def traffic_request(session: AsyncSession, request_pk: int) -> TrafficView:
     from_db = await session.get(TrafficRequest, request_pk)
     if from_db is None:
         raise NotFound(f"There is no traffic request #{request_pk}.")
@@ -276,14 +210,14 @@ async def _record_outcome(
         await rules.complete_request(
             session=session, request_pk=request_pk, at=deps.clock(), **outcome
         )
-        view = await _view(session, launch.id)
+        view = await golive_view(session, launch.id)
         request = next(r for r in view.requests if r.id == request_pk)
         if request.status in ("confirmed", "declared"):
             message = blocks.stage_changed(
                 view, request, launch_name=launch.name, declared=request.status == "declared"
             )
         else:
-            message = blocks.traffic_failed(view, request, call=_call(deps))
+            message = blocks.traffic_failed(view, request, call=who_to_call(deps))
         await queue_notice(
             session=session,
             launch_id=launch.id,
@@ -316,143 +250,9 @@ async def _queue_criteria(session: AsyncSession, launch: Launch) -> None:
 # Hold and resume
 
 
-async def hold(deps: Deps, *, actor: Actor, channel_id: str, reason: str) -> bool:
-    """Pause the rollout (a person, or the kill switch firing). False if it already was."""
-    launch = await _launch_here(deps, channel_id)
-    await authorize(deps, actor, launch, "hold")
-    return await hold_launch(deps, launch=launch, actor=actor, reason=reason)
-
-
-async def hold_launch(deps: Deps, *, launch: Launch, actor: Actor, reason: str) -> bool:
-    """Hold without an authorization check: for the bot's own safety interlocks."""
-    async with deps.db.sessions.begin() as session:
-        changed = await rules.hold(
-            session=session, launch_id=launch.id, actor=actor, at=deps.clock(), reason=reason
-        )
-        if changed:
-            view = await _view(session, launch.id)
-            await queue_notice(
-                session=session,
-                launch_id=launch.id,
-                channel_id=launch.channel_id,
-                view=blocks.held(
-                    view,
-                    by=f"<@{actor.user_id}>" if actor.user_id.startswith("U") else actor.name,
-                    reason=reason,
-                    launch_name=launch.name,
-                ),
-                loud=True,
-            )
-    deps.publisher.kick(launch.id)
-    return changed
-
-
-async def resume(deps: Deps, *, actor: Actor, channel_id: str) -> int:
-    launch = await _launch_here(deps, channel_id)
-    await authorize(deps, actor, launch, "resume")
-    async with deps.db.sessions.begin() as session:
-        seconds = await rules.resume(
-            session=session, launch_id=launch.id, actor=actor, at=deps.clock()
-        )
-        view = await _view(session, launch.id)
-        await queue_notice(
-            session=session,
-            launch_id=launch.id,
-            channel_id=launch.channel_id,
-            view=blocks.resumed(view, by=f"<@{actor.user_id}>", held_minutes=seconds / 60),
-            loud=True,
-        )
-    deps.publisher.kick(launch.id)
-    return seconds
-
-
 # ---------------------------------------------------------------------------------------------------
 # The scheduler's job: soak reminders, and requests a stopped process left behind
 
 
-async def post_due_reminders(deps: Deps, now: datetime) -> int:
-    async with deps.db.read_sessions() as session:
-        if not await rules.any_reminder_due(session=session, now=now):
-            return 0
-    launches: set[int] = set()
-    async with deps.db.sessions.begin() as session:
-        for due in await rules.claim_due_reminders(session=session, now=now):
-            launch = await lock_launch(session, due.launch_id)
-            await queue_notice(
-                session=session,
-                launch_id=due.launch_id,
-                channel_id=launch.channel_id,
-                view=blocks.reminder(
-                    due.title, due.minutes, due_at=due.due_at, sent_at=due.sent_at
-                ),
-                loud=False,
-            )
-            launches.add(due.launch_id)
-    for launch_id in launches:
-        deps.publisher.kick(launch_id)
-    return len(launches)
-
-
-async def report_interrupted(deps: Deps, started_at: datetime) -> None:
-    """Requests a stopped process left: never sent (failed) or sent without an answer (UNKNOWN)."""
-    async with deps.db.read_sessions() as session:
-        pks = await rules.interrupted_requests(session=session, before=started_at)
-    for pk in pks:
-        async with deps.db.sessions.begin() as session:
-            status = await rules.record_unknown(session=session, request_pk=pk, at=deps.clock())
-            if status is None:
-                continue
-            request = await _request(session, pk)
-            view = await _view(session, request.launch_id)
-            launch = await lock_launch(session, view.launch_id)
-            await queue_notice(
-                session=session,
-                launch_id=launch.id,
-                channel_id=launch.channel_id,
-                view=blocks.traffic_failed(
-                    view, request, call=_call(deps), unknown=status == "unknown"
-                ),
-                loud=True,
-            )
-        deps.publisher.kick(view.launch_id)
-
-
-def golive_job(deps: Deps) -> Job:
-    return Job(
-        name="golive",
-        run=functools.partial(post_due_reminders, deps),
-        resume=functools.partial(report_interrupted, deps),
-    )
-
-
 # ---------------------------------------------------------------------------------------------------
 # Safety interlocks: other features' events that hold the rollout
-
-
-async def hold_for(deps: Deps, happened: Happened, *, live_only: bool, why: str) -> bool:
-    """Hold a started rollout (only one with live traffic if ``live_only``) because ``happened``."""
-    async with deps.db.read_sessions() as session:
-        launch = await session.get(Launch, happened.launch_id)
-        view = await load_golive(session=session, launch_id=happened.launch_id)
-    if launch is None or view is None or not view.started or view.completed_at is not None:
-        return False
-    if live_only and view.weight == 0:
-        return False
-    who = f"<@{happened.actor.user_id}>" if happened.actor.user_id.startswith("U") else "the bot"
-    detail = f" ({escape(str(happened.detail['role']))})" if happened.detail.get("role") else ""
-    return await hold_launch(deps, launch=launch, actor=SYSTEM, reason=f"{why}{detail}, by {who}")
-
-
-def register_reactions(deps: Deps) -> None:
-    deps.reactions.on(
-        EventKind.GO_WITHDRAWN,
-        functools.partial(_react, deps, live_only=True, why="GO withdrawn: a sign-off was revoked"),
-    )
-    deps.reactions.on(
-        EventKind.KILLSWITCH_CONFIRMED,
-        functools.partial(_react, deps, live_only=False, why="the kill switch fired"),
-    )
-
-
-async def _react(deps: Deps, happened: Happened, *, live_only: bool, why: str) -> None:
-    await hold_for(deps, happened, live_only=live_only, why=why)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.checklist.rules import set_items_checked
 from bot.core.events import Actor
 from bot.core.models import Event, Item, TrafficRequest
-from bot.golive.flows import post_due_reminders
+from bot.golive.timer_flows import post_due_reminders
 from tests.conftest import FakeClock
 from tests.warroom import WarRoom
 
