@@ -8,7 +8,7 @@ refuses extra words before anything runs).
 
 from __future__ import annotations
 
-from bot.checklist.rules import close_launch
+from bot.checklist.lifecycle import close_launch
 from bot.core.errors import NotFound
 from bot.core.events import Actor
 from bot.core.kit import notice

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.checklist.rules import advance_phase
+from bot.checklist.lifecycle import advance_phase
 from bot.core.errors import BadInput, NotFound
 from bot.core.events import Actor
 from bot.core.kit import notice

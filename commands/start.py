@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.checklist.rules import start_launch, validate_name
+from bot.checklist.lifecycle import start_launch, validate_name
 from bot.core.errors import Conflict
 from bot.core.events import Actor
 from bot.core.kit import notice

@@ -8,14 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.checklist.rules import (
-    ToggleResult,
-    advance_phase,
-    close_launch,
-    set_items_checked,
-    start_launch,
-    validate_name,
-)
+from bot.checklist.lifecycle import advance_phase, close_launch, start_launch, validate_name
+from bot.checklist.rules import ToggleResult, set_items_checked
 from bot.checklist.template import ChecklistTemplate
 from bot.core.db import Database
 from bot.core.errors import BadInput, Conflict, NotAllowed, NotFound, PhaseIncomplete

@@ -1,0 +1,268 @@
+"""A launch's lifecycle: start it from the template (its own copy), post phases, advance and close. Takes an AsyncSession; the caller owns the transaction and each write locks the launch row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.checklist.layout import section_part_count
+from bot.checklist.rules import open_item_count
+from bot.checklist.template import ChecklistTemplate, TemplateSection
+from bot.core.errors import BadInput, Conflict, NotAllowed, PhaseIncomplete
+from bot.core.events import Actor, EventKind, append_event
+from bot.core.launches import active_launch, lock_launch
+from bot.core.models import Item, ItemGroup, Launch, Phase, Section, SlackMessage
+from bot.core.mrkdwn import escape
+from bot.core.outbox import bump_messages
+
+MAX_NAME_LENGTH = 80
+
+
+def validate_name(raw: str) -> str:
+    name = " ".join(raw.split())
+    if len(name) >= 2 and name[0] == name[-1] and name[0] in "\"'“”":
+        name = name[1:-1].strip()
+    name = name.strip("“”\"'").strip()
+    if not name:
+        raise BadInput("Give the launch a name, e.g. `/launch start Trading v2`.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise BadInput(
+            f"A launch name is at most {MAX_NAME_LENGTH} characters (yours has {len(name)})."
+        )
+    return name
+
+
+async def start_launch(
+    *,
+    session: AsyncSession,
+    template: ChecklistTemplate,
+    name: str,
+    team_id: str,
+    channel_id: str,
+    actor: Actor,
+    at: datetime,
+    source: str = "",
+) -> Launch:
+    """Copy ``template`` into a new launch in ``channel_id`` and queue its card and first phase.
+
+    Raises Conflict if the channel already has an active launch (also when two starts race: the UNIQUE
+    ``active_channel`` decides)."""
+    name = validate_name(name)
+    existing = await active_launch(session=session, channel_id=channel_id)
+    if existing is not None:
+        raise Conflict(
+            f"This channel already has an active launch: *{escape(existing.name)}* (#{existing.id})."
+        )
+    launch = await _new_launch(session, template, name, team_id, channel_id, actor, at)
+    first_checklist = await _copy_template(session, launch, template)
+    if first_checklist is None:
+        raise BadInput("The checklist template has no checklist phase.")
+    launch.current_phase = first_checklist.position
+    session.add(SlackMessage(launch_id=launch.id, kind="card", channel_id=channel_id, part=0))
+    await _post_phase(session, launch, first_checklist, at)
+    await append_event(
+        session=session,
+        launch_id=launch.id,
+        actor=actor,
+        kind=EventKind.LAUNCH_STARTED,
+        at=at,
+        detail={
+            "name": name,
+            "channel_id": channel_id,
+            "team_id": team_id,
+            "template": template.title,
+            # What the audit can check of this log (bot/audit/replay.py, ``LOG_VERSION``).
+            "log_version": 2,
+        },
+        source=source,
+    )
+    return launch
+
+
+async def _new_launch(
+    session: AsyncSession,
+    template: ChecklistTemplate,
+    name: str,
+    team_id: str,
+    channel_id: str,
+    actor: Actor,
+    at: datetime,
+) -> Launch:
+    """The launch row; the UNIQUE ``active_channel`` refuses a second active launch in a channel."""
+    launch = Launch(
+        name=name,
+        team_id=team_id,
+        channel_id=channel_id,
+        active_channel=channel_id,
+        started_by_id=actor.user_id,
+        started_by_name=actor.name,
+        started_at=at,
+        current_phase=0,
+        template_title=template.title,
+        template_extra={
+            "contacts": [c.model_dump() for c in template.contacts],
+            "sign_off_roles": [r.model_dump() for r in template.sign_off_roles],
+        },
+    )
+    session.add(launch)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("This channel already has an active launch.") from exc
+    return launch
+
+
+async def _copy_template(
+    session: AsyncSession, launch: Launch, template: ChecklistTemplate
+) -> Phase | None:
+    """Copy the template's phases, sections, groups and items into the launch (the launch keeps its
+    own copy: a template edited later never changes it). Returns the first checklist phase."""
+    first_checklist: Phase | None = None
+    for p_pos, t_phase in enumerate(template.phases):
+        phase = Phase(
+            launch_id=launch.id,
+            position=p_pos,
+            title=t_phase.title,
+            timing=t_phase.timing,
+            kind=t_phase.kind,
+        )
+        session.add(phase)
+        await session.flush()
+        if first_checklist is None and t_phase.kind == "checklist":
+            first_checklist = phase
+        for s_pos, t_section in enumerate(t_phase.sections):
+            section = Section(
+                launch_id=launch.id, phase_id=phase.id, position=s_pos, title=t_section.title
+            )
+            session.add(section)
+            await session.flush()
+            await _copy_groups(session, launch, section, t_section)
+    return first_checklist
+
+
+async def _copy_groups(
+    session: AsyncSession, launch: Launch, section: Section, t_section: TemplateSection
+) -> None:
+    for g_pos, t_group in enumerate(t_section.groups):
+        group = ItemGroup(
+            launch_id=launch.id,
+            section_id=section.id,
+            position=g_pos,
+            title=t_group.title,
+            stage=t_group.stage,
+            duration_minutes=t_group.duration_minutes,
+        )
+        session.add(group)
+        await session.flush()
+        session.add_all(
+            Item(
+                launch_id=launch.id,
+                group_id=group.id,
+                position=i_pos,
+                text=t_item.text,
+                duration_minutes=t_item.duration_minutes,
+                checked=False,
+            )
+            for i_pos, t_item in enumerate(t_group.items)
+        )
+
+
+async def _post_phase(session: AsyncSession, launch: Launch, phase: Phase, at: datetime) -> None:
+    """Queue one message per section of ``phase`` (more if a section is too big for one message)."""
+    phase.posted_at = at
+    sections = (
+        await session.scalars(
+            select(Section).where(Section.phase_id == phase.id).order_by(Section.position)
+        )
+    ).all()
+    for section in sections:
+        group_sizes = (
+            (
+                await session.execute(
+                    select(func.count(Item.id))
+                    .join(ItemGroup, ItemGroup.id == Item.group_id)
+                    .where(ItemGroup.section_id == section.id)
+                    .group_by(ItemGroup.id)
+                    .order_by(ItemGroup.position)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for part in range(section_part_count(list(group_sizes))):
+            session.add(
+                SlackMessage(
+                    launch_id=launch.id,
+                    kind="section",
+                    section_id=section.id,
+                    part=part,
+                    channel_id=launch.channel_id,
+                )
+            )
+    await session.flush()
+
+
+async def advance_phase(
+    *, session: AsyncSession, launch_id: int, actor: Actor, at: datetime, source: str = ""
+) -> Phase:
+    """Move to the next checklist phase and queue its messages. The current phase must be complete."""
+    launch = await lock_launch(session, launch_id)
+    if launch.closed_at is not None:
+        raise NotAllowed(f"Launch *{escape(launch.name)}* is closed.")
+    phases = (
+        await session.scalars(
+            select(Phase).where(Phase.launch_id == launch_id).order_by(Phase.position)
+        )
+    ).all()
+    current = phases[launch.current_phase]
+    if current.completed_at is None:
+        open_items = await open_item_count(session, current.id)
+        raise PhaseIncomplete(
+            f"*{escape(current.title)}* still has {open_items} open item(s); finish them before moving on."
+        )
+    nxt = next((p for p in phases if p.position > current.position and p.kind == "checklist"), None)
+    if nxt is None:
+        raise Conflict("This is the last phase; there is nothing to move on to.")
+    launch.current_phase = nxt.position
+    await _post_phase(session, launch, nxt, at)
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind=EventKind.PHASE_STARTED,
+        at=at,
+        detail={"phase": nxt.title, "from": current.title},
+        source=source,
+    )
+    await bump_messages(session, launch_id, [])
+    return nxt
+
+
+async def close_launch(
+    *, session: AsyncSession, launch_id: int, actor: Actor, at: datetime, source: str = ""
+) -> Launch:
+    launch = await lock_launch(session, launch_id)
+    if launch.closed_at is not None:
+        raise Conflict(f"Launch *{escape(launch.name)}* is already closed.")
+    launch.closed_at = at
+    launch.closed_by_id = actor.user_id
+    launch.closed_by_name = actor.name
+    launch.active_channel = None
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind=EventKind.LAUNCH_CLOSED,
+        at=at,
+        source=source,
+    )
+    # Every message of the launch re-renders to show it closed.
+    await session.execute(
+        update(SlackMessage)
+        .where(SlackMessage.launch_id == launch_id)
+        .values(version=SlackMessage.version + 1)
+    )
+    return launch
