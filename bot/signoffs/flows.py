@@ -25,7 +25,8 @@ from bot.core.refusal import unit_of_work
 from bot.deps import Deps
 from bot.signoffs.close import close_groups_to_check
 from bot.signoffs.log import groups_to_check
-from bot.signoffs.rules import SignOffOutcome, approve, check_revoke, revoke, set_display_name
+from bot.signoffs.revoke import check_revoke, revoke
+from bot.signoffs.rules import SignOffOutcome, approve, set_display_name
 
 logger = logging.getLogger(__name__)
 
