@@ -197,3 +197,11 @@ async def test_a_lasting_refusal_is_recorded_and_not_tried_again_until_the_messa
     assert "2/45" in str(room.card().blocks)
     assert await behind(room) == []
     assert (await scrape(room))["launchbot_outbox_messages_behind"] == 0
+
+
+def test_the_pauses_double_up_to_a_minute_with_jitter() -> None:
+    backoff = Backoff()  # the real policy
+    for failures, full in enumerate([1, 2, 4, 8, 16, 32, 60, 60, 60], start=1):
+        pauses = [backoff.pause(failures) for _ in range(50)]
+        assert all(0.8 * full <= p <= full for p in pauses)
+    assert backoff.pause(100_000) <= 60

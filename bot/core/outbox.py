@@ -209,7 +209,7 @@ class Publisher:
                 )
         for launch_id in sorted({row.launch_id for row in rows if not _refused(row)}):
             if launch_id not in self._running:
-                logger.info("outbox sweep: launch %s has messages behind", launch_id)
+                logger.debug("outbox sweep: launch %s has messages behind", launch_id)
             self.kick(launch_id)
 
     def sweep_job(self) -> Job:
