@@ -1,4 +1,4 @@
-"""Outbox backlog: when a message fell behind, and the version Slack refused for good.
+"""Outbox backlog: slack_message.behind_since (when it fell behind) and refused_version.
 
 Revision ID: 0007
 Revises: 0006
