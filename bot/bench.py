@@ -127,51 +127,22 @@ def _click_requests(slack: SlackStandIn, n: int, offset: int) -> list[tuple[byte
 async def run(clicks: int, rounds: int) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="launchbot-bench-"))
     bot_port, bare_port = _free_port(), _free_port()
-    slack = SlackStandIn(
-        bot_token=BOT_TOKEN,
-        signing_secret=SECRET,
-        app_url=f"http://127.0.0.1:{bot_port}/slack/events",
-    )
-    for i in range(BENCH_USERS):  # a real workspace knows its members: users.info answers
-        slack.add_user(f"U0BENCH{i:03d}", f"bench{i:03d}", f"Bench User {i:03d}")
+    slack = _bench_slack(bot_port)
     await slack.start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LAUNCHBOT_"))}
-    env.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL=slack.base_url,
-        DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
-        LAUNCHBOT_LOG_LEVEL="WARNING",
-    )
+    env = _server_env(slack, workdir)
     bot = _spawn(["-m", "bot", "serve", "--port", str(bot_port)], env)
     bare = _spawn(["-m", "bot.bench_bare", str(bare_port)], env)
-    bot_url, bare_url = f"http://127.0.0.1:{bot_port}", f"http://127.0.0.1:{bare_port}"
+    servers = [
+        ("launchbot", f"http://127.0.0.1:{bot_port}"),
+        ("bare bolt", f"http://127.0.0.1:{bare_port}"),
+    ]
     try:
-        await _wait_healthy(bot_url, bot)
-        await _wait_healthy(bare_url, bare)
-        await slack.send(*slack.slash_command(user_id="U0BENCH000", text="start Bench launch"))
-        deadline = time.monotonic() + 15
-        while len(slack.messages.get(CHANNEL, [])) < 4 and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        # Warm both servers the way they are then measured: bolt's lazy auth.test, the database
-        # connection pools, SQLAlchemy's statement cache, which launch each message belongs to.
-        for w in range(WARM_UP_BURSTS):
-            warm = _click_requests(slack, clicks, clicks * w)
-            await _drive("warm", bot_url, warm, clicks)
-            await _drive("warm", bare_url, warm, clicks)
-            await _caught_up(workdir / "bench.db")
+        await _wait_healthy(servers[0][1], bot)
+        await _wait_healthy(servers[1][1], bare)
+        await _start_launch(slack)
+        await _warm_up(slack, clicks, servers, workdir)
         calls_before = len(slack.calls)
-        results = {"launchbot": Result("launchbot", [], 0), "bare bolt": Result("bare bolt", [], 0)}
-        for r in range(rounds):
-            batch = _click_requests(slack, clicks, clicks * (r + WARM_UP_BURSTS))
-            servers = [("launchbot", bot_url), ("bare bolt", bare_url)]
-            for name, url in servers if r % 2 == 0 else servers[::-1]:
-                got = await _drive(name, url, batch, concurrency=clicks)
-                results[name].latencies_ms += got.latencies_ms
-                results[name].failures += got.failures
-                # The bot's post-ack work (applying, re-rendering) is done before the next burst,
-                # so it never runs during the bare app's burst and makes that one look slower.
-                await _caught_up(workdir / "bench.db")
+        results = await _measure(slack, clicks, rounds, servers, workdir)
         await asyncio.sleep(1.0)  # the publisher's last (coalesced) chat.update calls
         api_calls = len(slack.calls) - calls_before
     finally:
@@ -180,15 +151,81 @@ async def run(clicks: int, rounds: int) -> None:
             proc.wait(timeout=20)
         await slack.stop()
     total = clicks * rounds
-    db = sqlite3.connect(workdir / "bench.db")
-    # Every click leaves one "click" event when applied (even one that changed nothing).
-    warm_clicks = clicks * WARM_UP_BURSTS
-    recorded = (
-        db.execute("SELECT count(*) FROM event WHERE kind = 'click'").fetchone()[0] - warm_clicks
-    )
-    db.close()
-    lost = total - results["launchbot"].failures - recorded
+    lost = total - results["launchbot"].failures - _recorded_clicks(workdir / "bench.db", clicks)
     _report(results, total=total, burst=clicks, api_calls=api_calls, lost=lost)
+
+
+def _bench_slack(bot_port: int) -> SlackStandIn:
+    slack = SlackStandIn(
+        bot_token=BOT_TOKEN,
+        signing_secret=SECRET,
+        app_url=f"http://127.0.0.1:{bot_port}/slack/events",
+    )
+    for i in range(BENCH_USERS):  # a real workspace knows its members: users.info answers
+        slack.add_user(f"U0BENCH{i:03d}", f"bench{i:03d}", f"Bench User {i:03d}")
+    return slack
+
+
+def _server_env(slack: SlackStandIn, workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LAUNCHBOT_"))}
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack.base_url,
+        DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
+        LAUNCHBOT_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+async def _start_launch(slack: SlackStandIn) -> None:
+    await slack.send(*slack.slash_command(user_id="U0BENCH000", text="start Bench launch"))
+    deadline = time.monotonic() + 15
+    while len(slack.messages.get(CHANNEL, [])) < 4 and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+
+
+async def _warm_up(
+    slack: SlackStandIn, clicks: int, servers: list[tuple[str, str]], workdir: Path
+) -> None:
+    """Warm both servers the way they are then measured: bolt's lazy auth.test, the database
+    connection pools, SQLAlchemy's statement cache, which launch each message belongs to."""
+    for w in range(WARM_UP_BURSTS):
+        warm = _click_requests(slack, clicks, clicks * w)
+        for _name, url in servers:
+            await _drive("warm", url, warm, clicks)
+        await _caught_up(workdir / "bench.db")
+
+
+async def _measure(
+    slack: SlackStandIn,
+    clicks: int,
+    rounds: int,
+    servers: list[tuple[str, str]],
+    workdir: Path,
+) -> dict[str, Result]:
+    results = {name: Result(name, [], 0) for name, _url in servers}
+    for r in range(rounds):
+        batch = _click_requests(slack, clicks, clicks * (r + WARM_UP_BURSTS))
+        for name, url in servers if r % 2 == 0 else servers[::-1]:
+            got = await _drive(name, url, batch, concurrency=clicks)
+            results[name].latencies_ms += got.latencies_ms
+            results[name].failures += got.failures
+            # The bot's post-ack work (applying, re-rendering) is done before the next burst,
+            # so it never runs during the bare app's burst and makes that one look slower.
+            await _caught_up(workdir / "bench.db")
+    return results
+
+
+def _recorded_clicks(path: Path, clicks: int) -> int:
+    """Clicks applied after the warm-up: every click leaves one "click" event when applied (even
+    one that changed nothing)."""
+    db = sqlite3.connect(path)
+    try:
+        applied = db.execute("SELECT count(*) FROM event WHERE kind = 'click'").fetchone()[0]
+    finally:
+        db.close()
+    return int(applied) - clicks * WARM_UP_BURSTS
 
 
 async def _caught_up(path: Path) -> None:

@@ -64,6 +64,25 @@ async def running_bot(
     if clock is None:
         clock = BotClock(scale=settings.time_scale, start=settings.clock_start)
     template = template if template is not None else load_template(config.template)
+    deps = _build_deps(settings, config, template, clock)
+    app = build_app(deps, process_before_response=process_before_response)
+    scheduler = _build_scheduler(deps)
+    try:
+        await deps.publisher.recover()
+        deps.clicks.kick()  # clicks stored but not applied before a stop
+        scheduler.start()
+        yield RunningBot(deps=deps, app=app)
+    finally:
+        await _shut_down(deps, scheduler)
+
+
+def _build_deps(
+    settings: Settings,
+    config: AppConfig,
+    template: ChecklistTemplate,
+    clock: Callable[[], datetime],
+) -> Deps:
+    """The database, the outside clients, the publisher and the click applier, wired together."""
     metrics = Metrics()
     db = open_database(settings.database_url)
     # Explicit timeouts: an outside system that hangs must not hold a war-room command forever.
@@ -72,18 +91,20 @@ async def running_bot(
     slack = make_slack_client(token=token, base_url=settings.slack_api_url, metrics=metrics)
     tasks = BackgroundTasks()
     gauge = RequestGauge()
-    publisher = Publisher(db=db, slack=slack, tasks=tasks, gauge=gauge)
-    clicks = ClickApplier(db=db, tasks=tasks, publisher=publisher, clock=clock, gauge=gauge)
+    publisher = Publisher(db=db, slack=slack, tasks=tasks, gauge=gauge, clock=clock)
+    # /metrics shows the outbox's backlog as of the scrape.
+    metrics.on_scrape(functools.partial(publisher.report_backlog, metrics))
     identity = Identity(
         slack,
         name_ttl=config.signoff.name_cache_seconds,
         group_ttl=config.signoff.usergroup_cache_seconds,
     )
+    clicks = ClickApplier(db=db, tasks=tasks, publisher=publisher, clock=clock, gauge=gauge)
     # Counted when a tick takes effect: a click refused later (a closed launch) ticked nothing.
     clicks.on_ticked = functools.partial(metrics.inc, "launchbot_items_checked_total")
     # The click applier names clickers through the same cached users.info lookups as sign-offs.
     clicks.names = functools.partial(identity.display_name, within=NAME_LOOKUP_SECONDS)
-    deps = Deps(
+    return Deps(
         settings=settings,
         config=config,
         template=template,
@@ -98,25 +119,31 @@ async def running_bot(
         gauge=gauge,
         clock=clock,
     )
-    app = build_app(deps, process_before_response=process_before_response)
-    # Fires due escalation levels from the database (the timer survives restarts).
-    scheduler = Scheduler(
+
+
+def _build_scheduler(deps: Deps) -> Scheduler:
+    """Timed work from the database (the timers survive restarts): due escalation levels, kill-switch
+    and go-live follow-ups, and the outbox's sweep of messages left behind."""
+    return Scheduler(
         clock=deps.clock,
         # The poll interval is in bot seconds: a faster clock polls as often in bot time.
-        poll_seconds=max(0.05, config.escalation.poll_seconds / settings.time_scale),
-        jobs=(escalation_job(deps), killswitch_job(deps), golive_job(deps)),
+        poll_seconds=max(0.05, deps.config.escalation.poll_seconds / deps.settings.time_scale),
+        jobs=(
+            escalation_job(deps),
+            killswitch_job(deps),
+            golive_job(deps),
+            deps.publisher.sweep_job(),
+        ),
     )
-    try:
-        await publisher.recover()
-        clicks.kick()  # clicks stored but not applied before a stop
-        scheduler.start()
-        yield RunningBot(deps=deps, app=app)
-    finally:
-        await scheduler.stop()
-        await tasks.drain(SHUTDOWN_GRACE_SECONDS)
-        clicks.close()
-        await http.aclose()
-        await db.dispose()
+
+
+async def _shut_down(deps: Deps, scheduler: Scheduler) -> None:
+    await scheduler.stop()
+    deps.publisher.close()  # pauses between tries end; renders under way finish in the drain
+    await deps.tasks.drain(SHUTDOWN_GRACE_SECONDS)
+    deps.clicks.close()
+    await deps.http.aclose()
+    await deps.db.dispose()
 
 
 def _stop_event() -> asyncio.Event:
@@ -200,49 +227,18 @@ async def serve(settings: Settings, *, host: str, port: int, socket_mode: bool) 
     connecting; a refused app token ends the process (exit code 1) with a one-line message."""
     await migrate.upgrade(settings.database_url)
     stop = _stop_event()
-    refused: str | None = None
     async with running_bot(settings) as bot:
-        handler = None
-        readiness = None
-        if socket_mode:
-            assert settings.slack_app_token is not None
-            handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
-            client = handler.client
-
-            async def socket_alive() -> bool:
-                return bool(await client.is_connected())
-
-            readiness = socket_alive
+        handler = _socket_mode_handler(settings, bot) if socket_mode else None
         activity = Activity()
-        runner = web.AppRunner(
-            make_web_app(bot.app, bot.deps, readiness=readiness, activity=activity),
-            access_log=None,
-        )
-        # What startup built lives as long as the process: keep it out of every later collection.
-        gc.collect()
-        gc.freeze()
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        mode = "Socket Mode" if socket_mode else f"HTTP on http://{host}:{port}/slack/events"
-        logger.info("launchbot serving (%s)", mode)
-        print(f"launchbot: serving ({mode}); health on http://{host}:{port}/healthz", flush=True)  # noqa: T201
+        runner = await _start_site(bot, host=host, port=port, handler=handler, activity=activity)
         # Lulls are seen on /slack/events only; over Socket Mode the collector keeps its own timing.
         collector = (
             asyncio.create_task(_collect_in_lulls(activity), name="gc-in-lulls")
-            if not socket_mode
+            if handler is None
             else None
         )
         try:
-            if handler is not None:
-                try:
-                    if await _until_stopped(stop, _connect_socket_mode(handler)):
-                        logger.info("Socket Mode connected")
-                        await stop.wait()
-                except SocketModeRefused as exc:
-                    refused = str(exc)
-            else:
-                await stop.wait()
+            refused = await _serve_until_stopped(stop, handler)
         finally:
             print("launchbot: stopping", flush=True)  # noqa: T201
             if collector is not None:
@@ -258,3 +254,58 @@ async def serve(settings: Settings, *, host: str, port: int, socket_mode: bool) 
             flush=True,
         )
         raise SystemExit(1)
+
+
+def _socket_mode_handler(settings: Settings, bot: RunningBot) -> AsyncSocketModeHandler:
+    assert settings.slack_app_token is not None
+    return AsyncSocketModeHandler(bot.app, settings.slack_app_token.get_secret_value())
+
+
+async def _start_site(
+    bot: RunningBot,
+    *,
+    host: str,
+    port: int,
+    handler: AsyncSocketModeHandler | None,
+    activity: Activity,
+) -> web.AppRunner:
+    """Serve /slack/events and the health endpoints (ready once Socket Mode is connected, if used)."""
+    readiness: Callable[[], Awaitable[bool]] | None = None
+    if handler is not None:
+        client = handler.client
+
+        async def socket_alive() -> bool:
+            return bool(await client.is_connected())
+
+        readiness = socket_alive
+    runner = web.AppRunner(
+        make_web_app(bot.app, bot.deps, readiness=readiness, activity=activity),
+        access_log=None,
+    )
+    # What startup built lives as long as the process: keep it out of every later collection.
+    gc.collect()
+    gc.freeze()
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    mode = "Socket Mode" if handler is not None else f"HTTP on http://{host}:{port}/slack/events"
+    logger.info("launchbot serving (%s)", mode)
+    print(f"launchbot: serving ({mode}); health on http://{host}:{port}/healthz", flush=True)  # noqa: T201
+    return runner
+
+
+async def _serve_until_stopped(
+    stop: asyncio.Event, handler: AsyncSocketModeHandler | None
+) -> str | None:
+    """Wait for the stop signal (connecting Socket Mode first, if used); Slack's error when it
+    refused the app token."""
+    if handler is None:
+        await stop.wait()
+        return None
+    try:
+        if await _until_stopped(stop, _connect_socket_mode(handler)):
+            logger.info("Socket Mode connected")
+            await stop.wait()
+    except SocketModeRefused as exc:
+        return str(exc)
+    return None

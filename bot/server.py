@@ -86,71 +86,8 @@ def make_web_app(
     readiness: Callable[[], Awaitable[bool]] | None = None,
     activity: Activity | None = None,
 ) -> web.Application:
-    secret = deps.settings.slack_signing_secret
-    secret_bytes = secret.get_secret_value().encode() if secret else None
+    entry = _SlackEntry(bolt, deps, activity)
     metrics = deps.metrics
-
-    async def slack_events(request: web.Request) -> web.Response:
-        if activity is not None:
-            activity.last_request = time.monotonic()
-        with deps.gauge.serving():
-            return await handle_slack_request(request)
-
-    def refuse(request: web.Request, status: int, kind: str, reason: str) -> web.Response:
-        """The one log line of a refused request (no traceback, none of its values), counted."""
-        logger.warning(
-            "refused %s request from %s: %s", kind, request.remote or "?", reason[:MAX_REASON]
-        )
-        metrics.inc("launchbot_requests_total", kind=kind, status=str(status))
-        error = "invalid request" if status == 401 else reason[:MAX_REASON]
-        return _json(status, {"error": error})
-
-    async def handle_slack_request(request: web.Request) -> web.Response:
-        started = time.perf_counter()
-        timestamp = _one(request, "X-Slack-Request-Timestamp")
-        signature = _one(request, "X-Slack-Signature")
-        content_type = _one(request, "Content-Type")
-        if secret_bytes is None:
-            return refuse(request, 401, "unverified", "no signing secret configured")
-        if signature is None or timestamp is None or not _fresh(timestamp, time.time()):
-            # Before reading the body: an unsigned flood costs no more than its headers.
-            return refuse(
-                request, 401, "unverified", "missing, repeated or stale signature headers"
-            )
-        try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return refuse(request, 413, "oversized", f"body over {MAX_BODY_BYTES} bytes")
-        if not _verified(secret_bytes, raw, timestamp, signature):
-            return refuse(request, 401, "unverified", "bad signature")
-        if content_type is None:
-            return refuse(request, 400, "malformed", "missing or repeated Content-Type")
-        try:
-            envelope = parse_envelope(raw, content_type)
-        except MalformedRequest as exc:
-            return refuse(request, 400, "malformed", exc.reason)
-        # Signed and well-formed: the decode below cannot fail (parse_envelope decoded it).
-        headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}
-        try:
-            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), headers=headers)
-        except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError):
-            return refuse(request, 400, "malformed", "bolt cannot read this body")
-        if bolt_request.body != envelope.body:
-            # bolt parses by its own rules (e.g. any body containing "payload" as a form with a
-            # payload field): it must act on exactly what was validated.
-            return refuse(request, 400, "malformed", "bolt reads this body differently")
-        kind = envelope.kind
-        bolt_response = await bolt.async_dispatch(bolt_request)
-        status = bolt_response.status
-        metrics.inc("launchbot_requests_total", kind=kind, status=str(status))
-        metrics.observe(time.perf_counter() - started, kind=kind)
-        response = web.Response(status=status, text=bolt_response.body)
-        for name, values in bolt_response.headers.items():
-            if name.lower() in ("content-length",):
-                continue
-            for value in values:
-                response.headers[name] = value
-        return response
 
     async def healthz(_request: web.Request) -> web.Response:
         return _json(200, {"status": "ok"})
@@ -162,6 +99,7 @@ def make_web_app(
         return _json(200 if ok else 503, {"status": "ready" if ok else "not ready"})
 
     async def metrics_endpoint(_request: web.Request) -> web.Response:
+        await metrics.refresh()  # the gauges read from the database (the outbox's backlog)
         # Prometheus' own exposition type, as its client library sets it.
         return web.Response(
             body=metrics.render().encode(), headers={"Content-Type": metrics.content_type}
@@ -169,8 +107,90 @@ def make_web_app(
 
     logging.getLogger("aiohttp.server").addFilter(BAD_HTTP_FILTER)  # added once: same object
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app.router.add_post("/slack/events", slack_events)
+    app.router.add_post("/slack/events", entry.slack_events)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
     return app
+
+
+class _SlackEntry:
+    """/slack/events: the signature and the envelope are checked on the raw bytes, then bolt
+    dispatches exactly what was checked. Every refusal is one log line and a 4xx."""
+
+    def __init__(self, bolt: AsyncApp, deps: Deps, activity: Activity | None) -> None:
+        secret = deps.settings.slack_signing_secret
+        self._secret = secret.get_secret_value().encode() if secret else None
+        self._bolt = bolt
+        self._deps = deps
+        self._metrics = deps.metrics
+        self._activity = activity
+
+    async def slack_events(self, request: web.Request) -> web.Response:
+        if self._activity is not None:
+            self._activity.last_request = time.monotonic()
+        with self._deps.gauge.serving():
+            return await self._handle(request)
+
+    def _refuse(self, request: web.Request, status: int, kind: str, reason: str) -> web.Response:
+        """The one log line of a refused request (no traceback, none of its values), counted."""
+        logger.warning(
+            "refused %s request from %s: %s", kind, request.remote or "?", reason[:MAX_REASON]
+        )
+        self._metrics.inc("launchbot_requests_total", kind=kind, status=str(status))
+        error = "invalid request" if status == 401 else reason[:MAX_REASON]
+        return _json(status, {"error": error})
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        checked = await self._checked(request)
+        if isinstance(checked, web.Response):
+            return checked
+        bolt_request, kind = checked
+        bolt_response = await self._bolt.async_dispatch(bolt_request)
+        status = bolt_response.status
+        self._metrics.inc("launchbot_requests_total", kind=kind, status=str(status))
+        self._metrics.observe(time.perf_counter() - started, kind=kind)
+        response = web.Response(status=status, text=bolt_response.body)
+        for name, values in bolt_response.headers.items():
+            if name.lower() in ("content-length",):
+                continue
+            for value in values:
+                response.headers[name] = value
+        return response
+
+    async def _checked(self, request: web.Request) -> tuple[AsyncBoltRequest, str] | web.Response:
+        """The request as bolt will read it and its kind, or the refusal."""
+        timestamp = _one(request, "X-Slack-Request-Timestamp")
+        signature = _one(request, "X-Slack-Signature")
+        content_type = _one(request, "Content-Type")
+        if self._secret is None:
+            return self._refuse(request, 401, "unverified", "no signing secret configured")
+        if signature is None or timestamp is None or not _fresh(timestamp, time.time()):
+            # Before reading the body: an unsigned flood costs no more than its headers.
+            return self._refuse(
+                request, 401, "unverified", "missing, repeated or stale signature headers"
+            )
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._refuse(request, 413, "oversized", f"body over {MAX_BODY_BYTES} bytes")
+        if not _verified(self._secret, raw, timestamp, signature):
+            return self._refuse(request, 401, "unverified", "bad signature")
+        if content_type is None:
+            return self._refuse(request, 400, "malformed", "missing or repeated Content-Type")
+        try:
+            envelope = parse_envelope(raw, content_type)
+        except MalformedRequest as exc:
+            return self._refuse(request, 400, "malformed", exc.reason)
+        # Signed and well-formed: the decode below cannot fail (parse_envelope decoded it).
+        headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), headers=headers)
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError):
+            return self._refuse(request, 400, "malformed", "bolt cannot read this body")
+        if bolt_request.body != envelope.body:
+            # bolt parses by its own rules (e.g. any body containing "payload" as a form with a
+            # payload field): it must act on exactly what was validated.
+            return self._refuse(request, 400, "malformed", "bolt reads this body differently")
+        return bolt_request, envelope.kind

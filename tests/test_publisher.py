@@ -1,6 +1,7 @@
 """The publisher when Slack fails: a "not now" answer (internal_error, ratelimited after the client's
-own retries, a 5xx) is rendered again after a pause, so a tick is not left unseen until the next
-click; a "never" answer (invalid_blocks, channel_not_found) is recorded and not hammered."""
+own retries, a 5xx) is rendered again after a growing pause, for as long as it takes, so a tick is
+not left unseen until the next click; a "never" answer (invalid_blocks, channel_not_found) is
+recorded and not hammered. (Outages by time, the sweep and /metrics: test_outbox_backlog.py.)"""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.models import SlackMessage
+from bot.core.outbox import Backoff
 from tests.warroom import WarRoom
 
 ALICE, BOB = "U0ALICE001", "U0BOB00001"
@@ -15,7 +17,7 @@ ALICE, BOB = "U0ALICE001", "U0BOB00001"
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.core.outbox.RETRY_DELAYS", (0.05, 0.05, 0.05))
+    monkeypatch.setattr("bot.core.outbox.RETRY_BACKOFF", Backoff(first=0.01, cap=0.05))
 
 
 async def unpublished(room: WarRoom) -> list[SlackMessage]:
@@ -49,6 +51,7 @@ async def test_a_lasting_refusal_is_recorded_not_retried(room: WarRoom) -> None:
     assert "1/45" not in str(room.card().blocks)
     [stale] = await unpublished(room)
     assert (stale.kind, stale.last_error) == ("card", "channel_not_found")
+    assert stale.refused_version == stale.version and stale.behind_since is not None
     assert (
         len([c for c in room.slack.calls_to("chat.update") if c.args["ts"] == card_ts(room)])
         == card_updates + 1
@@ -59,20 +62,21 @@ async def test_a_lasting_refusal_is_recorded_not_retried(room: WarRoom) -> None:
     assert await unpublished(room) == []
 
 
-async def test_slack_failing_past_every_retry_leaves_the_rows_for_the_next_change(
+async def test_slack_failing_many_times_in_a_row_is_tried_until_it_takes_the_messages(
     room: WarRoom,
 ) -> None:
     await room.command(ALICE, "start Trading v2")
     card = card_ts(room)
     before = len(room.slack.calls_to("chat.update"))
-    room.slack.fail_next("chat.update", error="internal_error", times=50)
+    # Far more failures than the old fixed schedule (1, 2, 5, 10, 30 s) had tries.
+    room.slack.fail_next("chat.update", error="internal_error", times=24)
     await room.click(BOB, "Failover tested")
     tries = room.slack.calls_to("chat.update")[before:]
-    # One try plus one per pause, for the card and the checklist message alike, then the publisher
-    # stops and waits: no endless loop. The rows stay unpublished, for the next change or start.
-    assert len([c for c in tries if c.args["ts"] == card]) == 1 + 3
-    assert len(tries) == 2 * (1 + 3)
-    assert sorted(m.kind for m in await unpublished(room)) == ["card", "section"]
+    # Both messages fail every round until Slack answers again: 12 rounds, then one that lands.
+    assert len([c for c in tries if c.args["ts"] == card]) == 12 + 1
+    assert len(tries) == 2 * (12 + 1)
+    assert room.is_checked("Failover tested") and "1/45" in str(room.card().blocks)
+    assert await unpublished(room) == []
 
 
 async def test_a_failing_card_does_not_hold_back_the_checklist_message(room: WarRoom) -> None:

@@ -154,7 +154,8 @@ class EscalationLevel(BaseModel):
 
 class EscalationConfig(BaseModel):
     levels: list[EscalationLevel] = []
-    # How often the scheduler looks for escalation levels that are due.
+    # How often the scheduler looks for escalation levels that are due (every job polls at this pace,
+    # the outbox sweep too).
     poll_seconds: float = Field(default=15.0, gt=0)
     # Internal contact names to phone when PagerDuty cannot be reached; empty = the whole internal list.
     call_on_failure: list[str] = []

@@ -138,6 +138,12 @@ class SlackMessage(Base):
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("slack_message.id", ondelete="SET NULL")
     )
+    # Since when (bot clock) Slack has been showing an older version than ``version``: stamped when
+    # a render fails or the outbox sweep first sees the row behind, cleared once it caught up.
+    behind_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The version Slack refused for good (channel_not_found, invalid_blocks, …): not tried again, by
+    # the retries or the sweep, until the message changes (``version`` moves past it).
+    refused_version: Mapped[int | None] = mapped_column(Integer)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -5,14 +5,25 @@ affected ``SlackMessage`` rows) and ``kick`` the publisher. One task per launch 
 committed* state and loops while more changes arrived, so 30 clicks in a burst cost a handful of
 chat.update calls instead of 30, and an older render can never overwrite a newer one. Unpublished
 versions survive a restart: ``recover`` picks them up at start.
+
+Slack saying "not now" (a 5xx, ratelimited, no answer) is tried again with growing pauses (``Backoff``,
+at most a minute) for as long as the message is behind: an outage of any length ends with the war
+room seeing the committed state, without waiting for the next click. A periodic ``sweep`` (a
+scheduler job) kicks every launch with a message behind that no task is bringing up to date (a row
+written while no publisher ran, a task lost with its process). Slack saying "never"
+(channel_not_found, invalid_blocks, …) is recorded on the row (``last_error``, ``refused_version``)
+and not tried again until the message changes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -20,17 +31,36 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.clock import Clock, utc_now
 from bot.core.db import Database
 from bot.core.kit import MessageView
+from bot.core.metrics import OUTBOX_BEHIND, OUTBOX_OLDEST_SECONDS, OUTBOX_REFUSED, Metrics
 from bot.core.models import SlackMessage
-from bot.core.slack_client import call_slack
+from bot.core.scheduler import Job
+from bot.core.slack_client import SlackAnswer, call_slack
 from bot.core.tasks import BackgroundTasks, RequestGauge
 
 logger = logging.getLogger(__name__)
 
-# After a "not now" from Slack (slack_client.is_transient) the same render is tried again. Pauses before re-rendering after a transient failure; after the last one the messages wait for
-# the next change or the next start (``recover``): the rows stay marked unpublished either way.
-RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+@dataclass(frozen=True)
+class Backoff:
+    """The pause before rendering again after the ``failures``-th "not now" in a row: ``first``
+    seconds, doubling, never over ``cap``; ``jitter`` takes up to that fraction off each pause, so
+    that launches failing together do not all come back in the same instant."""
+
+    first: float = 1.0
+    cap: float = 60.0
+    jitter: float = 0.2
+
+    def pause(self, failures: int) -> float:
+        full = min(self.cap, self.first * 2.0 ** min(max(failures, 1) - 1, 62))
+        return full * (1.0 - self.jitter * random.random())
+
+
+# After a "not now" from Slack (slack_client.is_transient) the latest state is rendered again after
+# these pauses (1, 2, 4, … 60, 60, … s), for as long as the messages are behind.
+RETRY_BACKOFF = Backoff()
 
 
 class _TryAgain(Exception):
@@ -95,13 +125,18 @@ class Publisher:
         load: StateLoader | None = None,
         gauge: RequestGauge | None = None,
         debounce: float = 0.2,
-        retry_delays: tuple[float, ...] | None = None,
+        backoff: Backoff | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self._gauge = gauge or RequestGauge()
         # Waiting a moment before rendering lets a burst of clicks land in one chat.update; Slack
         # allows chat.update only ~50/min per workspace (Tier 3), so per-click updates would 429.
         self._debounce = debounce
-        self._retry_delays = RETRY_DELAYS if retry_delays is None else retry_delays
+        self._backoff = RETRY_BACKOFF if backoff is None else backoff
+        self._clock = clock
+        # Set at shutdown: a task pausing between tries stops there (its rows stay behind, for
+        # ``recover`` at the next start) instead of holding the drain.
+        self._closing = asyncio.Event()
         self._db = db
         self._slack = slack
         self._tasks = tasks
@@ -156,31 +191,80 @@ class Publisher:
         for launch_id in pending:
             self.kick(launch_id)
 
+    def close(self) -> None:
+        """At shutdown: renders under way finish, pauses between tries end (see ``_closing``)."""
+        self._closing.set()
+
+    async def sweep(self, now: datetime) -> None:
+        """Kick every launch with a message behind that Slack did not refuse for good, and stamp
+        ``behind_since`` on rows seen behind for the first time (for the backlog's age)."""
+        async with self._db.read_sessions() as session:
+            rows = (await session.execute(_behind_rows())).all()
+        if any(row.behind_since is None for row in rows):
+            async with self._db.sessions.begin() as session:
+                await session.execute(
+                    update(SlackMessage)
+                    .where(_is_behind(), SlackMessage.behind_since.is_(None))
+                    .values(behind_since=now)
+                )
+        for launch_id in sorted({row.launch_id for row in rows if not _refused(row)}):
+            if launch_id not in self._running:
+                logger.debug("outbox sweep: launch %s has messages behind", launch_id)
+            self.kick(launch_id)
+
+    def sweep_job(self) -> Job:
+        """The sweep as a scheduler job (registered by the runtime)."""
+        return Job(name="outbox-sweep", run=self.sweep)
+
+    async def report_backlog(self, metrics: Metrics) -> None:
+        """Set the backlog gauges of ``/metrics``: messages behind, of which refused for good, and
+        the oldest one's age in seconds (bot clock) since it fell behind."""
+        async with self._db.read_sessions() as session:
+            rows = (await session.execute(_behind_rows())).all()
+        now = self._clock()
+        stamps = [row.behind_since for row in rows if row.behind_since is not None]
+        oldest = max(0.0, (now - min(stamps)).total_seconds()) if stamps else 0.0
+        metrics.set(OUTBOX_BEHIND, len(rows))
+        metrics.set(OUTBOX_REFUSED, sum(1 for row in rows if _refused(row)))
+        metrics.set(OUTBOX_OLDEST_SECONDS, oldest)
+
     async def _run(self, launch_id: int) -> None:
         failures = 0
         try:
             while True:
-                await asyncio.sleep(self._debounce)
+                if failures == 0:  # after a failure, the pause before trying again was longer
+                    await asyncio.sleep(self._debounce)
                 await self._gauge.quiet()
                 self._dirty.discard(launch_id)
                 try:
                     await self.flush(launch_id)
-                    failures = 0
                 except _TryAgain as exc:
-                    if failures >= len(self._retry_delays):
-                        logger.warning(
-                            "launch %s: Slack still failing (%s); waiting for the next change",
-                            launch_id,
-                            exc,
-                        )
-                        return
-                    await asyncio.sleep(self._retry_delays[failures])
                     failures += 1
+                    if not await self._pause_after(launch_id, failures, exc):
+                        return
                     continue
+                failures = 0
                 if launch_id not in self._dirty:
                     return
         finally:
             self._running.pop(launch_id, None)
+
+    async def _pause_after(self, launch_id: int, failures: int, exc: _TryAgain) -> bool:
+        """Wait before the next try; False when the process is stopping (the rows stay behind)."""
+        pause = self._backoff.pause(failures)
+        logger.warning(
+            "launch %s: Slack could not take its messages (%s, %d time(s) in a row); "
+            "trying again in %.1f s",
+            launch_id,
+            exc,
+            failures,
+            pause,
+        )
+        if self._closing.is_set():
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), timeout=pause)
+        return not self._closing.is_set()
 
     async def flush(self, launch_id: int) -> None:
         async with self._locks.setdefault(launch_id, asyncio.Lock()):
@@ -197,7 +281,7 @@ class Publisher:
         card = next((m for m in ordered if m.kind == "card"), None)
         not_now: _TryAgain | None = None
         for message in ordered:
-            if message.version <= message.rendered_version or message.id in given_up:
+            if not _wanted(message) or message.id in given_up:
                 continue
             kind = self._kinds[message.kind]
             thread_ts: str | None = None
@@ -264,22 +348,7 @@ class Publisher:
             if answer.ok and kind.permalink and message.permalink is None:
                 permalink = await self._permalink(message.channel_id, ts)
         if answer.error is not None:
-            # A post Slack made but never answered cannot be told from one it did not make; it is
-            # posted again (Slack has no idempotency key for chat.postMessage).
-            give_up = first and kind.once and not answer.transient
-            async with self._db.sessions.begin() as session:
-                await mark_rendered(
-                    session=session,
-                    message_id=message.id,
-                    version=message.version,
-                    ts=None,
-                    error=answer.error,
-                    settle=give_up,
-                )
-                if first and kind.on_posted is not None and not answer.transient:
-                    await kind.on_posted(session, message, None, answer.error)
-            if answer.transient:
-                raise _TryAgain(answer.error)
+            await self._record_failure(message, kind, answer, first=first)
             return None
         async with self._db.sessions.begin() as session:
             await mark_rendered(
@@ -288,12 +357,37 @@ class Publisher:
                 version=message.version,
                 ts=ts,
                 permalink=permalink,
+                now=self._clock(),
             )
             if first and kind.on_posted is not None:
                 await kind.on_posted(
                     session, replace(message, ts=ts, permalink=permalink), ts, None
                 )
         return ts
+
+    async def _record_failure(
+        self, message: MessageRef, kind: MessageKind, answer: SlackAnswer, *, first: bool
+    ) -> None:
+        """Record Slack's error on the row; raise ``_TryAgain`` when it was a "not now"."""
+        assert answer.error is not None
+        # A post Slack made but never answered cannot be told from one it did not make; it is
+        # posted again (Slack has no idempotency key for chat.postMessage).
+        give_up = first and kind.once and not answer.transient
+        async with self._db.sessions.begin() as session:
+            await mark_rendered(
+                session=session,
+                message_id=message.id,
+                version=message.version,
+                ts=None,
+                error=answer.error,
+                settle=give_up,
+                lasting=not answer.transient,
+                now=self._clock(),
+            )
+            if first and kind.on_posted is not None and not answer.transient:
+                await kind.on_posted(session, message, None, answer.error)
+        if answer.transient:
+            raise _TryAgain(answer.error)
 
     async def _permalink(self, channel: str, ts: str) -> str | None:
         """A posted message's link (the card's for /launch status). The message is posted by now: a
@@ -323,6 +417,31 @@ class MessageRef:
     # row it replies under (Placement.PARENT_THREAD).
     subject_id: int | None = None
     parent_id: int | None = None
+    # The version Slack refused for good, if it did (not tried again until ``version`` moves on).
+    refused_version: int | None = None
+
+
+def _wanted(message: MessageRef) -> bool:
+    """Behind, and not a version Slack refused for good."""
+    refused = message.refused_version is not None and message.refused_version >= message.version
+    return message.version > message.rendered_version and not refused
+
+
+def _is_behind() -> Any:
+    return SlackMessage.version > SlackMessage.rendered_version
+
+
+def _behind_rows() -> Any:
+    return select(
+        SlackMessage.launch_id,
+        SlackMessage.version,
+        SlackMessage.refused_version,
+        SlackMessage.behind_since,
+    ).where(_is_behind())
+
+
+def _refused(row: Any) -> bool:
+    return row.refused_version is not None and row.refused_version >= row.version
 
 
 async def bump_subject(*, session: AsyncSession, kind: str, subject_id: int) -> None:
@@ -374,9 +493,12 @@ async def mark_rendered(
     error: str | None = None,
     permalink: str | None = None,
     settle: bool = False,
+    lasting: bool = False,
+    now: datetime | None = None,
 ) -> None:
-    """Record a successful post/update (never moving ``rendered_version`` backwards); ``settle``
-    counts a refused version as done too (a ``once`` message given up)."""
+    """Record a successful post/update (never moving ``rendered_version`` backwards), or Slack's
+    ``error`` (``lasting``: refused for good, so ``version`` is not tried again); ``settle`` counts
+    a refused version as done too (a ``once`` message given up). ``now`` keeps ``behind_since``."""
     message = await session.get(SlackMessage, message_id, with_for_update=True)
     if message is None:
         return
@@ -385,8 +507,15 @@ async def mark_rendered(
     if permalink is not None:
         message.permalink = permalink
     message.last_error = error
+    message.refused_version = version if error is not None and lasting else None
     if (error is None or settle) and version > message.rendered_version:
         message.rendered_version = version
+    if message.rendered_version >= message.version:
+        message.behind_since = None
+    elif now is not None and (error is None or message.behind_since is None):
+        # Failed: behind since the first failure (or sweep). Rendered, but changed again since:
+        # behind since now at the latest.
+        message.behind_since = now
 
 
 async def queue_notice(

@@ -140,6 +140,7 @@ async def load_state(
                 body=m.body,
                 subject_id=m.subject_id,
                 parent_id=m.parent_id,
+                refused_version=m.refused_version,
             )
             for m in messages
         ),

@@ -170,6 +170,7 @@ class SlackStandIn:
         self.usergroups: dict[str, list[str]] = {}
         self.channels: dict[str, str] = {}
         self._failures: dict[str, list[tuple[str | None, int, int | None]]] = {}
+        self._outage: tuple[float, int, frozenset[str]] | None = None
         self._triggers: dict[str, tuple[float, bool]] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._contexts: dict[str, _Context] = {}
@@ -218,6 +219,11 @@ class SlackStandIn:
         or with ``disconnect`` a network error: the connection is closed without an answer)."""
         status = DISCONNECT if disconnect else status
         self._failures.setdefault(method, []).extend([(error, status, retry_after)] * times)
+
+    def outage(self, seconds: float, *, methods: tuple[str, ...], status: int = 500) -> None:
+        """Answer every call of ``methods`` with HTTP ``status`` for the next ``seconds`` (on
+        ``clock``): an outage by time, however often the bot tries."""
+        self._outage = (self.clock() + seconds, status, frozenset(methods))
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -300,6 +306,10 @@ class SlackStandIn:
             return web.json_response({"ok": False, "error": "not_authed"})
         if token != self.bot_token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if self._outage is not None:
+            until, status, methods = self._outage
+            if self.clock() < until and method in methods:
+                return web.Response(status=status, text="upstream error")
         failures = self._failures.get(method)
         if failures:
             error, status, retry_after = failures.pop(0)
