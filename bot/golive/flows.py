@@ -47,6 +47,7 @@ from bot.golive.state import GoLiveView, TrafficView, load_golive
 from bot.signoffs.log import load_sign_offs
 
 logger = logging.getLogger(__name__)
+LATE_REAL_SECONDS = 5.0
 
 
 class TrafficClient:
@@ -369,6 +370,12 @@ async def resume(deps: Deps, *, actor: Actor, channel_id: str) -> int:
 # The scheduler's job: soak reminders, and requests a stopped process left behind
 
 
+def late_after(time_scale: float) -> float:
+    """Bot seconds past due after which a reminder is marked late (the bot was down): a minute, or
+    five real seconds on a fast clock, where one poll of the scheduler is already minutes of bot time."""
+    return max(60.0, LATE_REAL_SECONDS * time_scale)
+
+
 async def post_due_reminders(deps: Deps, now: datetime) -> int:
     async with deps.db.read_sessions() as session:
         if not await rules.any_reminder_due(session=session, now=now):
@@ -382,7 +389,11 @@ async def post_due_reminders(deps: Deps, now: datetime) -> int:
                 launch_id=due.launch_id,
                 channel_id=launch.channel_id,
                 view=blocks.reminder(
-                    due.title, due.minutes, due_at=due.due_at, sent_at=due.sent_at
+                    due.title,
+                    due.minutes,
+                    due_at=due.due_at,
+                    sent_at=due.sent_at,
+                    late_after=late_after(deps.settings.time_scale),
                 ),
                 loud=False,
             )
