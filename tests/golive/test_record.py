@@ -7,12 +7,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import update
 from sqlalchemy.sql import Executable
 
+from bot.core.config import GoLiveConfig, load_config
 from bot.core.models import GoLive, TrafficRequest
 from bot.golive.flows import post_due_reminders
 from bot.standin.outside import FakeTrafficRouter
@@ -31,6 +34,7 @@ from tests.golive.test_golive import (
 from tests.test_audit import drift, export, readme_schema
 from tests.warroom import WarRoom
 
+ROOT = Path(__file__).resolve().parents[2]
 # The traffic webhook (a fake router) and `launchbot …` on the room's database.
 router, config, cli = test_traffic.router, test_traffic.config, test_audit.cli
 
@@ -217,3 +221,17 @@ async def test_verify_names_a_go_live_row_edited_behind_the_bots_back(
     # The report still tells what the log says.
     assert exported["golive"]["step"] == 2
     assert exported["golive"]["traffic_requests"][0]["status"] == "failed"
+
+
+def test_every_golive_config_key_is_in_the_readme_and_the_example() -> None:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Launch day: the go-live sequence")
+    section = readme[start : readme.index("\n## ", start + 1)]
+    example = (ROOT / "launchbot.example.toml").read_text()
+    parsed = load_config(ROOT / "launchbot.example.toml")
+    assert parsed.golive.allowed_roles and parsed.golive.traffic_secret
+    for key in GoLiveConfig.model_fields:
+        assert f"`{key}`" in section, key
+        assert re.search(rf"^{key} =", example, re.M), key
+    assert "bot/playground/static/golive.png" in section
+    assert (ROOT / "bot/playground/static/golive.png").stat().st_size > 10_000
