@@ -51,7 +51,23 @@ def _parser() -> argparse.ArgumentParser:
     playground.add_argument("--host", default="127.0.0.1")
     playground.add_argument("--port", type=int, default=3000)
     playground.add_argument("--fresh", action="store_true")
+    playground.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        help="run the bot's clock N times real time (a rehearsal: --speed 60 makes an hour a minute)",
+    )
     return parser
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("the speed must be a positive number")
+    return value
 
 
 def _fail(message: str) -> int:
@@ -112,6 +128,7 @@ def _playground(args: argparse.Namespace) -> int:
         host=getattr(args, "host", "127.0.0.1"),
         port=getattr(args, "port", 3000),
         fresh=getattr(args, "fresh", False),
+        speed=getattr(args, "speed", 1.0),
     )
 
 

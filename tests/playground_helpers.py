@@ -15,14 +15,17 @@ from bot.playground import Playground
 
 ENGINEER = "U0ALICE001"
 CTO = "U0CAROL001"
+DEVOPS = "U0DEE00001"
 OUTSIDER = "U0MALLORY1"
 
 
 @asynccontextmanager
-async def running_playground(db_path: Path, *, fresh: bool = False) -> AsyncIterator[Playground]:
+async def running_playground(
+    db_path: Path, *, fresh: bool = False, speed: float = 1.0
+) -> AsyncIterator[Playground]:
     """The playground on a free port with the real bot as its child process, as `launchbot
-    playground` runs it (no team config: the playground's own people and roles)."""
-    playground = Playground(host="127.0.0.1", port=0, db_path=db_path, fresh=fresh)
+    playground [--speed N]` runs it (no team config: the playground's own people and roles)."""
+    playground = Playground(host="127.0.0.1", port=0, db_path=db_path, fresh=fresh, speed=speed)
     try:
         await playground.start()
         yield playground

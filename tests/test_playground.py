@@ -21,6 +21,7 @@ from bot.playground.config import bot_config, default_config, render_config
 from bot.playground.store import ChannelStore
 from tests.playground_helpers import (
     CTO,
+    DEVOPS,
     ENGINEER,
     OUTSIDER,
     Page,
@@ -231,6 +232,55 @@ async def test_kill_switch_rehearsal_fires_the_simulator_not_a_real_system(tmp_p
         assert "FAILED" not in fired["text"]
 
 
+async def test_a_rehearsal_at_speed_moves_simulated_traffic_and_soaks_in_seconds(
+    tmp_path: Path,
+) -> None:
+    """--speed 600: the bot's clock runs 600× (the card and the page say so), a stage change is a
+    signed request to the traffic simulator, and the 1 h shadow soak's reminder comes in ~6 s."""
+    async with (
+        running_playground(tmp_path / "playground.db", speed=600) as playground,
+        aiohttp.ClientSession() as http,
+    ):
+        page = Page(playground, http)
+        assert (await page.state(DEVOPS))["speed"] == 600
+        await page.type(DEVOPS, "/launch start Rehearsal")
+        launch = await page.until(DEVOPS, card, "the launch card")
+        assert "600× real time" in all_text(launch)
+        await page.type(DEVOPS, "/launch advance")
+        await page.until(
+            DEVOPS,
+            lambda s: any(
+                "Pre-Launch Phase* is not complete" in all_text(e) for e in s["ephemerals"]
+            ),
+            "the gate's refusal",
+        )
+        await page.type(ENGINEER, "/launch advance --force rehearsal")
+        await page.until(
+            ENGINEER,
+            lambda s: any("Only DevOps Lead, CTO may" in all_text(e) for e in s["ephemerals"]),
+            "the engineer refused",
+        )
+        await page.type(DEVOPS, "/launch advance --force rehearsal: checks done on paper")
+        moved = await page.until(
+            DEVOPS,
+            lambda s: [e for e in s["sim_events"] if e["kind"] == "traffic"],
+            "the traffic simulator called",
+        )
+        assert (
+            "Simulated router: Rehearsal 0% → 0% live (Step 1/6 · Shadow Mode" in moved[0]["text"]
+        )
+        [sent] = playground.simulators.traffic.requests
+        assert sent.signature_ok and sent.idempotency_key == sent.json["request_id"]
+        started = asyncio.get_running_loop().time()
+        await page.until(
+            DEVOPS,
+            lambda s: any("Shadow Mode* has soaked 1 h" in m["text"] for m in s["messages"]),
+            "the soak reminder",
+            within=30,
+        )
+        assert asyncio.get_running_loop().time() - started < 20
+
+
 async def test_the_channel_survives_a_restart_and_fresh_starts_over(tmp_path: Path) -> None:
     db = tmp_path / "playground.db"
     async with running_playground(db) as playground, aiohttp.ClientSession() as http:
@@ -267,10 +317,18 @@ def test_rehearsal_config_points_outside_systems_at_the_simulators() -> None:
         "pagerduty": {"url": "https://events.pagerduty.com/v2/enqueue", "routing_key": "REAL"},
         "template": "checklists/ours.md",
     }
+    team["golive"] = {"allowed_roles": ["cto"], "traffic_url": "https://router.example/weights"}
     config = bot_config(
-        team, sim_url="http://127.0.0.1:1/sim", killswitch_secret="s", source=Path("/team/x.toml")
+        team,
+        sim_url="http://127.0.0.1:1/sim",
+        killswitch_secret="s",
+        traffic_secret="t",
+        source=Path("/team/x.toml"),
     )
     assert config["killswitch"]["url"] == "http://127.0.0.1:1/sim/killswitch"
+    assert config["golive"]["traffic_url"] == "http://127.0.0.1:1/sim/traffic"
+    assert config["golive"]["traffic_secret"] == "t"
+    assert config["golive"]["allowed_roles"] == ["cto"]  # the team's own roles are kept
     assert config["pagerduty"]["url"] == "http://127.0.0.1:1/sim/pagerduty"
     assert config["pagerduty"]["routing_key"] != "REAL"
     assert config["template"] == "/team/checklists/ours.md"
@@ -281,6 +339,8 @@ def test_rehearsal_config_points_outside_systems_at_the_simulators() -> None:
 
     assert tomllib.loads(render_config(config)) == config
     assert tomllib.loads(render_config(default_config()))["roles"]["cto"]["users"] == [CTO]
+    # The DevOps lead and the CTO move the rollout in a rehearsal.
+    assert default_config()["golive"]["allowed_roles"] == ["devops_lead", "cto"]
 
 
 def test_channel_store_round_trip(tmp_path: Path) -> None:
@@ -299,7 +359,13 @@ def test_bare_launchbot_without_credentials_opens_the_playground(
     calls: list[dict[str, object]] = []
     monkeypatch.setattr("bot.playground.run", lambda **kw: calls.append(kw) or 0)
     assert cli.main([]) == 0
-    assert calls == [{"host": "127.0.0.1", "port": 3000, "fresh": False}]
+    assert calls == [{"host": "127.0.0.1", "port": 3000, "fresh": False, "speed": 1.0}]
+    calls.clear()
+    assert cli.main(["playground", "--speed", "600"]) == 0
+    assert calls[0]["speed"] == 600.0
+    for bad in ("0", "-5", "fast", "nan"):
+        with pytest.raises(SystemExit):
+            cli.main(["playground", "--speed", bad])
 
 
 def test_launchbot_playground_command_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:

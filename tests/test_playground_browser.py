@@ -55,8 +55,10 @@ def artifacts() -> Path:
 
 
 @pytest.fixture
-async def playground(tmp_path: Path) -> AsyncIterator[Playground]:
-    async with running_playground(tmp_path / "playground.db") as running:
+async def playground(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Playground]:
+    """The playground; ``indirect`` parametrization gives its --speed."""
+    speed = float(getattr(request, "param", 1.0))
+    async with running_playground(tmp_path / "playground.db", speed=speed) as running:
         yield running
 
 
@@ -138,6 +140,73 @@ async def test_rehearse_a_launch_in_the_browser(page: Page, artifacts: Path) -> 
     await expect(cto_row.locator(".mention")).to_contain_text("@carol")
 
     shot = await page.screenshot(path=str(artifacts / "playground.png"), full_page=True)
+    assert len(shot) > 10_000
+
+
+SIGN_OFFS = (
+    ("Carol Diaz (CTO)", "cto"),
+    ("Hank Ito (Head of Trading)", "head_of_trading"),
+    ("Sam Reyes (Security Officer)", "security_officer"),
+    ("Dee Park (DevOps Lead)", "devops_lead"),
+    ("Pat Lee (Product Owner)", "product_owner"),
+)
+
+
+@pytest.mark.parametrize("playground", [600], indirect=True)
+async def test_rehearse_go_live_shadow_to_canary_at_speed(
+    playground: Playground, page: Page, artifacts: Path
+) -> None:
+    """`launchbot playground --speed 600`: the 1 h shadow soak takes 6 s. The DevOps lead is
+    refused by the gate, forces past the pre-launch checks (ticking 60 items by hand would only
+    slow the test), soaks shadow mode until the reminder, and after GO advances into the canary."""
+    await act_as(page, "Dee Park (DevOps Lead)")
+    await expect(page.locator("#speed")).to_contain_text("600× real time")
+    await type_command(page, "/launch start Rehearsal")
+    card = page.locator("#messages .msg:not(.ephemeral)", has_text="Launch #1").first
+    await expect(card).to_contain_text("rehearsal clock: 600× real time", timeout=STEP_MS)
+
+    # The gate lists everything still open, to the DevOps lead only, and nothing moves.
+    await type_command(page, "/launch advance")
+    refusal = page.locator(".msg.ephemeral", has_text="Not advancing to")
+    await expect(refusal.last).to_contain_text("Pre-Launch Phase", timeout=STEP_MS)
+    await expect(refusal.last).to_contain_text("is not complete")
+
+    await type_command(page, "/launch advance --force rehearsal: pre-launch checks done on paper")
+    advanced = page.locator("#messages .msg", has_text="Advanced:")
+    await expect(advanced.last).to_contain_text("Shadow Mode", timeout=STEP_MS)
+    await expect(advanced.last).to_contain_text("Forced")
+    await expect(page.locator("#sim-events")).to_contain_text(
+        "Simulated router: Rehearsal 0% → 0% live", timeout=STEP_MS
+    )
+
+    # Straight on: refused, with the soak left and GO missing.
+    await type_command(page, "/launch advance")
+    await expect(refusal.last).to_contain_text("soak:", timeout=STEP_MS)
+    await expect(refusal.last).to_contain_text("GO has not been declared")
+
+    # An hour of bot time later (6 s here), one reminder in the thread.
+    await card.locator(".thread-link").click(timeout=STEP_MS)
+    reminder = page.locator("#thread .msg", has_text="has soaked 1 h")
+    await expect(reminder).to_have_count(1, timeout=30_000)
+    await expect(reminder).to_contain_text("Shadow Mode")
+
+    for label, role in SIGN_OFFS:
+        await act_as(page, label)
+        await type_command(page, f"/launch signoff approve {role}")
+        title = label.split("(")[1].rstrip(")")
+        answer = page.locator(".msg.ephemeral", has_text=f"Approved as {title}")
+        await expect(answer, f"{role}'s approval answered").to_be_visible(timeout=STEP_MS)
+    await expect(page.locator("#messages")).to_contain_text("GO —", timeout=STEP_MS)
+
+    await act_as(page, "Dee Park (DevOps Lead)")
+    await type_command(page, "/launch advance --force shadow checks ticked in the runbook")
+    await expect(advanced.last).to_contain_text(
+        "Step 2/6 · Canary Deployment · 10% live", timeout=STEP_MS
+    )
+    await expect(page.locator("#sim-events")).to_contain_text("0% → 10% live", timeout=STEP_MS)
+    await expect(card).to_contain_text("Canary Deployment", timeout=STEP_MS)
+
+    shot = await page.screenshot(path=str(artifacts / "golive.png"), full_page=False)
     assert len(shot) > 10_000
 
 

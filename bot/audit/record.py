@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.audit.golive import golive_record
 from bot.audit.replay import Expect, Expected, Findings, Mismatch, Replay, Unchecked, compare
 from bot.checklist.state import ItemState
 from bot.core.config import RoleConfig
@@ -28,6 +29,8 @@ from bot.core.db import open_database
 from bot.core.events import GENESIS_HASH, event_hash
 from bot.core.launches import active_launch, find_launch
 from bot.core.models import Event, Launch
+from bot.golive.state import find_golive
+from bot.golive.steps import derive_steps
 from bot.launch.state import LaunchState, load_state
 from bot.signoffs.log import EMPTY_LOG, SignOffLog, SignOffRecord
 
@@ -146,7 +149,7 @@ async def build_record(
     roles: Mapping[str, RoleConfig] | None = None,
 ) -> dict[str, Any]:
     """The launch's full record: launch, every item with who/when and its history, sign-offs, GO,
-    closing, the whole event log and the chain's verification. ``roles`` (the config) adds each
+    the go-live sequence (steps, stage changes, traffic requests, holds), closing, the whole event log and the chain's verification. ``roles`` (the config) adds each
     role's required count; without it the count recorded with the approvals is used.
 
     Names and values are the ones verify checked: replayed from the (intact) event log, not read
@@ -216,6 +219,7 @@ async def build_record(
             }
             for g in log.go
         ],
+        "golive": _golive(state, events),
         "events": [
             {
                 "seq": e.seq,
@@ -246,6 +250,14 @@ async def build_record(
             "unchecked": [u.as_json() for u in chain.unchecked],
         },
     }
+
+
+def _golive(state: LaunchState, events: Sequence[Event]) -> dict[str, Any] | None:
+    """The go-live sequence as the log tells it; None when the checklist has none."""
+    found = find_golive(state.phases)
+    if found is None:
+        return None
+    return golive_record(derive_steps(found[1]), events)
 
 
 def _replayed_sign_offs(truth: Replay, log: SignOffLog) -> tuple[SignOffRecord, ...]:

@@ -15,7 +15,10 @@ revocation by/at/reason, slot held), GO declarations and withdrawals (against th
 then, and their outbox message), escalations (channel, severity, summary, reporter, keys, status,
 level, message, page and resolve status, tries, error, paged at, acknowledged and resolved by/at),
 kill-switch requests (channel, request, requester, reason, dry run, status, tries, HTTP status, error,
-response, duration, completed at, message) and the armed state. Not covered (bookkeeping the log
+response, duration, completed at, message), the armed state, the go-live row (step, weight, step
+started at, held seconds, on hold since/why/by whom, completed at) and every traffic request (action,
+steps, weights, reason, forced, requester, requested at, status, tries, HTTP status, error, completed
+at). Not covered (bookkeeping the log
 does not describe): render versions, timers (``next_level_at``), permalinks, ``template_extra``.
 """
 
@@ -33,6 +36,7 @@ from bot.core.events import EventKind
 from bot.core.models import (
     Escalation,
     Event,
+    GoLive,
     Item,
     KillSwitchRequest,
     KillSwitchState,
@@ -40,6 +44,7 @@ from bot.core.models import (
     Phase,
     SignOff,
     SlackMessage,
+    TrafficRequest,
 )
 
 LOG_VERSION = 2
@@ -190,6 +195,8 @@ class Replay:
     escalations: dict[int, Expected] = field(default_factory=dict)
     killswitch: dict[str, Expected] = field(default_factory=dict)  # by request_id
     killswitch_state: Expected | None = None
+    golive: Expected | None = None
+    traffic: dict[str, Expected] = field(default_factory=dict)  # by request_id
     problems: list[Mismatch] = field(default_factory=list)  # the log disagrees with itself
 
     def item(self, item_id: int) -> Expected:
@@ -323,9 +330,101 @@ def replay(launch_id: int, events: Sequence[Event]) -> Replay:
                     )
                 )
             go_current = None
+        elif kind.startswith(("golive_", "traffic_")):
+            _golive(r, e, d)
         else:
             _incident(r, e, d)
     return r
+
+
+TRAFFIC_OUTCOMES = {
+    EventKind.TRAFFIC_CONFIRMED: "confirmed",
+    EventKind.TRAFFIC_DECLARED: "declared",
+    EventKind.TRAFFIC_FAILED: "failed",
+    EventKind.TRAFFIC_UNKNOWN: "unknown",
+}
+
+
+def _golive_row(r: Replay, e: Event) -> Expected:
+    """The launch's go-live row, created (not started, not held) by its first stage change or hold."""
+    if r.golive is None:
+        r.golive = Expected(
+            {
+                "step": 0,
+                "weight": 0,
+                "step_started_at": None,
+                "held_seconds": 0,
+                "held_since": None,
+                "hold_reason": None,
+                "held_by_id": None,
+                "completed_at": None,
+            },
+            seq=e.seq,
+        )
+    return r.golive
+
+
+def _golive(r: Replay, e: Event, d: Mapping[str, Any]) -> None:
+    kind = e.kind
+    if kind in (EventKind.GOLIVE_STEP_ENTERED, EventKind.GOLIVE_COMPLETED):
+        _golive_row(r, e).fields.update(
+            step=d.get("step"),
+            weight=d.get("weight"),
+            step_started_at=e.at,
+            held_seconds=0,
+            completed_at=e.at if kind == EventKind.GOLIVE_COMPLETED else None,
+        )
+    elif kind == EventKind.GOLIVE_HELD:
+        _golive_row(r, e).fields.update(
+            held_since=e.at, hold_reason=d.get("reason"), held_by_id=e.actor_id
+        )
+    elif kind == EventKind.GOLIVE_RESUMED:
+        f = _golive_row(r, e).fields
+        f.update(
+            held_seconds=int(f["held_seconds"]) + (_int(d.get("held_seconds")) or 0),
+            held_since=None,
+            hold_reason=None,
+            held_by_id=None,
+        )
+    request_id = str(d.get("request_id"))
+    if kind == EventKind.TRAFFIC_REQUESTED:
+        r.traffic[request_id] = Expected(
+            {
+                "request_id": d.get("request_id"),
+                "action": d.get("action"),
+                "from_step": d.get("from_step"),
+                "to_step": d.get("to_step"),
+                "weight": d.get("weight"),
+                "previous_weight": d.get("previous_weight"),
+                "reason": d.get("reason"),
+                "forced": bool(d.get("forced")),
+                "requested_by_id": e.actor_id,
+                "requested_by_name": e.actor_name,
+                "created_at": e.at,
+                "status": "pending",
+                "tries": 0,
+                "http_status": None,
+                "error": None,
+                "completed_at": None,
+            },
+            seq=e.seq,
+        )
+        return
+    tr = r.traffic.get(request_id)
+    if tr is None:
+        return
+    if kind == EventKind.TRAFFIC_SENDING:
+        tr.fields["status"] = "sending"
+    elif kind in TRAFFIC_OUTCOMES:
+        # A request the bot stopped before sending (``traffic_failed`` at the next start) or while
+        # sending (``traffic_unknown``) keeps its tries and HTTP status: the event names neither.
+        tr.fields.update(
+            status=TRAFFIC_OUTCOMES[EventKind(kind)],
+            http_status=d.get("http_status", tr.fields["http_status"]),
+            tries=d.get("tries", tr.fields["tries"]),
+            error=d.get("error"),
+            completed_at=e.at,
+        )
 
 
 def _from_detail(row: Expected, d: Mapping[str, Any], name: str, key: str | None = None) -> None:
@@ -685,4 +784,44 @@ async def compare(*, session: AsyncSession, launch: Launch, events: Sequence[Eve
         )
     elif state is not None and r.killswitch_state is not None:
         bad += _compare("kill_switch_state", state.id, r.killswitch_state, state)
+    bad += await _compare_golive(session, lid, r)
     return Findings(r, tuple(bad), tuple(unchecked))
+
+
+async def _compare_golive(session: AsyncSession, lid: int, r: Replay) -> list[Mismatch]:
+    bad: list[Mismatch] = []
+    golive = await session.scalar(select(GoLive).where(GoLive.launch_id == lid))
+    if r.golive is not None and golive is None:
+        bad.append(
+            Mismatch("golive", f"launch {lid}", ROW, f"a row (event #{r.golive.seq})", "no row")
+        )
+    elif golive is not None and r.golive is None:
+        bad.append(
+            Mismatch("golive", str(golive.id), ROW, "no row (no stage change or hold)", "a row")
+        )
+    elif golive is not None and r.golive is not None:
+        bad += _compare("golive", golive.id, r.golive, golive)
+    requests = (
+        await session.scalars(select(TrafficRequest).where(TrafficRequest.launch_id == lid))
+    ).all()
+    by_request_id = {q.request_id: q for q in requests}
+    for request_id, want in r.traffic.items():
+        q = by_request_id.get(request_id)
+        if q is None:
+            bad.append(
+                Mismatch("traffic_request", request_id, ROW, f"a row (event #{want.seq})", "no row")
+            )
+            continue
+        bad += _compare("traffic_request", q.id, want, q)
+    for q in requests:
+        if q.request_id not in r.traffic:
+            bad.append(
+                Mismatch(
+                    "traffic_request",
+                    str(q.id),
+                    ROW,
+                    "no row (no traffic_requested event)",
+                    "a row",
+                )
+            )
+    return bad

@@ -172,6 +172,7 @@ def _csv_rows(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             "seq": go["event_seq"],
             "hash": go["event_hash"],
         }
+    yield from _csv_golive(record.get("golive"))
     if launch["closed_at"]:
         uid, name = _person(launch["closed_by"])
         yield {
@@ -203,6 +204,73 @@ def _csv_rows(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         "seq": chain["events"],
         "hash": chain["head_hash"],
     }
+
+
+def _csv_golive(golive: Mapping[str, Any] | None) -> Iterator[dict[str, Any]]:
+    if not golive:
+        return
+    for step in golive["steps"]:
+        for visit in step["visits"]:
+            uid, name = _person(visit["by"])
+            yield {
+                "record": "golive_step",
+                "group": f"Step {step['number']}/{golive['total']}",
+                "item": step["title"],
+                "state": visit["action"],
+                "user_id": uid,
+                "user_name": name,
+                "at": visit["entered_at"],
+                "comment": visit["reason"],
+                "detail": {
+                    "weight": step["weight"],
+                    "soak_minutes": step["soak_minutes"],
+                    "left_at": visit["left_at"],
+                    "forced": visit["forced"],
+                    "forced_past": visit["forced_past"],
+                    "request_id": visit["request_id"],
+                },
+            }
+    for request in golive["traffic_requests"]:
+        uid, name = _person(request["requested_by"])
+        yield {
+            "record": "traffic_request",
+            "item": f"{request['previous_weight']}% → {request['weight']}%",
+            "state": request["status"],
+            "user_id": uid,
+            "user_name": name,
+            "at": request["requested_at"],
+            "comment": request["reason"],
+            "detail": {
+                key: request[key]
+                for key in (
+                    "request_id",
+                    "action",
+                    "from_step",
+                    "to_step",
+                    "forced",
+                    "http_status",
+                    "tries",
+                    "error",
+                    "completed_at",
+                )
+            },
+        }
+    for hold in golive["holds"]:
+        uid, name = _person(hold["by"])
+        yield {
+            "record": "golive_hold",
+            "state": "held" if hold["to"] is None else "resumed",
+            "user_id": uid,
+            "user_name": name,
+            "at": hold["from"],
+            "comment": hold["reason"],
+            "detail": {
+                "step": hold["step"],
+                "to": hold["to"],
+                "resumed_by": hold["resumed_by"],
+                "held_seconds": hold["held_seconds"],
+            },
+        }
 
 
 def render_csv(record: Mapping[str, Any]) -> str:
@@ -240,6 +308,68 @@ def _at(value: str | None) -> str:
     if not value:
         return "—"
     return value[:19].replace("T", " ") + " UTC"
+
+
+def _md_golive(golive: Mapping[str, Any] | None) -> list[str]:
+    if not golive:
+        return []
+    lines = ["", "## Go-live sequence", ""]
+    if golive["step"] == 0:
+        where = "not started"
+    else:
+        where = f"step {golive['step']}/{golive['total']}, {golive['weight']}% live"
+    if golive["completed_at"]:
+        where += f", complete since {_at(golive['completed_at'])}"
+    if golive["on_hold"]:
+        hold = golive["on_hold"]
+        where += (
+            f", ON HOLD since {_at(hold['since'])} by {_who(hold['by'])}: {_md(hold['reason'])}"
+        )
+    lines += [
+        f"Now: {where}.",
+        "",
+        "| Step | Weight | Soak | Entered | Left | By | Action | Reason | Forced |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for step in golive["steps"]:
+        title = f"{step['number']}. {step['title']}"
+        soak = f"{step['soak_minutes']} min" if step["soak_minutes"] else "—"
+        if not step["visits"]:
+            lines.append(f"| {_md(title)} | {step['weight']}% | {soak} | — | — | — | — | — | — |")
+        for visit in step["visits"]:
+            forced = "no"
+            if visit["forced"]:
+                forced = "yes, past: " + _md("; ".join(visit["forced_past"]))
+            lines.append(
+                f"| {_md(title)} | {step['weight']}% | {soak} | {_at(visit['entered_at'])} | "
+                f"{_at(visit['left_at'])} | {_who(visit['by'])} | {_md(visit['action'])} | "
+                f"{_md(visit['reason'])} | {forced} |"
+            )
+    if golive["traffic_requests"]:
+        lines += [
+            "",
+            "| Requested | By | Action | Steps | Weight | Reason | Status | HTTP | Tries | Error |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for q in golive["traffic_requests"]:
+            lines.append(
+                f"| {_at(q['requested_at'])} | {_who(q['requested_by'])} | {_md(q['action'])} | "
+                f"{q['from_step']} → {q['to_step']} | {q['previous_weight']}% → {q['weight']}% | "
+                f"{_md(q['reason'])} | {_md(q['status'])} | {_md(q['http_status'])} | "
+                f"{q['tries']} | {_md(q['error'])} |"
+            )
+    if golive["holds"]:
+        lines += [
+            "",
+            "| Held | By | Step | Reason | Resumed | Resumed by |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for h in golive["holds"]:
+            lines.append(
+                f"| {_at(h['from'])} | {_who(h['by'])} | {_md(h['step'])} | {_md(h['reason'])} | "
+                f"{_at(h['to'])} | {_who(h['resumed_by'])} |"
+            )
+    return lines
 
 
 def render_markdown(record: Mapping[str, Any]) -> str:
@@ -320,6 +450,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
                 f"revoked ({_md(w['reason'])})"
             )
         lines.append(line)
+    lines += _md_golive(record.get("golive"))
     lines += ["", "## Checklist"]
     for phase in record["phases"]:
         timing = f" ({_md(phase['timing'])})" if phase["timing"] else ""

@@ -155,9 +155,12 @@ def resumed(view: GoLiveView, *, by: str, held_minutes: float) -> MessageView:
     return MessageView(text=text, blocks=[{"type": "section", "text": mrkdwn_text(text)}])
 
 
-def reminder(title: str, minutes: int, *, due_at: datetime, sent_at: datetime) -> MessageView:
+def reminder(
+    title: str, minutes: int, *, due_at: datetime, sent_at: datetime, late_after: float = 60.0
+) -> MessageView:
+    """``late_after``: bot seconds past due after which the reminder says it is late."""
     late = ""
-    if (sent_at - due_at).total_seconds() > 60:
+    if (sent_at - due_at).total_seconds() > late_after:
         late = f" (posted {slack_date(sent_at)}, due {slack_date(due_at)}: the bot was down)"
     text = (
         f"⏰ *{escape(title)}* has soaked {duration(minutes)} — `/launch advance` when ready{late}"

@@ -252,7 +252,3 @@ async def _queue_criteria(session: AsyncSession, launch: Launch) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # The scheduler's job: soak reminders, and requests a stopped process left behind
-
-
-# ---------------------------------------------------------------------------------------------------
-# Safety interlocks: other features' events that hold the rollout

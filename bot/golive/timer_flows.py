@@ -12,6 +12,14 @@ from bot.deps import Deps
 from bot.golive import blocks, timers
 from bot.golive.flows import golive_view, traffic_request, who_to_call
 
+LATE_REAL_SECONDS = 5.0
+
+
+def late_after(time_scale: float) -> float:
+    """Bot seconds past due after which a reminder is marked late (the bot was down): a minute, or
+    five real seconds on a fast clock, where one poll of the scheduler is already minutes of bot time."""
+    return max(60.0, LATE_REAL_SECONDS * time_scale)
+
 
 async def post_due_reminders(deps: Deps, now: datetime) -> int:
     async with deps.db.read_sessions() as session:
@@ -26,7 +34,11 @@ async def post_due_reminders(deps: Deps, now: datetime) -> int:
                 launch_id=due.launch_id,
                 channel_id=launch.channel_id,
                 view=blocks.reminder(
-                    due.title, due.minutes, due_at=due.due_at, sent_at=due.sent_at
+                    due.title,
+                    due.minutes,
+                    due_at=due.due_at,
+                    sent_at=due.sent_at,
+                    late_after=late_after(deps.settings.time_scale),
                 ),
                 loud=False,
             )

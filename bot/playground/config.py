@@ -81,14 +81,22 @@ def default_config(users: tuple[PlaygroundUser, ...] = PLAYGROUND_USERS) -> dict
             ],
         },
         "killswitch": {"allowed_roles": ["cto", "head_of_trading"]},
+        # The DevOps lead and the CTO move the rollout (advance, hold, resume, roll back, force).
+        "golive": {"allowed_roles": ["devops_lead", "cto"]},
     }
 
 
 def bot_config(
-    base: dict[str, Any], *, sim_url: str, killswitch_secret: str, source: Path | None
+    base: dict[str, Any],
+    *,
+    sim_url: str,
+    killswitch_secret: str,
+    traffic_secret: str,
+    source: Path | None,
 ) -> dict[str, Any]:
     """``base`` with the outside systems pointed at the playground's fakes: a rehearsal must never
-    fire a real kill switch or page a real on-call, even with the team's own launchbot.toml."""
+    fire a real kill switch, page a real on-call or move real traffic, even with the team's own
+    launchbot.toml."""
     config: dict[str, Any] = json.loads(json.dumps(base))
     template = config.get("template")
     if isinstance(template, str) and source is not None:
@@ -100,6 +108,9 @@ def bot_config(
     pagerduty = config.setdefault("pagerduty", {})
     pagerduty.update(url=f"{sim_url}/pagerduty", routing_key=PLAYGROUND_ROUTING_KEY, tries=2)
     pagerduty["backoff_seconds"] = 0.2
+    golive = config.setdefault("golive", {})
+    golive.update(traffic_url=f"{sim_url}/traffic", traffic_secret=traffic_secret, tries=2)
+    golive["backoff_seconds"] = 0.2
     return config
 
 

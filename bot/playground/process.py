@@ -25,8 +25,9 @@ BOT_START_SECONDS = 60.0
 # A free port can be taken by another process before the bot binds it: pick again, a few times.
 BOT_PORT_TRIES = 3
 BOT_STOP_SECONDS = 20.0
-# Variables of the playground's own environment the child must not inherit: the stand-in sets them.
-OWN_VARIABLES = ("SLACK_", "DATABASE_URL", "LAUNCHBOT_CONFIG")
+# Variables of the playground's own environment the child must not inherit: the stand-in sets them
+# (the clock's scale comes from --speed only).
+OWN_VARIABLES = ("SLACK_", "DATABASE_URL", "LAUNCHBOT_CONFIG", "LAUNCHBOT_TIME_SCALE")
 
 
 class PlaygroundError(Exception):

@@ -143,6 +143,7 @@ class PageRoutes:
             {
                 "me": me,
                 "ready": self.page.ready,
+                "speed": self.page.speed,
                 "channel": {"id": CHANNEL, "name": self.standin.channels[CHANNEL]},
                 "bot_user_id": self.standin.bot_user_id,
                 "people": [u.id for u in self.page.users],

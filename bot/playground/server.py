@@ -49,8 +49,12 @@ class Playground:
         fresh: bool = False,
         config_path: Path | None = None,
         users: tuple[PlaygroundUser, ...] = PLAYGROUND_USERS,
+        speed: float = 1.0,
     ) -> None:
+        if speed <= 0:
+            raise ValueError("the speed must be positive")
         self.host, self.port = host, port
+        self.speed = speed
         self.db_path = db_path.resolve()
         self.fresh = fresh
         self.config_path = config_path
@@ -58,14 +62,18 @@ class Playground:
             bot_token="xoxb-playground-" + secrets.token_hex(16),
             signing_secret=secrets.token_hex(32),
         )
-        self.page = PageState(self.standin, list(users))
+        self.page = PageState(self.standin, list(users), speed=speed)
         self.store = ChannelStore(self.db_path)
         self.killswitch_secret = secrets.token_hex(32)
+        self.traffic_secret = secrets.token_hex(32)
         self.bot = BotProcess(on_port=self._bot_port)
         self._tasks: list[asyncio.Task[None]] = []
         app = self.standin.web_app()
         add_page_routes(app, self.page)
-        Simulators(self.page, killswitch_secret=self.killswitch_secret).add_routes(app)
+        self.simulators = Simulators(
+            self.page, killswitch_secret=self.killswitch_secret, traffic_secret=self.traffic_secret
+        )
+        self.simulators.add_routes(app)
 
     @property
     def url(self) -> str:
@@ -121,6 +129,7 @@ class Playground:
             base,
             sim_url=f"{self.local_base}{SIM_PREFIX}",
             killswitch_secret=self.killswitch_secret,
+            traffic_secret=self.traffic_secret,
             source=team,
         )
         settings = {
@@ -128,6 +137,8 @@ class Playground:
             "SLACK_SIGNING_SECRET": self.standin.signing_secret,
             "SLACK_API_URL": f"{self.local_base}/api/",
             "DATABASE_URL": f"sqlite+aiosqlite:///{self.db_path}",
+            # --speed: the bot's clock runs this many times real time (soak times pass in minutes).
+            "LAUNCHBOT_TIME_SCALE": f"{self.speed:g}",
         }
         await self.bot.start(render_config(config), settings)
         self.page.ready = True
@@ -193,8 +204,9 @@ async def _serve(playground: Playground) -> int:
     failed = await _started(playground)
     if failed is not None:
         return failed
+    speed = f"; the bot's clock runs {playground.speed:g}× fast" if playground.speed != 1 else ""
     print(  # noqa: T201
-        f"launchbot playground: #war-room is open at {playground.url}\n"
+        f"launchbot playground: #war-room is open at {playground.url}{speed}\n"
         f"  (no Slack needed; data in {playground.db_path.name}; Ctrl-C stops it)",
         flush=True,
     )
@@ -213,8 +225,15 @@ async def _serve(playground: Playground) -> int:
 
 
 def run(
-    *, host: str = "127.0.0.1", port: int = 3000, fresh: bool = False, db: Path | None = None
+    *,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    fresh: bool = False,
+    db: Path | None = None,
+    speed: float = 1.0,
 ) -> int:
     """``launchbot playground``: serve until SIGINT/SIGTERM; the exit status."""
-    playground = Playground(host=host, port=port, db_path=db or DEFAULT_DB, fresh=fresh)
+    playground = Playground(
+        host=host, port=port, db_path=db or DEFAULT_DB, fresh=fresh, speed=speed
+    )
     return asyncio.run(_serve(playground))

@@ -29,6 +29,7 @@ class PageState:
     feeds: set[Feed] = field(default_factory=set)
     dirty: asyncio.Event = field(default_factory=asyncio.Event)
     last_local_ts: float = 0.0
+    speed: float = 1.0  # the bot's clock: bot seconds per real second (--speed)
 
     def publish(self, event: dict[str, Any]) -> None:
         """Tell every open page (each re-reads /state), and mark the channel for saving."""

@@ -486,12 +486,20 @@
     if (el) el.scrollIntoView({ block: "center" });
   }
 
+  function renderSpeed() {
+    const speed = Number(page.state.speed || 1);
+    const el = $("#speed");
+    el.textContent = speed !== 1 ? `⏩ rehearsal clock ${speed}× real time` : "";
+    el.classList.toggle("hidden", speed === 1);
+  }
+
   function render() {
     if (!page.state) return;
     document.body.dataset.me = page.me;
     document.body.dataset.ready = page.state.ready ? "1" : "0";
     $("#channel-name").textContent = page.state.channel.name;
     $("#channel-title").textContent = page.state.channel.name;
+    renderSpeed();
     renderSwitcher();
     renderChannel();
     renderThread();
