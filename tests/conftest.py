@@ -20,7 +20,7 @@ from bot.core.config import AppConfig, RoleConfig, Settings
 from bot.core.db import Base, Database, open_database
 from bot.runtime import RunningBot, running_bot
 from bot.standin import SlackStandIn
-from tests.warroom import WarRoom
+from tests.warroom import ROOT, BotProcess, WarRoom, free_port
 
 PG_URL = os.environ.get("LAUNCHBOT_TEST_PG_URL")
 BOT_TOKEN = "xoxb-test-0000000000-launchcontrol"
@@ -176,3 +176,36 @@ async def running(
 @pytest.fixture
 def room(slack: SlackStandIn, running: RunningBot) -> WarRoom:
     return WarRoom(slack=slack, bot=running)
+
+
+@pytest.fixture
+async def served(database_url: str) -> AsyncIterator[tuple[SlackStandIn, BotProcess]]:
+    port = free_port()
+    slack = SlackStandIn(
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        app_url=f"http://127.0.0.1:{port}/slack/events",
+    )
+    for user_id, (name, real_name) in USERS.items():
+        slack.add_user(user_id, name, real_name)
+    await slack.start()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "LAUNCHBOT_", "DATABASE_URL"))
+    }
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.base_url,
+        DATABASE_URL=database_url,
+        LAUNCHBOT_CONFIG=str(ROOT / "launchbot.example.toml"),
+    )
+    bot = BotProcess(env, port, slack)
+    await bot.start()
+    try:
+        yield slack, bot
+    finally:
+        if bot.proc and bot.proc.poll() is None:
+            bot.stop()
+        await slack.stop()

@@ -3,14 +3,25 @@ bolt app (``app.async_dispatch``) and reads back what the bot sent to the Slack 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+import aiohttp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from sqlalchemy import select
 
+from bot.audit.record import verify_chain
+from bot.core.models import Event
 from bot.runtime import RunningBot
 from bot.standin import SlackStandIn
 
@@ -128,5 +139,109 @@ class WarRoom:
             await self.settle()
         return sent
 
+    async def press(self, user: str, message: Any, action_id: str) -> Any:
+        """Press a button of ``message`` as ``user``, as Slack sends it; waits for the bot's work."""
+        body, headers = self.slack.button_click(
+            user_id=user, channel_id=self.channel, message_ts=message.ts, action_id=action_id
+        )
+        sent = await self.slack.deliver_to(self.dispatch, body, headers)
+        await self.settle()
+        return sent
+
+    async def events(self, kind: str | None = None) -> list[Event]:
+        """The launch log (every launch's), in order; only ``kind`` if given."""
+        async with self.bot.deps.db.read_sessions() as session:
+            query = select(Event).order_by(Event.launch_id, Event.seq)
+            if kind is not None:
+                query = query.where(Event.kind == kind)
+            return list((await session.scalars(query)).all())
+
+    async def chain_ok(self, launch_id: int = 1) -> None:
+        """``audit verify`` finds the log intact and every row as the log says."""
+        async with self.bot.deps.db.read_sessions() as session:
+            report = await verify_chain(session=session, launch_id=launch_id)
+        assert report.ok, report.mismatches
+
     def ephemerals_for(self, user: str) -> list[str]:
         return [e.text or "" for e in self.slack.ephemerals if e.user == user]
+
+
+# --- a real `launchbot serve` process, and waiting ---------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class BotProcess:
+    """A real ``launchbot serve``. ``slack``: the stand-in whose requests it answers; its app_url
+    follows the port, which changes if another process took the free one before the bot bound it."""
+
+    def __init__(self, env: dict[str, str], port: int, slack: SlackStandIn | None = None) -> None:
+        self.env, self.port, self.slack = env, port, slack
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._output: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        for _ in range(3):
+            if await self._start_once():
+                return
+            self.port = free_port()  # the port was taken between choosing it and binding it
+        raise AssertionError("bot could not bind a port: " + self.output())
+
+    async def _start_once(self) -> bool:
+        if self.slack is not None:
+            self.slack.app_url = f"{self.url}/slack/events"
+        self._output = None
+        self.proc = subprocess.Popen(  # noqa: ASYNC220 (a child server, not waited on here)
+            [sys.executable, "-m", "bot", "serve", "--port", str(self.port)],
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    assert "address already in use" in self.output(), self.output()
+                    return False
+                try:  # bounded: whatever holds a taken port may never answer
+                    async with http.get(
+                        self.url + "/healthz", timeout=aiohttp.ClientTimeout(total=2)
+                    ) as r:
+                        if r.status == 200 and self.proc.poll() is None:
+                            return True
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError("bot did not start: " + self.output())
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=20)
+
+    def output(self) -> str:
+        """What the exited process printed (read once, then kept)."""
+        if self.proc is None or self.proc.stdout is None or self.proc.poll() is None:
+            return ""
+        if self._output is None:
+            self._output = self.proc.stdout.read().decode(errors="replace")
+        return self._output
+
+
+async def wait_for(predicate: Callable[[], bool], what: str, within: float = 10) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)

@@ -25,7 +25,7 @@ from tests.adversarial.wire import (
     slash,
     view,
 )
-from tests.test_server import BotProcess
+from tests.warroom import BotProcess
 
 
 @dataclass(frozen=True)

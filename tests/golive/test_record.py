@@ -19,7 +19,8 @@ from bot.core.config import GoLiveConfig, load_config
 from bot.core.models import GoLive, TrafficRequest
 from bot.golive.timer_flows import post_due_reminders
 from bot.standin.outside import FakeTrafficRouter
-from tests import test_audit
+from tests.audit import test_audit
+from tests.audit.test_audit import drift, export, readme_schema
 from tests.conftest import FakeClock
 from tests.golive import test_traffic
 from tests.golive.test_golive import (
@@ -31,7 +32,6 @@ from tests.golive.test_golive import (
     start_and_reach_golive,
     tick,
 )
-from tests.test_audit import drift, export, readme_schema
 from tests.warroom import WarRoom
 
 ROOT = Path(__file__).resolve().parents[2]

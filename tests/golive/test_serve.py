@@ -23,7 +23,7 @@ from bot.golive.timer_flows import late_after
 from bot.standin import SlackStandIn
 from bot.standin.outside import FakeTrafficRouter
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, USERS
-from tests.test_server import BotProcess, free_port, wait_for
+from tests.warroom import BotProcess, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = "U0OPS00001"  # the example config's DevOps Lead

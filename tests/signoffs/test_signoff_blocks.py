@@ -1,5 +1,4 @@
-"""How a sign-off row reads after a revoke and a new approval: the revocation is history, and the
-row must not look as if the current approval were revoked."""
+"""Sign-off builders: the rows of the sign-off table and the Approve button's confirm dialog."""
 
 from __future__ import annotations
 
@@ -28,3 +27,22 @@ async def test_a_revocation_under_a_newer_approval_reads_as_history(room: WarRoo
     assert row.startswith("✅ *CTO* — Approved by")
     assert "↩️ Earlier approval revoked by" in row and "↩️ Revoked by" not in row
     assert ActionId.SIGNOFF_REVOKE in str(room.card().blocks)
+
+
+ALICE = "U0ALICE001"
+
+
+async def test_approve_confirm_names_the_role_whole_with_a_long_launch_name(room: WarRoom) -> None:
+    name = "Trading platform v2 — EU equities, options and FX cutover with the new risk engine"
+    await room.command(ALICE, f"start {name[:80]}")
+    confirms = [
+        (b["text"]["text"], b["accessory"]["confirm"])
+        for b in room.card().blocks
+        if b.get("accessory", {}).get("action_id") == ActionId.SIGNOFF_APPROVE
+    ]
+    assert len(confirms) == 5
+    for row, confirm in confirms:
+        role = row.split("*")[1]  # "⏳ *Head of Trading* — awaiting approval …"
+        assert confirm["title"]["text"] == f"Approve as {role}?"
+        assert len(confirm["title"]["text"]) <= 100 and len(confirm["text"]["text"]) <= 300
+        assert f"as {role}." in confirm["text"]["text"] and name[:40] in confirm["text"]["text"]

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from bot.playground import Playground
-from tests.playground_helpers import running_playground
+from tests.playground.playground_helpers import running_playground
 
 CHROMIUM = os.environ.get("LAUNCHBOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(os.environ.get("LAUNCHBOT_ARTIFACTS", Path(__file__).parent / "artifacts"))
+ARTIFACTS = Path(os.environ.get("LAUNCHBOT_ARTIFACTS", Path(__file__).parents[1] / "artifacts"))
 # This machine's network is closed: without these flags Chromium keeps dialling Google's hosts.
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -19,7 +19,7 @@ import bot.__main__ as cli
 from bot.playground import process
 from bot.playground.config import bot_config, default_config, render_config
 from bot.playground.store import ChannelStore
-from tests.playground_helpers import (
+from tests.playground.playground_helpers import (
     CTO,
     DEVOPS,
     ENGINEER,
@@ -36,7 +36,7 @@ from tests.playground_helpers import (
     ticked_options,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

@@ -60,7 +60,7 @@ async def test_outsider_cannot_close_and_the_refused_attempt_is_logged(room: War
 
 
 async def test_outsider_cannot_close_a_launch_that_is_go(room: WarRoom) -> None:
-    from tests.test_signoffs import approve_all
+    from tests.signoffs.test_signoffs import approve_all
 
     await room.command(ALICE, "start Trading v2")
     await approve_all(room)

@@ -11,7 +11,7 @@ import yaml
 
 from bot.core.ids import SLASH_COMMAND
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Slack's published manifest schema, kept in the repo so the check runs in any clone (MIT, see
 # tests/data/manifest-schema.LICENSE).
 SCHEMA = ROOT / "tests" / "data" / "manifest.schema.1.0.0.json"

@@ -24,7 +24,7 @@ from bot.core.kit import Block
 from bot.core.models import Event, Item
 from bot.launch.blocks import launch_card
 from bot.launch.state import LaunchState
-from tests.test_checklist import T0, start, state
+from tests.checklist.test_checklist import T0, start, state
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -21,7 +21,7 @@ from bot.audit.report import Format, export_launch
 from bot.core.events import GENESIS_HASH, event_hash
 from bot.core.ids import ActionId
 from bot.core.models import Event, SignOff
-from tests.test_signoffs import (  # noqa: F401  (people is a fixture)
+from tests.signoffs.test_signoffs import (  # noqa: F401  (people is a fixture)
     CTO,
     HOLDERS,
     PO,
@@ -36,7 +36,7 @@ from tests.test_signoffs import (  # noqa: F401  (people is a fixture)
 from tests.warroom import WarRoom
 
 ALICE, BOB = "U0ALICE001", "U0BOB00001"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def a_launch_with_history(room: WarRoom) -> None:
@@ -222,8 +222,8 @@ def test_csv_cells_cannot_smuggle_spreadsheet_formulas() -> None:
 
 
 def test_sign_off_domain_and_audit_modules_know_nothing_of_slack_or_http() -> None:
-    from tests.test_layering import ROOT as REPO
-    from tests.test_layering import imports
+    from tests.core.test_layering import ROOT as REPO
+    from tests.core.test_layering import imports
 
     for name in (
         "signoffs/log",
@@ -548,3 +548,18 @@ async def as_an_old_log(room: WarRoom) -> None:
             e.prev_hash = prev
             e.hash = event_hash(prev, e)
             prev = e.hash
+
+
+async def test_user_html_in_the_markdown_report_is_escaped(room: WarRoom) -> None:
+    await room.command(ALICE, "start <script>alert(1)</script> R&D")
+    await room.command(CTO, 'signoff approve cto "<img src=x onerror=alert(1)> | ok"')
+    text = await export_launch(
+        room.bot.deps.settings.database_url,
+        "1",
+        "md",
+        roles=room.bot.deps.config.roles,
+        now=datetime.now(UTC),
+    )
+    assert "<script>" not in text and "<img" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; R&amp;D" in text
+    assert "&lt;img src=x onerror=alert(1)&gt; \\| ok" in text

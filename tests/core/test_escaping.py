@@ -1,11 +1,8 @@
-"""Issue 10.6, text exactly once: Slack sends a slash command's ``&``, ``<``, ``>`` as ``&amp;``,
-``&lt;``, ``&gt;`` (its formatting rules; also reported by slack-ruby-bot#237, sdslabs/slack-utils#3).
-The bot decodes them once on the way in and escapes once on the way out: "R&D" is stored as typed,
-shown as "R&D" (``R&amp;D`` in mrkdwn, which Slack displays as R&D; never ``R&amp;amp;D``), and a
-``<!channel>`` someone typed stays inert."""
+"""Text exactly once: what users type is decoded once on the way in and escaped once on the way out; every mrkdwn object is verbatim, so nobody can inject a mention."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +10,62 @@ from sqlalchemy import select
 
 from bot.core.models import Launch
 from tests.warroom import WarRoom
+
+# What Slack accepts between < and >: mentions, channels, specials (!here, !date^…, !subteam^…), links.
+CONTROL = re.compile(r"<(?![@#!]|https?://|mailto:|tel:)([^<>]*)>")
+
+
+def mrkdwn_strings(node: Any, found: list[str]) -> list[str]:
+    if isinstance(node, dict):
+        if node.get("type") == "mrkdwn":
+            found.append(str(node.get("text", "")))
+        for value in node.values():
+            mrkdwn_strings(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            mrkdwn_strings(value, found)
+    return found
+
+
+def everything_said(room: WarRoom) -> list[str]:
+    said: list[str] = []
+    for messages in room.slack.messages.values():
+        for m in messages:
+            said.append(m.text or "")
+            mrkdwn_strings(m.blocks, said)
+    for e in room.slack.ephemerals:
+        said.append(e.text or "")
+        mrkdwn_strings(e.blocks or [], said)
+    return said
+
+
+async def test_help_usage_lines_and_refusals_have_no_bare_placeholders(room: WarRoom) -> None:
+    user = "U0ALICE001"
+    for text in (
+        "help",
+        "frobnicate",
+        "start",
+        "status",
+        "signoff",
+        "signoff approve",
+        "escalate sev9 broken",
+        "report pdf",
+        "phase next",
+        "contacts",
+        "killswitch bogus",
+        "killswitch status please",
+        "report md json",
+        "contacts public now",
+        "close now",
+        "status #99",
+        "help me",
+    ):
+        await room.command(user, text)
+    said = everything_said(room)
+    assert any("/launch start &lt;name&gt;" in s for s in said)  # the help's own line
+    bad = [(m.group(0), s[:120]) for s in said for m in CONTROL.finditer(s)]
+    assert bad == [], bad
+
 
 ALICE = "U0ALICE001"
 TYPED = "R&D <!channel> <v2>"

@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import BOT_TOKEN
-from tests.test_server import free_port, wait_for
+from tests.warroom import free_port, wait_for
 
 APP_TOKEN = "xapp-1-A0TEST-0000-socketmodetest"
 

@@ -3,135 +3,21 @@ and a restart in the middle of a launch."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
-import pytest
 
 from bot.standin import SlackStandIn
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, USERS
+from tests.warroom import BotProcess, wait_for
 
 ALICE, BOB = "U0ALICE001", "U0BOB00001"
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class BotProcess:
-    """A real ``launchbot serve``. ``slack``: the stand-in whose requests it answers; its app_url
-    follows the port, which changes if another process took the free one before the bot bound it."""
-
-    def __init__(self, env: dict[str, str], port: int, slack: SlackStandIn | None = None) -> None:
-        self.env, self.port, self.slack = env, port, slack
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._output: str | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        for _ in range(3):
-            if await self._start_once():
-                return
-            self.port = free_port()  # the port was taken between choosing it and binding it
-        raise AssertionError("bot could not bind a port: " + self.output())
-
-    async def _start_once(self) -> bool:
-        if self.slack is not None:
-            self.slack.app_url = f"{self.url}/slack/events"
-        self._output = None
-        self.proc = subprocess.Popen(  # noqa: ASYNC220 (a child server, not waited on here)
-            [sys.executable, "-m", "bot", "serve", "--port", str(self.port)],
-            env=self.env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    assert "address already in use" in self.output(), self.output()
-                    return False
-                try:  # bounded: whatever holds a taken port may never answer
-                    async with http.get(
-                        self.url + "/healthz", timeout=aiohttp.ClientTimeout(total=2)
-                    ) as r:
-                        if r.status == 200 and self.proc.poll() is None:
-                            return True
-                except (aiohttp.ClientError, TimeoutError):
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError("bot did not start: " + self.output())
-
-    def stop(self) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=20)
-
-    def output(self) -> str:
-        """What the exited process printed (read once, then kept)."""
-        if self.proc is None or self.proc.stdout is None or self.proc.poll() is None:
-            return ""
-        if self._output is None:
-            self._output = self.proc.stdout.read().decode(errors="replace")
-        return self._output
-
-
-@pytest.fixture
-async def served(database_url: str) -> AsyncIterator[tuple[SlackStandIn, BotProcess]]:
-    port = free_port()
-    slack = SlackStandIn(
-        bot_token=BOT_TOKEN,
-        signing_secret=SIGNING_SECRET,
-        app_url=f"http://127.0.0.1:{port}/slack/events",
-    )
-    for user_id, (name, real_name) in USERS.items():
-        slack.add_user(user_id, name, real_name)
-    await slack.start()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "LAUNCHBOT_", "DATABASE_URL"))
-    }
-    env.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=slack.base_url,
-        DATABASE_URL=database_url,
-        LAUNCHBOT_CONFIG=str(ROOT / "launchbot.example.toml"),
-    )
-    bot = BotProcess(env, port, slack)
-    await bot.start()
-    try:
-        yield slack, bot
-    finally:
-        if bot.proc and bot.proc.poll() is None:
-            bot.stop()
-        await slack.stop()
-
-
-async def wait_for(predicate: Callable[[], bool], what: str, within: float = 10) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def checked_values(slack: SlackStandIn, channel: str) -> set[str]:

@@ -22,7 +22,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.audit.record import verify_chain
 from bot.checklist.template import ChecklistTemplate
 from bot.core.config import (
     AppConfig,
@@ -48,8 +47,7 @@ from bot.runtime import RunningBot, running_bot
 from bot.standin import SlackStandIn
 from bot.standin.outside import FakeKillSwitch, FakePagerDuty
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, USERS, make_settings
-from tests.test_server import BotProcess, free_port
-from tests.warroom import WarRoom
+from tests.warroom import BotProcess, WarRoom, free_port
 
 ALICE, BOB, CTO, OUTSIDER = "U0ALICE001", "U0BOB00001", "U0CTO00001", "U0OUTSIDE1"
 TRADING_LEAD, OPS = "U0TRADE001", "U0OPS00001"
@@ -1066,13 +1064,6 @@ async def test_post_with_retries_never_repeats_a_final_4xx() -> None:
 # --- the bot's own announcements are in the log -------------------------------------------------
 
 
-async def chain_ok(room: WarRoom) -> None:
-    async with room.bot.deps.db.read_sessions() as session:
-        launch = await incident_launch(session=session, channel_id=room.channel)
-        report = await verify_chain(session=session, launch_id=launch.id)
-    assert report.ok, report
-
-
 async def test_killswitch_announcements_slack_refused_are_recorded(
     room: WarRoom, killswitch: FakeKillSwitch
 ) -> None:
@@ -1090,7 +1081,7 @@ async def test_killswitch_announcements_slack_refused_are_recorded(
     ]
     assert {e.detail["request_id"] for e in failed} == {stored.request_id}
     assert "killswitch_announced" not in await event_kinds(room)
-    await chain_ok(room)
+    await room.chain_ok()
 
 
 async def test_killswitch_test_report_slack_refused_is_recorded(
@@ -1105,7 +1096,7 @@ async def test_killswitch_test_report_slack_refused_is_recorded(
     assert [(d["message"], d["error"], d["dry_run"]) for d in failed] == [
         ("test_report", "not_in_channel", True)
     ]
-    await chain_ok(room)
+    await room.chain_ok()
 
 
 async def test_page_failure_notice_is_recorded_and_so_is_slack_refusing_it(
@@ -1136,7 +1127,7 @@ async def test_page_failure_notice_is_recorded_and_so_is_slack_refusing_it(
     assert [(d["escalation_id"], d["message"], d["error"]) for d in failed] == [
         (second.id, "page_failed", "channel_not_found")
     ]
-    await chain_ok(room)
+    await room.chain_ok()
 
 
 # --- kill-switch roles held through Slack user groups -------------------------------------------
@@ -1455,7 +1446,7 @@ async def test_escalation_and_kill_switch_through_the_served_bot(
 
 
 def test_every_incident_config_key_is_in_the_readme_and_the_example() -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text()
     section = readme[readme.index("## Incidents: contacts, escalation, kill switch") :]
     example = (root / "launchbot.example.toml").read_text()

@@ -19,8 +19,7 @@ from bot.core.ids import ActionId, BlockPrefix, CallbackId, SignOffBlock
 from bot.core.models import Event, Launch, SignOff
 from bot.signoffs.blocks import SignOffValue
 from bot.standin import SlackStandIn
-from tests.test_server import BotProcess, served, wait_for  # noqa: F401  (served is a fixture)
-from tests.warroom import WarRoom
+from tests.warroom import BotProcess, WarRoom, wait_for
 
 ALICE, BOB = "U0ALICE001", "U0BOB00001"
 CTO, TRADER, SECURITY, OPS, PO = (

@@ -15,7 +15,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Every package of bot/ is a feature, but the core and the local Slack (stand-in, playground).
 FEATURES = tuple(
     sorted(

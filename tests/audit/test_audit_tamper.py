@@ -25,11 +25,13 @@ from bot.core.models import (
     SlackMessage,
 )
 from bot.standin.outside import FakeKillSwitch
-from tests import test_audit, test_incidents, test_signoffs
-from tests.test_audit import ALICE, BOB, as_an_old_log, export
-from tests.test_incidents import click as press
-from tests.test_incidents import escalation_message, open_modal, submit, wait_for
-from tests.test_signoffs import CTO, SECURITY, approve_all, revoke_via_modal
+from tests.audit import test_audit
+from tests.audit.test_audit import ALICE, BOB, as_an_old_log, export
+from tests.incidents import test_incidents
+from tests.incidents.test_incidents import click as press
+from tests.incidents.test_incidents import escalation_message, open_modal, submit, wait_for
+from tests.signoffs import test_signoffs
+from tests.signoffs.test_signoffs import CTO, SECURITY, approve_all, revoke_via_modal
 from tests.warroom import WarRoom
 
 # The fixtures these tests use: the war room with PagerDuty and the kill switch (test_incidents),
