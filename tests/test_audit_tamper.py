@@ -24,8 +24,8 @@ from bot.core.models import (
     SignOff,
     SlackMessage,
 )
+from bot.standin.outside import FakeKillSwitch
 from tests import test_audit, test_incidents, test_signoffs
-from tests.fake_killswitch import FakeKillSwitch
 from tests.test_audit import ALICE, BOB, as_an_old_log, export
 from tests.test_incidents import click as press
 from tests.test_incidents import escalation_message, open_modal, submit, wait_for
