@@ -265,9 +265,10 @@ async def _log_rejected(
 async def on_killswitch_again(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
 ) -> None:
-    """ "Fire again…" under a request a stop left unsent: only opens the same confirmation (typed
-    name, reason, allowed roles checked again on submit), for holders of an allowed role (anyone
-    else is refused and logged) and only from the request's own channel. Never sends anything."""
+    """The "Fire again…" button under a request a stop left unsent: it only opens the same
+    confirmation (typed name, reason, allowed roles checked again on submit), for holders of an
+    allowed role (anyone else is refused and logged), from the request's own channel. It never
+    sends anything itself."""
     actor = _actor(body)
     membership = await killswitch_membership(deps, actor.user_id)
     try:
