@@ -11,14 +11,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import commands
 from bot.checklist import listeners as checklist_listeners
 from bot.checklist.blocks import section_message
+from bot.contacts.rules import people_to_call
 from bot.core.kit import MessageView
 from bot.core.outbox import ANNOUNCEMENT, NOTICE, MessageRef, Placement, Publisher, render_body
 from bot.deps import Deps, deps_middleware, team_middleware
 from bot.error_handler import handle_error
 from bot.golive.hold_flows import register_reactions
 from bot.incidents import listeners as incidents_listeners
-from bot.incidents.blocks import escalation_message
-from bot.incidents.escalations import ESCALATION_MESSAGE, record_escalation_message
+from bot.incidents.escalation_blocks import escalation_message, level_ping
+from bot.incidents.escalation_flows import follow_up_posted, ping_posted
+from bot.incidents.escalation_state import (
+    ESCALATION_ALERT,
+    ESCALATION_MESSAGE,
+    ESCALATION_NOTE,
+    ESCALATION_PING,
+)
+from bot.incidents.escalations import record_escalation_message
+from bot.incidents.killswitch_flows import announcement_posted
+from bot.incidents.killswitch_state import KILLSWITCH_MESSAGE, KILLSWITCH_REPORT
 from bot.launch.blocks import launch_card
 from bot.launch.state import LaunchState, load_state
 from bot.signoffs import listeners as signoffs_listeners
@@ -102,3 +112,39 @@ def register_renderers(publisher: Publisher, deps: Deps) -> None:
         ANNOUNCEMENT, lambda state, message: render_body(message.body), placement=Placement.CHANNEL
     )
     publisher.register(NOTICE, lambda state, message: render_body(message.body))
+    register_incident_renderers(publisher, deps)
+
+
+def register_incident_renderers(publisher: Publisher, deps: Deps) -> None:
+    """Escalation pings and follow-ups go under the escalation message (in the channel if Slack
+    refused that one); kill-switch announcements in the channel, a dry run's report in the card's
+    thread. Each is posted once (a refused first post is recorded, not retried out of order), and
+    the log says whether Slack took it."""
+
+    def fixed(state: LaunchState, message: MessageRef) -> MessageView:
+        return render_body(message.body)
+
+    def ping(state: LaunchState, message: MessageRef) -> MessageView:
+        assert message.subject_id is not None
+        people = people_to_call(deps.config, deps.config.escalation.call_on_failure)
+        return level_ping(state.escalations[message.subject_id], message.part, people)
+
+    under = Placement.PARENT_THREAD
+    notes = follow_up_posted(deps)
+    publisher.register(
+        ESCALATION_PING,
+        ping,
+        placement=under,
+        broadcast=True,
+        once=True,
+        on_posted=ping_posted(deps),
+    )
+    publisher.register(
+        ESCALATION_ALERT, fixed, placement=under, broadcast=True, once=True, on_posted=notes
+    )
+    publisher.register(ESCALATION_NOTE, fixed, placement=under, once=True, on_posted=notes)
+    announced = announcement_posted(deps)
+    publisher.register(
+        KILLSWITCH_MESSAGE, fixed, placement=Placement.CHANNEL, once=True, on_posted=announced
+    )
+    publisher.register(KILLSWITCH_REPORT, fixed, once=True, on_posted=announced)

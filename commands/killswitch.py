@@ -4,33 +4,61 @@ from __future__ import annotations
 
 import uuid
 
-from bot.contacts.blocks import call_list
-from bot.contacts.rules import people_to_call
 from bot.core.errors import BadInput, Conflict
 from bot.core.events import Actor
+from bot.core.identity import Membership
 from bot.core.kit import notice
 from bot.core.launches import incident_launch
 from bot.core.models import Launch
 from bot.core.mrkdwn import escape
 from bot.core.refusal import unit_of_work
 from bot.core.schemas import CommandReply, LaunchCommand
-from bot.core.slack_client import call_slack
 from bot.deps import Deps
-from bot.incidents.blocks import killswitch_armed_notice, killswitch_modal, killswitch_status
 from bot.incidents.killswitch import (
     allowed_killswitch_titles,
     authorize_killswitch,
-    killswitch_summary,
     may_fire_killswitch,
     request_killswitch,
     set_armed,
 )
-from bot.incidents.killswitch_flows import KillSwitchClient, fire_killswitch, killswitch_membership
+from bot.incidents.killswitch_blocks import killswitch_armed_notice, killswitch_status
+from bot.incidents.killswitch_flows import (
+    confirmation_modal,
+    fire_killswitch,
+    killswitch_membership,
+    open_confirmation,
+    require_configured,
+)
+from bot.incidents.killswitch_state import KillSwitchSummary, killswitch_summary
 
 ACTIONS = ("fire", "status", "arm", "disarm", "test")
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
+    action = _action(cmd)
+    async with deps.db.read_sessions() as session:
+        launch = await incident_launch(session=session, channel_id=cmd.channel_id)
+        summary = await killswitch_summary(session=session, launch_id=launch.id)
+    if action == "status":
+        return CommandReply.of(
+            killswitch_status(
+                summary,
+                endpoint=deps.config.killswitch.url,
+                allowed_titles=allowed_killswitch_titles(deps.config),
+            )
+        )
+    require_configured(deps)
+    if action == "fire":
+        return await _fire(cmd, deps, launch, summary)
+    actor = Actor(cmd.user_id, cmd.user_name)
+    source = f"slash:{cmd.trigger_id or uuid.uuid4().hex}"
+    membership = await _authorized(deps, launch, actor, action, source)
+    if action in ("arm", "disarm"):
+        return await _arm(deps, launch, actor, action == "arm", source, membership)
+    return await _test(cmd, deps, launch, actor, source, membership)
+
+
+def _action(cmd: LaunchCommand) -> str:
     action = cmd.args[0].lower() if cmd.args else "fire"
     if action not in ACTIONS:
         raise BadInput(f"`{escape(cmd.args[0])}` is not a kill-switch action.")
@@ -40,31 +68,15 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         raise BadInput(
             f"`/launch killswitch {action}` takes nothing after `{action}` (got `{escape(extra)}`)."
         )
-    async with deps.db.read_sessions() as session:
-        launch = await incident_launch(session=session, channel_id=cmd.channel_id)
-        summary = await killswitch_summary(session=session, launch_id=launch.id)
-    actor = Actor(cmd.user_id, cmd.user_name)
-    source = f"slash:{cmd.trigger_id or uuid.uuid4().hex}"
-    if action == "status":
-        return CommandReply.of(
-            killswitch_status(
-                summary,
-                endpoint=deps.config.killswitch.url,
-                allowed_titles=allowed_killswitch_titles(deps.config),
-            )
-        )
-    if action == "fire":
-        _require_configured(deps)
-        # Only for the modal's warning (the submission checks again); cached, bounded, and it warms
-        # the cache for the submission.
-        membership = await killswitch_membership(deps, cmd.user_id)
-        allowed = bool(membership.unchecked) or may_fire_killswitch(
-            deps.config, cmd.user_id, membership.members
-        )
-        return _open_modal(cmd, deps, launch, armed=summary.armed, allowed=allowed)
-    _require_configured(deps)
+    return action
+
+
+async def _authorized(
+    deps: Deps, launch: Launch, actor: Actor, action: str, source: str
+) -> Membership:
+    """The user's allowed-role groups, once they are known to hold a role; else a refusal, raised
+    after its record is committed (the refused attempt stays in the log)."""
     membership = await killswitch_membership(deps, actor.user_id)
-    # A refusal is raised after its record is committed: the refused attempt stays in the log.
     async with unit_of_work(deps.db.sessions) as session:
         await authorize_killswitch(
             session=session,
@@ -77,29 +89,72 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             usergroup_members=membership.members,
             unchecked_groups=membership.unchecked,
         )
-    if action in ("arm", "disarm"):
-        at = deps.clock()
-        async with deps.db.sessions.begin() as session:
-            changed = await set_armed(
-                session=session,
-                config=deps.config,
-                launch_id=launch.id,
-                armed=action == "arm",
-                actor=actor,
-                at=at,
-                source=source,
-                usergroup_members=membership.members,
-            )
-        if not changed:
-            raise Conflict(
-                f"The kill switch is already {'armed' if action == 'arm' else 'disarmed'}."
-            )
+    return membership
+
+
+async def _fire(
+    cmd: LaunchCommand, deps: Deps, launch: Launch, summary: KillSwitchSummary
+) -> CommandReply:
+    """Open the confirmation modal: nothing is fired before it is submitted."""
+    if not cmd.trigger_id:
+        raise BadInput("Slack sent no trigger_id, so the confirmation cannot open.")
+    # Only for the modal's warning (the submission checks again); cached, bounded, and it warms
+    # the cache for the submission.
+    membership = await killswitch_membership(deps, cmd.user_id)
+    allowed = bool(membership.unchecked) or may_fire_killswitch(
+        deps.config, cmd.user_id, membership.members
+    )
+    view = confirmation_modal(deps, launch, cmd.channel_id, armed=summary.armed, allowed=allowed)
+    trigger_id = cmd.trigger_id
+
+    async def follow_up() -> CommandReply | None:
+        # trigger_id lives 3 s: this runs right after the ack, before anything else.
+        error = await open_confirmation(deps, trigger_id, view)
+        if error is None:
+            return None
         return CommandReply.of(
-            killswitch_armed_notice(launch.name, action == "arm", actor.user_id, at),
-            response_type="in_channel",
-            launch_id=launch.id,
+            notice(
+                f":warning: The kill-switch confirmation did not open (Slack said `{error}`). "
+                "Run `/launch killswitch` again."
+            )
         )
-    # test: the same signed request with "dry_run": true; stored before it is sent.
+
+    return CommandReply(text="Opening the kill-switch confirmation…", follow_up=follow_up)
+
+
+async def _arm(
+    deps: Deps, launch: Launch, actor: Actor, arm: bool, source: str, membership: Membership
+) -> CommandReply:
+    at = deps.clock()
+    async with deps.db.sessions.begin() as session:
+        changed = await set_armed(
+            session=session,
+            config=deps.config,
+            launch_id=launch.id,
+            armed=arm,
+            actor=actor,
+            at=at,
+            source=source,
+            usergroup_members=membership.members,
+        )
+    if not changed:
+        raise Conflict(f"The kill switch is already {'armed' if arm else 'disarmed'}.")
+    return CommandReply.of(
+        killswitch_armed_notice(launch.name, arm, actor.user_id, at),
+        response_type="in_channel",
+        launch_id=launch.id,
+    )
+
+
+async def _test(
+    cmd: LaunchCommand,
+    deps: Deps,
+    launch: Launch,
+    actor: Actor,
+    source: str,
+    membership: Membership,
+) -> CommandReply:
+    """A dry run: the same signed request with ``"dry_run": true``; stored before it is sent."""
     async with deps.db.sessions.begin() as session:
         request, created = await request_killswitch(
             session=session,
@@ -126,49 +181,3 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     return CommandReply(
         text=view.text, blocks=view.blocks, follow_up=follow_up if created else None
     )
-
-
-def _require_configured(deps: Deps) -> None:
-    problem = KillSwitchClient(deps.http, deps.config.killswitch).missing_config
-    if problem is not None:
-        people = people_to_call(deps.config, deps.config.killswitch.call_on_failure)
-        raise Conflict(
-            f"The kill switch is not configured: {problem}. Who to call instead:\n"
-            + call_list(people)
-        )
-
-
-def _open_modal(
-    cmd: LaunchCommand, deps: Deps, launch: Launch, *, armed: bool, allowed: bool
-) -> CommandReply:
-    if not cmd.trigger_id:
-        raise BadInput("Slack sent no trigger_id, so the confirmation cannot open.")
-    assert deps.config.killswitch.url is not None
-    view = killswitch_modal(
-        launch_id=launch.id,
-        launch_name=launch.name,
-        channel_id=cmd.channel_id,
-        endpoint=deps.config.killswitch.url,
-        tries=deps.config.killswitch.tries,
-        armed=armed,
-        allowed=allowed,
-        allowed_titles=allowed_killswitch_titles(deps.config),
-    )
-
-    async def follow_up() -> CommandReply | None:
-        # trigger_id lives 3 s: this runs right after the ack, before anything else.
-        answer = await call_slack(
-            deps.slack.views_open(trigger_id=cmd.trigger_id, view=view),
-            what="views.open for the kill-switch confirmation",
-        )
-        if not answer.ok:
-            error = escape(answer.error or "")
-            return CommandReply.of(
-                notice(
-                    f":warning: The kill-switch confirmation did not open (Slack said `{error}`). "
-                    "Run `/launch killswitch` again."
-                )
-            )
-        return None
-
-    return CommandReply(text="Opening the kill-switch confirmation…", follow_up=follow_up)

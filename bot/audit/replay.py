@@ -15,7 +15,7 @@ revocation by/at/reason, slot held), GO declarations and withdrawals (against th
 then, and their outbox message), escalations (channel, severity, summary, reporter, keys, status,
 level, message, page and resolve status, tries, error, paged at, acknowledged and resolved by/at),
 kill-switch requests (channel, request, requester, reason, dry run, status, tries, HTTP status, error,
-response, duration, completed at, message), the armed state, the go-live row (step, weight, step
+response, duration, completed at), the armed state, the go-live row (step, weight, step
 started at, held seconds, on hold since/why/by whom, completed at) and every traffic request (action,
 steps, weights, reason, forced, requester, requested at, status, tries, HTTP status, error, completed
 at). Not covered (bookkeeping the log
@@ -520,6 +520,7 @@ def _incident(r: Replay, e: Event, d: Mapping[str, Any]) -> None:
         elif kind == EventKind.PAGERDUTY_RETRY_REQUESTED:
             f["page_status"] = "pending"
         elif kind.startswith("pagerduty_trigger_"):
+            # sending: claimed before the first try; unknown: a stop left it without an answer.
             outcome = kind.removeprefix("pagerduty_trigger_")
             f["page_status"] = outcome
             f["page_tries"] = int(f["page_tries"]) + (_int(d.get("tries")) or 0)
@@ -568,7 +569,6 @@ def _incident(r: Replay, e: Event, d: Mapping[str, Any]) -> None:
             seq=e.seq,
         )
         _from_detail(ks, d, "channel_id")
-        ks.fields["message_ts"] = OneOf((None,))
         r.killswitch[str(d.get("request_id"))] = ks
     elif kind in (EventKind.KILLSWITCH_ARMED, EventKind.KILLSWITCH_DISARMED):
         r.killswitch_state = Expected(
@@ -599,13 +599,12 @@ def _incident(r: Replay, e: Event, d: Mapping[str, Any]) -> None:
                 completed_at=e.at,
             )
             _from_detail(ks, d, "response_body")
-        elif kind == EventKind.KILLSWITCH_UNKNOWN:
-            f.update(status="unknown", error=UNKNOWN_KS_ERROR, completed_at=e.at)
-        elif kind == EventKind.KILLSWITCH_ANNOUNCED and d.get("ts"):
-            # The "firing…" message is remembered on the request: one of the announced messages.
-            shown = f["message_ts"]
-            assert isinstance(shown, OneOf)
-            f["message_ts"] = OneOf((*shown.values, d.get("ts")))
+        elif kind in (EventKind.KILLSWITCH_UNKNOWN, EventKind.KILLSWITCH_NOT_SENT):
+            f.update(
+                status="unknown" if kind == EventKind.KILLSWITCH_UNKNOWN else "not_sent",
+                error=d.get("error", UNKNOWN_KS_ERROR),  # logs before 0007 said it in the code
+                completed_at=e.at,
+            )
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ class ActionId(StrEnum):
     ESCALATION_REPAGE = "launch-escalation-repage"
     KILLSWITCH_NAME = "launch-killswitch-name"
     KILLSWITCH_REASON = "launch-killswitch-reason"
+    KILLSWITCH_AGAIN = "launch-killswitch-again"
 
 
 class BlockPrefix(StrEnum):
@@ -37,12 +38,13 @@ class CallbackId(StrEnum):
 
 
 class IncidentBlock(StrEnum):
-    """block_ids of the kill-switch modal's inputs (the modal's errors are keyed by them) and of the
-    escalation message's buttons."""
+    """block_ids of the kill-switch modal's inputs (the modal's errors are keyed by them), of the
+    escalation message's buttons and of a never-sent kill switch's "Fire again" button."""
 
     KILLSWITCH_NAME = "launch-killswitch-name"
     KILLSWITCH_REASON = "launch-killswitch-reason"
     ESCALATION_ACTIONS = "launch-escalation-actions"
+    KILLSWITCH_AGAIN = "launch-killswitch-again"
 
 
 class SignOffBlock(StrEnum):

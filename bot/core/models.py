@@ -211,7 +211,10 @@ class EscalationLevelPing(Base):
 
 class KillSwitchRequest(Base):
     """One request to fire (or, ``dry_run``, to test) the trading system's kill switch, stored before
-    it is sent. ``request_id`` is the Idempotency-Key every try carries."""
+    it is sent. ``request_id`` is the Idempotency-Key every try carries. ``status``: pending (stored)
+    → sending (claimed, the POST may leave) → confirmed | failed; a stop leaves ``not_sent`` (was
+    pending) or ``unknown`` (was sending). Its messages are ``SlackMessage`` rows (kind "killswitch"
+    or "killswitch_test", ``subject_id`` = this id)."""
 
     __tablename__ = "kill_switch_request"
 
@@ -233,7 +236,6 @@ class KillSwitchRequest(Base):
     response_body: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    message_ts: Mapped[str | None] = mapped_column(String(32))
 
 
 class KillSwitchState(Base):

@@ -546,3 +546,63 @@ def render_body(body: Mapping[str, Any] | None) -> MessageView:
     if not body:
         return MessageView(text=" ", blocks=[])
     return MessageView(text=str(body.get("text") or " "), blocks=list(body.get("blocks") or []))
+
+
+async def queue_message(
+    *,
+    session: AsyncSession,
+    launch_id: int,
+    kind: str,
+    channel_id: str,
+    view: MessageView | None = None,
+    tag: str | None = None,
+    subject_id: int | None = None,
+    parent_id: int | None = None,
+    part: int | None = None,
+) -> SlackMessage:
+    """Queue one message of a registered ``kind`` about feature row ``subject_id``, replying under
+    message row ``parent_id`` (``Placement.PARENT_THREAD``). ``view``: fixed content (shown by
+    ``render_body``), else the kind's renderer builds it from the launch's state; ``tag`` says which
+    message of the subject it is (kept in the body, for ``on_posted``). ``part`` numbers it, by
+    default after the kind's last one in the launch. The caller holds the launch lock."""
+    if part is None:
+        last = await session.scalar(
+            select(func.max(SlackMessage.part)).where(
+                SlackMessage.launch_id == launch_id, SlackMessage.kind == kind
+            )
+        )
+        part = (last or 0) + 1
+    body: dict[str, Any] | None = None
+    if view is not None or tag is not None:
+        body = {"text": view.text, "blocks": view.blocks} if view is not None else {}
+        if tag is not None:
+            body["tag"] = tag
+    message = SlackMessage(
+        launch_id=launch_id,
+        kind=kind,
+        part=part,
+        channel_id=channel_id,
+        body=body,
+        subject_id=subject_id,
+        parent_id=parent_id,
+        version=1,
+        rendered_version=0,
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def replace_body(*, session: AsyncSession, message_id: int, view: MessageView) -> None:
+    """Give a fixed message new content (its tag kept) and queue the update."""
+    message = await session.get(SlackMessage, message_id, with_for_update=True)
+    if message is None:
+        return
+    tag = (message.body or {}).get("tag")
+    message.body = {"text": view.text, "blocks": view.blocks, **({"tag": tag} if tag else {})}
+    message.version = message.version + 1
+
+
+def message_tag(message: MessageRef) -> str:
+    """The ``tag`` a message was queued with (``queue_message``), or its kind."""
+    return str((message.body or {}).get("tag") or message.kind)

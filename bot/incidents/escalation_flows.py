@@ -1,88 +1,124 @@
-"""Escalation follow-ups: publish the escalation (outbox), page PagerDuty, ping each level, acknowledge/resolve."""
+"""Escalation follow-ups: publish the escalation (outbox), page PagerDuty, queue its follow-ups and
+due levels (outbox, under the escalation message), acknowledge/resolve in PagerDuty, restarts."""
 
 from __future__ import annotations
 
 import functools
 import logging
 from datetime import datetime
-from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.contacts.rules import people_to_call
-from bot.core.http import DeliveryFailed
-from bot.core.mrkdwn import escape
+from bot.core.http import Delivery, DeliveryFailed
+from bot.core.kit import MessageView
+from bot.core.launches import lock_launch
+from bot.core.outbox import MessageRef, OnPosted, message_tag, queue_message
 from bot.core.scheduler import Job
-from bot.core.slack_client import call_slack
 from bot.deps import Deps
-from bot.incidents import escalations
-from bot.incidents.blocks import level_ping, page_failed_message, resolved_note
-from bot.incidents.escalations import (
-    EscalationView,
-    PingView,
-    any_due,
-    claim_due_levels,
-    escalations_to_resume,
-    pagerduty_catch_up,
-    record_escalation_notice,
-    record_page,
-    record_ping,
-    unposted_pings,
+from bot.incidents import escalation_state
+from bot.incidents.escalation_blocks import (
+    page_failed_message,
+    page_unknown_message,
+    pagerduty_failed_note,
+    resolved_note,
 )
+from bot.incidents.escalation_levels import any_due, claim_due_levels, record_ping
+from bot.incidents.escalation_pages import (
+    PageAction,
+    claim_page,
+    pagerduty_catch_up,
+    pages_to_resume,
+    record_page,
+    record_page_unknown,
+)
+from bot.incidents.escalation_state import (
+    ESCALATION_ALERT,
+    ESCALATION_NOTE,
+    EscalationView,
+    escalation_message_id,
+)
+from bot.incidents.escalations import record_escalation_notice
 from bot.incidents.pagerduty import EscalationClient
 
 logger = logging.getLogger(__name__)
 
-
-# ---------------------------------------------------------------------------------------------------
-# Slack helpers (errors are recorded, never raised: the outside call must still happen)
-
-
-async def post_message(deps: Deps, **kwargs: Any) -> tuple[str | None, str | None]:
-    """chat.postMessage -> (ts, error)."""
-    answer = await call_slack(
-        deps.slack.chat_postMessage(unfurl_links=False, unfurl_media=False, **kwargs),
-        what=f"chat.postMessage to {kwargs.get('channel')}",
-    )
-    return (str(answer.get("ts")) if answer.ok else None), answer.error
-
-
-async def _notice(deps: Deps, escalation_id: int, message: str, **kwargs: Any) -> str | None:
-    """Post a follow-up about an escalation and record in its log whether it went out."""
-    ts, error = await post_message(deps, **kwargs)
-    async with deps.db.sessions.begin() as session:
-        await record_escalation_notice(
-            session=session,
-            escalation_id=escalation_id,
-            message=message,
-            ts=ts,
-            error=error,
-            at=deps.clock(),
-        )
-    return ts
-
-
-async def update_message(deps: Deps, *, channel: str, ts: str, text: str, blocks: Any) -> bool:
-    answer = await call_slack(
-        deps.slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
-        what=f"chat.update of {ts}",
-    )
-    return answer.ok
-
-
-# ---------------------------------------------------------------------------------------------------
-# Escalation follow-ups
+NOT_CONFIGURED = "PagerDuty is not configured (`[pagerduty].routing_key`)"
 
 
 async def load_escalation(deps: Deps, escalation_id: int) -> EscalationView:
     async with deps.db.read_sessions() as session:
-        return await escalations.load_escalation(session=session, escalation_id=escalation_id)
+        return await escalation_state.load_escalation(session=session, escalation_id=escalation_id)
+
+
+async def queue_follow_up(
+    deps: Deps, view: EscalationView, tag: str, message: MessageView, *, loud: bool = False
+) -> None:
+    """A fixed message under the escalation (``loud``: also shown in the channel), posted by the
+    outbox; whether Slack took it is recorded when it is posted (``follow_up_posted``)."""
+    async with deps.db.sessions.begin() as session:
+        await lock_launch(session, view.launch_id)
+        await queue_message(
+            session=session,
+            launch_id=view.launch_id,
+            kind=ESCALATION_ALERT if loud else ESCALATION_NOTE,
+            channel_id=view.channel_id,
+            view=message,
+            tag=tag,
+            subject_id=view.id,
+            parent_id=await escalation_message_id(session=session, escalation_id=view.id),
+        )
+    deps.publisher.kick(view.launch_id)
+
+
+def follow_up_posted(deps: Deps) -> OnPosted:
+    """``on_posted`` of the escalation's follow-ups: the log says whether the channel got them."""
+
+    async def record(
+        session: AsyncSession, message: MessageRef, ts: str | None, error: str | None
+    ) -> None:
+        assert message.subject_id is not None
+        await record_escalation_notice(
+            session=session,
+            escalation_id=message.subject_id,
+            message=message_tag(message),
+            ts=ts,
+            error=error,
+            at=deps.clock(),
+        )
+
+    return record
+
+
+def ping_posted(deps: Deps) -> OnPosted:
+    """``on_posted`` of a due level's message (``part`` = the level)."""
+
+    async def record(
+        session: AsyncSession, message: MessageRef, ts: str | None, error: str | None
+    ) -> None:
+        assert message.subject_id is not None
+        await record_ping(
+            session=session,
+            escalation_id=message.subject_id,
+            level=message.part,
+            ts=ts,
+            error=error,
+            at=deps.clock(),
+        )
+
+    return record
+
+
+# ---------------------------------------------------------------------------------------------------
+# The escalation and its page
 
 
 async def run_escalation(deps: Deps, escalation_id: int) -> None:
     """Post the escalation message (with its Acknowledge button) and page PagerDuty.
 
     Safe to run again for the same escalation (after a restart): the message is the outbox's (a
-    posted one is not posted twice), and a page that went through is not sent again. The message
-    goes out first, so the page can link to it."""
+    posted one is not posted twice), and only a page still waiting is sent (``claim_page``). The
+    message goes out first, so the page can link to it."""
     view = await load_escalation(deps, escalation_id)
     await deps.publisher.publish_now(view.launch_id)
     view = await load_escalation(deps, escalation_id)
@@ -91,57 +127,38 @@ async def run_escalation(deps: Deps, escalation_id: int) -> None:
     deps.publisher.kick(view.launch_id)
 
 
-async def page(
-    deps: Deps, view: EscalationView, action: Literal["trigger", "acknowledge", "resolve"]
-) -> bool:
+async def page(deps: Deps, view: EscalationView, action: PageAction) -> bool:
     """Send one PagerDuty event for the escalation (retried) and record the answer; True if PagerDuty
-    accepted it. A trigger that finally fails is announced in the channel with who to phone."""
+    accepted it. A trigger is claimed first (``sending``), so a stop mid-send is told apart from a
+    page never sent; one that finally fails is announced with who to phone."""
+    if action == "trigger":
+        async with deps.db.sessions.begin() as session:
+            if not await claim_page(session=session, escalation_id=view.id, at=deps.clock()):
+                return False
     client = EscalationClient(deps.http, deps.config.pagerduty)
     if not client.configured:
-        async with deps.db.sessions.begin() as session:
-            await record_page(
-                session=session,
-                escalation_id=view.id,
-                action=action,
-                ok=False,
-                tries=0,
-                at=deps.clock(),
-                error="PagerDuty is not configured (`[pagerduty].routing_key`)",
-                skipped=action != "trigger",
-            )
-        if action == "trigger":
-            await _announce_page_failure(
-                deps, view, "PagerDuty is not configured (`[pagerduty].routing_key`)"
-            )
+        await _page_failed(deps, view, action, NOT_CONFIGURED, skipped=action != "trigger")
         return False
-    event = client.event(action, dedup_key=view.dedup_key, escalation=view)
     try:
-        delivery = await client.send(event)
+        delivery = await client.send(
+            client.event(action, dedup_key=view.dedup_key, escalation=view)
+        )
     except DeliveryFailed as failed:
-        async with deps.db.sessions.begin() as session:
-            await record_page(
-                session=session,
-                escalation_id=view.id,
-                action=action,
-                ok=False,
-                tries=len(failed.attempts),
-                http_status=failed.status,
-                error=failed.message,
-                at=deps.clock(),
-            )
-        if action == "trigger":
-            await _announce_page_failure(deps, view, failed.message)
-        else:
-            await _notice(
-                deps,
-                view.id,
-                f"pagerduty_{action}_failed",
-                channel=view.channel_id,
-                thread_ts=view.message_ts,
-                text=f":warning: Could not tell PagerDuty about the {action} ({escape(failed.message)}). "
-                f"Please {action} it in PagerDuty directly.",
-            )
+        await _page_failed(
+            deps, view, action, failed.message, tries=len(failed.attempts), status=failed.status
+        )
         return False
+    catch_up = await _page_sent(deps, view, action, delivery)
+    if catch_up is not None:
+        # Someone acknowledged or resolved in Slack while the trigger was still being sent.
+        await page(deps, await load_escalation(deps, view.id), catch_up)
+    return True
+
+
+async def _page_sent(
+    deps: Deps, view: EscalationView, action: PageAction, delivery: Delivery
+) -> PageAction | None:
+    """Record PagerDuty's yes; after a trigger, the event it still needs (``pagerduty_catch_up``)."""
     async with deps.db.sessions.begin() as session:
         await record_page(
             session=session,
@@ -152,28 +169,47 @@ async def page(
             http_status=delivery.status,
             at=deps.clock(),
         )
-        catch_up = (
-            await pagerduty_catch_up(session=session, escalation_id=view.id)
-            if action == "trigger"
-            else None
+        if action != "trigger":
+            return None
+        return await pagerduty_catch_up(session=session, escalation_id=view.id)
+
+
+async def _page_failed(
+    deps: Deps,
+    view: EscalationView,
+    action: PageAction,
+    error: str,
+    *,
+    tries: int = 0,
+    status: int | None = None,
+    skipped: bool = False,
+) -> None:
+    """Record the failure and tell the channel: who to phone (trigger), or to do it by hand."""
+    async with deps.db.sessions.begin() as session:
+        await record_page(
+            session=session,
+            escalation_id=view.id,
+            action=action,
+            ok=False,
+            tries=tries,
+            http_status=status,
+            error=error,
+            at=deps.clock(),
+            skipped=skipped,
         )
-    if catch_up is not None:
-        # Someone acknowledged or resolved in Slack while the trigger was still being sent.
-        await page(deps, await load_escalation(deps, view.id), catch_up)
-    return True
+    if action == "trigger":
+        people = people_to_call(deps.config, deps.config.escalation.call_on_failure)
+        await queue_follow_up(
+            deps, view, "page_failed", page_failed_message(view, error, people), loud=True
+        )
+    elif not skipped:
+        await queue_follow_up(
+            deps, view, f"pagerduty_{action}_failed", pagerduty_failed_note(action, error)
+        )
 
 
-async def _announce_page_failure(deps: Deps, view: EscalationView, error: str) -> None:
-    people = people_to_call(deps.config, deps.config.escalation.call_on_failure)
-    message = page_failed_message(view, error, people)
-    await _notice(
-        deps,
-        view.id,
-        "page_failed",
-        channel=view.channel_id,
-        text=message.text,
-        blocks=message.blocks,
-    )
+# ---------------------------------------------------------------------------------------------------
+# After a button
 
 
 async def after_acknowledge(deps: Deps, escalation_id: int) -> None:
@@ -190,18 +226,8 @@ async def after_resolve(deps: Deps, escalation_id: int) -> None:
     view = await load_escalation(deps, escalation_id)
     if view.resolve_status == "pending":
         await page(deps, view, "resolve")
-    deps.publisher.kick(view.launch_id)
     view = await load_escalation(deps, escalation_id)
-    note = resolved_note(view)
-    await _notice(
-        deps,
-        escalation_id,
-        "resolved",
-        channel=view.channel_id,
-        thread_ts=view.message_ts,
-        text=note.text,
-        blocks=note.blocks,
-    )
+    await queue_follow_up(deps, view, "resolved", resolved_note(view))
 
 
 async def after_repage(deps: Deps, escalation_id: int) -> None:
@@ -212,45 +238,43 @@ async def after_repage(deps: Deps, escalation_id: int) -> None:
     deps.publisher.kick(view.launch_id)
 
 
-async def post_level_ping(deps: Deps, ping: PingView) -> None:
-    """Post one due escalation level (a thread reply, also shown in the channel) and record it."""
-    view = await load_escalation(deps, ping.escalation_id)
-    people = people_to_call(deps.config, deps.config.escalation.call_on_failure)
-    message = level_ping(view, ping.level, people)
-    kwargs: dict[str, Any] = {
-        "channel": view.channel_id,
-        "text": message.text,
-        "blocks": message.blocks,
-    }
-    if view.message_ts:
-        kwargs.update(thread_ts=view.message_ts, reply_broadcast=True)
-    ts, error = await post_message(deps, **kwargs)
-    async with deps.db.sessions.begin() as session:
-        await record_ping(session=session, ping_id=ping.id, ts=ts, error=error, at=deps.clock())
-    deps.publisher.kick(view.launch_id)  # the message shows the level it is at
+# ---------------------------------------------------------------------------------------------------
+# The timer and restarts
 
 
 async def fire_due_levels(deps: Deps, now: datetime) -> int:
-    """The escalation timer's job: claim every due level (one transaction), then post each unposted
-    ping. Returns how many pings were posted or attempted."""
+    """The escalation timer's job: claim every due level and queue its ping (one transaction); the
+    outbox posts them. Returns how many launches have new pings."""
     # Most polls find nothing: look with a reader first so the poll never takes the write lock.
     async with deps.db.read_sessions() as session:
         due = await any_due(session=session, now=now)
-    if due:
-        async with deps.db.sessions.begin() as session:
-            await claim_due_levels(session=session, now=now)
-    async with deps.db.read_sessions() as session:
-        pings = await unposted_pings(session=session)
-    for ping in pings:
-        await post_level_ping(deps, ping)
-    return len(pings)
+    if not due:
+        return 0
+    async with deps.db.sessions.begin() as session:
+        launches = await claim_due_levels(session=session, now=now)
+    for launch_id in launches:
+        deps.publisher.kick(launch_id)
+    return len(launches)
 
 
 async def resume_escalations(deps: Deps, started_at: datetime) -> None:
-    """Finish escalations a stopped process left half done (not yet posted or paged)."""
+    """Finish escalations a stopped process left half done: a page never sent is sent now (the
+    message is the outbox's to recover); one sent without an answer is not sent again behind
+    anyone's back but said to be UNKNOWN, with "Page again" and who to phone."""
     async with deps.db.read_sessions() as session:
-        escalations = await escalations_to_resume(session=session, before=started_at)
-    for escalation_id in escalations:
+        never_sent, unanswered = await pages_to_resume(session=session, before=started_at)
+    for escalation_id in unanswered:
+        async with deps.db.sessions.begin() as session:
+            changed = await record_page_unknown(
+                session=session, escalation_id=escalation_id, at=deps.clock()
+            )
+        if changed:
+            view = await load_escalation(deps, escalation_id)
+            people = people_to_call(deps.config, deps.config.escalation.call_on_failure)
+            await queue_follow_up(
+                deps, view, "page_unknown", page_unknown_message(view, people), loud=True
+            )
+    for escalation_id in never_sent:
         logger.info("resuming escalation #%s", escalation_id)
         await run_escalation(deps, escalation_id)
 

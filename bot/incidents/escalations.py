@@ -1,13 +1,12 @@
-"""Escalation rules and records: severities, the escalation path, levels coming due, acknowledge/resolve."""
+"""Escalation rules and records: severities, opening one (deduplicated), its message, acknowledge/resolve."""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,8 +16,9 @@ from bot.core.config import EscalationLevel
 from bot.core.errors import BadInput, NotFound
 from bot.core.events import SYSTEM, Actor, EventKind, append_event
 from bot.core.launches import lock_launch
-from bot.core.models import Escalation, EscalationLevelPing, Launch, SlackMessage
+from bot.core.models import Escalation, EscalationLevelPing, SlackMessage
 from bot.core.outbox import bump_subject
+from bot.incidents.escalation_state import ESCALATION_MESSAGE
 
 SEVERITIES = ("sev1", "sev2", "sev3")
 DEFAULT_SEVERITY = "sev2"
@@ -27,12 +27,6 @@ MAX_REASON = 1000
 # A second `/launch escalate` with the same words while the first is open is the same incident:
 # paging again would wake the same people twice.
 DUPLICATE_WINDOW = timedelta(minutes=10)
-# The escalation's own message (SlackMessage.kind), published through the outbox.
-ESCALATION_MESSAGE = "escalation"
-# Giving up on posting a due level after this many Slack errors (each is logged and recorded).
-MAX_PING_ATTEMPTS = 5
-
-EscalationStatus = Literal["open", "acknowledged", "resolved"]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -61,109 +55,22 @@ def path_snapshot(levels: Sequence[EscalationLevel]) -> list[dict[str, Any]]:
     return [level.model_dump() for level in levels]
 
 
-def _wait(path: Sequence[Mapping[str, Any]], level: int) -> timedelta:
+def level_wait(path: Sequence[Mapping[str, Any]], level: int) -> timedelta:
     return timedelta(minutes=float(path[level].get("wait_minutes") or 0))
 
 
-# ---------------------------------------------------------------------------------------------------
-# Read models
-
-
-@dataclass(frozen=True)
-class EscalationView:
-    id: int
-    launch_id: int
-    launch_name: str
-    channel_id: str
-    severity: str
-    summary: str
-    reporter_id: str
-    reporter_name: str
-    created_at: datetime
-    dedup_key: str
-    status: str
-    path: tuple[Mapping[str, Any], ...]
-    level: int
-    next_level_at: datetime | None
-    message_ts: str | None
-    permalink: str | None
-    page_status: str
-    page_tries: int
-    page_error: str | None
-    paged_at: datetime | None
-    acknowledged_by_id: str | None
-    acknowledged_by_name: str | None
-    acknowledged_at: datetime | None
-    resolved_by_id: str | None
-    resolved_by_name: str | None
-    resolved_at: datetime | None
-    resolve_status: str | None
-
-
-@dataclass(frozen=True)
-class PingView:
-    id: int
-    escalation_id: int
-    level: int
-    attempts: int
-
-
-def _escalation_view(row: Escalation, launch_name: str) -> EscalationView:
-    return EscalationView(
-        id=row.id,
-        launch_id=row.launch_id,
-        launch_name=launch_name,
-        channel_id=row.channel_id,
-        severity=row.severity,
-        summary=row.summary,
-        reporter_id=row.reporter_id,
-        reporter_name=row.reporter_name,
-        created_at=row.created_at,
-        dedup_key=row.dedup_key,
-        status=row.status,
-        path=tuple(row.path),
-        level=row.level,
-        next_level_at=row.next_level_at,
-        message_ts=row.message_ts,
-        permalink=row.permalink,
-        page_status=row.page_status,
-        page_tries=row.page_tries,
-        page_error=row.page_error,
-        paged_at=row.paged_at,
-        acknowledged_by_id=row.acknowledged_by_id,
-        acknowledged_by_name=row.acknowledged_by_name,
-        acknowledged_at=row.acknowledged_at,
-        resolved_by_id=row.resolved_by_id,
-        resolved_by_name=row.resolved_by_name,
-        resolved_at=row.resolved_at,
-        resolve_status=row.resolve_status,
-    )
-
-
-async def load_escalation(*, session: AsyncSession, escalation_id: int) -> EscalationView:
-    row = (
-        await session.execute(
-            select(Escalation, Launch.name)
-            .join(Launch, Launch.id == Escalation.launch_id)
-            .where(Escalation.id == escalation_id)
-        )
-    ).first()
-    if row is None:
-        raise NotFound(f"There is no escalation #{escalation_id}.")
-    return _escalation_view(row[0], row[1])
-
-
-# ---------------------------------------------------------------------------------------------------
-# Escalations
-
-
-async def _escalation_for_update(session: AsyncSession, escalation_id: int) -> Escalation:
+async def escalation_for_update(session: AsyncSession, escalation_id: int) -> Escalation:
+    """The escalation, re-read under its launch's lock (another writer may have just committed)."""
     row = await session.get(Escalation, escalation_id)
     if row is None:
         raise NotFound(f"There is no escalation #{escalation_id}.")
     await lock_launch(session, row.launch_id)
-    await session.refresh(row)  # re-read under the lock: another writer may have just committed
+    await session.refresh(row)
     return row
+
+
+# ---------------------------------------------------------------------------------------------------
+# Opening
 
 
 async def open_escalation(
@@ -183,17 +90,7 @@ async def open_escalation(
     The same Slack request twice, or the same words again while that escalation is still open and
     recent, returns the existing one (created=False): nobody is paged twice for one incident."""
     await lock_launch(session, launch_id)
-    existing = await session.scalar(select(Escalation).where(Escalation.request_key == request_key))
-    if existing is None:
-        recent = await session.scalars(
-            select(Escalation).where(
-                Escalation.launch_id == launch_id,
-                Escalation.status != "resolved",
-                Escalation.severity == severity,
-                Escalation.created_at >= at - DUPLICATE_WINDOW,
-            )
-        )
-        existing = next((e for e in recent if contact_key(e.summary) == contact_key(summary)), None)
+    existing = await _same_incident(session, launch_id, severity, summary, at, request_key)
     if existing is not None:
         return existing, False
     escalation = Escalation(
@@ -209,28 +106,13 @@ async def open_escalation(
         status="open",
         path=path,
         level=0,
-        next_level_at=at + _wait(path, 0) if path else None,
+        next_level_at=at + level_wait(path, 0) if path else None,
         page_status="pending",
         page_tries=0,
     )
     session.add(escalation)
     await session.flush()
-    # Posted by the publisher once this commits (and after a restart, if it had not been).
-    session.add(
-        SlackMessage(
-            launch_id=launch_id,
-            kind=ESCALATION_MESSAGE,
-            subject_id=escalation.id,
-            channel_id=channel_id,
-            version=1,
-            rendered_version=0,
-        )
-    )
-    if path:
-        # Level 0 is notified by the escalation message itself.
-        session.add(
-            EscalationLevelPing(escalation_id=escalation.id, level=0, due_at=at, claimed_at=at)
-        )
+    _queue_escalation_message(session, escalation, at)
     await append_event(
         session=session,
         launch_id=launch_id,
@@ -250,6 +132,52 @@ async def open_escalation(
     return escalation, True
 
 
+async def _same_incident(
+    session: AsyncSession,
+    launch_id: int,
+    severity: str,
+    summary: str,
+    at: datetime,
+    request_key: str,
+) -> Escalation | None:
+    """The escalation this request repeats: the same Slack request, or the same words while open."""
+    existing = await session.scalar(select(Escalation).where(Escalation.request_key == request_key))
+    if existing is not None:
+        return existing
+    recent = await session.scalars(
+        select(Escalation).where(
+            Escalation.launch_id == launch_id,
+            Escalation.status != "resolved",
+            Escalation.severity == severity,
+            Escalation.created_at >= at - DUPLICATE_WINDOW,
+        )
+    )
+    return next((e for e in recent if contact_key(e.summary) == contact_key(summary)), None)
+
+
+def _queue_escalation_message(session: AsyncSession, escalation: Escalation, at: datetime) -> None:
+    """Posted by the publisher once this commits (and after a restart, if it had not been)."""
+    session.add(
+        SlackMessage(
+            launch_id=escalation.launch_id,
+            kind=ESCALATION_MESSAGE,
+            subject_id=escalation.id,
+            channel_id=escalation.channel_id,
+            version=1,
+            rendered_version=0,
+        )
+    )
+    if escalation.path:
+        # Level 0 is notified by the escalation message itself.
+        session.add(
+            EscalationLevelPing(escalation_id=escalation.id, level=0, due_at=at, claimed_at=at)
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Its messages
+
+
 async def record_escalation_message(
     *,
     session: AsyncSession,
@@ -260,7 +188,7 @@ async def record_escalation_message(
     at: datetime,
 ) -> None:
     """The escalation message was posted (``ts``) or could not be (``error``)."""
-    row = await _escalation_for_update(session, escalation_id)
+    row = await escalation_for_update(session, escalation_id)
     if ts is not None:
         row.message_ts = ts
         row.permalink = permalink
@@ -292,9 +220,9 @@ async def record_escalation_notice(
     error: str | None,
     at: datetime,
 ) -> None:
-    """A follow-up message about the escalation (``message``: page_failed, pagerduty_<action>_failed,
-    resolved) was posted (``ts``) or could not be (``error``)."""
-    row = await _escalation_for_update(session, escalation_id)
+    """A follow-up message about the escalation (``message``: page_failed, page_unknown,
+    pagerduty_<action>_failed, resolved) was posted (``ts``) or could not be (``error``)."""
+    row = await escalation_for_update(session, escalation_id)
     await append_event(
         session=session,
         launch_id=row.launch_id,
@@ -305,80 +233,8 @@ async def record_escalation_notice(
     )
 
 
-async def record_page(
-    *,
-    session: AsyncSession,
-    escalation_id: int,
-    action: Literal["trigger", "acknowledge", "resolve"],
-    ok: bool,
-    tries: int,
-    at: datetime,
-    http_status: int | None = None,
-    error: str | None = None,
-    skipped: bool = False,
-) -> None:
-    """What PagerDuty answered to one event (after its retries), recorded on the escalation."""
-    row = await _escalation_for_update(session, escalation_id)
-    outcome = "skipped" if skipped else "sent" if ok else "failed"
-    if action == "trigger":
-        row.page_status = outcome
-        row.page_tries += tries
-        row.page_error = None if ok else error
-        if ok:
-            row.paged_at = at
-    elif action == "resolve":
-        row.resolve_status = outcome
-    await bump_subject(session=session, kind=ESCALATION_MESSAGE, subject_id=row.id)
-    await append_event(
-        session=session,
-        launch_id=row.launch_id,
-        actor=SYSTEM,
-        kind=EventKind(f"pagerduty_{action}_{outcome}"),
-        at=at,
-        detail={
-            "escalation_id": escalation_id,
-            "dedup_key": row.dedup_key,
-            "tries": tries,
-            "http_status": http_status,
-            "error": error,
-        },
-    )
-
-
-async def retry_page(
-    *, session: AsyncSession, escalation_id: int, actor: Actor, at: datetime, source: str
-) -> bool:
-    """Ask for the PagerDuty trigger to be sent again (same dedup_key); False if it needs no retry."""
-    row = await _escalation_for_update(session, escalation_id)
-    if row.page_status != "failed" or row.status == "resolved":
-        return False
-    row.page_status = "pending"
-    await bump_subject(session=session, kind=ESCALATION_MESSAGE, subject_id=row.id)
-    await append_event(
-        session=session,
-        launch_id=row.launch_id,
-        actor=actor,
-        kind=EventKind.PAGERDUTY_RETRY_REQUESTED,
-        at=at,
-        detail={"escalation_id": escalation_id, "dedup_key": row.dedup_key},
-        source=source,
-    )
-    return True
-
-
-async def pagerduty_catch_up(
-    *, session: AsyncSession, escalation_id: int
-) -> Literal["acknowledge", "resolve"] | None:
-    """After a trigger finally went through: the event PagerDuty still needs because the escalation
-    was acknowledged or resolved in Slack while the trigger was being sent (then the click's own
-    follow-up saw no page to update and skipped PagerDuty)."""
-    row = await _escalation_for_update(session, escalation_id)
-    if row.page_status != "sent":
-        return None
-    if row.status == "resolved" and row.resolve_status == "skipped":
-        row.resolve_status = "pending"
-        return "resolve"
-    return "acknowledge" if row.status == "acknowledged" else None
+# ---------------------------------------------------------------------------------------------------
+# Acknowledge, resolve
 
 
 async def acknowledge(
@@ -386,7 +242,7 @@ async def acknowledge(
 ) -> bool:
     """Record who took the escalation and stop its timer. Only the first acknowledgement counts; a
     later click (or one after resolution) changes nothing and returns False."""
-    row = await _escalation_for_update(session, escalation_id)
+    row = await escalation_for_update(session, escalation_id)
     if row.status != "open":
         return False
     row.status = "acknowledged"
@@ -410,7 +266,7 @@ async def acknowledge(
 async def resolve(
     *, session: AsyncSession, escalation_id: int, actor: Actor, at: datetime, source: str
 ) -> bool:
-    row = await _escalation_for_update(session, escalation_id)
+    row = await escalation_for_update(session, escalation_id)
     if row.status == "resolved":
         return False
     row.status = "resolved"
@@ -431,121 +287,3 @@ async def resolve(
         source=source,
     )
     return True
-
-
-async def claim_due_levels(*, session: AsyncSession, now: datetime) -> list[int]:
-    """Move every open escalation whose timer ran out to its next level and return the new ping ids.
-
-    The timer lives in the database (``next_level_at``), so a restart only delays a due level until
-    the next poll. After the last level's wait one more "nobody answered" ping (level ==
-    len(path)) is claimed, and the timer stops."""
-    due = (
-        await session.scalars(
-            select(Escalation.id).where(
-                Escalation.status == "open",
-                Escalation.next_level_at.is_not(None),
-                Escalation.next_level_at <= now,
-            )
-        )
-    ).all()
-    claimed: list[int] = []
-    for escalation_id in due:
-        row = await _escalation_for_update(session, escalation_id)
-        if row.status != "open" or row.next_level_at is None or row.next_level_at > now:
-            continue  # acknowledged or moved on while we waited for the lock
-        level = row.level + 1
-        due_at = row.next_level_at
-        row.level = level
-        row.next_level_at = due_at + _wait(row.path, level) if level < len(row.path) else None
-        await bump_subject(session=session, kind=ESCALATION_MESSAGE, subject_id=row.id)
-        ping = EscalationLevelPing(escalation_id=row.id, level=level, due_at=due_at, claimed_at=now)
-        session.add(ping)
-        await session.flush()
-        claimed.append(ping.id)
-        name = row.path[level]["name"] if level < len(row.path) else None
-        await append_event(
-            session=session,
-            launch_id=row.launch_id,
-            actor=SYSTEM,
-            kind=EventKind.ESCALATION_LEVEL_DUE if name else EventKind.ESCALATION_PATH_EXHAUSTED,
-            at=now,
-            detail={"escalation_id": row.id, "level": level, "name": name},
-        )
-    return claimed
-
-
-async def unposted_pings(*, session: AsyncSession) -> list[PingView]:
-    """Due levels not yet in Slack (a failed post, or a crash between claim and post)."""
-    rows = (
-        await session.scalars(
-            select(EscalationLevelPing)
-            .join(Escalation, Escalation.id == EscalationLevelPing.escalation_id)
-            .where(
-                EscalationLevelPing.posted_at.is_(None),
-                EscalationLevelPing.level > 0,
-                EscalationLevelPing.attempts < MAX_PING_ATTEMPTS,
-                Escalation.status == "open",
-            )
-            .order_by(EscalationLevelPing.id)
-        )
-    ).all()
-    return [PingView(r.id, r.escalation_id, r.level, r.attempts) for r in rows]
-
-
-async def record_ping(
-    *, session: AsyncSession, ping_id: int, ts: str | None, error: str | None, at: datetime
-) -> None:
-    ping = await session.get(EscalationLevelPing, ping_id)
-    if ping is None:
-        return
-    row = await _escalation_for_update(session, ping.escalation_id)
-    await session.refresh(ping)
-    ping.attempts += 1
-    if ts is not None:
-        ping.posted_at = at
-        ping.ts = ts
-        ping.last_error = None
-    else:
-        ping.last_error = error
-    await append_event(
-        session=session,
-        launch_id=row.launch_id,
-        actor=SYSTEM,
-        kind=EventKind.ESCALATION_LEVEL_PINGED if ts else EventKind.ESCALATION_LEVEL_PING_FAILED,
-        at=at,
-        detail={"escalation_id": row.id, "level": ping.level, "ts": ts, "error": error},
-    )
-
-
-async def any_due(*, session: AsyncSession, now: datetime) -> bool:
-    found = await session.scalar(
-        select(Escalation.id)
-        .where(
-            Escalation.status == "open",
-            Escalation.next_level_at.is_not(None),
-            Escalation.next_level_at <= now,
-        )
-        .limit(1)
-    )
-    if found is not None:
-        return True
-    return bool(await unposted_pings(session=session))
-
-
-async def escalations_to_resume(*, session: AsyncSession, before: datetime) -> list[int]:
-    """Escalations created before ``before`` whose page never went out (the process stopped in
-    between). Their message is the outbox's to recover."""
-    rows = await session.scalars(
-        select(Escalation.id).where(
-            Escalation.created_at < before,
-            Escalation.status != "resolved",
-            Escalation.page_status == "pending",
-        )
-    )
-    return list(rows.all())
-
-
-async def launch_escalations(*, session: AsyncSession, launch: Launch) -> dict[int, EscalationView]:
-    """Every escalation of the launch by id, for its messages' renderers."""
-    rows = await session.scalars(select(Escalation).where(Escalation.launch_id == launch.id))
-    return {row.id: _escalation_view(row, launch.name) for row in rows}

@@ -4,32 +4,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.checklist.rules import set_items_checked
 from bot.core.config import AppConfig, RoleConfig
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.events import SYSTEM, Actor, EventKind, append_event
 from bot.core.launches import lock_launch
-from bot.core.models import (
-    Item,
-    ItemGroup,
-    KillSwitchRequest,
-    KillSwitchState,
-    Launch,
-    Phase,
-    Section,
-)
+from bot.core.models import KillSwitchRequest, KillSwitchState
 from bot.core.outbox import bump_messages
 from bot.incidents.escalations import MAX_REASON
 from bot.signoffs.log import holds
 
-KILLSWITCH_TESTED_ITEM = "Kill switch tested"
+# What the channel is told of a request a stopped process left (``record_killswitch_interrupted``).
+UNANSWERED = "Launch Control restarted before the trading system answered"
+NEVER_SENT = "Launch Control stopped before sending it: nothing reached the trading system"
 
 
 def _allowed_roles(config: AppConfig) -> list[RoleConfig]:
@@ -58,78 +50,6 @@ def allowed_killswitch_titles(config: AppConfig) -> list[str]:
     return [
         config.roles[r].title if r in config.roles else r for r in config.killswitch.allowed_roles
     ]
-
-
-@dataclass(frozen=True)
-class KillSwitchView:
-    id: int
-    launch_id: int
-    launch_name: str
-    channel_id: str
-    request_id: str
-    requested_by_id: str
-    requested_by_name: str
-    reason: str
-    dry_run: bool
-    created_at: datetime
-    status: str
-    tries: int
-    http_status: int | None
-    error: str | None
-    response_body: str | None
-    duration_ms: int | None
-    completed_at: datetime | None
-    message_ts: str | None
-
-
-@dataclass(frozen=True)
-class KillSwitchSummary:
-    launch_id: int
-    launch_name: str
-    armed: bool
-    changed_by_id: str | None
-    changed_at: datetime | None
-    last_fire: KillSwitchView | None
-    last_test: KillSwitchView | None
-
-
-FINISHED = ("confirmed", "failed", "unknown")
-
-
-def _killswitch_view(row: KillSwitchRequest, launch_name: str) -> KillSwitchView:
-    return KillSwitchView(
-        id=row.id,
-        launch_id=row.launch_id,
-        launch_name=launch_name,
-        channel_id=row.channel_id,
-        request_id=row.request_id,
-        requested_by_id=row.requested_by_id,
-        requested_by_name=row.requested_by_name,
-        reason=row.reason,
-        dry_run=row.dry_run,
-        created_at=row.created_at,
-        status=row.status,
-        tries=row.tries,
-        http_status=row.http_status,
-        error=row.error,
-        response_body=row.response_body,
-        duration_ms=row.duration_ms,
-        completed_at=row.completed_at,
-        message_ts=row.message_ts,
-    )
-
-
-async def load_killswitch(*, session: AsyncSession, request_pk: int) -> KillSwitchView:
-    row = (
-        await session.execute(
-            select(KillSwitchRequest, Launch.name)
-            .join(Launch, Launch.id == KillSwitchRequest.launch_id)
-            .where(KillSwitchRequest.id == request_pk)
-        )
-    ).first()
-    if row is None:
-        raise NotFound(f"There is no kill-switch request #{request_pk}.")
-    return _killswitch_view(row[0], row[1])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -265,7 +185,7 @@ def killswitch_refusal(
     )
 
 
-async def _killswitch_for_update(session: AsyncSession, request_pk: int) -> KillSwitchRequest:
+async def killswitch_for_update(session: AsyncSession, request_pk: int) -> KillSwitchRequest:
     row = await session.get(KillSwitchRequest, request_pk)
     if row is None:
         raise NotFound(f"There is no kill-switch request #{request_pk}.")
@@ -278,7 +198,7 @@ async def record_killswitch_sending(
     *, session: AsyncSession, request_pk: int, at: datetime
 ) -> bool:
     """Claim the request for sending; False if it was already claimed (a duplicate follow-up)."""
-    row = await _killswitch_for_update(session, request_pk)
+    row = await killswitch_for_update(session, request_pk)
     if row.status != "pending":
         return False
     row.status = "sending"
@@ -306,7 +226,7 @@ async def record_killswitch_result(
     attempts: Sequence[Mapping[str, Any]],
     at: datetime,
 ) -> None:
-    row = await _killswitch_for_update(session, request_pk)
+    row = await killswitch_for_update(session, request_pk)
     row.status = "confirmed" if ok else "failed"
     row.tries = tries
     row.http_status = http_status
@@ -345,33 +265,31 @@ async def interrupted_killswitch_requests(*, session: AsyncSession, before: date
     return list(rows.all())
 
 
-async def record_killswitch_unknown(
+async def record_killswitch_interrupted(
     *, session: AsyncSession, request_pk: int, at: datetime
-) -> bool:
-    """The process stopped before the trading system answered: the outcome is unknown, and we say
-    so instead of guessing (or silently firing again minutes later)."""
-    row = await _killswitch_for_update(session, request_pk)
+) -> str | None:
+    """A request a stopped process left. Still ``pending`` (stored, never claimed for sending):
+    nothing reached the trading system, and it is ``not_sent``. ``sending``: the POST may have gone
+    out and the outcome is ``unknown``. We say which instead of guessing (or silently firing again
+    minutes later). Returns the new status, None if the request had finished."""
+    row = await killswitch_for_update(session, request_pk)
     if row.status not in ("pending", "sending"):
-        return False
-    row.status = "unknown"
-    row.error = "Launch Control restarted before the trading system answered"
+        return None
+    never_sent = row.status == "pending"
+    row.status = "not_sent" if never_sent else "unknown"
+    row.error = NEVER_SENT if never_sent else UNANSWERED
     row.completed_at = at
     await append_event(
         session=session,
         launch_id=row.launch_id,
         actor=SYSTEM,
-        kind=EventKind.KILLSWITCH_UNKNOWN,
+        kind=EventKind.KILLSWITCH_NOT_SENT if never_sent else EventKind.KILLSWITCH_UNKNOWN,
         at=at,
-        detail={"request_id": row.request_id, "dry_run": row.dry_run},
+        detail={"request_id": row.request_id, "dry_run": row.dry_run, "error": row.error},
     )
-    return True
-
-
-async def set_killswitch_message(*, session: AsyncSession, request_pk: int, ts: str) -> None:
-    """Where the "firing…" announcement is, so it can be found (and was said) later."""
-    row = await session.get(KillSwitchRequest, request_pk)
-    if row is not None and row.message_ts is None:
-        row.message_ts = ts
+    if not row.dry_run:
+        await _show_on_card(session, row.launch_id)
+    return row.status
 
 
 async def record_killswitch_announcement(
@@ -383,9 +301,9 @@ async def record_killswitch_announcement(
     error: str | None,
     at: datetime,
 ) -> None:
-    """A kill-switch message to the channel (``message``: firing, outcome, test_report, unknown) was
+    """A kill-switch message (``message``: firing, outcome, unknown, not_sent, test_report, …) was
     posted (``ts``) or could not be (``error``): what the channel was told is in the log too."""
-    row = await _killswitch_for_update(session, request_pk)
+    row = await killswitch_for_update(session, request_pk)
     await append_event(
         session=session,
         launch_id=row.launch_id,
@@ -446,128 +364,3 @@ async def set_armed(
 async def _show_on_card(session: AsyncSession, launch_id: int) -> None:
     """Queue a card re-render: the card shows the kill switch (``LaunchState.killswitch``)."""
     await bump_messages(session, launch_id, ())
-
-
-async def killswitch_summary(*, session: AsyncSession, launch_id: int) -> KillSwitchSummary:
-    launch = await session.get(Launch, launch_id)
-    if launch is None:
-        raise NotFound(f"There is no launch #{launch_id}.")
-    state = await session.scalar(
-        select(KillSwitchState).where(KillSwitchState.launch_id == launch_id)
-    )
-
-    return KillSwitchSummary(
-        launch_id=launch_id,
-        launch_name=launch.name,
-        armed=bool(state and state.armed),
-        changed_by_id=state.changed_by_id if state else None,
-        changed_at=state.changed_at if state else None,
-        last_fire=await _last_request(session, launch, dry_run=False),
-        last_test=await _last_request(session, launch, dry_run=True),
-    )
-
-
-async def card_killswitch(*, session: AsyncSession, launch: Launch) -> KillSwitchSummary | None:
-    """The kill switch as the launch card shows it: None until it was armed, disarmed or fired;
-    ``last_fire`` is the last fire that finished (confirmed, failed or unknown)."""
-    state = await session.scalar(
-        select(KillSwitchState).where(KillSwitchState.launch_id == launch.id)
-    )
-    last_fire = await _last_request(session, launch, dry_run=False, statuses=FINISHED)
-    if state is None and last_fire is None:
-        return None
-    return KillSwitchSummary(
-        launch_id=launch.id,
-        launch_name=launch.name,
-        armed=bool(state and state.armed),
-        changed_by_id=state.changed_by_id if state else None,
-        changed_at=state.changed_at if state else None,
-        last_fire=last_fire,
-        last_test=None,
-    )
-
-
-async def _last_request(
-    session: AsyncSession, launch: Launch, *, dry_run: bool, statuses: Sequence[str] = ()
-) -> KillSwitchView | None:
-    query = select(KillSwitchRequest).where(
-        KillSwitchRequest.launch_id == launch.id, KillSwitchRequest.dry_run.is_(dry_run)
-    )
-    if statuses:
-        query = query.where(KillSwitchRequest.status.in_(statuses))
-    row = await session.scalar(query.order_by(KillSwitchRequest.id.desc()).limit(1))
-    return _killswitch_view(row, launch.name) if row is not None else None
-
-
-@dataclass(frozen=True)
-class TestedTick:
-    """What a confirmed dry run did to the "Kill switch tested" item: ``ticked`` only when this
-    test changed it; ``already_by_*``/``already_at`` when it was ticked before (by anyone) and was
-    left alone; ``why_not`` when it could not be ticked at all."""
-
-    ticked: bool = False
-    already_by_id: str | None = None
-    already_by_name: str | None = None
-    already_at: datetime | None = None
-    why_not: str | None = None
-
-
-async def tick_killswitch_tested(
-    *, session: AsyncSession, launch_id: int, actor: Actor, at: datetime, request_id: str
-) -> TestedTick:
-    """Tick the template's "Kill switch tested" item for the tester after a confirmed dry run.
-
-    ``ticked`` only if this call changed the item; an item already ticked (by someone else, or by
-    a replay of this test) is left alone and reported with who ticked it and when. ``why_not`` when
-    it cannot be ticked (no such item, its phase not posted yet, launch closed); then the test
-    result is in the event log only, and the caller says so."""
-    found = (
-        await session.execute(
-            select(Item.id, Phase.posted_at)
-            .join(ItemGroup, ItemGroup.id == Item.group_id)
-            .join(Section, Section.id == ItemGroup.section_id)
-            .join(Phase, Phase.id == Section.phase_id)
-            .where(Item.launch_id == launch_id, Item.text == KILLSWITCH_TESTED_ITEM)
-            .limit(1)
-        )
-    ).first()
-    why: str
-    if found is None:
-        why = f"this launch's checklist has no “{KILLSWITCH_TESTED_ITEM}” item"
-    elif found[1] is None:
-        why = f"the phase with “{KILLSWITCH_TESTED_ITEM}” is not posted yet"
-    else:
-        try:
-            result = await set_items_checked(
-                session=session,
-                launch_id=launch_id,
-                desired={found[0]: True},
-                actor=actor,
-                at=at,
-                source=f"killswitch_test:{request_id}",
-                dedup_key=f"killswitch-test:{request_id}",
-            )
-        except NotAllowed as exc:
-            why = exc.message
-        else:
-            if found[0] in result.changed:
-                return TestedTick(ticked=True)
-            item = await session.get(Item, found[0])
-            if item is not None and item.checked:
-                return TestedTick(
-                    already_by_id=item.changed_by_id,
-                    already_by_name=item.changed_by_name,
-                    already_at=item.changed_at,
-                )
-            # A replay of this test after someone unticked the item: nothing changed now.
-            why = f"“{KILLSWITCH_TESTED_ITEM}” was unticked after this test was recorded"
-    await lock_launch(session, launch_id)
-    await append_event(
-        session=session,
-        launch_id=launch_id,
-        actor=actor,
-        kind=EventKind.KILLSWITCH_TEST_NOT_TICKED,
-        at=at,
-        detail={"request_id": request_id, "why": why},
-    )
-    return TestedTick(why_not=why)

@@ -1,4 +1,5 @@
-"""Kill-switch follow-ups: the signed POST to the trading system and the channel's announcements."""
+"""Kill-switch follow-ups: the signed POST to the trading system, the channel's announcements (all
+through the outbox), the confirmation modal, and requests a stopped process left."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.contacts.blocks import call_list
 from bot.contacts.rules import people_to_call
 from bot.core.config import KillSwitchConfig
+from bot.core.errors import Conflict
 from bot.core.events import Actor
 from bot.core.http import (
     IDEMPOTENCY_HEADER,
@@ -25,24 +29,38 @@ from bot.core.http import (
     sign,
 )
 from bot.core.identity import Membership, usergroup_membership
-from bot.core.launches import card_ts
+from bot.core.kit import MessageView
+from bot.core.launches import lock_launch
+from bot.core.models import Launch
+from bot.core.mrkdwn import escape
+from bot.core.outbox import MessageRef, OnPosted, message_tag, queue_message, replace_body
 from bot.core.scheduler import Job
+from bot.core.slack_client import call_slack
 from bot.deps import Deps
-from bot.incidents import killswitch
-from bot.incidents.blocks import killswitch_firing, killswitch_outcome, killswitch_test_report
-from bot.incidents.escalation_flows import post_message, update_message
+from bot.incidents import killswitch_state
 from bot.incidents.killswitch import (
-    KillSwitchView,
-    TestedTick,
+    allowed_killswitch_titles,
     interrupted_killswitch_requests,
     killswitch_groups_to_check,
     record_killswitch_announcement,
+    record_killswitch_interrupted,
     record_killswitch_result,
     record_killswitch_sending,
-    record_killswitch_unknown,
-    set_killswitch_message,
-    tick_killswitch_tested,
 )
+from bot.incidents.killswitch_blocks import (
+    killswitch_firing,
+    killswitch_modal,
+    killswitch_not_sent,
+    killswitch_outcome,
+    killswitch_test_report,
+)
+from bot.incidents.killswitch_state import (
+    KILLSWITCH_MESSAGE,
+    KILLSWITCH_REPORT,
+    KillSwitchView,
+    firing_message_id,
+)
+from bot.incidents.killswitch_tested import TestedTick, tick_killswitch_tested
 
 logger = logging.getLogger(__name__)
 
@@ -98,121 +116,118 @@ class KillSwitchClient:
         )
 
 
-async def _announce(deps: Deps, request_pk: int, message: str, **kwargs: Any) -> str | None:
-    """Post a kill-switch message and record in the log whether the channel got it."""
-    ts, error = await post_message(deps, **kwargs)
-    await _record_announcement(deps, request_pk, message, ts, error)
-    return ts
-
-
-async def _record_announcement(
-    deps: Deps, request_pk: int, message: str, ts: str | None, error: str | None
-) -> None:
-    async with deps.db.sessions.begin() as session:
-        await record_killswitch_announcement(
-            session=session,
-            request_pk=request_pk,
-            message=message,
-            ts=ts,
-            error=error,
-            at=deps.clock(),
-        )
-
-
 # ---------------------------------------------------------------------------------------------------
-# Kill switch follow-ups
+# Firing
 
 
 async def load_killswitch(deps: Deps, request_pk: int) -> KillSwitchView:
     async with deps.db.read_sessions() as session:
-        return await killswitch.load_killswitch(session=session, request_pk=request_pk)
+        return await killswitch_state.load_killswitch(session=session, request_pk=request_pk)
 
 
 async def fire_killswitch(deps: Deps, request_pk: int) -> None:
-    """Send a stored kill-switch request (or dry run) and tell the channel exactly what happened."""
-    request = await load_killswitch(deps, request_pk)
-    async with deps.db.sessions.begin() as session:
-        # Claimed before anything is said or sent: a duplicate follow-up stops here.
-        go = await record_killswitch_sending(
-            session=session, request_pk=request_pk, at=deps.clock()
-        )
-    if not go:
+    """Send a stored kill-switch request (or dry run) and tell the channel exactly what happened.
+
+    Everyone hears at once that it is being fired: the "Firing…" message (a fixed notice, queued
+    with the claim) is published while the POST is under way; neither waits for the other (Slack
+    may be slow or rate limiting). It is changed to the outcome, and the outcome announced, only
+    once it is out, so the channel always sees "Firing…" first."""
+    request = await _claim(deps, request_pk)
+    if request is None:
         return
-    announcement: asyncio.Task[tuple[str | None, str | None]] | None = None
+    firing = None
     if not request.dry_run:
-        # Everyone hears at once that it is being fired; the POST does not wait for Slack (which
-        # may be slow or rate limiting) and Slack does not wait for the answer.
-        firing = killswitch_firing(request)
-        announcement = asyncio.create_task(
-            post_message(deps, channel=request.channel_id, text=firing.text, blocks=firing.blocks)
-        )
-    client = KillSwitchClient(deps.http, deps.config.killswitch)
-    ok = False
-    error: str | None = None
-    text: str | None = None
-    try:
-        delivery = await client.fire(request)
-    except DeliveryFailed as failed:
-        attempts, elapsed, status, error = (
-            failed.attempts,
-            failed.elapsed_ms,
-            failed.status,
-            failed.message,
-        )
-    else:
-        ok = True
-        attempts, elapsed, status, text = (
-            delivery.attempts,
-            delivery.elapsed_ms,
-            delivery.status,
-            delivery.text,
-        )
-    async with deps.db.sessions.begin() as session:
-        await record_killswitch_result(
-            session=session,
-            request_pk=request_pk,
-            ok=ok,
-            tries=len(attempts),
-            http_status=status,
-            error=error,
-            response_body=text,
-            duration_ms=elapsed,
-            attempts=[asdict(a) for a in attempts],
-            at=deps.clock(),
-        )
-    first_ts: str | None = None
-    if announcement is not None:
-        first_ts, first_error = await announcement
-        if first_ts is not None:
-            async with deps.db.sessions.begin() as session:
-                await set_killswitch_message(session=session, request_pk=request_pk, ts=first_ts)
-        await _record_announcement(deps, request_pk, "firing", first_ts, first_error)
+        firing = deps.tasks.spawn(_publish(deps, request.launch_id), name=f"firing-{request_pk}")
+    await _send(deps, request)
+    if firing is not None:
+        await firing
     request = await load_killswitch(deps, request_pk)
     if request.dry_run:
         await _report_test(deps, request)
-        return
-    deps.publisher.kick(request.launch_id)  # the card shows the last fire
-    people = people_to_call(deps.config, deps.config.killswitch.call_on_failure)
-    outcome = killswitch_outcome(request, people)
-    await _announce(
-        deps,
-        request_pk,
-        "outcome",
-        channel=request.channel_id,
-        text=outcome.text,
-        blocks=outcome.blocks,
+    else:
+        await _announce_outcome(deps, request, "outcome")
+
+
+async def _claim(deps: Deps, request_pk: int) -> KillSwitchView | None:
+    """Claim the request for sending (a duplicate follow-up stops here) and, for a real fire, queue
+    the "Firing…" message in the same transaction: a stop right after still gets it said."""
+    async with deps.db.sessions.begin() as session:
+        if not await record_killswitch_sending(
+            session=session, request_pk=request_pk, at=deps.clock()
+        ):
+            return None
+        request = await killswitch_state.load_killswitch(session=session, request_pk=request_pk)
+        if not request.dry_run:
+            await _queue(session, request, "firing", killswitch_firing(request))
+    return request
+
+
+async def _queue(
+    session: AsyncSession, request: KillSwitchView, tag: str, view: MessageView
+) -> None:
+    """Queue a fixed message about the request: a dry run's in the card's thread, else the channel."""
+    await queue_message(
+        session=session,
+        launch_id=request.launch_id,
+        kind=KILLSWITCH_REPORT if request.dry_run else KILLSWITCH_MESSAGE,
+        channel_id=request.channel_id,
+        view=view,
+        tag=tag,
+        subject_id=request.id,
     )
-    if first_ts is not None:
-        done = killswitch_firing(request)
-        await update_message(
-            deps, channel=request.channel_id, ts=first_ts, text=done.text, blocks=done.blocks
+
+
+async def _publish(deps: Deps, launch_id: int) -> None:
+    try:
+        await deps.publisher.publish_now(launch_id)
+    except Exception:  # the firing must go on whatever the publisher met; the outbox keeps it
+        logger.exception("publishing the kill-switch message of launch %s failed", launch_id)
+        deps.publisher.kick(launch_id)
+
+
+async def _send(deps: Deps, request: KillSwitchView) -> None:
+    """The signed POST (retried), and its answer recorded."""
+    client = KillSwitchClient(deps.http, deps.config.killswitch)
+    answer: Delivery | DeliveryFailed
+    try:
+        answer = await client.fire(request)
+    except DeliveryFailed as failed:
+        answer = failed
+    ok = isinstance(answer, Delivery)
+    async with deps.db.sessions.begin() as session:
+        await record_killswitch_result(
+            session=session,
+            request_pk=request.id,
+            ok=ok,
+            tries=len(answer.attempts),
+            http_status=answer.status,
+            error=None if isinstance(answer, Delivery) else answer.message,
+            response_body=answer.text if isinstance(answer, Delivery) else None,
+            duration_ms=answer.elapsed_ms,
+            attempts=[asdict(a) for a in answer.attempts],
+            at=deps.clock(),
         )
+
+
+def _people(deps: Deps) -> Any:
+    return people_to_call(deps.config, deps.config.killswitch.call_on_failure)
+
+
+async def _announce_outcome(deps: Deps, request: KillSwitchView, tag: str) -> None:
+    """The "Firing…" message shows how it ended, and the @here outcome (or UNKNOWN) is announced."""
+    async with deps.db.sessions.begin() as session:
+        await lock_launch(session, request.launch_id)
+        firing = await firing_message_id(session=session, request_pk=request.id)
+        if firing is not None:
+            await replace_body(session=session, message_id=firing, view=killswitch_firing(request))
+        await _queue(session, request, tag, killswitch_outcome(request, _people(deps)))
+    deps.publisher.kick(request.launch_id)  # the card shows the last fire
 
 
 async def _report_test(deps: Deps, request: KillSwitchView) -> None:
     tick: TestedTick | None = None
-    if request.status == "confirmed":
-        async with deps.db.sessions.begin() as session:
+    async with deps.db.sessions.begin() as session:
+        if request.status == "confirmed":
             tick = await tick_killswitch_tested(
                 session=session,
                 launch_id=request.launch_id,
@@ -220,34 +235,77 @@ async def _report_test(deps: Deps, request: KillSwitchView) -> None:
                 at=deps.clock(),
                 request_id=request.request_id,
             )
-        deps.publisher.kick(request.launch_id)
-    async with deps.db.read_sessions() as session:
-        thread = await card_ts(session=session, launch_id=request.launch_id)
-    people = people_to_call(deps.config, deps.config.killswitch.call_on_failure)
-    report = killswitch_test_report(request, tick, people)
-    await _announce(
-        deps,
-        request.id,
-        "test_report",
-        channel=request.channel_id,
-        thread_ts=thread,
-        text=report.text,
-        blocks=report.blocks,
+        await lock_launch(session, request.launch_id)
+        report = killswitch_test_report(request, tick, _people(deps))
+        await _queue(session, request, "test_report", report)
+    deps.publisher.kick(request.launch_id)
+
+
+def announcement_posted(deps: Deps) -> OnPosted:
+    """``on_posted`` of every kill-switch message: the log says what the channel was told, and
+    where (``killswitch_announced``), or Slack's refusal (``killswitch_announce_failed``)."""
+
+    async def record(
+        session: AsyncSession, message: MessageRef, ts: str | None, error: str | None
+    ) -> None:
+        assert message.subject_id is not None
+        await record_killswitch_announcement(
+            session=session,
+            request_pk=message.subject_id,
+            message=message_tag(message),
+            ts=ts,
+            error=error,
+            at=deps.clock(),
+        )
+
+    return record
+
+
+# ---------------------------------------------------------------------------------------------------
+# The confirmation
+
+
+def require_configured(deps: Deps) -> None:
+    """Refuse (with who to call instead) while the kill switch has no URL or secret."""
+    problem = KillSwitchClient(deps.http, deps.config.killswitch).missing_config
+    if problem is not None:
+        raise Conflict(
+            f"The kill switch is not configured: {problem}. Who to call instead:\n"
+            + call_list(_people(deps))
+        )
+
+
+def confirmation_modal(
+    deps: Deps,
+    launch: Launch,
+    channel_id: str,
+    *,
+    armed: bool,
+    allowed: bool,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """The one confirmation every fire goes through (``/launch killswitch`` and "Fire again…")."""
+    assert deps.config.killswitch.url is not None
+    return killswitch_modal(
+        launch_id=launch.id,
+        launch_name=launch.name,
+        channel_id=channel_id,
+        endpoint=deps.config.killswitch.url,
+        tries=deps.config.killswitch.tries,
+        armed=armed,
+        allowed=allowed,
+        allowed_titles=allowed_killswitch_titles(deps.config),
+        reason=reason,
     )
 
 
-async def announce_unknown(deps: Deps, request_pk: int) -> None:
-    request = await load_killswitch(deps, request_pk)
-    people = people_to_call(deps.config, deps.config.killswitch.call_on_failure)
-    message = killswitch_outcome(request, people)
-    await _announce(
-        deps,
-        request_pk,
-        "unknown",
-        channel=request.channel_id,
-        text=message.text,
-        blocks=message.blocks,
+async def open_confirmation(deps: Deps, trigger_id: str, view: dict[str, Any]) -> str | None:
+    """views.open (trigger_id lives 3 s: right after the ack); Slack's error, escaped, if it failed."""
+    answer = await call_slack(
+        deps.slack.views_open(trigger_id=trigger_id, view=view),
+        what="views.open for the kill-switch confirmation",
     )
+    return None if answer.ok else escape(answer.error or "")
 
 
 async def killswitch_membership(deps: Deps, user_id: str) -> Membership:
@@ -259,17 +317,37 @@ async def killswitch_membership(deps: Deps, user_id: str) -> Membership:
     )
 
 
+# ---------------------------------------------------------------------------------------------------
+# After a restart
+
+
 async def report_interrupted(deps: Deps, started_at: datetime) -> None:
-    """Tell the channel about kill-switch requests whose answer never arrived before a stop."""
+    """Tell the channel about kill-switch requests a stop left: never sent (``not_sent``, with
+    "Fire again…", which opens the confirmation) or sent without an answer (UNKNOWN). Neither is
+    sent again behind anyone's back."""
     async with deps.db.read_sessions() as session:
         requests = await interrupted_killswitch_requests(session=session, before=started_at)
     for request_pk in requests:
         async with deps.db.sessions.begin() as session:
-            changed = await record_killswitch_unknown(
+            status = await record_killswitch_interrupted(
                 session=session, request_pk=request_pk, at=deps.clock()
             )
-        if changed:
-            await announce_unknown(deps, request_pk)
+        if status is None:
+            continue
+        request = await load_killswitch(deps, request_pk)
+        if request.dry_run:
+            await _report_test(deps, request)
+        elif status == "unknown":
+            await _announce_outcome(deps, request, "unknown")
+        else:
+            await _announce_not_sent(deps, request)
+
+
+async def _announce_not_sent(deps: Deps, request: KillSwitchView) -> None:
+    async with deps.db.sessions.begin() as session:
+        await lock_launch(session, request.launch_id)
+        await _queue(session, request, "not_sent", killswitch_not_sent(request, _people(deps)))
+    deps.publisher.kick(request.launch_id)
 
 
 async def _nothing_due(now: datetime) -> None:

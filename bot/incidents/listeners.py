@@ -1,4 +1,5 @@
-"""Incident listeners: Acknowledge / Resolve / Page again buttons and the kill-switch modal's submission.
+"""Incident listeners: Acknowledge / Resolve / Page again buttons, the kill-switch modal's submission
+and "Fire again…" under a kill switch never sent.
 
 Each listener stores what the person did (one transaction, event logged), then acks, then spawns the
 outbound work (PagerDuty, the kill switch, chat.update) with ``deps.tasks.spawn``: the app runs
@@ -26,20 +27,23 @@ from bot.core.mrkdwn import escape, plain
 from bot.core.refusal import Refused, unit_of_work
 from bot.deps import Deps
 from bot.incidents.escalation_flows import after_acknowledge, after_repage, after_resolve
-from bot.incidents.escalations import (
-    EscalationView,
-    acknowledge,
-    load_escalation,
-    resolve,
-    retry_page,
-)
+from bot.incidents.escalation_pages import retry_page
+from bot.incidents.escalation_state import EscalationView, load_escalation
+from bot.incidents.escalations import acknowledge, resolve
 from bot.incidents.killswitch import (
     authorize_killswitch,
     record_killswitch_refused,
     request_killswitch,
 )
-from bot.incidents.killswitch_flows import fire_killswitch, killswitch_membership
-from bot.incidents.payloads import EscalationValue, KillSwitchFormMeta
+from bot.incidents.killswitch_flows import (
+    confirmation_modal,
+    fire_killswitch,
+    killswitch_membership,
+    open_confirmation,
+    require_configured,
+)
+from bot.incidents.killswitch_state import killswitch_summary, load_killswitch
+from bot.incidents.payloads import EscalationValue, KillSwitchAgainValue, KillSwitchFormMeta
 
 logger = logging.getLogger(__name__)
 
@@ -258,8 +262,77 @@ async def _log_rejected(
     )
 
 
+async def on_killswitch_again(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
+) -> None:
+    """The "Fire again…" button under a request a stop left unsent: it only opens the same
+    confirmation (typed name, reason, allowed roles checked again on submit), for holders of an
+    allowed role (anyone else is refused and logged), from the request's own channel. It never
+    sends anything itself."""
+    actor = _actor(body)
+    membership = await killswitch_membership(deps, actor.user_id)
+    try:
+        require_configured(deps)
+        async with unit_of_work(deps.db.sessions) as session:
+            modal = await _again_modal(session, deps, body, action, actor, membership)
+    except Refused as exc:
+        await ack()
+        deps.tasks.spawn(_tell(respond, f":warning: {exc.message}"), name="respond-refusal")
+        return
+    await ack()
+    trigger_id = str(body.get("trigger_id") or "")
+    deps.tasks.spawn(_open_again(deps, respond, trigger_id, modal), name="killswitch-again")
+
+
+async def _again_modal(
+    session: AsyncSession,
+    deps: Deps,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    actor: Actor,
+    membership: Membership,
+) -> dict[str, Any]:
+    request = await load_killswitch(
+        session=session, request_pk=KillSwitchAgainValue.decode(action.get("value")).request_pk
+    )
+    channel_id = Origin.of(body).channel_id
+    launch = await launch_in_channel(
+        session, request.launch_id, channel_id, what="a Fire again button", user_id=actor.user_id
+    )
+    if request.channel_id != channel_id:
+        raise Refused("wrong_channel", WRONG_CHANNEL)
+    await authorize_killswitch(
+        session=session,
+        config=deps.config,
+        launch_id=launch.id,
+        actor=actor,
+        what="fire again",
+        at=deps.clock(),
+        source=f"block_actions:{action.get('action_ts')}:{actor.user_id}",
+        usergroup_members=membership.members,
+        unchecked_groups=membership.unchecked,
+    )
+    summary = await killswitch_summary(session=session, launch_id=launch.id)
+    return confirmation_modal(
+        deps, launch, request.channel_id, armed=summary.armed, allowed=True, reason=request.reason
+    )
+
+
+async def _open_again(
+    deps: Deps, respond: AsyncRespond, trigger_id: str, modal: dict[str, Any]
+) -> None:
+    error = await open_confirmation(deps, trigger_id, modal)
+    if error is not None:
+        await _tell(
+            respond,
+            f":warning: The kill-switch confirmation did not open (Slack said `{error}`). "
+            "Press *Fire again…* once more, or run `/launch killswitch`.",
+        )
+
+
 def register(app: AsyncApp) -> None:
     app.action(ActionId.ESCALATION_ACK)(on_acknowledge)
     app.action(ActionId.ESCALATION_RESOLVE)(on_resolve)
     app.action(ActionId.ESCALATION_REPAGE)(on_repage)
     app.view(CallbackId.KILLSWITCH_FIRE)(on_killswitch_submit)
+    app.action(ActionId.KILLSWITCH_AGAIN)(on_killswitch_again)

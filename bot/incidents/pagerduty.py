@@ -12,7 +12,7 @@ import httpx
 
 from bot.core.config import PagerDutyConfig
 from bot.core.http import Delivery, Sleep, post_with_retries
-from bot.incidents.escalations import EscalationView
+from bot.incidents.escalation_state import EscalationView
 
 logger = logging.getLogger(__name__)
 

@@ -31,6 +31,28 @@ class EscalationValue(BaseModel):
             raise BadInput("That button is not one Launch Control made.") from exc
 
 
+class KillSwitchAgainValue(BaseModel):
+    """The value of "Fire again…" under a kill-switch request that was never sent: its id, a bare
+    number. It only opens the confirmation; the new request is the submission's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_pk: int
+
+    def encode(self) -> str:
+        return str(self.request_pk)
+
+    @classmethod
+    def decode(cls, raw: object) -> KillSwitchAgainValue:
+        text = str(raw) if raw is not None else ""
+        try:
+            if not text.isascii() or not text.isdigit():
+                raise ValueError(text)
+            return cls(request_pk=int(text))
+        except (ValueError, ValidationError) as exc:
+            raise BadInput("That button is not one Launch Control made.") from exc
+
+
 class KillSwitchFormMeta(BaseModel):
     """The kill-switch confirmation's ``private_metadata``: the launch and the channel the command
     was typed in (the channel told of the outcome, once checked against the launch's own)."""

@@ -86,7 +86,11 @@ def _killswitch_line(state: LaunchState) -> list[Block]:
         text = "⚪ Kill switch *not armed*"
     last = shown.last_fire
     if last is not None:
-        outcome = {"confirmed": "✅ fired, confirmed", "failed": "❌ last fire FAILED"}
+        outcome = {
+            "confirmed": "✅ fired, confirmed",
+            "failed": "❌ last fire FAILED",
+            "not_sent": "⚠️ last fire never sent",
+        }
         text += f" · {outcome.get(last.status, '⚠️ last fire unconfirmed')}"
         text += f" {slack_date(last.completed_at)}" if last.completed_at else ""
     return [context_block(text)]

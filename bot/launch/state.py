@@ -15,8 +15,8 @@ from bot.core.errors import NotFound
 from bot.core.models import Launch, SlackMessage
 from bot.core.outbox import MessageRef
 from bot.golive.state import GoLiveView, load_golive
-from bot.incidents.escalations import EscalationView, launch_escalations
-from bot.incidents.killswitch import KillSwitchSummary, card_killswitch
+from bot.incidents.escalation_state import EscalationView, launch_escalations
+from bot.incidents.killswitch_state import KillSwitchSummary, card_killswitch
 from bot.signoffs.log import SignOffLog, load_sign_offs
 
 

@@ -41,8 +41,9 @@ from bot.core.http import DeliveryFailed, post_with_retries
 from bot.core.ids import ActionId, IncidentBlock
 from bot.core.launches import incident_launch
 from bot.core.models import Escalation, EscalationLevelPing, Event, KillSwitchRequest
+from bot.incidents.escalation_pages import claim_page
 from bot.incidents.escalations import open_escalation, path_snapshot
-from bot.incidents.killswitch import request_killswitch
+from bot.incidents.killswitch import record_killswitch_sending, request_killswitch
 from bot.runtime import RunningBot, running_bot
 from bot.standin import SlackStandIn
 from bot.standin.outside import FakeKillSwitch, FakePagerDuty
@@ -1267,7 +1268,119 @@ async def page_status(room: WarRoom) -> str:
     return str(escalation.page_status)
 
 
+async def leave_killswitch_request(
+    bot: RunningBot, room: WarRoom, config: AppConfig, at: datetime, *, sending: bool
+) -> None:
+    """What a stopped bot leaves: a request stored (``pending``: the process died before claiming
+    it, nothing sent) or claimed for sending (``sending``: the POST may have left)."""
+    async with bot.deps.db.sessions.begin() as session:
+        launch = await incident_launch(session=session, channel_id=room.channel)
+        request, _ = await request_killswitch(
+            session=session,
+            config=config,
+            launch_id=launch.id,
+            channel_id=room.channel,
+            actor=Actor(CTO, "carol"),
+            reason="runaway orders",
+            dry_run=False,
+            at=at,
+            request_key="view:V-lost",
+            usergroup_members={},
+        )
+        if sending:
+            await record_killswitch_sending(session=session, request_pk=request.id, at=at)
+
+
 async def test_kill_switch_cut_off_by_a_restart_is_announced_as_unknown_not_refired(
+    schema_url: str,
+    slack: SlackStandIn,
+    config: AppConfig,
+    template: ChecklistTemplate,
+    killswitch: FakeKillSwitch,
+) -> None:
+    """Left ``sending``: the POST may have reached the trading system, so the state is UNKNOWN."""
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    clock = FakeClock()
+    async with running_bot(settings, config=config, template=template, clock=clock) as first:
+        room = WarRoom(slack=slack, bot=first)
+        await room.command(ALICE, "start Trading v2")
+        await leave_killswitch_request(first, room, config, clock(), sending=True)
+    clock.advance(minutes=3)
+    async with running_bot(settings, config=config, template=template, clock=clock) as second:
+        room = WarRoom(slack=slack, bot=second)
+        await wait_for(
+            lambda: any("Kill switch state UNKNOWN" in t for t in texts(room)), "the warning"
+        )
+        unknown = channel_has(
+            room, "<!here>", "Kill switch state UNKNOWN", "Check the trading system"
+        )
+        assert (
+            "+1 555 0100" in unknown and "restarted before the trading system answered" in unknown
+        )
+        assert not any("NOT sent" in t for t in texts(room))
+        await eventually(lambda: killswitch_statuses(room), ["unknown"])
+        await eventually(lambda: announced(room), [("unknown", True)])
+        assert all(ActionId.KILLSWITCH_AGAIN not in buttons(m) for m in room.top_level())
+    assert killswitch.requests == []  # never fired minutes late behind anyone's back
+
+
+async def test_kill_switch_never_sent_before_a_restart_says_so_and_fires_again_only_confirmed(
+    schema_url: str,
+    slack: SlackStandIn,
+    config: AppConfig,
+    template: ChecklistTemplate,
+    killswitch: FakeKillSwitch,
+) -> None:
+    """Left ``pending`` (killed right after the modal's ack): nothing reached the trading system.
+    The channel is told it was NOT sent (not UNKNOWN), with "Fire again…", which opens the same
+    confirmation for allowed roles only; nothing is sent until that is submitted."""
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    clock = FakeClock()
+    async with running_bot(settings, config=config, template=template, clock=clock) as first:
+        room = WarRoom(slack=slack, bot=first)
+        await room.command(ALICE, "start Trading v2")
+        await leave_killswitch_request(first, room, config, clock(), sending=False)
+    clock.advance(minutes=3)
+    async with running_bot(settings, config=config, template=template, clock=clock) as second:
+        room = WarRoom(slack=slack, bot=second)
+        await wait_for(lambda: any("Kill switch NOT sent" in t for t in texts(room)), "the notice")
+        await room.settle()
+        said = channel_has(room, "<!here>", "Kill switch NOT sent", "Trading was not halted")
+        assert "nothing reached the trading system" in said and "runaway orders" in said
+        assert not any("UNKNOWN" in t for t in texts(room))
+        assert await killswitch_statuses(room) == ["not_sent"]
+        await eventually(lambda: announced(room), [("not_sent", True)])
+        await wait_for(lambda: "last fire never sent" in json.dumps(room.card().blocks), "card")
+        notice = next(m for m in room.top_level() if "Kill switch NOT sent" in (m.text or ""))
+        assert buttons(notice) == [ActionId.KILLSWITCH_AGAIN]
+        assert killswitch.requests == []
+
+        # Someone outside the allowed roles: refused and logged, no confirmation opens.
+        await click(room, OUTSIDER, notice, ActionId.KILLSWITCH_AGAIN)
+        assert "Only these roles may use the kill switch" in room.ephemerals_for(OUTSIDER)[-1]
+        assert room.slack.open_views(OUTSIDER) == []
+        refused = [e for e in await rows(room, Event) if e.kind == "killswitch_refused"]
+        assert [(e.actor_id, e.detail["why"]) for e in refused] == [
+            (OUTSIDER, "fire again: not in an allowed role")
+        ]
+
+        # The CTO: the same confirmation as /launch killswitch (the reason filled in); nothing is
+        # sent by the press itself, and a wrong name is refused as always.
+        await click(room, CTO, notice, ActionId.KILLSWITCH_AGAIN)
+        (view,) = room.slack.open_views(CTO)
+        modal = json.dumps(view.view)
+        assert "Type the launch name to confirm" in modal and "runaway orders" in modal
+        assert killswitch.requests == []
+        await submit(room, CTO, view, name="trading v2", reason="runaway orders")
+        assert room.slack.views[view.id].open and killswitch.requests == []
+        await submit(room, CTO, view, name="Trading v2", reason="runaway orders, again")
+        (request,) = killswitch.requests
+        assert request.json["reason"] == "runaway orders, again" and signed_ok(request)
+        assert await killswitch_statuses(room) == ["not_sent", "confirmed"]
+        channel_has(room, "<!here>", "Kill switch FIRED and confirmed")
+
+
+async def test_a_fire_again_button_from_another_channel_is_refused(
     schema_url: str,
     slack: SlackStandIn,
     config: AppConfig,
@@ -1279,33 +1392,79 @@ async def test_kill_switch_cut_off_by_a_restart_is_announced_as_unknown_not_refi
     async with running_bot(settings, config=config, template=template, clock=clock) as first:
         room = WarRoom(slack=slack, bot=first)
         await room.command(ALICE, "start Trading v2")
-        async with first.deps.db.sessions.begin() as session:
-            launch = await incident_launch(session=session, channel_id=room.channel)
-            await request_killswitch(
-                session=session,
-                config=config,
-                launch_id=launch.id,
-                channel_id=room.channel,
-                actor=Actor(CTO, "carol"),
-                reason="runaway orders",
-                dry_run=False,
-                at=clock(),
-                request_key="view:V-lost",
-                usergroup_members={},
-            )
+        await leave_killswitch_request(first, room, config, clock(), sending=False)
     clock.advance(minutes=3)
     async with running_bot(settings, config=config, template=template, clock=clock) as second:
         room = WarRoom(slack=slack, bot=second)
+        await wait_for(lambda: any("Kill switch NOT sent" in t for t in texts(room)), "the notice")
+        await room.settle()
+        notice = next(m for m in room.top_level() if "Kill switch NOT sent" in (m.text or ""))
+        body, _ = room.slack.button_click(
+            user_id=CTO,
+            channel_id=room.channel,
+            message_ts=notice.ts,
+            action_id=ActionId.KILLSWITCH_AGAIN,
+        )
+        other = "C0OTHER001"
+        forged = room.forge(body, lambda p: p["container"].update(channel_id=other))
+        status, _ = await room.dispatch(*forged)
+        await room.settle()
+        assert status == 200 and room.slack.open_views(CTO) == []
+        assert any("another channel" in t for t in room.ephemerals_for(CTO))
+    assert killswitch.requests == []
+
+
+async def test_a_page_cut_off_by_a_restart_is_unknown_not_resent_and_page_again_sends_it(
+    schema_url: str,
+    slack: SlackStandIn,
+    config: AppConfig,
+    template: ChecklistTemplate,
+    pagerduty: FakePagerDuty,
+) -> None:
+    """A trigger left ``sending`` may have paged: said UNKNOWN with who to phone and "Page again"
+    (same dedup key), not sent again on its own; a trigger never sent is sent after the restart
+    (``test_escalation_stored_but_never_sent_is_posted_and_paged_after_a_restart``)."""
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    clock = FakeClock()
+    async with running_bot(settings, config=config, template=template, clock=clock) as first:
+        room = WarRoom(slack=slack, bot=first)
+        await room.command(ALICE, "start Trading v2")
+        async with first.deps.db.sessions.begin() as session:
+            launch = await incident_launch(session=session, channel_id=room.channel)
+            escalation, _ = await open_escalation(
+                session=session,
+                launch_id=launch.id,
+                channel_id=room.channel,
+                severity="sev1",
+                summary="order gateway rejecting all orders",
+                reporter=Actor(ALICE, "alice"),
+                path=path_snapshot(config.escalation.levels),
+                at=clock(),
+                request_key="slash:cut-off",
+            )
+            await claim_page(session=session, escalation_id=escalation.id, at=clock())
+    clock.advance(seconds=1)
+    async with running_bot(settings, config=config, template=template, clock=clock) as second:
+        room = WarRoom(slack=slack, bot=second)
+        await eventually(lambda: page_status(room), "unknown")
         await wait_for(
-            lambda: any("Kill switch state UNKNOWN" in t for t in texts(room)), "the warning"
+            lambda: any("PagerDuty page state UNKNOWN" in t for t in texts(room)), "the notice"
         )
-        unknown = channel_has(
-            room, "<!here>", "Kill switch state UNKNOWN", "Check the trading system"
-        )
-        assert "+1 555 0100" in unknown
-        await eventually(lambda: killswitch_statuses(room), ["unknown"])
-        await eventually(lambda: announced(room), [("unknown", True)])
-    assert killswitch.requests == []  # never fired minutes late behind anyone's back
+        await room.settle()
+        message = escalation_message(room)
+        assert "PagerDuty page UNKNOWN" in block_texts(message)
+        assert ActionId.ESCALATION_REPAGE in buttons(message)
+        (alert,) = room.slack.thread(room.channel, message.ts)
+        assert "+1 555 0100" in alert.text or "+1 555 0100" in json.dumps(alert.blocks)
+        assert pagerduty.requests == []
+        await click(room, BOB, message, ActionId.ESCALATION_REPAGE)
+        (trigger,) = pagerduty.requests
+        (stored,) = await rows(room, Escalation)
+        assert trigger["dedup_key"] == stored.dedup_key and stored.page_status == "sent"
+        kinds = await event_kinds(room)
+        assert kinds.index("pagerduty_trigger_sending") < kinds.index("pagerduty_trigger_unknown")
+        assert "pagerduty_trigger_sent" in kinds
+        await room.chain_ok()
 
 
 async def killswitch_statuses(room: WarRoom) -> list[str]:

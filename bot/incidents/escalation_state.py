@@ -1,0 +1,115 @@
+"""The escalation read model (what its messages show) and the outbox kinds of its messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.errors import NotFound
+from bot.core.models import Escalation, Launch, SlackMessage
+
+# The escalation's own message (SlackMessage.kind, subject_id = the escalation), in the channel.
+ESCALATION_MESSAGE = "escalation"
+# A level that came due (part = the level), a reply under the escalation also sent to the channel.
+ESCALATION_PING = "escalation_ping"
+# Follow-ups under the escalation (body tag: resolved, pagerduty_<action>_failed) …
+ESCALATION_NOTE = "escalation_note"
+# … and those the channel must see too (page_failed, page_unknown).
+ESCALATION_ALERT = "escalation_alert"
+
+
+@dataclass(frozen=True)
+class EscalationView:
+    id: int
+    launch_id: int
+    launch_name: str
+    channel_id: str
+    severity: str
+    summary: str
+    reporter_id: str
+    reporter_name: str
+    created_at: datetime
+    dedup_key: str
+    status: str
+    path: tuple[Mapping[str, Any], ...]
+    level: int
+    next_level_at: datetime | None
+    message_ts: str | None
+    permalink: str | None
+    page_status: str
+    page_tries: int
+    page_error: str | None
+    paged_at: datetime | None
+    acknowledged_by_id: str | None
+    acknowledged_by_name: str | None
+    acknowledged_at: datetime | None
+    resolved_by_id: str | None
+    resolved_by_name: str | None
+    resolved_at: datetime | None
+    resolve_status: str | None
+
+
+def _escalation_view(row: Escalation, launch_name: str) -> EscalationView:
+    return EscalationView(
+        id=row.id,
+        launch_id=row.launch_id,
+        launch_name=launch_name,
+        channel_id=row.channel_id,
+        severity=row.severity,
+        summary=row.summary,
+        reporter_id=row.reporter_id,
+        reporter_name=row.reporter_name,
+        created_at=row.created_at,
+        dedup_key=row.dedup_key,
+        status=row.status,
+        path=tuple(row.path),
+        level=row.level,
+        next_level_at=row.next_level_at,
+        message_ts=row.message_ts,
+        permalink=row.permalink,
+        page_status=row.page_status,
+        page_tries=row.page_tries,
+        page_error=row.page_error,
+        paged_at=row.paged_at,
+        acknowledged_by_id=row.acknowledged_by_id,
+        acknowledged_by_name=row.acknowledged_by_name,
+        acknowledged_at=row.acknowledged_at,
+        resolved_by_id=row.resolved_by_id,
+        resolved_by_name=row.resolved_by_name,
+        resolved_at=row.resolved_at,
+        resolve_status=row.resolve_status,
+    )
+
+
+async def load_escalation(*, session: AsyncSession, escalation_id: int) -> EscalationView:
+    row = (
+        await session.execute(
+            select(Escalation, Launch.name)
+            .join(Launch, Launch.id == Escalation.launch_id)
+            .where(Escalation.id == escalation_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"There is no escalation #{escalation_id}.")
+    return _escalation_view(row[0], row[1])
+
+
+async def launch_escalations(*, session: AsyncSession, launch: Launch) -> dict[int, EscalationView]:
+    """Every escalation of the launch by id, for its messages' renderers."""
+    rows = await session.scalars(select(Escalation).where(Escalation.launch_id == launch.id))
+    return {row.id: _escalation_view(row, launch.name) for row in rows}
+
+
+async def escalation_message_id(*, session: AsyncSession, escalation_id: int) -> int | None:
+    """The outbox row of the escalation's own message: the thread its follow-ups go under."""
+    found = await session.scalar(
+        select(SlackMessage.id).where(
+            SlackMessage.kind == ESCALATION_MESSAGE, SlackMessage.subject_id == escalation_id
+        )
+    )
+    return int(found) if found is not None else None

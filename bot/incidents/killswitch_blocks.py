@@ -1,0 +1,309 @@
+"""Pure Block Kit builders for the kill switch: the confirmation modal, the announcements, status.
+
+No I/O. User text (reasons, launch names, config values) is escaped before it goes into mrkdwn;
+``<!here>`` appears only in the bot's own announcements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.contacts.blocks import call_list
+from bot.contacts.rules import ContactRow
+from bot.core.ids import ActionId, CallbackId, IncidentBlock
+from bot.core.kit import (
+    Block,
+    MessageView,
+    context_block,
+    mention,
+    plain_text,
+    section_block,
+    slack_date,
+    truncate,
+)
+from bot.core.mrkdwn import escape
+from bot.incidents.killswitch_state import KillSwitchSummary, KillSwitchView
+from bot.incidents.killswitch_tested import KILLSWITCH_TESTED_ITEM, TestedTick
+from bot.incidents.payloads import KillSwitchAgainValue, KillSwitchFormMeta
+
+MODAL_TITLE_MAX = 24
+
+
+def _seconds(ms: int | None) -> str:
+    return f"{(ms or 0) / 1000:.1f} s"
+
+
+def _tries(n: int) -> str:
+    return f"{n} {'try' if n == 1 else 'tries'}"
+
+
+def killswitch_modal(
+    *,
+    launch_id: int,
+    launch_name: str,
+    channel_id: str,
+    endpoint: str,
+    tries: int,
+    armed: bool,
+    allowed: bool,
+    allowed_titles: Sequence[str],
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """The confirmation modal (``reason``: filled in, when firing again a request never sent). Only
+    ids travel in private_metadata; who may fire is decided from the submitting user's id when the
+    view is submitted."""
+    blocks = _modal_warning(launch_name, channel_id, endpoint, tries)
+    blocks.append(
+        context_block(
+            f"Kill switch is {'🔴 *armed*' if armed else '⚪ *not armed*'} · allowed: "
+            + (escape(", ".join(allowed_titles)) or "nobody configured")
+        )
+    )
+    if not allowed:
+        blocks.append(
+            section_block(
+                "⚠️ You do not hold a role allowed to fire it: a submission will be refused and logged."
+            )
+        )
+    blocks += _confirmation_inputs(launch_name, reason)
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.KILLSWITCH_FIRE,
+        "private_metadata": KillSwitchFormMeta(launch_id=launch_id, channel_id=channel_id).encode(),
+        "title": plain_text("Fire kill switch", MODAL_TITLE_MAX),
+        "submit": plain_text("Fire kill switch", MODAL_TITLE_MAX),
+        "close": plain_text("Cancel", MODAL_TITLE_MAX),
+        "blocks": blocks,
+    }
+
+
+def _modal_warning(launch_name: str, channel_id: str, endpoint: str, tries: int) -> list[Block]:
+    host = urlsplit(endpoint).netloc or endpoint
+    return [
+        section_block(
+            f"🛑 *This fires the kill switch for {escape(launch_name)}: the trading system halts "
+            f"trading.*\nLaunch Control will send a signed request to `{escape(host)}` (up to "
+            f"{_tries(tries)}), then tell everyone in <#{channel_id}> with @here what the trading "
+            "system answered."
+        )
+    ]
+
+
+def _confirmation_inputs(launch_name: str, reason: str | None) -> list[Block]:
+    """Type the launch's name exactly, and say why."""
+    reason_input: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": ActionId.KILLSWITCH_REASON,
+        "multiline": True,
+        "max_length": 1000,
+        "placeholder": plain_text("e.g. order gateway rejecting all orders", 150),
+    }
+    if reason:
+        reason_input["initial_value"] = reason[:1000]
+    return [
+        {
+            "type": "input",
+            "block_id": IncidentBlock.KILLSWITCH_NAME,
+            "label": plain_text("Type the launch name to confirm", 2000),
+            "hint": plain_text(f"Exactly: {launch_name}", 2000),
+            "element": {
+                "type": "plain_text_input",
+                "action_id": ActionId.KILLSWITCH_NAME,
+                "max_length": 200,
+            },
+        },
+        {
+            "type": "input",
+            "block_id": IncidentBlock.KILLSWITCH_REASON,
+            "label": plain_text("Reason", 2000),
+            "element": reason_input,
+        },
+    ]
+
+
+def _requested(request: KillSwitchView) -> str:
+    return (
+        f"Requested by {mention(request.requested_by_id, request.requested_by_name)}: "
+        f"“{escape(request.reason)}”"
+    )
+
+
+def killswitch_firing(request: KillSwitchView) -> MessageView:
+    """The first announcement (sent before the answer) and, updated in place, its final state."""
+    name = escape(request.launch_name)
+    if request.status in ("pending", "sending"):
+        text = f"🛑 <!here> *Firing the kill switch* for *{name}*. {_requested(request)}\nWaiting for the trading system to confirm…"
+    else:
+        outcome = {
+            "confirmed": "✅ confirmed",
+            "failed": "❌ FAILED",
+            "unknown": "⚠️ unknown",
+            "not_sent": "⚠️ NOT sent",
+        }
+        text = (
+            f"🛑 Kill switch for *{name}* — {outcome.get(request.status, request.status)} "
+            f"(see below). {_requested(request)}"
+        )
+    return MessageView(text=text, blocks=[section_block(text)])
+
+
+def _answer(request: KillSwitchView) -> str | None:
+    body = (request.response_body or "").strip()
+    return (
+        f"The trading system said: `{escape(truncate(' '.join(body.split()), 300))}`"
+        if body
+        else None
+    )
+
+
+def killswitch_outcome(request: KillSwitchView, people: Sequence[ContactRow]) -> MessageView:
+    """The @here truth after firing: confirmed (status, time), FAILED (why, who to call), or unknown."""
+    name = escape(request.launch_name)
+    took = f"{_tries(request.tries)}, {_seconds(request.duration_ms)}"
+    if request.status == "confirmed":
+        text = (
+            f"✅ <!here> *Kill switch FIRED and confirmed* for *{name}*: the trading system answered "
+            f"HTTP {request.http_status} ({took}). {_requested(request)}"
+        )
+        blocks = [section_block(text)]
+        answer = _answer(request)
+        if answer:
+            blocks.append(context_block(answer))
+        blocks.append(context_block(f"Request `{request.request_id}`"))
+        # <!here> in the top-level text too: that text is what drives the notification.
+        return MessageView(
+            text=f"<!here> Kill switch FIRED and confirmed for {name}", blocks=blocks
+        )
+    if request.status == "unknown":
+        headline = (
+            f"⚠️ <!here> *Kill switch state UNKNOWN* for *{name}*: {escape(request.error or '')}. "
+            "It may or may not have fired. *Check the trading system now.*"
+        )
+    else:
+        headline = (
+            f"❌ <!here> *Kill switch FAILED* for *{name}* — {escape(request.error or 'no answer')} "
+            f"({took}). *Trading may still be running.*"
+        )
+    text = f"{headline} {_requested(request)}\n*Call now:*\n{call_list(people)}"
+    label = "UNKNOWN" if request.status == "unknown" else "FAILED"
+    return MessageView(
+        text=f"<!here> Kill switch {label} for {name}: {escape(request.error or '')}",
+        blocks=[section_block(text), context_block(f"Request `{request.request_id}`")],
+    )
+
+
+def killswitch_test_report(
+    request: KillSwitchView, tick: TestedTick | None, people: Sequence[ContactRow]
+) -> MessageView:
+    """The dry run's result in the launch thread; says "Ticked" only when this test ticked the item."""
+    who = mention(request.requested_by_id, request.requested_by_name)
+    took = f"{_tries(request.tries)}, {_seconds(request.duration_ms)}"
+    if request.status == "confirmed":
+        text = (
+            f"🧪 Kill switch test (dry run) by {who} passed: HTTP {request.http_status} ({took})."
+            + _tick_note(tick)
+        )
+    elif request.status in ("not_sent", "unknown"):
+        outcome = "was never sent" if request.status == "not_sent" else "got no answer"
+        text = (
+            f"🧪⚠️ Kill switch test (dry run) by {who} {outcome}: {escape(request.error or '')}. "
+            "Nothing was ticked; run `/launch killswitch test` again."
+        )
+    else:
+        text = (
+            f"🧪❌ Kill switch test (dry run) by {who} FAILED — {escape(request.error or 'no answer')} "
+            f"({took}). The kill switch may not work: fix it before going live.\n*Who to call:*\n{call_list(people)}"
+        )
+    return MessageView(text=text, blocks=[section_block(text)])
+
+
+def _tick_note(tick: TestedTick | None) -> str:
+    item = f"“{KILLSWITCH_TESTED_ITEM}”"
+    if tick is not None and tick.ticked:
+        return f" Ticked {item}."
+    if tick is not None and tick.why_not is None:
+        by = mention(tick.already_by_id, tick.already_by_name)
+        when = f" at {slack_date(tick.already_at)}" if tick.already_at else ""
+        return f" {item} was already ticked by {by}{when}; left as it was."
+    why = (tick.why_not if tick is not None else None) or "nothing was recorded"
+    return f" Not ticked in the checklist: {escape(why)}; the result is in the launch log."
+
+
+def killswitch_not_sent(request: KillSwitchView, people: Sequence[ContactRow]) -> MessageView:
+    """A fire request a stop left before it was sent: trading was not halted. The button opens the
+    same confirmation again (allowed roles, typed name, reason), never a silent resend."""
+    name = escape(request.launch_name)
+    text = (
+        f"⚠️ <!here> *Kill switch NOT sent* for *{name}*: {escape(request.error or '')}. "
+        f"*Trading was not halted.* {_requested(request)}\n"
+        "If it is still needed, fire it again (the same confirmation opens).\n"
+        f"*Who to call:*\n{call_list(people)}"
+    )
+    again = {
+        "type": "button",
+        "action_id": ActionId.KILLSWITCH_AGAIN,
+        "text": plain_text("Fire again…", 75),
+        "style": "danger",
+        "value": KillSwitchAgainValue(request_pk=request.id).encode(),
+    }
+    return MessageView(
+        text=f"<!here> Kill switch NOT sent for {name}: {escape(request.error or '')}",
+        blocks=[
+            section_block(text),
+            {
+                "type": "actions",
+                "block_id": f"{IncidentBlock.KILLSWITCH_AGAIN}:{request.id}",
+                "elements": [again],
+            },
+            context_block(f"Request `{request.request_id}`"),
+        ],
+    )
+
+
+def _request_line(label: str, request: KillSwitchView | None) -> str:
+    if request is None:
+        return f"*{label}:* never"
+    when = slack_date(request.completed_at or request.created_at)
+    detail = {
+        "confirmed": f"✅ confirmed (HTTP {request.http_status})",
+        "failed": f"❌ failed — {escape(request.error or '')}",
+        "unknown": "⚠️ unknown",
+        "not_sent": "⚠️ never sent (Launch Control stopped first)",
+    }.get(request.status, f"⏳ {request.status}")
+    return f"*{label}:* {detail} · by {mention(request.requested_by_id, request.requested_by_name)} · {when}"
+
+
+def killswitch_status(
+    summary: KillSwitchSummary, *, endpoint: str | None, allowed_titles: Sequence[str]
+) -> MessageView:
+    changed = bool(summary.changed_by_id and summary.changed_at)
+    state = "armed" if summary.armed else "disarmed" if changed else "not armed"
+    armed = f"🔴 *{state}*" if summary.armed else f"⚪ *{state}*"
+    if summary.changed_by_id and summary.changed_at:
+        armed += f" (set by {mention(summary.changed_by_id)} · {slack_date(summary.changed_at)})"
+    lines = [
+        f"*Kill switch · {escape(summary.launch_name)}:* {armed}",
+        _request_line("Last fire", summary.last_fire),
+        _request_line("Last test", summary.last_test),
+        f"*Endpoint:* `{escape(urlsplit(endpoint).netloc or endpoint)}`"
+        if endpoint
+        else "*Endpoint:* ⚠️ not configured (`[killswitch].url`)",
+        f"*Allowed:* {escape(', '.join(allowed_titles)) or 'nobody (set `[killswitch].allowed_roles`)'}",
+    ]
+    return MessageView(
+        text=f"Kill switch status: {state}",
+        blocks=[section_block("\n".join(lines))],
+    )
+
+
+def killswitch_armed_notice(
+    launch_name: str, armed: bool, user_id: str, at: datetime
+) -> MessageView:
+    state = "🔴 *armed*" if armed else "⚪ *disarmed*"
+    text = (
+        f"Kill switch for *{escape(launch_name)}* {state} by {mention(user_id)} · {slack_date(at)}"
+    )
+    return MessageView(text=text, blocks=[section_block(text)])

@@ -1,0 +1,149 @@
+"""The kill-switch read model (requests, armed state, what the card shows) and its messages' kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.errors import NotFound
+from bot.core.models import KillSwitchRequest, KillSwitchState, Launch, SlackMessage
+
+# A request's messages in the channel (SlackMessage.kind, subject_id = the request; body tag: firing,
+# outcome, unknown, not_sent) and a dry run's report in the card's thread (tag test_report, …).
+KILLSWITCH_MESSAGE = "killswitch"
+KILLSWITCH_REPORT = "killswitch_test"
+
+
+@dataclass(frozen=True)
+class KillSwitchView:
+    id: int
+    launch_id: int
+    launch_name: str
+    channel_id: str
+    request_id: str
+    requested_by_id: str
+    requested_by_name: str
+    reason: str
+    dry_run: bool
+    created_at: datetime
+    status: str
+    tries: int
+    http_status: int | None
+    error: str | None
+    response_body: str | None
+    duration_ms: int | None
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class KillSwitchSummary:
+    launch_id: int
+    launch_name: str
+    armed: bool
+    changed_by_id: str | None
+    changed_at: datetime | None
+    last_fire: KillSwitchView | None
+    last_test: KillSwitchView | None
+
+
+FINISHED = ("confirmed", "failed", "unknown", "not_sent")
+
+
+def _killswitch_view(row: KillSwitchRequest, launch_name: str) -> KillSwitchView:
+    return KillSwitchView(
+        id=row.id,
+        launch_id=row.launch_id,
+        launch_name=launch_name,
+        channel_id=row.channel_id,
+        request_id=row.request_id,
+        requested_by_id=row.requested_by_id,
+        requested_by_name=row.requested_by_name,
+        reason=row.reason,
+        dry_run=row.dry_run,
+        created_at=row.created_at,
+        status=row.status,
+        tries=row.tries,
+        http_status=row.http_status,
+        error=row.error,
+        response_body=row.response_body,
+        duration_ms=row.duration_ms,
+        completed_at=row.completed_at,
+    )
+
+
+async def load_killswitch(*, session: AsyncSession, request_pk: int) -> KillSwitchView:
+    row = (
+        await session.execute(
+            select(KillSwitchRequest, Launch.name)
+            .join(Launch, Launch.id == KillSwitchRequest.launch_id)
+            .where(KillSwitchRequest.id == request_pk)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"There is no kill-switch request #{request_pk}.")
+    return _killswitch_view(row[0], row[1])
+
+
+async def killswitch_summary(*, session: AsyncSession, launch_id: int) -> KillSwitchSummary:
+    launch = await session.get(Launch, launch_id)
+    if launch is None:
+        raise NotFound(f"There is no launch #{launch_id}.")
+    state = await session.scalar(
+        select(KillSwitchState).where(KillSwitchState.launch_id == launch_id)
+    )
+
+    return KillSwitchSummary(
+        launch_id=launch_id,
+        launch_name=launch.name,
+        armed=bool(state and state.armed),
+        changed_by_id=state.changed_by_id if state else None,
+        changed_at=state.changed_at if state else None,
+        last_fire=await _last_request(session, launch, dry_run=False),
+        last_test=await _last_request(session, launch, dry_run=True),
+    )
+
+
+async def card_killswitch(*, session: AsyncSession, launch: Launch) -> KillSwitchSummary | None:
+    """The kill switch as the launch card shows it: None until it was armed, disarmed or fired;
+    ``last_fire`` is the last fire that finished (confirmed, failed or unknown)."""
+    state = await session.scalar(
+        select(KillSwitchState).where(KillSwitchState.launch_id == launch.id)
+    )
+    last_fire = await _last_request(session, launch, dry_run=False, statuses=FINISHED)
+    if state is None and last_fire is None:
+        return None
+    return KillSwitchSummary(
+        launch_id=launch.id,
+        launch_name=launch.name,
+        armed=bool(state and state.armed),
+        changed_by_id=state.changed_by_id if state else None,
+        changed_at=state.changed_at if state else None,
+        last_fire=last_fire,
+        last_test=None,
+    )
+
+
+async def _last_request(
+    session: AsyncSession, launch: Launch, *, dry_run: bool, statuses: Sequence[str] = ()
+) -> KillSwitchView | None:
+    query = select(KillSwitchRequest).where(
+        KillSwitchRequest.launch_id == launch.id, KillSwitchRequest.dry_run.is_(dry_run)
+    )
+    if statuses:
+        query = query.where(KillSwitchRequest.status.in_(statuses))
+    row = await session.scalar(query.order_by(KillSwitchRequest.id.desc()).limit(1))
+    return _killswitch_view(row, launch.name) if row is not None else None
+
+
+async def firing_message_id(*, session: AsyncSession, request_pk: int) -> int | None:
+    """The outbox row of the request's "firing…" message, if one was queued."""
+    rows = await session.scalars(
+        select(SlackMessage).where(
+            SlackMessage.kind == KILLSWITCH_MESSAGE, SlackMessage.subject_id == request_pk
+        )
+    )
+    return next((m.id for m in rows if (m.body or {}).get("tag") == "firing"), None)
