@@ -88,6 +88,13 @@ def register_reactions(deps: Deps) -> None:
         EventKind.KILLSWITCH_CONFIRMED,
         functools.partial(_react, deps, live_only=False, why="the kill switch fired"),
     )
+    for kind in (EventKind.KILLSWITCH_FAILED, EventKind.KILLSWITCH_UNKNOWN):
+        deps.reactions.on(
+            kind,
+            functools.partial(
+                _react, deps, live_only=False, why="the kill switch was pressed (no confirmed halt)"
+            ),
+        )
 
 
 async def _react(deps: Deps, happened: Happened, *, live_only: bool, why: str) -> None:

@@ -18,7 +18,7 @@ from bot.contacts.blocks import call_list
 from bot.contacts.rules import people_to_call
 from bot.core.config import KillSwitchConfig
 from bot.core.errors import Conflict
-from bot.core.events import Actor
+from bot.core.events import Actor, EventKind
 from bot.core.http import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -34,6 +34,7 @@ from bot.core.launches import lock_launch
 from bot.core.models import Launch
 from bot.core.mrkdwn import escape
 from bot.core.outbox import MessageRef, OnPosted, message_tag, queue_message, replace_body
+from bot.core.reactions import Happened
 from bot.core.scheduler import Job
 from bot.core.slack_client import call_slack
 from bot.deps import Deps
@@ -63,6 +64,12 @@ from bot.incidents.killswitch_state import (
 from bot.incidents.killswitch_tested import TestedTick, tick_killswitch_tested
 
 logger = logging.getLogger(__name__)
+
+OUTCOME_EVENTS = {
+    "confirmed": EventKind.KILLSWITCH_CONFIRMED,
+    "failed": EventKind.KILLSWITCH_FAILED,
+    "unknown": EventKind.KILLSWITCH_UNKNOWN,
+}
 
 
 class KillSwitchClient:
@@ -144,8 +151,15 @@ async def fire_killswitch(deps: Deps, request_pk: int) -> None:
     request = await load_killswitch(deps, request_pk)
     if request.dry_run:
         await _report_test(deps, request)
-    else:
-        await _announce_outcome(deps, request, "outcome")
+        return
+    await _announce_outcome(deps, request, "outcome")
+    # Whoever reacts to the kill switch (the go-live sequence holds) hears of it, whatever it answered.
+    kind = OUTCOME_EVENTS.get(request.status)
+    if kind is not None:
+        actor = Actor(request.requested_by_id, request.requested_by_name)
+        await deps.reactions.emit(
+            Happened(kind, request.launch_id, actor, {"status": request.status})
+        )
 
 
 async def _claim(deps: Deps, request_pk: int) -> KillSwitchView | None:

@@ -1,0 +1,81 @@
+"""Safety interlocks: the kill switch firing holds the rollout and the card reads HALTED, never GO."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.core.config import AppConfig, GoLiveConfig
+from bot.standin.outside import FakeKillSwitch, FakePagerDuty
+from tests.golive.test_golive import (
+    CTO,
+    OPS,
+    approve_all,
+    card_state,
+    channel_texts,
+    last_ephemeral,
+    start_and_reach_golive,
+)
+from tests.incidents.test_incidents import (
+    KILL_SECRET,
+    ROUTING_KEY,
+    incident_config,
+    open_modal,
+    submit,
+)
+from tests.warroom import WarRoom
+
+
+@pytest.fixture
+async def killswitch() -> AsyncIterator[FakeKillSwitch]:
+    fake = FakeKillSwitch(secret=KILL_SECRET)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+async def pagerduty() -> AsyncIterator[FakePagerDuty]:
+    fake = FakePagerDuty(routing_key=ROUTING_KEY)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+def config(config: AppConfig, killswitch: FakeKillSwitch, pagerduty: FakePagerDuty) -> AppConfig:
+    with_incidents = incident_config(
+        config, pagerduty_url=pagerduty.url, killswitch_url=killswitch.url
+    )
+    return with_incidents.model_copy(
+        update={"golive": GoLiveConfig(allowed_roles=["devops_lead", "cto"])}
+    )
+
+
+async def test_the_kill_switch_firing_holds_the_rollout_and_the_card_reads_halted(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    await start_and_reach_golive(room)
+    await approve_all(room)
+    await room.command(OPS, "advance")
+    await room.command(OPS, "advance --force canary now")
+    await room.settle()
+    assert card_state(room).startswith("⏩ *STEP 2/6")
+    view = await open_modal(room, CTO)
+    await submit(room, CTO, view, name="Trading v2", reason="orders rejected at the gateway")
+    await room.settle()
+    assert killswitch.halted  # really sent
+    held = [t for t in channel_texts(room) if "ON HOLD" in t]
+    assert held and "the kill switch fired" in held[-1]
+    assert card_state(room).startswith("🔴 *HALTED* (kill switch fired at")
+    await room.command(OPS, "advance --force push on")
+    assert "on hold: the kill switch fired" in last_ephemeral(room, OPS)
+    # Once safe, the team resumes: the card reads its step again, not HALTED.
+    await room.command(OPS, "resume")
+    await room.settle()
+    assert card_state(room).startswith("⏩ *STEP 2/6")
