@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import migrate
 from bot.app import build_app
+from bot.calendar.flows import calendar_job
 from bot.checklist.applier import NAME_LOOKUP_SECONDS, ClickApplier
 from bot.checklist.parser import load_template
 from bot.checklist.template import ChecklistTemplate
@@ -104,7 +105,7 @@ async def running_bot(
         clock=deps.clock,
         # The poll interval is in bot seconds: a faster clock polls as often in bot time.
         poll_seconds=max(0.05, config.escalation.poll_seconds / settings.time_scale),
-        jobs=(escalation_job(deps), killswitch_job(deps), golive_job(deps)),
+        jobs=(escalation_job(deps), killswitch_job(deps), golive_job(deps), calendar_job(deps)),
     )
     try:
         await publisher.recover()
