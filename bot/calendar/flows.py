@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.calendar import blocks, rules
 from bot.checklist.schedule import PHASE, SECTION
@@ -24,6 +24,13 @@ def announcement(claimed: rules.Claimed) -> MessageView:
     return blocks.evening_summary(claimed)
 
 
+def late_after(deps: Deps) -> timedelta:
+    """How long past due a post counts as late: ``LATE_AFTER``, or three polls of the loop on a
+    rehearsal clock (the loop polls at least every 0.05 real seconds, many bot minutes at 60×)."""
+    poll = max(deps.config.escalation.poll_seconds, 0.05 * deps.settings.time_scale)
+    return max(rules.LATE_AFTER, timedelta(seconds=3 * poll))
+
+
 async def post_due(deps: Deps, now: datetime) -> int:
     """Post every calendar row due by ``now``, one short transaction each (the row is marked sent in
     the transaction that queues its messages). Returns how many were posted."""
@@ -33,7 +40,11 @@ async def post_due(deps: Deps, now: datetime) -> int:
     for post_id in due:
         async with deps.db.sessions.begin() as session:
             claimed = await rules.claim(
-                session=session, post_id=post_id, now=now, rule=deps.config.schedule
+                session=session,
+                post_id=post_id,
+                now=now,
+                rule=deps.config.schedule,
+                late_after=late_after(deps),
             )
             if claimed is None:
                 continue

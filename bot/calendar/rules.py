@@ -189,7 +189,12 @@ async def _skip(session: AsyncSession, row: ScheduledPost, now: datetime, why: s
 
 
 async def claim(
-    *, session: AsyncSession, post_id: int, now: datetime, rule: ScheduleConfig
+    *,
+    session: AsyncSession,
+    post_id: int,
+    now: datetime,
+    rule: ScheduleConfig,
+    late_after: timedelta = LATE_AFTER,
 ) -> Claimed | None:
     """Post one due row: queue its messages and mark it sent (under the launch lock, so twice is
     impossible). None if another poll took it, or it has nothing left to post (recorded)."""
@@ -207,7 +212,7 @@ async def claim(
         row.cancelled_at = now
         row.detail = {**detail, "skipped": "the launch is closed"}
         return None
-    late = now - row.due_at > LATE_AFTER
+    late = now - row.due_at > late_after
     claimed = Claimed(
         post_id=row.id,
         launch_id=launch.id,
