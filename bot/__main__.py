@@ -7,12 +7,14 @@ import asyncio
 import logging
 import os
 import sys
+from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from bot import migrate
 from bot.checklist.parser import load_template, validate_template_file
+from bot.checklist.schedule import schedule_report
 from bot.core.config import ConfigError, Settings, load_config
 from bot.golive.steps import golive_section_index, steps_report
 
@@ -39,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     checklist_sub = checklist.add_subparsers(dest="checklist_command", required=True)
     validate = checklist_sub.add_parser("validate", help="parse a Markdown checklist and report")
     validate.add_argument("path", type=Path)
+    validate.add_argument(
+        "--on",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="also print the calendar ([schedule] of LAUNCHBOT_CONFIG) for this launch day",
+    )
     export = sub.add_parser("export", help="write a launch's full record (md, csv or json)")
     export.add_argument("launch", help="launch id (12 or #12) or exact name")
     export.add_argument("--format", choices=["md", "csv", "json"], default="md")
@@ -112,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
             for phase in load_template(args.path).phases:
                 if golive_section_index(phase.sections) is not None:
                     print("\n".join(steps_report(phase.sections)))  # noqa: T201
+            if args.on is not None:
+                try:
+                    rule = load_config(settings.launchbot_config).schedule
+                except ConfigError as exc:
+                    return _fail(str(exc))
+                print(schedule_report(load_template(args.path), rule, args.on))  # noqa: T201
         return 0 if ok else 1
     if args.command == "playground":
         return _playground(args)

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import migrate
 from bot.app import build_app
+from bot.calendar.flows import calendar_job
 from bot.checklist.applier import NAME_LOOKUP_SECONDS, ClickApplier
 from bot.checklist.parser import load_template
 from bot.checklist.template import ChecklistTemplate
@@ -132,6 +133,7 @@ def _build_scheduler(deps: Deps) -> Scheduler:
             escalation_job(deps),
             killswitch_job(deps),
             golive_job(deps),
+            calendar_job(deps),
             deps.publisher.sweep_job(),
         ),
     )

@@ -28,6 +28,7 @@ from commands import (
     advance,
     close,
     contacts,
+    date,
     escalate,
     help,
     hold,
@@ -58,7 +59,10 @@ class Subcommand:
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "start": Subcommand(
-        start.run, "/launch start <name>", "start a launch in this channel and post its checklist"
+        start.run,
+        "/launch start <name> [--on YYYY-MM-DD]",
+        "start a launch in this channel and post its checklist (`--on`: launch day; each phase "
+        "and the first week's checks are then posted on their days)",
     ),
     "status": Subcommand(
         status.run,
@@ -117,6 +121,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         rollback.run,
         "/launch rollback [all] <reason>",
         "go-live: back one step, or `all` to take live traffic to 0",
+    ),
+    "date": Subcommand(
+        date.run,
+        "/launch date YYYY-MM-DD <reason>",
+        "move launch day (sign-off or go-live role holders); what is not posted yet moves with it",
     ),
     "help": Subcommand(help.runner(lambda: usage_lines()), "/launch help", "this list"),
 }

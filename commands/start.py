@@ -1,9 +1,20 @@
-"""/launch start <name>: create the launch from the template and queue its card and first phase."""
+"""/launch start <name> [--on YYYY-MM-DD]: create the launch from the template and queue its card and first phase.
+
+``--on`` is an option wherever it stands, never part of the name: ``/launch start Trading v2 --on
+2026-12-09`` starts "Trading v2" with launch day (T-0) on Dec 9 in ``[schedule] timezone``, and the
+calendar posts its dated phases and first-week checks on their days. A bad or past date is refused
+with the usage line before anything is written.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
+from bot.calendar.rules import parse_launch_date, schedule_posts
 from bot.checklist.lifecycle import start_launch, validate_name
-from bot.core.errors import Conflict
+from bot.checklist.schedule import local_today
+from bot.core.errors import BadInput, Conflict
 from bot.core.events import Actor
 from bot.core.kit import notice
 from bot.core.launches import active_launch
@@ -13,9 +24,27 @@ from bot.deps import Deps
 from bot.golive.rules import mark_step_items
 from bot.launch.state import load_state
 
+_ON = re.compile(r"(?:^|\s)--on(?:=|\s+|$)(\S*)")
+
+
+def split_on(rest: str, *, today: date) -> tuple[str, date | None]:
+    """The launch name and the ``--on`` date, if any (one ``--on``; a value is required)."""
+    found = list(_ON.finditer(rest))
+    if not found:
+        return rest, None
+    if len(found) > 1:
+        raise BadInput("Give `--on` once: `/launch start <name> --on YYYY-MM-DD`.")
+    match = found[0]
+    if not match.group(1) or match.group(1).startswith("--"):
+        raise BadInput("`--on` needs launch day as YYYY-MM-DD, e.g. `--on 2026-12-09`.")
+    name = (rest[: match.start()] + " " + rest[match.end() :]).strip()
+    return name, parse_launch_date(match.group(1), today=today)
+
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
-    name = validate_name(cmd.rest)
+    rule = deps.config.schedule
+    raw_name, launch_date = split_on(cmd.rest, today=local_today(deps.clock(), rule))
+    name = validate_name(raw_name)
     async with deps.db.read_sessions() as session:
         existing = await active_launch(session=session, channel_id=cmd.channel_id)
         if existing is not None:
@@ -36,13 +65,28 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             actor=Actor(cmd.user_id, cmd.user_name),
             at=deps.clock(),
             source=f"slash:{cmd.trigger_id}",
+            launch_date=launch_date,
+            schedule=rule,
         )
+        scheduled = 0
+        if launch_date is not None:
+            scheduled = await schedule_posts(
+                session=session, launch_id=launch.id, rule=rule, at=deps.clock()
+            )
         # Go-live steps that are items of their own are ticked by the bot, never by hand.
         await mark_step_items(session=session, launch_id=launch.id)
     deps.metrics.inc("launchbot_launches_started_total")
+    dated = (
+        f" Launch day (T-0) is {launch_date:%a %Y-%m-%d} ({escape(rule.timezone)}); "
+        f"{scheduled} post(s) are scheduled at {rule.post_at} on their days; the card shows "
+        "what is due next."
+        if launch_date is not None
+        else ""
+    )
     return CommandReply.of(
         notice(
             f":rocket: Started *{escape(launch.name)}* (launch #{launch.id}). Posting its card and checklist here."
+            + dated
         ),
         launch_id=launch.id,
     )

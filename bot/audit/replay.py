@@ -8,8 +8,8 @@ log says and what the row has.
 
 A field the log cannot vouch for is never passed as checked: events written before a field was added
 to their detail (``LOG_VERSION``) leave it *unchecked*, listed with the reason, and the report takes
-such a value from the row and says so. Covered: launch (name, team, channel, template, started and
-closed by/at), phases (posted/completed at), items (checked, by id and name, at), sign-offs (role,
+such a value from the row and says so. Covered: launch (name, team, channel, template, launch day,
+started and closed by/at), phases (posted/completed at), items (checked, by id and name, at), sign-offs (role,
 required, approver id and name, at, comment, recorded progress with its chain head, event seq,
 revocation by/at/reason, slot held), GO declarations and withdrawals (against the approvals standing
 then, and their outbox message), escalations (channel, severity, summary, reporter, keys, status,
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -214,6 +214,13 @@ class Replay:
         )
 
 
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value)
@@ -242,10 +249,14 @@ def replay(launch_id: int, events: Sequence[Event]) -> Replay:
                     "closed_by_id": None,
                     "closed_by_name": None,
                     "active_channel": d.get("channel_id"),
+                    # Launch day, from ``--on`` (absent: an undated launch).
+                    "launch_date": _date(d.get("launch_date")),
                 },
                 seq=e.seq,
             )
             _from_detail(r.launch, d, "team_id")
+        elif kind == EventKind.LAUNCH_DATE_MOVED and r.launch is not None:
+            r.launch.fields["launch_date"] = _date(d.get("to"))
         elif kind == EventKind.LAUNCH_CLOSED and r.launch is not None:
             r.launch.fields.update(
                 closed_at=e.at, closed_by_id=e.actor_id, closed_by_name=e.actor_name

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.checklist.layout import section_part_count
 from bot.checklist.rules import open_item_count
+from bot.checklist.schedule import with_days
 from bot.checklist.template import ChecklistTemplate, TemplateSection
+from bot.core.config import ScheduleConfig
 from bot.core.errors import BadInput, Conflict, NotAllowed, PhaseIncomplete
 from bot.core.events import Actor, EventKind, append_event
 from bot.core.launches import active_launch, lock_launch
@@ -45,18 +47,26 @@ async def start_launch(
     actor: Actor,
     at: datetime,
     source: str = "",
+    launch_date: date | None = None,
+    schedule: ScheduleConfig | None = None,
 ) -> Launch:
     """Copy ``template`` into a new launch in ``channel_id`` and queue its card and first phase.
+
+    With ``launch_date`` (T-0) the launch is dated: the first week's repeating groups become a
+    section per day (``bot.checklist.schedule``), posted by the calendar on their days.
 
     Raises Conflict if the channel already has an active launch (also when two starts race: the UNIQUE
     ``active_channel`` decides)."""
     name = validate_name(name)
+    if launch_date is not None:
+        template = with_days(template, schedule or ScheduleConfig(), launch_date)
     existing = await active_launch(session=session, channel_id=channel_id)
     if existing is not None:
         raise Conflict(
             f"This channel already has an active launch: *{escape(existing.name)}* (#{existing.id})."
         )
     launch = await _new_launch(session, template, name, team_id, channel_id, actor, at)
+    launch.launch_date = launch_date
     first_checklist = await _copy_template(session, launch, template)
     if first_checklist is None:
         raise BadInput("The checklist template has no checklist phase.")
@@ -76,6 +86,7 @@ async def start_launch(
             "template": template.title,
             # What the audit can check of this log (bot/audit/replay.py, ``LOG_VERSION``).
             "log_version": 2,
+            **({"launch_date": launch_date.isoformat()} if launch_date is not None else {}),
         },
         source=source,
     )
@@ -135,7 +146,11 @@ async def _copy_template(
             first_checklist = phase
         for s_pos, t_section in enumerate(t_phase.sections):
             section = Section(
-                launch_id=launch.id, phase_id=phase.id, position=s_pos, title=t_section.title
+                launch_id=launch.id,
+                phase_id=phase.id,
+                position=s_pos,
+                title=t_section.title,
+                day=t_section.day,
             )
             session.add(section)
             await session.flush()
@@ -171,38 +186,78 @@ async def _copy_groups(
 
 
 async def _post_phase(session: AsyncSession, launch: Launch, phase: Phase, at: datetime) -> None:
-    """Queue one message per section of ``phase`` (more if a section is too big for one message)."""
+    """Queue one message per section of ``phase`` (more if a section is too big for one message);
+    a section of its own day (``Section.day``) waits for the calendar to post it on that day."""
     phase.posted_at = at
     sections = (
         await session.scalars(
-            select(Section).where(Section.phase_id == phase.id).order_by(Section.position)
+            select(Section)
+            .where(Section.phase_id == phase.id, Section.day.is_(None))
+            .order_by(Section.position)
         )
     ).all()
     for section in sections:
-        group_sizes = (
-            (
-                await session.execute(
-                    select(func.count(Item.id))
-                    .join(ItemGroup, ItemGroup.id == Item.group_id)
-                    .where(ItemGroup.section_id == section.id)
-                    .group_by(ItemGroup.id)
-                    .order_by(ItemGroup.position)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        for part in range(section_part_count(list(group_sizes))):
-            session.add(
-                SlackMessage(
-                    launch_id=launch.id,
-                    kind="section",
-                    section_id=section.id,
-                    part=part,
-                    channel_id=launch.channel_id,
-                )
-            )
+        await _queue_section(session, launch, section)
     await session.flush()
+
+
+async def post_day_section(*, session: AsyncSession, launch: Launch, section: Section) -> None:
+    """Queue the messages of a section of its own day (one day's daily checks, the weekly review).
+    The caller holds the launch lock and has checked the section was not posted yet."""
+    await _queue_section(session, launch, section)
+    await session.flush()
+
+
+async def _queue_section(session: AsyncSession, launch: Launch, section: Section) -> None:
+    group_sizes = (
+        (
+            await session.execute(
+                select(func.count(Item.id))
+                .join(ItemGroup, ItemGroup.id == Item.group_id)
+                .where(ItemGroup.section_id == section.id)
+                .group_by(ItemGroup.id)
+                .order_by(ItemGroup.position)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for part in range(section_part_count(list(group_sizes))):
+        session.add(
+            SlackMessage(
+                launch_id=launch.id,
+                kind="section",
+                section_id=section.id,
+                part=part,
+                channel_id=launch.channel_id,
+            )
+        )
+
+
+async def post_phase_on_date(
+    *, session: AsyncSession, launch: Launch, phase: Phase, at: datetime, actor: Actor
+) -> str | None:
+    """Post a dated phase on its date, open items before it or not (they still count); it becomes
+    the current phase. The caller holds the launch lock and has checked it was not posted yet.
+    Returns the title of the phase that was current before."""
+    phases = (
+        await session.scalars(
+            select(Phase).where(Phase.launch_id == launch.id).order_by(Phase.position)
+        )
+    ).all()
+    before = phases[launch.current_phase].title if launch.current_phase < len(phases) else None
+    launch.current_phase = max(launch.current_phase, phase.position)
+    await _post_phase(session, launch, phase, at)
+    await append_event(
+        session=session,
+        launch_id=launch.id,
+        actor=actor,
+        kind=EventKind.PHASE_STARTED,
+        at=at,
+        detail={"phase": phase.title, "from": before, "on_date": True},
+    )
+    await bump_messages(session, launch.id, [])
+    return before
 
 
 async def advance_phase(
@@ -223,7 +278,15 @@ async def advance_phase(
         raise PhaseIncomplete(
             f"*{escape(current.title)}* still has {open_items} open item(s); finish them before moving on."
         )
-    nxt = next((p for p in phases if p.position > current.position and p.kind == "checklist"), None)
+    # A phase the calendar already posted on its date is never posted again.
+    nxt = next(
+        (
+            p
+            for p in phases
+            if p.position > current.position and p.kind == "checklist" and p.posted_at is None
+        ),
+        None,
+    )
     if nxt is None:
         raise Conflict("This is the last phase; there is nothing to move on to.")
     launch.current_phase = nxt.position

@@ -49,6 +49,8 @@ class SectionState:
     position: int
     title: str
     groups: tuple[GroupState, ...]
+    # A section of its own day after launch day (T+n), posted by the calendar on that day.
+    day: int | None = None
 
     @property
     def items(self) -> list[ItemState]:
@@ -157,6 +159,7 @@ async def load_phases(*, session: AsyncSession, launch_id: int) -> tuple[PhaseSt
                 position=s.position,
                 title=s.title,
                 groups=tuple(groups_by_section.get(s.id, [])),
+                day=s.day,
             )
         )
 

@@ -50,6 +50,9 @@ class TemplateSection(BaseModel):
     title: str
     groups: list[TemplateGroup]
     line: int
+    # Set only by the launch calendar (``bot.checklist.schedule.with_days``): a section of its own
+    # day after launch day (one day's daily checks, the weekly review), posted on that day.
+    day: int | None = None
 
 
 class TemplatePhase(BaseModel):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -170,6 +172,60 @@ class SignOffConfig(BaseModel):
     usergroup_cache_seconds: float = Field(default=60.0, ge=0)
 
 
+_HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class ScheduleConfig(BaseModel):
+    """``[schedule]``: the launch calendar. Launch days and posting times are local to ``timezone``;
+    the rule that finds the dated phases and the first week's repeating groups in the template is
+    documented in ``bot/checklist/schedule.py`` and overridable here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = "UTC"
+    # Local time at which a dated phase, a day's checks and the weekly review are posted.
+    post_at: str = "09:00"
+    # Local time, the evening before launch day, of the summary of what is still open.
+    evening_at: str = "18:00"
+    # The group posted afresh each day from ``daily_from`` to ``daily_to`` (days after T-0).
+    daily_group: str = "Daily Checks"
+    daily_from: int = Field(default=2, ge=1, le=60)
+    daily_to: int = Field(default=7, ge=1, le=60)
+    # The group posted once, on ``weekly_day``.
+    weekly_group: str = "Weekly Review"
+    weekly_day: int = Field(default=7, ge=1, le=60)
+    # Optional: section title → Slack user ids owning it; the evening-before summary names the
+    # owners of a section with open items who have ticked nothing in it yet.
+    owners: dict[str, list[str]] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name, e.g. Europe/London)"
+            ) from exc
+        return value
+
+    @field_validator("post_at", "evening_at")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        if not _HH_MM.match(value):
+            raise ValueError(f"{value!r} is not a 24-hour HH:MM time")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @staticmethod
+    def clock_time(value: str) -> time:
+        hours, minutes = value.split(":")
+        return time(int(hours), int(minutes))
+
+
 class PrometheusConfig(BaseModel):
     url: str | None = None
 
@@ -188,6 +244,7 @@ class AppConfig(BaseModel):
     pagerduty: PagerDutyConfig = PagerDutyConfig()
     prometheus: PrometheusConfig = PrometheusConfig()
     signoff: SignOffConfig = SignOffConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
 
 
 def load_config(path: Path | None) -> AppConfig:

@@ -90,6 +90,10 @@ class EventKind(StrEnum):
     TRAFFIC_UNKNOWN = "traffic_unknown"
     TRAFFIC_DECLARED = "traffic_declared"
     SOAK_REMINDER_SENT = "soak_reminder_sent"
+    LAUNCH_DATE_MOVED = "launch_date_moved"
+    DAY_CHECKS_POSTED = "day_checks_posted"
+    EVENING_SUMMARY_SENT = "evening_summary_sent"
+    SCHEDULED_POST_SKIPPED = "scheduled_post_skipped"
 
 
 GENESIS_HASH = "0" * 64

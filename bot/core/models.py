@@ -4,10 +4,10 @@ KillSwitchRequest, KillSwitchState (incidents), SignOff (sign-offs) and ClickInb
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.core.db import Base, UTCDateTime
@@ -33,6 +33,9 @@ class Launch(Base):
     template_title: Mapped[str] = mapped_column(String(200))
     # The parts of the template that are not checklist rows (contacts, sign-off roles), frozen at start.
     template_extra: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Launch day (T-0) in ``[schedule] timezone``, set by ``/launch start … --on`` and moved by
+    # ``/launch date``; None for a launch whose phases are posted only by ``/launch phase next``.
+    launch_date: Mapped[date | None] = mapped_column(Date)
 
 
 class Phase(Base):
@@ -57,6 +60,9 @@ class Section(Base):
     phase_id: Mapped[int] = mapped_column(ForeignKey("phase.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))
+    # A section of its own day (T+n: one day's daily checks, the weekly review): posted on that day
+    # by the calendar, never with its phase. None for every section of the template as written.
+    day: Mapped[int | None] = mapped_column(Integer)
 
 
 class ItemGroup(Base):
@@ -358,8 +364,9 @@ class TrafficRequest(Base):
 
 
 class ScheduledPost(Base):
-    """A message due at a time on the bot's clock (a soak reminder, later a dated phase): claimed by
-    the scheduler loop once, sent once, late if the process was down when it came due."""
+    """A message due at a time on the bot's clock (a soak reminder, a dated phase, one day's checks,
+    the evening-before summary): claimed by the scheduler loop once, sent once, late if the process
+    was down when it came due."""
 
     __tablename__ = "scheduled_post"
 
@@ -372,5 +379,11 @@ class ScheduledPost(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Sent well after ``due_at`` (the process was down when it came due); its message says so.
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The message that announced it (its ts once posted), for the record.
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("slack_message.id", ondelete="SET NULL")
+    )
 
     __table_args__ = (UniqueConstraint("launch_id", "kind", "key"),)

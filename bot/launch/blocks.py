@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bot.calendar import blocks as calendar_blocks
 from bot.checklist.blocks import phase_label, phase_line
 from bot.checklist.state import GroupState, ItemState, SectionState
 from bot.core.config import RoleConfig
@@ -59,6 +60,7 @@ def launch_card(
         {"type": "section", "text": mrkdwn_text(state_line(state, roles or {}))},
         {"type": "section", "text": mrkdwn_text(intro)},
         {"type": "section", "text": mrkdwn_text(progress)},
+        *_calendar_lines(state),
         {"type": "section", "text": mrkdwn_text(_next_step(state))},
         *_golive_lines(state),
         *signoff_table(state, roles or {}),
@@ -69,6 +71,25 @@ def launch_card(
         ),
     ]
     return MessageView(text=f"Launch: {escape(state.name)}", blocks=blocks)
+
+
+def _posted(state: LaunchState, section: SectionState) -> bool:
+    return section.day is None or bool(state.section_messages(section.id))
+
+
+def _calendar_lines(state: LaunchState, *, today: bool = False) -> list[Block]:
+    """Launch day, what is due next and the current phase's progress; in /launch status also
+    today's daily checks."""
+    view = state.calendar
+    if view is None or not state.is_active:
+        return []
+    now = state.as_of or state.started_at
+    lines = [calendar_blocks.calendar_line(view, state.current, now=now)]
+    if today:
+        line = calendar_blocks.today_line(view, state.phases)
+        if line:
+            lines.append(line)
+    return [{"type": "section", "text": mrkdwn_text("\n".join(lines))}]
 
 
 def _killswitch_line(state: LaunchState) -> list[Block]:
@@ -116,7 +137,10 @@ def status_view(
             "text": mrkdwn_text("\n".join(phase_line(state, p) for p in state.checklist_phases)),
         },
     ]
-    per_section = " · ".join(f"{escape(x.title)} — {x.done}/{x.total}" for x in current.sections)
+    blocks.extend(_calendar_lines(state, today=True))
+    # Sections of a later day (the first week's checks) count from the day they are posted.
+    shown = [x for x in current.sections if _posted(state, x)]
+    per_section = " · ".join(f"{escape(x.title)} — {x.done}/{x.total}" for x in shown)
     blocks.append(
         {
             "type": "section",
@@ -125,7 +149,7 @@ def status_view(
     )
     still_open = [
         (section, group, item)
-        for section in current.sections
+        for section in shown
         for group in section.groups
         for item in group.items
         if not item.checked

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.calendar.state import CalendarView, load_calendar
 from bot.checklist.state import PhaseState, load_phases
 from bot.core.errors import NotFound
 from bot.core.models import Launch, SlackMessage
@@ -44,6 +45,8 @@ class LaunchState:
     killswitch: KillSwitchSummary | None = None
     # The launch's escalations by id, for their messages (kind "escalation").
     escalations: Mapping[int, EscalationView] = field(default_factory=dict)
+    # Launch day and the scheduled posts (bot/calendar owns the model); None for an undated launch.
+    calendar: CalendarView | None = None
 
     @property
     def is_active(self) -> bool:
@@ -150,4 +153,5 @@ async def load_state(
         as_of=now,
         killswitch=await card_killswitch(session=session, launch=launch),
         escalations=await launch_escalations(session=session, launch=launch),
+        calendar=await load_calendar(session=session, launch=launch),
     )

@@ -39,7 +39,10 @@ async def test_start_posts_card_and_first_phase_sections_in_its_thread(room: War
 async def test_start_without_name_explains_and_changes_nothing(room: WarRoom) -> None:
     await room.command(ALICE, "start")
     reply = room.ephemerals_for(ALICE)[-1]
-    assert "Give the launch a name" in reply and "Usage: `/launch start &lt;name&gt;`" in reply
+    assert (
+        "Give the launch a name" in reply
+        and "Usage: `/launch start &lt;name&gt; [--on YYYY-MM-DD]`" in reply
+    )
     assert await launch_count(room) == 0
     assert room.slack.calls_to("chat.postMessage") == []
 

@@ -1,0 +1,145 @@
+"""Pure Block Kit builders of the launch calendar: a dated phase or a day's checks announced, the evening-before summary, launch day moved, and the calendar's lines on the card and in /launch status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.calendar.rules import Claimed, DateMove, OpenPhase
+from bot.calendar.state import CalendarView
+from bot.checklist.schedule import short_date
+from bot.checklist.state import PhaseState, SectionState
+from bot.core.kit import MessageView, context_block, mention, mrkdwn_text, slack_date
+from bot.core.mrkdwn import escape
+
+
+def slack_time(at: datetime) -> str:
+    """A time of day Slack shows in the reader's own zone (``11:02``), UTC as the fallback."""
+    return f"<!date^{int(at.timestamp())}^{{time}}|{at:%H:%M} UTC>"
+
+
+def day_label(day: int) -> str:
+    return f"T+{day}" if day > 0 else f"T-{abs(day)}"
+
+
+def late_note(claimed: Claimed) -> str:
+    """``posted at 11:02, due 09:00``: said of a post the bot could not make on time (it was down)."""
+    return (
+        f"⏰ Late: posted at {slack_time(claimed.sent_at)}, due {slack_time(claimed.due_at)} "
+        "(the bot was not running then)."
+    )
+
+
+def _where_open(open_before: tuple[OpenPhase, ...]) -> str:
+    parts = []
+    for phase in open_before:
+        sections = ", ".join(f"{escape(title)} {n}" for title, n in phase.sections)
+        parts.append(f"*{escape(phase.title)}* still has {phase.open} open ({sections})")
+    return "; ".join(parts)
+
+
+def _view(text: str, lines: list[str], claimed: Claimed | None = None) -> MessageView:
+    blocks = [{"type": "section", "text": mrkdwn_text("\n".join(lines))}]
+    if claimed is not None and claimed.late:
+        blocks.append(context_block(late_note(claimed)))
+    return MessageView(text=text, blocks=blocks)
+
+
+def phase_posted(claimed: Claimed) -> MessageView:
+    """A dated phase posted on its date; the phases before it that still have open items say how
+    many and where (their messages stay live, their items still count)."""
+    lines = [
+        f"📅 *{escape(claimed.title)}* ({day_label(claimed.day)}) is posted in the launch thread, "
+        "as scheduled."
+    ]
+    if claimed.open_before:
+        total = sum(p.open for p in claimed.open_before)
+        lines.append(
+            f"⚠️ {total} item(s) of earlier phases are still open: "
+            f"{_where_open(claimed.open_before)}. Their messages in the thread stay live."
+        )
+    return _view(f"{claimed.title} posted as scheduled", lines, claimed)
+
+
+def day_posted(claimed: Claimed) -> MessageView:
+    lines = [
+        f"☀️ *{escape(claimed.title)}* — {claimed.items} check(s) for today are posted in the "
+        "launch thread."
+    ]
+    return _view(f"{claimed.title} posted", lines, claimed)
+
+
+def evening_summary(claimed: Claimed) -> MessageView:
+    """The evening before launch day: what is still open in the first phase, and (with
+    ``[schedule] owners``) who owns a section with open items and has ticked nothing there yet."""
+    open_items = sum(p.open for p in claimed.open_before)
+    head = f"🌙 *Launch day is tomorrow* ({short_date(claimed.launch_date)})."
+    if not open_items:
+        lines = [head, f"Everything in *{escape(claimed.title)}* is ticked. 🎉"]
+    else:
+        lines = [head, f"Still open in {_where_open(claimed.open_before)}."]
+    for section, users in claimed.idle_owners:
+        who = ", ".join(mention(u) for u in users)
+        lines.append(f"• {escape(section)}: nothing ticked yet by {who}")
+    return _view(f"Launch day is tomorrow: {open_items} open", lines, claimed)
+
+
+def date_moved(move: DateMove, actor_id: str) -> MessageView:
+    lines = [
+        f"📅 Launch day of *{escape(move.name)}* moved from {move.before:%a %b %d} to "
+        f"*{move.after:%a %b %d}* by {mention(actor_id)}: {escape(move.reason)}",
+        f"{move.rescheduled} scheduled post(s) moved with it."
+        + (
+            f" Next: *{escape(move.next_title)}* {slack_date(move.next_due)}."
+            if move.next_title and move.next_due
+            else ""
+        ),
+    ]
+    return _view(f"Launch day moved to {move.after.isoformat()}", lines)
+
+
+def _when(days: int) -> str:
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "tomorrow"
+    if days > 1:
+        return f"in {days} days"
+    if days == -1:
+        return "yesterday"
+    return f"{-days} days ago"
+
+
+def calendar_line(view: CalendarView, current: PhaseState, *, now: datetime) -> str:
+    """``📅 T-0 Wed Dec 09 (in 3 days) · next: Launch Day <date> · Pre-Launch Phase 31/45``."""
+    days = view.days_to_launch(now)
+    line = f"📅 *T-0 {view.launch_date:%a %b %d}* ({_when(days)})"
+    if days < 0:
+        line += f" · today is {day_label(-days)}"
+    nxt = view.next_post()
+    if nxt is not None:
+        line += f" · next: *{escape(nxt.title)}* {slack_date(nxt.due_at)}"
+    line += f" · {escape(current.title)} {current.done}/{current.total}"
+    return line
+
+
+def today_section(view: CalendarView, phases: tuple[PhaseState, ...]) -> SectionState | None:
+    """The day section posted last (today's daily checks), from the launch's checklist."""
+    latest = view.latest_day_section()
+    if latest is None:
+        return None
+    return next(
+        (s for p in phases for s in p.sections if s.day is not None and s.title == latest.title),
+        None,
+    )
+
+
+def today_line(view: CalendarView, phases: tuple[PhaseState, ...]) -> str | None:
+    """``Today: Daily checks · Day 3 · Dec 12 — 2/5 · open: …`` for /launch status."""
+    section = today_section(view, phases)
+    if section is None:
+        return None
+    still_open = [i.text for i in section.items if not i.checked]
+    tail = (
+        f" · open: {', '.join(escape(t) for t in still_open)}" if still_open else " · all done ✅"
+    )
+    return f"*Today:* {escape(section.title)} — {section.done}/{section.total}{tail}"

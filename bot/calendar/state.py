@@ -1,0 +1,85 @@
+"""The launch calendar's read model: launch day and its scheduled posts, for the card and /launch status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.checklist.schedule import EVENING, PHASE, SECTION
+from bot.core.models import Launch, ScheduledPost
+
+KINDS = (PHASE, SECTION, EVENING)
+
+
+@dataclass(frozen=True)
+class PostView:
+    kind: str
+    title: str
+    day: int
+    due_at: datetime
+    sent_at: datetime | None
+    late: bool
+    cancelled: bool
+
+    @property
+    def pending(self) -> bool:
+        return self.sent_at is None and not self.cancelled
+
+
+@dataclass(frozen=True)
+class CalendarView:
+    launch_date: date
+    posts: tuple[PostView, ...]
+    # ``[schedule] timezone`` when the posts were scheduled: launch day is a date there.
+    timezone: str = "UTC"
+
+    def days_to_launch(self, now: datetime) -> int:
+        """Launch day minus today, both dates in the calendar's zone (negative once past)."""
+        return (self.launch_date - now.astimezone(ZoneInfo(self.timezone)).date()).days
+
+    def next_post(self) -> PostView | None:
+        return min((p for p in self.posts if p.pending), key=lambda p: p.due_at, default=None)
+
+    def launch_day_at(self) -> datetime | None:
+        """When launch day's phase is (or was) due: the T-0 instant shown in each reader's zone."""
+        return next((p.due_at for p in self.posts if p.kind == PHASE and p.day == 0), None)
+
+    def latest_day_section(self) -> PostView | None:
+        """The day section posted last: today's daily checks, once the first week has begun."""
+        sent = [p for p in self.posts if p.kind == SECTION and p.sent_at is not None]
+        return max(sent, key=lambda p: (p.due_at, p.day), default=None)
+
+
+async def load_calendar(*, session: AsyncSession, launch: Launch) -> CalendarView | None:
+    if launch.launch_date is None:
+        return None
+    rows = (
+        await session.scalars(
+            select(ScheduledPost)
+            .where(ScheduledPost.launch_id == launch.id, ScheduledPost.kind.in_(KINDS))
+            .order_by(ScheduledPost.due_at, ScheduledPost.id)
+        )
+    ).all()
+    zone = next(
+        (str(r.detail["timezone"]) for r in rows if (r.detail or {}).get("timezone")), "UTC"
+    )
+    return CalendarView(
+        launch_date=launch.launch_date,
+        timezone=zone,
+        posts=tuple(
+            PostView(
+                kind=r.kind,
+                title=str((r.detail or {}).get("title") or ""),
+                day=int(str((r.detail or {}).get("day", 0))),
+                due_at=r.due_at,
+                sent_at=r.sent_at,
+                late=r.late,
+                cancelled=r.cancelled_at is not None,
+            )
+            for r in rows
+        ),
+    )

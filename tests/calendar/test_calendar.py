@@ -1,0 +1,344 @@
+"""The launch calendar from Slack, on the test-controlled clock in New York: `--on` parsing, phases
+posted on their dates (across a DST change), once; early by `phase next`; each first-week day's own
+checks; the evening summary; `/launch date`; and a restart that posts late."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.audit.record import verify_chain
+from bot.calendar.flows import post_due
+from bot.checklist.rules import set_items_checked
+from bot.core.config import AppConfig, EscalationConfig
+from bot.core.events import Actor
+from bot.core.models import Event, Item, ItemGroup, Launch, ScheduledPost, Section
+from bot.runtime import running_bot
+from bot.standin import SlackStandIn
+from tests.calendar.conftest import set_clock
+from tests.conftest import FakeClock, make_settings
+from tests.warroom import WarRoom
+
+ALICE = "U0ALICE001"  # no role
+CTO = "U0CTO00001"  # holds a sign-off role
+
+
+def flat(message: Any) -> str:
+    return (message.text or "") + json.dumps(message.blocks or [], ensure_ascii=False)
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+async def rows(room: WarRoom, model: Any, *where: Any) -> list[Any]:
+    async with room.bot.deps.db.read_sessions() as session:
+        return list((await session.scalars(select(model).where(*where))).all())
+
+
+async def tick_all(room: WarRoom, items: list[Item]) -> None:
+    async with room.bot.deps.db.sessions.begin() as session:
+        await set_items_checked(
+            session=session,
+            launch_id=1,
+            desired={i.id: True for i in items},
+            actor=Actor(ALICE, "Alice Chen"),
+            at=room.bot.deps.clock(),
+            source="test",
+            dedup_key=f"tick-{items[0].id}",
+        )
+
+
+async def phase_items(room: WarRoom, title: str) -> list[Item]:
+    async with room.bot.deps.db.read_sessions() as session:
+        from_phase = (
+            select(Item)
+            .join(ItemGroup, ItemGroup.id == Item.group_id)
+            .join(Section, Section.id == ItemGroup.section_id)
+            .where(
+                Section.phase_id.in_(
+                    select(Section.phase_id)
+                    .where(Section.title == title)
+                    .scalar_subquery()
+                    .correlate(None)
+                )
+            )
+        )
+        return list((await session.scalars(from_phase)).all())
+
+
+async def run_at(room: WarRoom, clock: FakeClock, at: datetime) -> int:
+    set_clock(clock, at)
+    posted = await post_due(room.bot.deps, clock())
+    await room.settle()
+    return posted
+
+
+def announcements(room: WarRoom, marker: str) -> list[Any]:
+    return [m for m in room.top_level() if marker in flat(m)]
+
+
+# --- --on ----------------------------------------------------------------------------------------
+
+
+async def test_on_is_an_option_never_part_of_the_name(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2 --on 2026-12-09")
+    (launch,) = await rows(room, Launch)
+    assert launch.name == "Trading v2"
+    assert launch.launch_date == date(2026, 12, 9)
+    assert "Launch day (T-0) is Wed 2026-12-09" in room.ephemerals_for(ALICE)[-1]
+    card = flat(room.card())
+    assert "T-0 Wed Dec 09" in card and "in 8 days" in card
+
+
+async def test_on_before_the_name_works_too(room: WarRoom) -> None:
+    await room.command(ALICE, "start --on=2026-12-09 Trading v2")
+    (launch,) = await rows(room, Launch)
+    assert (launch.name, launch.launch_date) == ("Trading v2", date(2026, 12, 9))
+
+
+async def test_bad_or_past_dates_get_the_usage_line_and_change_nothing(room: WarRoom) -> None:
+    for text, says in [
+        ("start Trading v2 --on 2026-02-30", "is not a date"),
+        ("start Trading v2 --on 12/09/2026", "is not a date"),
+        ("start Trading v2 --on 2026-11-30", "is in the past"),
+        ("start Trading v2 --on", "needs launch day"),
+        ("start Trading v2 --on 2026-12-09 --on 2026-12-10", "once"),
+    ]:
+        await room.command(ALICE, text)
+        reply = room.ephemerals_for(ALICE)[-1]
+        assert says in reply and "Usage: `/launch start &lt;name&gt; [--on YYYY-MM-DD]`" in reply
+    assert await rows(room, Launch) == []
+    assert room.top_level() == []
+
+
+async def test_without_on_the_launch_is_undated_and_nothing_is_scheduled(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    (launch,) = await rows(room, Launch)
+    assert launch.launch_date is None
+    assert await rows(room, ScheduledPost) == []
+    assert "📅" not in flat(room.card())
+    # The template is copied as written: one "Daily Checks" group, no day sections.
+    assert [s.title for s in await rows(room, Section, Section.day.is_not(None))] == []
+
+
+# --- dated phases ---------------------------------------------------------------------------------
+
+
+async def test_launch_day_is_posted_on_its_date_with_what_is_still_open(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    await room.command(ALICE, "start Trading v2 --on 2026-12-09")
+    # Nothing before 09:00 New York (14:00 UTC) on Dec 9.
+    assert await run_at(room, clock, utc(2026, 12, 9, 13, 59)) == 1  # the evening summary only
+    assert not announcements(room, "(T-0) is posted")
+    assert await run_at(room, clock, utc(2026, 12, 9, 14, 0)) == 1
+    (posted,) = announcements(room, "*Launch Day* (T-0) is posted")
+    assert "45 item(s) of earlier phases are still open" in flat(posted)
+    assert "Infrastructure 15" in flat(posted)
+    assert "Late" not in flat(posted)
+    # The launch day's checklist is in the thread, the pre-launch messages stay live.
+    room.item_option("All services running")
+    room.item_option("Blue environment provisioned and tested")
+    # Never twice, however often the loop polls.
+    assert await run_at(room, clock, utc(2026, 12, 9, 14, 5)) == 0
+    assert len(announcements(room, "*Launch Day* (T-0) is posted")) == 1
+    async with room.bot.deps.db.read_sessions() as session:
+        report = await verify_chain(session=session, launch_id=1)
+    assert report.ok and not report.mismatches
+
+
+async def test_phase_next_posts_early_once_and_the_calendar_does_not_post_again(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    await room.command(ALICE, "start Trading v2 --on 2026-12-09")
+    await room.command(ALICE, "phase next")
+    assert "still has 45 open item(s)" in room.ephemerals_for(ALICE)[-1]
+    await tick_all(room, await phase_items(room, "Infrastructure"))
+    await room.command(ALICE, "phase next")
+    await room.settle()
+    room.item_option("All services running")
+    # Only the (late) evening summary: launch day's phase is not posted a second time.
+    assert await run_at(room, clock, utc(2026, 12, 9, 14, 0)) == 1
+    assert not announcements(room, "is posted in the launch thread, as scheduled")
+    assert len([m for m in room.thread() if "All services running" in flat(m)]) == 1
+    (row,) = await rows(room, ScheduledPost, ScheduledPost.key == "phase:1")
+    assert row.sent_at is None and row.cancelled_at is not None
+    assert row.detail["skipped"] == "posted earlier by /launch phase next"
+
+
+async def test_dates_follow_the_zone_across_a_dst_change(room: WarRoom, clock: FakeClock) -> None:
+    """New York moves to daylight time on Sun 14 Mar 2027: 09:00 is 14:00 UTC before, 13:00 after."""
+    set_clock(clock, utc(2027, 3, 1, 15, 0))
+    await room.command(ALICE, "start Trading v2 --on 2027-03-12")
+    due = {
+        r.key.split(":")[0] + str(r.detail["day"]): r.due_at
+        for r in await rows(room, ScheduledPost)
+    }
+    assert due["evening-1"] == utc(2027, 3, 11, 23, 0)  # 18:00 EST
+    assert due["phase0"] == utc(2027, 3, 12, 14, 0)  # 09:00 EST
+    assert due["phase1"] == utc(2027, 3, 13, 14, 0)  # Sat 09:00 EST
+    assert due["section2"] == utc(2027, 3, 14, 13, 0)  # Sun 09:00 EDT
+    await run_at(room, clock, utc(2027, 3, 13, 14, 0))
+    assert await run_at(room, clock, utc(2027, 3, 14, 12, 59)) == 0
+    assert await run_at(room, clock, utc(2027, 3, 14, 13, 0)) == 1
+    (day2,) = announcements(room, "Daily checks · Day 2 · Mar 14")
+    assert "5 check(s) for today" in flat(day2) and "Late" not in flat(day2)
+
+
+# --- the first week -------------------------------------------------------------------------------
+
+
+async def test_each_first_week_day_posts_its_own_checkbox_items(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    await room.command(ALICE, "start Trading v2 --on 2026-12-09")
+    sections = await rows(room, Section, Section.day.is_not(None))
+    assert [s.title for s in sections] == [
+        *(f"Daily checks · Day {d} · Dec {9 + d}" for d in range(2, 8)),
+        "Weekly review · Day 7 · Dec 16",
+    ]
+    await run_at(room, clock, utc(2026, 12, 10, 14, 0))  # T+1: post-launch, without its first week
+    assert not [m for m in room.thread() if "Daily checks" in flat(m)]
+    await run_at(room, clock, utc(2026, 12, 11, 14, 0))  # T+2
+    await run_at(room, clock, utc(2026, 12, 12, 14, 0))  # T+3
+    day_messages = [m for m in room.thread() if "Daily checks · Day" in flat(m)]
+    assert len(day_messages) == 2
+    # Ticking Day 2's reconciliation leaves Day 3's open: each day has its own items.
+    day2 = next(m for m in day_messages if "Day 2" in flat(m))
+    option = next(
+        o
+        for b in day2.blocks
+        for e in b.get("elements", [])
+        for o in e.get("options", [])
+        if o["text"]["text"].startswith("Morning reconciliation")
+    )
+    body, headers = room.slack.checkbox_click(
+        user_id=ALICE, channel_id=room.channel, message_ts=day2.ts, toggle_value=option["value"]
+    )
+    await room.deliver(body, headers)
+    await room.settle()
+    reconciliation = await rows(room, Item, Item.text == "Morning reconciliation")
+    assert len(reconciliation) == 6  # one per day, T+2 … T+7
+    assert sum(i.checked for i in reconciliation) == 1
+    # /launch status shows today's (Day 3's) checks.
+    await room.command(ALICE, "status")
+    status = flat(room.slack.ephemerals[-1])
+    assert "Today:* Daily checks · Day 3 · Dec 12 — 0/5" in status
+    await run_at(room, clock, utc(2026, 12, 16, 14, 0))  # T+7: day 7 and the weekly review
+    titles = [flat(m) for m in room.top_level()]
+    assert any("Weekly review · Day 7 · Dec 16" in t for t in titles)
+    assert sum("check(s) for today" in t for t in titles) == 7
+    async with room.bot.deps.db.read_sessions() as session:
+        report = await verify_chain(session=session, launch_id=1)
+        kinds = (await session.scalars(select(Event.kind))).all()
+    assert report.ok and not report.mismatches
+    assert kinds.count("day_checks_posted") == 7
+
+
+async def test_the_evening_before_sums_up_what_is_open_and_names_idle_owners(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    await room.command(ALICE, "start Trading v2 --on 2026-12-09")
+    security = await phase_items(room, "Security")
+    pre_launch_security = [i for i in security if i.text in {"JWT tokens implemented"}]
+    async with room.bot.deps.db.sessions.begin() as session:
+        await set_items_checked(
+            session=session,
+            launch_id=1,
+            desired={pre_launch_security[0].id: True},
+            actor=Actor("U0SEC00001", "Sam Security"),
+            at=room.bot.deps.clock(),
+            source="test",
+            dedup_key="sec",
+        )
+    assert await run_at(room, clock, utc(2026, 12, 8, 22, 59)) == 0
+    assert await run_at(room, clock, utc(2026, 12, 8, 23, 0)) == 1  # 18:00 in New York
+    (summary,) = announcements(room, "Launch day is tomorrow")
+    text = flat(summary)
+    assert "*Pre-Launch Phase* still has 44 open" in text and "Security 14" in text
+    assert "Infrastructure: nothing ticked yet by <@U0OPS00001>" in text
+    assert "Security: nothing ticked" not in text
+
+
+# --- /launch date ---------------------------------------------------------------------------------
+
+
+async def test_launch_date_moves_what_is_not_posted_yet(room: WarRoom, clock: FakeClock) -> None:
+    await room.command(ALICE, "start Trading v2 --on 2026-12-09")
+    await room.command(ALICE, "date 2026-12-10 exchange not ready")
+    assert "Only a holder of a sign-off or go-live role" in room.ephemerals_for(ALICE)[-1]
+    await room.command(CTO, "date 2026-12-1 exchange not ready")
+    assert "Usage: `/launch date YYYY-MM-DD &lt;reason&gt;`" in room.ephemerals_for(CTO)[-1]
+    await room.command(CTO, "date 2026-12-10")
+    assert "Say why" in room.ephemerals_for(CTO)[-1]
+    await room.command(CTO, "date 2026-12-10 exchange not ready")
+    (launch,) = await rows(room, Launch)
+    assert launch.launch_date == date(2026, 12, 10)
+    (moved,) = announcements(room, "moved from Wed Dec 09 to *Thu Dec 10*")
+    assert "exchange not ready" in flat(moved) and "<@U0CTO00001>" in flat(moved)
+    due = {r.key: r.due_at for r in await rows(room, ScheduledPost)}
+    assert due["phase:1"] == utc(2026, 12, 10, 14, 0)
+    assert due["evening"] == utc(2026, 12, 9, 23, 0)
+    titles = [s.title for s in await rows(room, Section, Section.day == 2)]
+    assert titles == ["Daily checks · Day 2 · Dec 12"]
+    assert await run_at(room, clock, utc(2026, 12, 9, 14, 0)) == 0
+    assert await run_at(room, clock, utc(2026, 12, 10, 14, 0)) == 2  # evening summary (late), T-0
+    async with room.bot.deps.db.read_sessions() as session:
+        report = await verify_chain(session=session, launch_id=1)
+        moves = (
+            await session.scalars(select(Event).where(Event.kind == "launch_date_moved"))
+        ).all()
+    assert report.ok and not report.mismatches
+    assert [m.detail for m in moves] == [
+        {"from": "2026-12-09", "to": "2026-12-10", "reason": "exchange not ready"}
+    ]
+
+
+# --- restarts -------------------------------------------------------------------------------------
+
+
+async def test_a_post_due_while_the_bot_was_down_is_posted_late_once_after_restart(
+    schema_url: str,
+    slack: SlackStandIn,
+    config: AppConfig,
+    template: Any,
+    clock: FakeClock,
+) -> None:
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    fast = config.model_copy(update={"escalation": EscalationConfig(poll_seconds=0.05)})
+    set_clock(clock, utc(2026, 12, 1, 15, 0))
+    async with running_bot(settings, config=fast, template=template, clock=clock) as bot_:
+        room = WarRoom(slack=slack, bot=bot_)
+        await room.command(ALICE, "start Trading v2 --on 2026-12-09")
+    # Down from Dec 1 until 11:02 in New York on launch day: T-0 was due at 09:00 (14:00 UTC).
+    set_clock(clock, utc(2026, 12, 9, 16, 2))
+    for restart in range(2):  # the second restart finds nothing left to post
+        async with running_bot(settings, config=fast, template=template, clock=clock) as bot_:
+            room = WarRoom(slack=slack, bot=bot_)
+            for _ in range(300):
+                async with bot_.deps.db.read_sessions() as session:
+                    left = await session.scalar(
+                        select(func.count(ScheduledPost.id)).where(
+                            ScheduledPost.sent_at.is_(None),
+                            ScheduledPost.cancelled_at.is_(None),
+                            ScheduledPost.due_at <= clock(),
+                        )
+                    )
+                if not left:
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.1)
+            await room.settle()
+            launch_day = announcements(room, "*Launch Day* (T-0) is posted")
+            assert len(launch_day) == 1, restart
+            assert len(announcements(room, "Launch day is tomorrow")) == 1
+            (row,) = await rows(room, ScheduledPost, ScheduledPost.key == "phase:1")
+            assert row.late and row.message_id is not None and row.sent_at is not None
+    text = flat(launch_day[0])
+    assert "Late: posted at <!date^" in text and "|16:02 UTC>" in text
+    assert f"due <!date^{int(utc(2026, 12, 9, 14, 0).timestamp())}^{{time}}|14:00 UTC>" in text
