@@ -11,7 +11,7 @@ from bot.calendar.rules import clean_reason, move_date, parse_launch_date
 from bot.checklist.schedule import local_today
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.events import Actor
-from bot.core.identity import usergroup_membership
+from bot.core.identity import holds, usergroup_membership
 from bot.core.kit import notice
 from bot.core.launches import active_launch
 from bot.core.mrkdwn import escape
@@ -19,7 +19,6 @@ from bot.core.outbox import queue_notice
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
 from bot.signoffs.close import close_groups_to_check
-from bot.signoffs.log import holds
 
 
 def _who_may(deps: Deps) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -17,9 +16,6 @@ from bot.core.events import Actor
 from bot.core.models import ClickInbox
 from bot.core.outbox import touch_message
 from bot.core.refusal import Refused
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)

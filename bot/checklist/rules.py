@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,10 +20,6 @@ from bot.core.launches import lock_launch
 from bot.core.models import Item, ItemGroup, Launch, Phase, Section, SlackMessage
 from bot.core.mrkdwn import escape
 from bot.core.outbox import bump_messages
-
-if TYPE_CHECKING:
-    pass
-
 
 # What a hand click on a bot-ticked item answers, by ``Item.managed_by``.
 MANAGED_EXPLANATIONS = {

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.models import Item, ItemGroup, Phase, Section
-
-if TYPE_CHECKING:
-    pass
-
 
 # ---------------------------------------------------------------------------------------------------
 # Read model: plain frozen dataclasses the Block Kit builders render.

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.core.config import RoleConfig
 from bot.core.slack_client import call_slack
 
 logger = logging.getLogger(__name__)
@@ -168,3 +169,34 @@ async def usergroup_membership(
     if any(user_id in m for m in members.values()):
         return Membership(members)  # a group that did not answer changes nothing then
     return Membership(members, tuple(unchecked))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Who holds a role: listed in its ``users``, or a member of one of its ``usergroups``.
+
+
+def holds(role: RoleConfig, user_id: str, members: Mapping[str, frozenset[str]]) -> bool:
+    """``members``: the looked-up members of the role's user groups (a group not looked up counts as
+    empty, so an unanswered lookup never grants anything)."""
+    return user_id in role.users or any(
+        user_id in members.get(g, frozenset()) for g in role.usergroups
+    )
+
+
+def roles_named(roles: Mapping[str, RoleConfig], role_ids: Sequence[str]) -> list[RoleConfig]:
+    return [roles[r] for r in role_ids if r in roles]
+
+
+def groups_deciding(roles: Sequence[RoleConfig], user_id: str) -> tuple[str, ...]:
+    """The user groups whose membership decides whether ``user_id`` holds one of ``roles``: none when
+    the user is listed directly (the common case needs no Slack call)."""
+    if any(user_id in role.users for role in roles):
+        return ()
+    return tuple(dict.fromkeys(g for role in roles for g in role.usergroups))
+
+
+def holds_any(
+    roles: Sequence[RoleConfig], user_id: str, members: Mapping[str, frozenset[str]]
+) -> bool:
+    """No roles means nobody (fail closed)."""
+    return any(holds(role, user_id, members) for role in roles)

@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.config import AppConfig, RoleConfig
 from bot.core.errors import BadInput, Conflict, NotFound
 from bot.core.events import SYSTEM, Actor, EventKind, append_event
+from bot.core.identity import groups_deciding, holds_any, roles_named
 from bot.core.launches import lock_launch
 from bot.core.models import GoLive, Item, ScheduledPost, TrafficRequest
 from bot.core.outbox import bump_messages
 from bot.golive.state import GoLiveView, load_golive
-from bot.signoffs.log import holds
 
 MANAGED_BY = "golive"
 SOAK_REMINDER = "soak_reminder"
@@ -37,20 +37,17 @@ Action = str  # "advance", "rollback", "rollback_all"
 
 
 def _allowed_roles(config: AppConfig) -> list[RoleConfig]:
-    return [config.roles[r] for r in config.golive.allowed_roles if r in config.roles]
+    return roles_named(config.roles, config.golive.allowed_roles)
 
 
 def groups_to_check(config: AppConfig, user_id: str) -> tuple[str, ...]:
     """User groups deciding whether ``user_id`` may move the rollout (none if listed directly)."""
-    roles = _allowed_roles(config)
-    if any(user_id in role.users for role in roles):
-        return ()
-    return tuple(dict.fromkeys(g for role in roles for g in role.usergroups))
+    return groups_deciding(_allowed_roles(config), user_id)
 
 
 def may_move(config: AppConfig, user_id: str, members: Mapping[str, frozenset[str]]) -> bool:
     """Holders of ``[golive].allowed_roles`` only; no roles configured means nobody (fail closed)."""
-    return any(holds(role, user_id, members) for role in _allowed_roles(config))
+    return holds_any(_allowed_roles(config), user_id, members)
 
 
 def who_may_move(config: AppConfig) -> str:

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.config import AppConfig, RoleConfig
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.events import SYSTEM, Actor, EventKind, append_event
+from bot.core.identity import groups_deciding, holds_any, roles_named
 from bot.core.launches import lock_launch
 from bot.core.models import KillSwitchRequest, KillSwitchState
 from bot.core.outbox import bump_messages
 from bot.incidents.escalations import MAX_REASON
-from bot.signoffs.log import holds
 
 # What the channel is told of a request a stopped process left (``record_killswitch_interrupted``).
 UNANSWERED = "Launch Control restarted before the trading system answered"
@@ -25,16 +25,13 @@ NEVER_SENT = "Launch Control stopped before sending it: nothing reached the trad
 
 
 def _allowed_roles(config: AppConfig) -> list[RoleConfig]:
-    return [config.roles[r] for r in config.killswitch.allowed_roles if r in config.roles]
+    return roles_named(config.roles, config.killswitch.allowed_roles)
 
 
 def killswitch_groups_to_check(config: AppConfig, user_id: str) -> tuple[str, ...]:
     """The user groups whose membership decides whether ``user_id`` may use the kill switch: those
     of every allowed role, none when the user is listed directly in one of them."""
-    roles = _allowed_roles(config)
-    if any(user_id in role.users for role in roles):
-        return ()
-    return tuple(dict.fromkeys(g for role in roles for g in role.usergroups))
+    return groups_deciding(_allowed_roles(config), user_id)
 
 
 def may_fire_killswitch(
@@ -43,7 +40,7 @@ def may_fire_killswitch(
     """Holders of ``[killswitch].allowed_roles`` only: listed in a role's ``users`` or a member of
     one of its ``usergroups`` (whose members the caller looked up, as for sign-offs; a group not
     looked up counts as empty). No roles configured means nobody (fail closed)."""
-    return any(holds(role, user_id, usergroup_members) for role in _allowed_roles(config))
+    return holds_any(_allowed_roles(config), user_id, usergroup_members)
 
 
 def allowed_killswitch_titles(config: AppConfig) -> list[str]:

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.config import RoleConfig
 from bot.core.errors import Conflict, NotAllowed
 from bot.core.events import Actor, EventKind, append_event
+from bot.core.identity import holds
 from bot.core.launches import lock_launch
 from bot.core.mrkdwn import escape
-from bot.signoffs.log import holders_text, holds
+from bot.signoffs.log import holders_text
 
 # ---------------------------------------------------------------------------------------------------
 # Who may close a launch: the person who started it, or a holder of any configured role.

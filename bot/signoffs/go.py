@@ -13,13 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.config import RoleConfig
 from bot.core.events import Actor, EventKind, append_event
 from bot.core.models import Event, Item, ItemGroup, Launch, Phase, Section, SlackMessage
-from bot.signoffs.log import (
-    RoleStatus,
-    SignOffLog,
-    all_approved,
-    board,
-    load_sign_offs,
-)
+from bot.signoffs.log import RoleStatus, SignOffLog, all_approved, board, load_sign_offs
 
 
 async def declare_go_if_complete(

@@ -165,12 +165,6 @@ def groups_to_check(role: RoleConfig | None, user_id: str) -> tuple[str, ...]:
     return tuple(role.usergroups)
 
 
-def holds(role: RoleConfig, user_id: str, members: Mapping[str, frozenset[str]]) -> bool:
-    return user_id in role.users or any(
-        user_id in members.get(g, frozenset()) for g in role.usergroups
-    )
-
-
 def find_role(log: SignOffLog, ref: str) -> LaunchRole:
     """A role of the launch by id (``head_of_trading``) or title (``Head of Trading``), any case."""
     wanted = " ".join(ref.split()).lower()

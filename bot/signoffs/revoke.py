@@ -13,11 +13,7 @@ from bot.core.launches import lock_launch
 from bot.core.models import Launch, SignOff, SlackMessage
 from bot.core.mrkdwn import escape
 from bot.core.refusal import Refused
-from bot.signoffs.log import (
-    LaunchRole,
-    SignOffLog,
-    load_sign_offs,
-)
+from bot.signoffs.log import LaunchRole, SignOffLog, load_sign_offs
 from bot.signoffs.rules import REASON_MAX, SignOffOutcome, bump_card, clean_text, refuse, role_of
 
 

@@ -14,20 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.config import RoleConfig, SignOffConfig
 from bot.core.errors import BadInput, NotFound
 from bot.core.events import SYSTEM, Actor, EventKind, append_event, seen
+from bot.core.identity import holds
 from bot.core.launches import lock_launch
 from bot.core.models import Launch, SignOff, SlackMessage
 from bot.core.mrkdwn import escape
 from bot.core.refusal import Refused
 from bot.signoffs.go import declare_go_if_complete, launch_progress
-from bot.signoffs.log import (
-    LaunchRole,
-    RoleStatus,
-    SignOffLog,
-    board,
-    holders_text,
-    holds,
-    load_sign_offs,
-)
+from bot.signoffs.log import LaunchRole, RoleStatus, SignOffLog, board, holders_text, load_sign_offs
 
 COMMENT_MAX = 500
 REASON_MAX = 500
