@@ -7,7 +7,8 @@ user groups). The move is recorded (``launch_date_moved``) and announced in the 
 from __future__ import annotations
 
 from bot.calendar.blocks import date_moved
-from bot.calendar.rules import clean_reason, move_date, parse_launch_date
+from bot.calendar.dates import clean_reason, move_date
+from bot.calendar.rules import parse_launch_date
 from bot.checklist.schedule import local_today
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.events import Actor

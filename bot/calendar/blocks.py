@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.calendar.rules import Claimed, DateMove, OpenPhase
+from bot.calendar.dates import DateMove
+from bot.calendar.rules import Claimed, OpenPhase
 from bot.calendar.state import CalendarView
 from bot.checklist.schedule import short_date
 from bot.checklist.state import PhaseState, SectionState

@@ -22,13 +22,11 @@ from bot.checklist.schedule import (
     PHASE,
     SECTION,
     due_at,
-    local_today,
-    retitle,
     timing_day,
 )
 from bot.core.config import ScheduleConfig
-from bot.core.errors import BadInput, Conflict, NotAllowed
-from bot.core.events import SYSTEM, Actor, EventKind, append_event
+from bot.core.errors import BadInput
+from bot.core.events import SYSTEM, EventKind, append_event
 from bot.core.launches import lock_launch
 from bot.core.models import Item, ItemGroup, Phase, ScheduledPost, Section, SlackMessage
 from bot.core.mrkdwn import escape
@@ -63,7 +61,7 @@ def parse_launch_date(text: str, *, today: date) -> date:
     return day
 
 
-def _due(launch_date: date, detail: dict[str, object], rule: ScheduleConfig) -> datetime:
+def due_at_of(launch_date: date, detail: dict[str, object], rule: ScheduleConfig) -> datetime:
     at = rule.evening_at if detail.get("at") == "evening_at" else rule.post_at
     return due_at(launch_date, int(str(detail.get("day", 0))), at, rule)
 
@@ -87,7 +85,7 @@ async def schedule_posts(
     def add(kind: str, key: str, detail: dict[str, object]) -> None:
         assert launch.launch_date is not None
         detail = {**detail, "timezone": rule.timezone}
-        when = _due(launch.launch_date, detail, rule)
+        when = due_at_of(launch.launch_date, detail, rule)
         if kind == EVENING and when <= at:
             return
         rows.append(
@@ -383,103 +381,3 @@ async def _idle_owners(
 
 # ---------------------------------------------------------------------------------------------------
 # Moving launch day
-
-
-@dataclass(frozen=True)
-class DateMove:
-    launch_id: int
-    channel_id: str
-    name: str
-    before: date
-    after: date
-    reason: str
-    rescheduled: int
-    next_title: str | None
-    next_due: datetime | None
-
-
-def clean_reason(text: str) -> str:
-    reason = " ".join(text.split())
-    if not reason:
-        raise BadInput("Say why launch day moves: `/launch date YYYY-MM-DD <reason>`.")
-    if len(reason) > MAX_REASON:
-        raise BadInput(f"A reason is at most {MAX_REASON} characters (yours has {len(reason)}).")
-    return reason
-
-
-async def move_date(
-    *,
-    session: AsyncSession,
-    launch_id: int,
-    new_date: date,
-    reason: str,
-    actor: Actor,
-    at: datetime,
-    rule: ScheduleConfig,
-) -> DateMove:
-    """Move launch day: every post not sent yet is due on the new calendar (at once if that time has
-    passed; the evening summary is dropped then), the titles of day sections not posted yet follow,
-    and the move is recorded. What was already posted stays posted."""
-    launch = await lock_launch(session, launch_id)
-    if launch.closed_at is not None:
-        raise NotAllowed(f"Launch *{escape(launch.name)}* is closed.")
-    before = launch.launch_date
-    if before is None:
-        raise Conflict(
-            f"*{escape(launch.name)}* was started without a date, so its phases follow "
-            "`/launch phase next`. Start a launch with `--on YYYY-MM-DD` to put it on a calendar."
-        )
-    if new_date == before:
-        raise Conflict(f"Launch day is already {new_date.isoformat()}. Nothing was changed.")
-    if new_date < local_today(at, rule):
-        raise BadInput(f"{new_date.isoformat()} is in the past: launch day must be today or later.")
-    launch.launch_date = new_date
-    pending = (
-        await session.scalars(
-            select(ScheduledPost)
-            .where(
-                ScheduledPost.launch_id == launch_id,
-                ScheduledPost.kind.in_(KINDS),
-                ScheduledPost.sent_at.is_(None),
-                ScheduledPost.cancelled_at.is_(None),
-            )
-            .order_by(ScheduledPost.id)
-        )
-    ).all()
-    moved = 0
-    for row in pending:
-        detail = dict(row.detail or {})
-        when = _due(new_date, detail, rule)
-        if row.kind == EVENING and when <= at:
-            row.cancelled_at = at
-            row.detail = {**detail, "skipped": "launch day moved to the next day or sooner"}
-            continue
-        if row.kind == SECTION:
-            section = await session.get(Section, int(str(detail.get("section_id"))))
-            if section is not None and section.day is not None:
-                section.title = retitle(section.title, section.day, new_date)
-                row.detail = {**detail, "title": section.title}
-        row.due_at = max(when, at)
-        moved += 1
-    await append_event(
-        session=session,
-        launch_id=launch_id,
-        actor=actor,
-        kind=EventKind.LAUNCH_DATE_MOVED,
-        at=at,
-        detail={"from": before.isoformat(), "to": new_date.isoformat(), "reason": reason},
-    )
-    await bump_messages(session, launch_id, [])
-    live = [r for r in pending if r.cancelled_at is None]
-    nxt = min(live, key=lambda r: r.due_at, default=None)
-    return DateMove(
-        launch_id=launch_id,
-        channel_id=launch.channel_id,
-        name=launch.name,
-        before=before,
-        after=new_date,
-        reason=reason,
-        rescheduled=moved,
-        next_title=str((nxt.detail or {}).get("title")) if nxt is not None else None,
-        next_due=nxt.due_at if nxt is not None else None,
-    )
