@@ -1,4 +1,5 @@
-"""The traffic webhook client: a signed, idempotent JSON POST to [golive].traffic_url (the body CONTRACT.md fixes), retried as the kill switch is."""
+"""The traffic webhook client: a signed, idempotent JSON POST to [golive].traffic_url, retried as the
+kill switch is. The body is part of the outside contract (README, "The traffic webhook")."""
 
 from __future__ import annotations
 

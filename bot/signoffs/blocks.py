@@ -36,7 +36,7 @@ from bot.signoffs.log import (
 )
 from bot.signoffs.rules import REASON_MAX
 
-# Slack's limits (shared/slack/limits): confirm title 100, text 300, buttons 30; view title/submit 24.
+# Slack's published Block Kit limits: confirm title 100, text 300, buttons 30; view title/submit 24.
 CONFIRM_TITLE_MAX = 100
 CONFIRM_TEXT_MAX = 300
 CONFIRM_BUTTON_MAX = 30

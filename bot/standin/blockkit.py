@@ -1,4 +1,5 @@
-"""Block Kit validation with Slack's published limits (shared/slack/limits), as the stand-in enforces them."""
+"""Block Kit validation with Slack's published limits (50 blocks a message, 10 options a checkboxes
+element, text lengths per field), as the stand-in enforces them."""
 
 from __future__ import annotations
 

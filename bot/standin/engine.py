@@ -137,8 +137,8 @@ DISCONNECT = -1
 
 
 class SlackStandIn:
-    """A local Slack workspace with one bot. See the module docstring; every limit comes from
-    shared/slack (Block Kit sizes, trigger_id 3 s single use, response_url 5 uses in 30 min)."""
+    """A local Slack workspace with one bot. See the module docstring; every limit is Slack's
+    published one (Block Kit sizes, trigger_id 3 s and single use, response_url 5 uses in 30 min)."""
 
     def __init__(
         self,
