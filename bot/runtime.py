@@ -40,6 +40,7 @@ from bot.golive.timer_flows import golive_job
 from bot.incidents.escalation_flows import escalation_job
 from bot.incidents.killswitch_flows import killswitch_job
 from bot.server import Activity, make_web_app
+from bot.watch.flows import watch_job
 
 logger = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -103,8 +104,12 @@ async def running_bot(
     scheduler = Scheduler(
         clock=deps.clock,
         # The poll interval is in bot seconds: a faster clock polls as often in bot time.
-        poll_seconds=max(0.05, config.escalation.poll_seconds / settings.time_scale),
-        jobs=(escalation_job(deps), killswitch_job(deps), golive_job(deps)),
+        poll_seconds=max(
+            0.05,
+            min(config.escalation.poll_seconds, config.prometheus.interval_seconds)
+            / settings.time_scale,
+        ),
+        jobs=(escalation_job(deps), killswitch_job(deps), golive_job(deps), watch_job(deps)),
     )
     try:
         await publisher.recover()

@@ -32,6 +32,7 @@ from commands import (
     help,
     hold,
     killswitch,
+    metrics,
     phase,
     report,
     resume,
@@ -39,6 +40,7 @@ from commands import (
     signoff,
     start,
     status,
+    trigger,
 )
 
 logger = logging.getLogger(__name__)
@@ -117,6 +119,17 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         rollback.run,
         "/launch rollback [all] <reason>",
         "go-live: back one step, or `all` to take live traffic to 0",
+    ),
+    "metrics": Subcommand(
+        metrics.run,
+        "/launch metrics",
+        "every Prometheus rule now: value, threshold, state; and template lines not watched",
+        max_args=0,
+    ),
+    "trigger": Subcommand(
+        trigger.run,
+        "/launch trigger [<name>]",
+        "list the immediate rollback triggers, or report one: red alert and a critical page",
     ),
     "help": Subcommand(help.runner(lambda: usage_lines()), "/launch help", "this list"),
 }

@@ -87,6 +87,13 @@ class EventKind(StrEnum):
     TRAFFIC_UNKNOWN = "traffic_unknown"
     TRAFFIC_DECLARED = "traffic_declared"
     SOAK_REMINDER_SENT = "soak_reminder_sent"
+    METRIC_STATE_CHANGED = "metric_state_changed"
+    METRIC_ALERT_FIRED = "metric_alert_fired"
+    METRIC_ALERT_REALERTED = "metric_alert_realerted"
+    METRIC_ALERT_RECOVERED = "metric_alert_recovered"
+    METRIC_ALERT_ACKNOWLEDGED = "metric_alert_acknowledged"
+    METRIC_ALERT_ACTION = "metric_alert_action"
+    ROLLBACK_TRIGGER_REPORTED = "rollback_trigger_reported"
 
 
 GENESIS_HASH = "0" * 64

@@ -18,6 +18,10 @@ class ActionId(StrEnum):
     ESCALATION_REPAGE = "launch-escalation-repage"
     KILLSWITCH_NAME = "launch-killswitch-name"
     KILLSWITCH_REASON = "launch-killswitch-reason"
+    METRIC_ROLLBACK = "launch-metric-rollback"
+    METRIC_HOLD = "launch-metric-hold"
+    METRIC_ACK = "launch-metric-ack"
+    TRIGGER_REPORT = "launch-trigger-report"
 
 
 class BlockPrefix(StrEnum):
@@ -42,6 +46,10 @@ class IncidentBlock(StrEnum):
 
     KILLSWITCH_NAME = "launch-killswitch-name"
     KILLSWITCH_REASON = "launch-killswitch-reason"
+    METRIC_ROLLBACK = "launch-metric-rollback"
+    METRIC_HOLD = "launch-metric-hold"
+    METRIC_ACK = "launch-metric-ack"
+    TRIGGER_REPORT = "launch-trigger-report"
     ESCALATION_ACTIONS = "launch-escalation-actions"
 
 

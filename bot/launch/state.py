@@ -18,6 +18,7 @@ from bot.golive.state import GoLiveView, load_golive
 from bot.incidents.escalations import EscalationView, launch_escalations
 from bot.incidents.killswitch import KillSwitchSummary, card_killswitch
 from bot.signoffs.log import SignOffLog, load_sign_offs
+from bot.watch.state import RuleStateView, load_rule_states
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class LaunchState:
     killswitch: KillSwitchSummary | None = None
     # The launch's escalations by id, for their messages (kind "escalation").
     escalations: Mapping[int, EscalationView] = field(default_factory=dict)
+    # Each Prometheus rule as last evaluated during the go-live sequence (bot/watch owns the model).
+    metrics: tuple[RuleStateView, ...] = field(default=())
 
     @property
     def is_active(self) -> bool:
@@ -149,4 +152,5 @@ async def load_state(
         as_of=now,
         killswitch=await card_killswitch(session=session, launch=launch),
         escalations=await launch_escalations(session=session, launch=launch),
+        metrics=await load_rule_states(session=session, launch_id=launch_id),
     )
