@@ -230,7 +230,7 @@ def _golive_status(state: LaunchState, roles: Mapping[str, RoleConfig]) -> list[
             roles=roles,
             now=now,
             # As last evaluated; /launch advance queries them again.
-            unhealthy_metrics=unhealthy_gate_rules(state.metrics),
+            unhealthy_metrics=[escape(m) for m in unhealthy_gate_rules(state.metrics)],
         )
         target = golive_blocks.step_label(view, view.next.number)
         if blockers.clear:

@@ -146,7 +146,7 @@ def alert_message(view: AlertView, *, loud: bool) -> MessageView:
             f"👀 Acknowledged by {mention(view.acknowledged_by_id, view.acknowledged_by_name)}"
         )
     if view.last_action:
-        lines.append(escape(view.last_action))
+        lines.append(view.last_action)  # built by the listener, user text escaped there
     blocks: list[Block] = [section_block("\n".join(lines))]
     if view.open:
         blocks.append(_buttons(view))

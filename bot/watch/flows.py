@@ -18,6 +18,7 @@ from bot.core.http import DeliveryFailed
 from bot.core.kit import MessageView
 from bot.core.launches import active_launch, lock_launch
 from bot.core.models import Launch
+from bot.core.mrkdwn import escape
 from bot.core.outbox import bump_messages, queue_notice
 from bot.core.scheduler import Job
 from bot.deps import Deps
@@ -61,7 +62,7 @@ async def gate_problems(deps: Deps) -> list[str]:
             if reading.value is None
             else f"{blocks.number(reading.value)}, healthy is {rule.healthy}"
         )
-        problems.append(f"{rule.name} ({what})")
+        problems.append(escape(f"{rule.name} ({what})"))  # shown as mrkdwn by the gate
     return problems
 
 

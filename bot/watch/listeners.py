@@ -71,7 +71,7 @@ async def on_rollback(
             channel_id=channel_id,
             alert_id=alert_id,
             action="rollback",
-            shown=f"⏪ Rollback to {requested.label} requested by <@{actor.user_id}>",
+            shown=f"⏪ Rollback to {escape(requested.label)} requested by <@{actor.user_id}>",
             source=_source(action, actor),
         )
     except Refused as exc:
