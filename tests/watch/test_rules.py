@@ -19,9 +19,10 @@ ROLLBACK = PrometheusRule.model_validate(
 )
 
 
-def run(readings: list[Reading | float], prior: Prior = Prior()) -> list[tuple[str, bool, bool]]:
+def run(readings: list[Reading | float]) -> list[tuple[str, bool, bool]]:
     """Feed readings 1 min apart; (status, fire, recover) per step, carrying the state along."""
     out = []
+    prior = Prior()
     for n, raw in enumerate(readings):
         reading = Reading.of(raw) if isinstance(raw, float) else raw
         now = T0 + timedelta(minutes=n)
