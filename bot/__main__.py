@@ -15,6 +15,7 @@ from bot import migrate
 from bot.checklist.parser import load_template, validate_template_file
 from bot.core.config import ConfigError, Settings, load_config
 from bot.golive.steps import golive_section_index, steps_report
+from bot.watch.lines import rules_report
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     checklist_sub = checklist.add_subparsers(dest="checklist_command", required=True)
     validate = checklist_sub.add_parser("validate", help="parse a Markdown checklist and report")
     validate.add_argument("path", type=Path)
+    validate.add_argument(
+        "--config", type=Path, help="also check this config file and report what its rules watch"
+    )
     export = sub.add_parser("export", help="write a launch's full record (md, csv or json)")
     export.add_argument("launch", help="launch id (12 or #12) or exact name")
     export.add_argument("--format", choices=["md", "csv", "json"], default="md")
@@ -96,6 +100,13 @@ def main(argv: list[str] | None = None) -> int:
             for phase in load_template(args.path).phases:
                 if golive_section_index(phase.sections) is not None:
                     print("\n".join(steps_report(phase.sections)))  # noqa: T201
+            if args.config is not None:
+                try:
+                    config = load_config(args.config)
+                except ConfigError as exc:
+                    return _fail(str(exc))
+                report_lines = rules_report(load_template(args.path), config.prometheus.rules)
+                print("\n".join(report_lines))  # noqa: T201
         return 0 if ok else 1
     if args.command == "playground":
         return _playground(args)

@@ -78,3 +78,18 @@ def unwatched_lines(template: ChecklistTemplate, rules: Sequence[PrometheusRule]
 def watched_line(template: ChecklistTemplate, rule: PrometheusRule) -> str | None:
     wanted = rule.name.strip().lower()
     return next((x for x in watchable_lines(template) if x.strip().lower() == wanted), None)
+
+
+def rules_report(template: ChecklistTemplate, rules: Sequence[PrometheusRule]) -> list[str]:
+    """``launchbot checklist validate --config``: what each rule watches, and the lines none does."""
+    lines = [f"prometheus rules: {len(rules)}"]
+    for rule in rules:
+        line = watched_line(template, rule)
+        where = f"watches “{line}”" if line else "watches no template line (name differs)"
+        lines.append(
+            f"  {rule.name} ({rule.action}, healthy {rule.healthy}, for {rule.for_}): {where}"
+        )
+    missing = unwatched_lines(template, rules)
+    lines.append(f"not watched: {len(missing)}")
+    lines.extend(f"  {text}" for text in missing)
+    return lines

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.__main__ import main
 from bot.core.config import ConfigError, PrometheusConfig, load_config
 from bot.standin.outside import PROM_TIMEOUT, FakePrometheus, PromError
 from bot.watch.prometheus_client import PrometheusClient
@@ -80,3 +81,19 @@ def test_a_bad_rule_stops_the_config_naming_the_file_and_the_rule(tmp_path: Path
     message = str(caught.value)
     assert str(path) in message and 'rule "Error rate < 0.1%"' in message
     assert "not a Prometheus duration" in message
+
+
+def test_checklist_validate_reports_what_each_rule_watches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = Path("bot/checklist/templates/default.md")
+    assert main(["checklist", "validate", str(template), "--config", "launchbot.example.toml"]) == 0
+    out = capsys.readouterr().out
+    assert "Error rate > 1% for 5 minutes (rollback, healthy < 0.01, for 5m): watches" in out
+    assert "not watched: 0" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[[prometheus.rules]]\nname = "x"\nquery = "q"\nhealthy = "<1"\naction = "page"\n'
+    )
+    assert main(["checklist", "validate", str(template), "--config", str(bad)]) != 0
+    assert 'prometheus.rules.0.action (rule "x")' in capsys.readouterr().err
