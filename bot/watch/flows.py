@@ -23,7 +23,7 @@ from bot.core.outbox import bump_messages, queue_notice
 from bot.core.scheduler import Job
 from bot.deps import Deps
 from bot.incidents.pagerduty import EscalationClient
-from bot.watch import blocks, state
+from bot.watch import alerts, blocks, state
 from bot.watch.lines import Trigger, find_trigger, immediate_triggers, unwatched_lines
 from bot.watch.prometheus_client import PrometheusClient
 from bot.watch.rules import HEALTHY, Reading, status_of
@@ -186,7 +186,7 @@ async def report_trigger(
     launch = await launch_in(deps, channel_id)
     async with deps.db.sessions.begin() as session:
         locked = await lock_launch(session, launch.id)
-        alert = await state.report_trigger(
+        alert = await alerts.report_trigger(
             session=session,
             launch=locked,
             trigger=trigger,
@@ -222,7 +222,7 @@ async def page_trigger(deps: Deps, alert_id: int) -> None:
             detail = {"http_status": delivery.status, "tries": len(delivery.attempts)}
     async with deps.db.sessions.begin() as session:
         locked = await lock_launch(session, launch.id)
-        await state.record_page(
+        await alerts.record_page(
             session=session,
             launch=locked,
             alert_id=alert_id,
@@ -272,7 +272,7 @@ async def acknowledge(
         locked = await lock_launch(session, launch.id)
         alert = await state.load_alert(session=session, alert_id=alert_id)
         state.alert_launch_check(alert, locked)
-        first = await state.acknowledge(
+        first = await alerts.acknowledge(
             session=session,
             launch=locked,
             alert_id=alert_id,
@@ -297,7 +297,7 @@ async def record_action(
     launch = await launch_in(deps, channel_id)
     async with deps.db.sessions.begin() as session:
         locked = await lock_launch(session, launch.id)
-        await state.record_action(
+        await alerts.record_action(
             session=session,
             launch=locked,
             alert_id=alert_id,

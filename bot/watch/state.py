@@ -17,7 +17,6 @@ from bot.core.config import PrometheusRule
 from bot.core.errors import Conflict, NotFound
 from bot.core.events import SYSTEM, Actor, EventKind, append_event
 from bot.core.models import GoLive, Launch, MetricAlert, MetricRuleState, SlackMessage
-from bot.watch.lines import Trigger
 from bot.watch.rules import BREACHED, HEALTHY, Prior, Reading, Transition, evaluate, worse
 
 ALERT_MESSAGE = "metric_alert"
@@ -223,15 +222,15 @@ async def _follow_alert(
     outcome = Outcome(changed)
     if step.realert:
         alert.realerted_at = now
-        await _event(session, launch, EventKind.METRIC_ALERT_REALERTED, alert, now)
-        await _add_message(session, launch, alert, loud=True)
+        await alert_event(session, launch, EventKind.METRIC_ALERT_REALERTED, alert, now)
+        await add_alert_message(session, launch, alert, loud=True)
         outcome = Outcome(changed, realerted=AlertView.model_validate(alert))
     elif step.recover:
         alert.status = "recovered"
         alert.recovered_at = now
         row.alert_id = None
         row.healthy_since = None
-        await _event(session, launch, EventKind.METRIC_ALERT_RECOVERED, alert, now)
+        await alert_event(session, launch, EventKind.METRIC_ALERT_RECOVERED, alert, now)
         outcome = Outcome(changed, recovered=AlertView.model_validate(alert))
     await refresh_alert_messages(session, alert)
     return outcome
@@ -261,12 +260,12 @@ async def _open_alert(
     )
     session.add(alert)
     await session.flush()
-    await _event(session, launch, EventKind.METRIC_ALERT_FIRED, alert, now, {"for": rule.for_})
-    await _add_message(session, launch, alert, loud=True)
+    await alert_event(session, launch, EventKind.METRIC_ALERT_FIRED, alert, now, {"for": rule.for_})
+    await add_alert_message(session, launch, alert, loud=True)
     return alert
 
 
-async def _event(
+async def alert_event(
     session: AsyncSession,
     launch: Launch,
     kind: EventKind,
@@ -303,7 +302,7 @@ def snapshot(alert: MetricAlert, *, loud: bool) -> dict[str, Any]:
     return {"alert": AlertView.model_validate(alert).model_dump(mode="json"), "loud": loud}
 
 
-async def _add_message(
+async def add_alert_message(
     session: AsyncSession, launch: Launch, alert: MetricAlert, *, loud: bool
 ) -> None:
     last = await session.scalar(
@@ -340,124 +339,6 @@ async def refresh_alert_messages(session: AsyncSession, alert: MetricAlert) -> N
             .where(SlackMessage.id == message.id)
             .values(body=snapshot(alert, loud=loud), version=SlackMessage.version + 1)
         )
-
-
-# ---------------------------------------------------------------------------------------------------
-# People: acknowledge, what a button did, triggers reported by hand
-
-
-async def alert_for_update(session: AsyncSession, alert_id: int) -> MetricAlert:
-    row = await session.get(MetricAlert, alert_id, with_for_update=True)
-    if row is None:
-        raise NotFound(f"There is no metric alert #{alert_id}.")
-    return row
-
-
-async def acknowledge(
-    *, session: AsyncSession, launch: Launch, alert_id: int, actor: Actor, at: datetime, source: str
-) -> bool:
-    """Anyone may acknowledge; the first one is recorded on the alert, every press in the log."""
-    alert = await alert_for_update(session, alert_id)
-    first = alert.acknowledged_by_id is None
-    if first:
-        alert.acknowledged_by_id = actor.user_id
-        alert.acknowledged_by_name = actor.name
-        alert.acknowledged_at = at
-        await refresh_alert_messages(session, alert)
-    await _event(
-        session,
-        launch,
-        EventKind.METRIC_ALERT_ACKNOWLEDGED,
-        alert,
-        at,
-        {"first": first, "source": source},
-        actor=actor,
-    )
-    return first
-
-
-async def record_action(
-    *,
-    session: AsyncSession,
-    launch: Launch,
-    alert_id: int,
-    actor: Actor,
-    at: datetime,
-    action: str,
-    shown: str,
-    source: str,
-) -> None:
-    """A Roll back or Hold press that did what the command does: shown on the alert, recorded."""
-    alert = await alert_for_update(session, alert_id)
-    alert.last_action = shown
-    await refresh_alert_messages(session, alert)
-    await _event(
-        session,
-        launch,
-        EventKind.METRIC_ALERT_ACTION,
-        alert,
-        at,
-        {"action": action, "source": source},
-        actor=actor,
-    )
-
-
-async def report_trigger(
-    *,
-    session: AsyncSession,
-    launch: Launch,
-    trigger: Trigger,
-    actor: Actor,
-    at: datetime,
-    source: str,
-) -> MetricAlert:
-    """An immediate rollback trigger reported by hand: an alert of its own, paged by the caller
-    with a dedup key per report."""
-    alert = MetricAlert(
-        launch_id=launch.id,
-        source="trigger",
-        name=trigger.text,
-        breached_since=at,
-        opened_at=at,
-        evaluated_at=at,
-        status="reported",
-        reported_by_id=actor.user_id,
-        reported_by_name=actor.name,
-        page_status="pending",
-    )
-    session.add(alert)
-    await session.flush()
-    alert.page_dedup_key = f"launchbot-{launch.id}-trigger-{alert.id}"
-    await _event(
-        session,
-        launch,
-        EventKind.ROLLBACK_TRIGGER_REPORTED,
-        alert,
-        at,
-        {"slug": trigger.slug, "dedup_key": alert.page_dedup_key, "source": source},
-        actor=actor,
-    )
-    await _add_message(session, launch, alert, loud=True)
-    return alert
-
-
-async def record_page(
-    *,
-    session: AsyncSession,
-    launch: Launch,
-    alert_id: int,
-    at: datetime,
-    status: str,
-    detail: dict[str, Any],
-) -> None:
-    alert = await alert_for_update(session, alert_id)
-    alert.page_status = status
-    kind = {
-        "sent": EventKind.PAGERDUTY_TRIGGER_SENT,
-        "failed": EventKind.PAGERDUTY_TRIGGER_FAILED,
-    }.get(status, EventKind.PAGERDUTY_TRIGGER_SKIPPED)
-    await _event(session, launch, kind, alert, at, {"dedup_key": alert.page_dedup_key, **detail})
-    await refresh_alert_messages(session, alert)
 
 
 def alert_launch_check(alert: AlertView, launch: Launch) -> None:
