@@ -17,6 +17,7 @@ from bot.checklist.parser import load_template, validate_template_file
 from bot.checklist.schedule import schedule_report
 from bot.core.config import ConfigError, Settings, load_config
 from bot.golive.steps import golive_section_index, steps_report
+from bot.watch.lines import rules_report
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
         type=date.fromisoformat,
         metavar="YYYY-MM-DD",
         help="also print the calendar ([schedule] of LAUNCHBOT_CONFIG) for this launch day",
+    )
+    validate.add_argument(
+        "--config", type=Path, help="also check this config file and report what its rules watch"
     )
     export = sub.add_parser("export", help="write a launch's full record (md, csv or json)")
     export.add_argument("launch", help="launch id (12 or #12) or exact name")
@@ -126,6 +130,13 @@ def main(argv: list[str] | None = None) -> int:
                 except ConfigError as exc:
                     return _fail(str(exc))
                 print(schedule_report(load_template(args.path), rule, args.on))  # noqa: T201
+            if args.config is not None:
+                try:
+                    config = load_config(args.config)
+                except ConfigError as exc:
+                    return _fail(str(exc))
+                report_lines = rules_report(load_template(args.path), config.prometheus.rules)
+                print("\n".join(report_lines))  # noqa: T201
         return 0 if ok else 1
     if args.command == "playground":
         return _playground(args)

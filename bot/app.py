@@ -33,6 +33,9 @@ from bot.launch.blocks import launch_card
 from bot.launch.state import LaunchState, load_state
 from bot.signoffs import listeners as signoffs_listeners
 from bot.signoffs.blocks import go_message
+from bot.watch import listeners as watch_listeners
+from bot.watch.blocks import render_alert
+from bot.watch.state import ALERT_MESSAGE
 
 
 class _SameTokenWarning(logging.Filter):
@@ -64,6 +67,7 @@ def build_app(deps: Deps, *, process_before_response: bool = True) -> AsyncApp:
     checklist_listeners.register(app)
     incidents_listeners.register(app)
     signoffs_listeners.register(app)
+    watch_listeners.register(app)
     register_renderers(deps.publisher, deps)
     register_reactions(deps)
     return app
@@ -108,6 +112,8 @@ def register_renderers(publisher: Publisher, deps: Deps) -> None:
         once=True,
         on_posted=escalation_posted,
     )
+    # A metric alert renders the snapshot its row stored; updated in place for the whole episode.
+    publisher.register(ALERT_MESSAGE, render_alert, placement=Placement.CHANNEL)
     publisher.register(
         ANNOUNCEMENT, lambda state, message: render_body(message.body), placement=Placement.CHANNEL
     )

@@ -41,6 +41,7 @@ from bot.golive.timer_flows import golive_job
 from bot.incidents.escalation_flows import escalation_job
 from bot.incidents.killswitch_flows import killswitch_job
 from bot.server import Activity, make_web_app
+from bot.watch.flows import watch_job
 
 logger = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -128,12 +129,17 @@ def _build_scheduler(deps: Deps) -> Scheduler:
     return Scheduler(
         clock=deps.clock,
         # The poll interval is in bot seconds: a faster clock polls as often in bot time.
-        poll_seconds=max(0.05, deps.config.escalation.poll_seconds / deps.settings.time_scale),
+        poll_seconds=max(
+            0.05,
+            min(deps.config.escalation.poll_seconds, deps.config.prometheus.interval_seconds)
+            / deps.settings.time_scale,
+        ),
         jobs=(
             escalation_job(deps),
             killswitch_job(deps),
             golive_job(deps),
             calendar_job(deps),
+            watch_job(deps),
             deps.publisher.sweep_job(),
         ),
     )

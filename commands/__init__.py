@@ -33,6 +33,7 @@ from commands import (
     help,
     hold,
     killswitch,
+    metrics,
     phase,
     report,
     resume,
@@ -40,6 +41,7 @@ from commands import (
     signoff,
     start,
     status,
+    trigger,
 )
 
 logger = logging.getLogger(__name__)
@@ -126,6 +128,17 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         date.run,
         "/launch date YYYY-MM-DD <reason>",
         "move launch day (sign-off or go-live role holders); what is not posted yet moves with it",
+    ),
+    "metrics": Subcommand(
+        metrics.run,
+        "/launch metrics",
+        "every Prometheus rule now: value, threshold, state; and template lines not watched",
+        max_args=0,
+    ),
+    "trigger": Subcommand(
+        trigger.run,
+        "/launch trigger [<name>]",
+        "list the immediate rollback triggers, or report one: red alert and a critical page",
     ),
     "help": Subcommand(help.runner(lambda: usage_lines()), "/launch help", "this list"),
 }

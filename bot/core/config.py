@@ -6,7 +6,7 @@ import re
 import tomllib
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -226,8 +226,92 @@ class ScheduleConfig(BaseModel):
         return time(int(hours), int(minutes))
 
 
+_COMPARISON = re.compile(r"^\s*(<=|>=|<|>)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+_DURATION = re.compile(
+    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
+)
+_DURATION_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
+
+
+def parse_comparison(text: str) -> tuple[str, float]:
+    """``"< 0.001"`` → ``("<", 0.001)``; ValueError names what a comparison looks like."""
+    found = _COMPARISON.match(text)
+    if found is None:
+        raise ValueError(
+            f'{text!r} is not a comparison: write "<", "<=", ">" or ">=" and a number, '
+            'e.g. "< 0.001"'
+        )
+    return found.group(1), float(found.group(2))
+
+
+def parse_duration(text: str) -> float:
+    """A Prometheus duration (``30s``, ``5m``, ``1h30m``, ``0s``) in seconds."""
+    found = _DURATION.match(text.strip()) if text.strip() else None
+    if found is None or not any(found.groups()):
+        raise ValueError(
+            f"{text!r} is not a Prometheus duration: a number and a unit (ms, s, m, h, d, w, y), "
+            'e.g. "5m" or "1h30m"'
+        )
+    return sum(
+        int(n) * unit for n, unit in zip(found.groups(), _DURATION_SECONDS, strict=True) if n
+    )
+
+
+class PrometheusRule(BaseModel):
+    """``[[prometheus.rules]]``: one watched threshold or rollback trigger (README, "Metric watch")."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    query: str = Field(min_length=1)
+    healthy: str
+    for_: str = Field(default="0s", alias="for")
+    action: Literal["gate", "rollback"] = "gate"
+    # The second level of a rollback rule: an open alert is posted again (new message, @here) once
+    # the value is past it. Default: twice the threshold for "<"/"<=" rules, none for ">"/">=".
+    realert: str | None = None
+
+    @field_validator("healthy", "realert", mode="after")
+    @classmethod
+    def _comparison(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_comparison(value)
+        return value
+
+    @field_validator("for_", mode="after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def for_seconds(self) -> float:
+        return parse_duration(self.for_)
+
+
 class PrometheusConfig(BaseModel):
+    """``[prometheus]``: where to query and what to watch during the go-live sequence."""
+
+    model_config = ConfigDict(extra="forbid")
+
     url: str | None = None
+    # How often rules are evaluated while a launch's go-live sequence runs (bot clock).
+    interval_seconds: float = Field(default=15.0, gt=0)
+    # One query's budget; a slower answer is "unknown: query timed out".
+    timeout_seconds: float = Field(default=5.0, gt=0)
+    # Hold-down before an alert counts as recovered: healthy at every evaluation this long.
+    recover_after: str = "1m"
+    rules: list[PrometheusRule] = []
+
+    @field_validator("recover_after", mode="after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def recover_seconds(self) -> float:
+        return parse_duration(self.recover_after)
 
 
 class AppConfig(BaseModel):
@@ -265,7 +349,19 @@ def load_config(path: Path | None) -> AppConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"config file {path}: {where}: {first['msg']}") from exc
+        raise ConfigError(
+            f"config file {path}: {where}{_rule_named(data, first['loc'])}: {first['msg']}"
+        ) from exc
     if config.template is not None and not config.template.is_absolute():
         config.template = path.parent / config.template
     return config
+
+
+def _rule_named(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
+    """`` (rule "Error rate < 0.1%")`` when the error is inside a ``[[prometheus.rules]]`` table."""
+    if len(loc) < 3 or loc[:2] != ("prometheus", "rules") or not isinstance(loc[2], int):
+        return ""
+    rules = (data.get("prometheus") or {}).get("rules") or []
+    rule = rules[loc[2]] if loc[2] < len(rules) else None
+    name = rule.get("name") if isinstance(rule, dict) else None
+    return f' (rule "{name}")' if name else ""

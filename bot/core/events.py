@@ -94,6 +94,13 @@ class EventKind(StrEnum):
     DAY_CHECKS_POSTED = "day_checks_posted"
     EVENING_SUMMARY_SENT = "evening_summary_sent"
     SCHEDULED_POST_SKIPPED = "scheduled_post_skipped"
+    METRIC_STATE_CHANGED = "metric_state_changed"
+    METRIC_ALERT_FIRED = "metric_alert_fired"
+    METRIC_ALERT_REALERTED = "metric_alert_realerted"
+    METRIC_ALERT_RECOVERED = "metric_alert_recovered"
+    METRIC_ALERT_ACKNOWLEDGED = "metric_alert_acknowledged"
+    METRIC_ALERT_ACTION = "metric_alert_action"
+    ROLLBACK_TRIGGER_REPORTED = "rollback_trigger_reported"
 
 
 GENESIS_HASH = "0" * 64

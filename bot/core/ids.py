@@ -19,6 +19,10 @@ class ActionId(StrEnum):
     KILLSWITCH_NAME = "launch-killswitch-name"
     KILLSWITCH_REASON = "launch-killswitch-reason"
     KILLSWITCH_AGAIN = "launch-killswitch-again"
+    METRIC_ROLLBACK = "launch-metric-rollback"
+    METRIC_HOLD = "launch-metric-hold"
+    METRIC_ACK = "launch-metric-ack"
+    TRIGGER_REPORT = "launch-trigger-report"
 
 
 class BlockPrefix(StrEnum):
@@ -43,6 +47,10 @@ class IncidentBlock(StrEnum):
 
     KILLSWITCH_NAME = "launch-killswitch-name"
     KILLSWITCH_REASON = "launch-killswitch-reason"
+    METRIC_ROLLBACK = "launch-metric-rollback"
+    METRIC_HOLD = "launch-metric-hold"
+    METRIC_ACK = "launch-metric-ack"
+    TRIGGER_REPORT = "launch-trigger-report"
     ESCALATION_ACTIONS = "launch-escalation-actions"
     KILLSWITCH_AGAIN = "launch-killswitch-again"
 

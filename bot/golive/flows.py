@@ -33,6 +33,7 @@ from bot.golive.gate import advance_blockers
 from bot.golive.state import GoLiveView, TrafficView, load_golive
 from bot.golive.traffic_client import TrafficClient
 from bot.signoffs.log import load_sign_offs
+from bot.watch.flows import gate_problems
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ async def request_advance(
     """Gate the next step; store it (forced past items, soak and metrics if asked) or refuse."""
     launch = await launch_here(deps, channel_id)
     await authorize(deps, actor, launch, "advance")
+    # Gate rules are queried now, outside the transaction: unknown counts as unhealthy.
+    unhealthy = await gate_problems(deps)
     now = deps.clock()
     async with deps.db.sessions.begin() as session:
         locked = await lock_launch(session, launch.id)
@@ -115,6 +118,7 @@ async def request_advance(
             roles=deps.config.roles,
             now=now,
             launch_closed=locked.closed_at is not None,
+            unhealthy_metrics=unhealthy,
         )
         forced = force_reason is not None
         if blockers.hard or (blockers.soft and not forced):

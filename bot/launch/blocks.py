@@ -23,6 +23,8 @@ from bot.golive.gate import advance_blockers
 from bot.launch.state import LaunchState
 from bot.signoffs.blocks import signoff_table
 from bot.signoffs.log import board
+from bot.watch.blocks import card_line
+from bot.watch.state import unhealthy_gate_rules
 
 
 def _next_step(state: LaunchState) -> str:
@@ -229,6 +231,9 @@ def _golive_lines(state: LaunchState) -> list[Block]:
     hold = golive_blocks.hold_line(view)
     if hold:
         lines.append(hold)
+    metrics = card_line(state.metrics)
+    if metrics:
+        lines.append(metrics)
     return [{"type": "section", "text": mrkdwn_text("\n".join(lines))}]
 
 
@@ -242,9 +247,18 @@ def _golive_status(state: LaunchState, roles: Mapping[str, RoleConfig]) -> list[
     hold = golive_blocks.hold_line(view)
     if hold:
         lines.append(hold)
+    metrics = card_line(state.metrics)
+    if metrics:
+        lines.append(metrics)
     if view.next is not None:
         blockers = advance_blockers(
-            view, phases=state.phases, sign_offs=state.sign_offs, roles=roles, now=now
+            view,
+            phases=state.phases,
+            sign_offs=state.sign_offs,
+            roles=roles,
+            now=now,
+            # As last evaluated; /launch advance queries them again.
+            unhealthy_metrics=[escape(m) for m in unhealthy_gate_rules(state.metrics)],
         )
         target = golive_blocks.step_label(view, view.next.number)
         if blockers.clear:

@@ -19,6 +19,7 @@ from bot.golive.state import GoLiveView, load_golive
 from bot.incidents.escalation_state import EscalationView, launch_escalations
 from bot.incidents.killswitch_state import KillSwitchSummary, card_killswitch
 from bot.signoffs.log import SignOffLog, load_sign_offs
+from bot.watch.state import RuleStateView, load_rule_states
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class LaunchState:
     escalations: Mapping[int, EscalationView] = field(default_factory=dict)
     # Launch day and the scheduled posts (bot/calendar owns the model); None for an undated launch.
     calendar: CalendarView | None = None
+    # Each Prometheus rule as last evaluated during the go-live sequence (bot/watch owns the model).
+    metrics: tuple[RuleStateView, ...] = field(default=())
 
     @property
     def is_active(self) -> bool:
@@ -154,4 +157,5 @@ async def load_state(
         killswitch=await card_killswitch(session=session, launch=launch),
         escalations=await launch_escalations(session=session, launch=launch),
         calendar=await load_calendar(session=session, launch=launch),
+        metrics=await load_rule_states(session=session, launch_id=launch_id),
     )

@@ -1,0 +1,1 @@
+"""Metric watch: Prometheus rules evaluated during the go-live sequence, their alerts, and the template's immediate rollback triggers."""

@@ -1,0 +1,285 @@
+"""Pure Block Kit builders of the metric watch: the alert (updated in place), recovery, /launch
+metrics, /launch trigger's list and confirmation, and the card's metrics line."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.core.config import PrometheusRule
+from bot.core.ids import ActionId
+from bot.core.kit import (
+    Block,
+    MessageView,
+    context_block,
+    header_block,
+    mention,
+    notice,
+    plain_text,
+    section_block,
+    slack_date,
+)
+from bot.core.mrkdwn import escape
+from bot.watch.lines import Trigger
+from bot.watch.payloads import AlertValue, TriggerValue
+from bot.watch.rules import BREACHED, HEALTHY, Reading, status_of
+from bot.watch.state import AlertView, RuleStateView
+
+
+def number(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return f"{value:.4g}"
+
+
+def held_for(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return f"{int(seconds)} s"
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def state_text(status: str, *, value: float | None, reason: str | None, seconds: float) -> str:
+    """healthy / breached for 3 min / unknown: no data — the words used everywhere."""
+    if status == HEALTHY:
+        return "✅ healthy"
+    if status == BREACHED:
+        return f"🔴 breached for {held_for(seconds)}"
+    return f"❓ unknown: {escape(reason or 'no reading')}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The alert
+
+
+def _buttons(view: AlertView) -> Block:
+    value = AlertValue(alert_id=view.id).encode()
+    return {
+        "type": "actions",
+        "block_id": f"launch-metric-alert-{view.id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": ActionId.METRIC_ROLLBACK,
+                "text": plain_text("Roll back", 75),
+                "style": "danger",
+                "value": value,
+                "confirm": {
+                    "title": plain_text("Roll back one step?", 100),
+                    "text": plain_text(
+                        "Exactly /launch rollback: live traffic goes back one go-live step "
+                        "(traffic webhook first), and the channel is told.",
+                        300,
+                    ),
+                    "confirm": plain_text("Roll back", 30),
+                    "deny": plain_text("Cancel", 30),
+                    "style": "danger",
+                },
+            },
+            {
+                "type": "button",
+                "action_id": ActionId.METRIC_HOLD,
+                "text": plain_text("Hold", 75),
+                "value": value,
+                "confirm": {
+                    "title": plain_text("Hold the rollout?", 100),
+                    "text": plain_text(
+                        "Exactly /launch hold: the go-live sequence pauses and its soak clock "
+                        "stops until /launch resume.",
+                        300,
+                    ),
+                    "confirm": plain_text("Hold", 30),
+                    "deny": plain_text("Cancel", 30),
+                },
+            },
+            {
+                "type": "button",
+                "action_id": ActionId.METRIC_ACK,
+                "text": plain_text("Acknowledge", 75),
+                "style": "primary",
+                "value": value,
+            },
+        ],
+    }
+
+
+def alert_message(view: AlertView, *, loud: bool) -> MessageView:
+    """One episode's message: first post (and a re-alert) with ``@here``; updated in place with
+    the value, how long it has held, the worst value, who acknowledged and what was done."""
+    here = "<!here> " if loud else ""
+    if view.source == "trigger":
+        head = f"🚨 {here}*Immediate rollback trigger reported: {escape(view.name)}*"
+        body = (
+            f"Reported by {mention(view.reported_by_id, view.reported_by_name)} "
+            f"{slack_date(view.opened_at)}. *Immediate rollback is recommended.*"
+        )
+        page = {
+            "sent": "PagerDuty paged (critical)",
+            "failed": "⚠️ PagerDuty page FAILED: call the on-call",
+            "skipped": "PagerDuty not configured: call the on-call",
+        }.get(view.page_status or "", "paging PagerDuty (critical)…")
+        lines = [head, body, page]
+    else:
+        seconds = (view.evaluated_at - view.breached_since).total_seconds()
+        if view.status == "recovered":
+            lines = [f"✅ *Recovered: {escape(view.name)}*"]
+        else:
+            worse = " — *worse, past its second level*" if view.realerted_at else ""
+            lines = [f"🔴 {here}*Rollback rule breached: {escape(view.name)}*{worse}"]
+        lines.append(
+            f"Value *{number(view.value)}* · healthy is `{escape(view.threshold or '')}` · "
+            f"breached for {held_for(seconds)} (since {slack_date(view.breached_since)}) · "
+            f"worst {number(view.worst)}"
+        )
+        if view.recovered_at is not None:
+            lines.append(f"Recovered {slack_date(view.recovered_at)}")
+        lines.append(f"Query: `{escape(view.query or '')}`")
+    if view.acknowledged_by_id:
+        lines.append(
+            f"👀 Acknowledged by {mention(view.acknowledged_by_id, view.acknowledged_by_name)}"
+        )
+    if view.last_action:
+        lines.append(view.last_action)  # built by the listener, user text escaped there
+    blocks: list[Block] = [section_block("\n".join(lines))]
+    if view.open:
+        blocks.append(_buttons(view))
+    text = (
+        f"{here}Immediate rollback trigger: {escape(view.name)}"
+        if view.source == "trigger"
+        else f"{here}Metric alert: {escape(view.name)} ({view.status})"
+    )
+    return MessageView(text=text, blocks=blocks)
+
+
+def render_alert(state: Any, message: Any) -> MessageView:
+    """The publisher's renderer for ``metric_alert``: the snapshot stored in the message's body."""
+    body = message.body or {}
+    return alert_message(AlertView.model_validate(body["alert"]), loud=bool(body.get("loud")))
+
+
+def recovered(view: AlertView) -> MessageView:
+    return notice(
+        f"✅ *{escape(view.name)}* recovered: {number(view.value)} "
+        f"(healthy is `{escape(view.threshold or '')}`); worst was {number(view.worst)}."
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# /launch metrics
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    rule: PrometheusRule
+    reading: Reading
+    # When the current breach began, as last stored for this launch (None: not breached or never
+    # evaluated during the sequence).
+    breached_since: datetime | None = None
+
+
+def metrics_view(
+    rows: Sequence[RuleRow], *, unwatched: Sequence[str], now: datetime, configured: bool
+) -> MessageView:
+    blocks: list[Block] = [header_block("Metrics")]
+    if not configured:
+        blocks.append(section_block("Prometheus is not configured: `[prometheus] url` is unset."))
+    lines = []
+    for row in rows:
+        status = status_of(row.rule, row.reading)
+        seconds = (now - row.breached_since).total_seconds() if row.breached_since else 0.0
+        lines.append(
+            f"• *{escape(row.rule.name)}* ({row.rule.action}"
+            + (f", for {row.rule.for_}" if row.rule.for_seconds else "")
+            + f"): {number(row.reading.value)} · healthy is `{escape(row.rule.healthy)}` · "
+            + state_text(
+                status, value=row.reading.value, reason=row.reading.unknown, seconds=seconds
+            )
+        )
+    if not lines:
+        lines.append("No `[[prometheus.rules]]` are configured.")
+    blocks.append(section_block("\n".join(lines)))
+    if unwatched:
+        blocks.append(
+            section_block(
+                "*Not watched* (no rule names these template lines):\n"
+                + "\n".join(f"• {escape(x)}" for x in unwatched)
+            )
+        )
+    blocks.append(
+        context_block(f"Queried {slack_date(now)} · gate rules must be healthy to advance")
+    )
+    return MessageView(text="Metrics", blocks=blocks)
+
+
+# ---------------------------------------------------------------------------------------------------
+# /launch trigger
+
+
+def trigger_list(triggers: Sequence[Trigger]) -> MessageView:
+    if not triggers:
+        return notice("The checklist template has no *Immediate Rollback Triggers*.")
+    listed = "\n".join(f"• `{t.slug}` — {escape(t.text)}" for t in triggers)
+    return notice(
+        f"*Immediate rollback triggers* (`/launch trigger <name>` reports one):\n{listed}"
+    )
+
+
+def trigger_confirm(trigger: Trigger) -> MessageView:
+    text = (
+        f"Report *{escape(trigger.text)}*? The channel gets a red alert recommending immediate "
+        "rollback and PagerDuty is paged as critical."
+    )
+    return MessageView(
+        text=text,
+        blocks=[
+            section_block(text),
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": ActionId.TRIGGER_REPORT,
+                        "text": plain_text("Report it", 75),
+                        "style": "danger",
+                        "value": TriggerValue(slug=trigger.slug).encode(),
+                        "confirm": {
+                            "title": plain_text("Report this trigger?", 100),
+                            "text": plain_text(
+                                f"“{trigger.text}”: red alert here and a critical page.", 300
+                            ),
+                            "confirm": plain_text("Report", 30),
+                            "deny": plain_text("Cancel", 30),
+                            "style": "danger",
+                        },
+                    }
+                ],
+            },
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# The card and /launch status
+
+
+def card_line(states: Sequence[RuleStateView]) -> str | None:
+    """ "📈 Metrics: 3 healthy · Error rate < 0.1% breached for 3 min · p95 unknown: no data"."""
+    if not states:
+        return None
+    healthy = sum(1 for s in states if s.status == HEALTHY)
+    parts = [f"*Metrics:* {healthy}/{len(states)} healthy"]
+    for s in states:
+        if s.status != HEALTHY:
+            parts.append(
+                f"*{escape(s.rule)}* "
+                + state_text(s.status, value=s.value, reason=s.reason, seconds=s.breached_for())
+                + (f" ({number(s.value)})" if s.value is not None else "")
+            )
+    return "📈 " + " · ".join(parts)

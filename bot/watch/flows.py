@@ -1,0 +1,319 @@
+"""Metric watch flows: evaluate every rule for every watched launch from the scheduler loop, read the
+rules when asked (``/launch metrics``, the advance gate), and the people's side of an alert
+(acknowledge, an immediate trigger reported and paged).
+
+Prometheus is queried outside any transaction; each launch's evaluations are then stored under its
+lock in one transaction, with the notices they cause."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from bot.core.config import PrometheusRule
+from bot.core.errors import BadInput, NotFound
+from bot.core.events import Actor
+from bot.core.http import DeliveryFailed
+from bot.core.kit import MessageView
+from bot.core.launches import active_launch, lock_launch
+from bot.core.models import Launch
+from bot.core.mrkdwn import escape
+from bot.core.outbox import bump_messages, queue_notice
+from bot.core.scheduler import Job
+from bot.deps import Deps
+from bot.incidents.pagerduty import EscalationClient
+from bot.watch import alerts, blocks, state
+from bot.watch.lines import Trigger, find_trigger, immediate_triggers, unwatched_lines
+from bot.watch.prometheus_client import PrometheusClient
+from bot.watch.rules import HEALTHY, Reading, status_of
+
+logger = logging.getLogger(__name__)
+
+
+def _client(deps: Deps) -> PrometheusClient:
+    return PrometheusClient(deps.http, deps.config.prometheus)
+
+
+async def read_rules(deps: Deps) -> list[tuple[PrometheusRule, Reading]]:
+    rules = list(deps.config.prometheus.rules)
+    readings = await _client(deps).read_all(rules)
+    for rule, reading in zip(rules, readings, strict=True):
+        result = "unknown" if reading.value is None else status_of(rule, reading)
+        deps.metrics.inc("launchbot_metric_evaluations_total", rule=rule.name, result=result)
+        if reading.value is None:
+            deps.metrics.inc("launchbot_metric_unknowns_total", rule=rule.name)
+    return list(zip(rules, readings, strict=True))
+
+
+async def gate_problems(deps: Deps) -> list[str]:
+    """Gate rules not healthy right now, queried now: named with their value or why unknown."""
+    gate = [r for r in deps.config.prometheus.rules if r.action == "gate"]
+    if not gate:
+        return []
+    readings = await _client(deps).read_all(gate)
+    problems = []
+    for rule, reading in zip(gate, readings, strict=True):
+        status = status_of(rule, reading)
+        if status == HEALTHY:
+            continue
+        what = (
+            f"unknown: {reading.unknown}"
+            if reading.value is None
+            else f"{blocks.number(reading.value)}, healthy is {rule.healthy}"
+        )
+        problems.append(escape(f"{rule.name} ({what})"))  # shown as mrkdwn by the gate
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------------
+# The scheduler's job
+
+
+async def evaluate(deps: Deps, now: datetime) -> int:
+    """One evaluation of every rule for every watched launch; returns how many launches."""
+    if not deps.config.prometheus.rules:
+        return 0
+    async with deps.db.read_sessions() as session:
+        launches = [launch.id for launch in await state.watched_launches(session)]
+    if not launches:
+        return 0
+    readings = await read_rules(deps)
+    for launch_id in launches:
+        await _evaluate_launch(deps, launch_id, readings, now)
+        deps.publisher.kick(launch_id)
+    return len(launches)
+
+
+async def _evaluate_launch(
+    deps: Deps, launch_id: int, readings: list[tuple[PrometheusRule, Reading]], now: datetime
+) -> None:
+    recover_seconds = deps.config.prometheus.recover_seconds
+    async with deps.db.sessions.begin() as session:
+        launch = await lock_launch(session, launch_id)
+        if launch.closed_at is not None:
+            return
+        card_changed = False
+        for rule, reading in readings:
+            outcome = await state.apply_reading(
+                session=session,
+                launch=launch,
+                rule=rule,
+                reading=reading,
+                now=now,
+                recover_seconds=recover_seconds,
+            )
+            card_changed = card_changed or outcome.changed
+            if outcome.fired is not None or outcome.realerted is not None:
+                deps.metrics.inc("launchbot_metric_alerts_total", rule=rule.name)
+            if outcome.recovered is not None:
+                await queue_notice(
+                    session=session,
+                    launch_id=launch.id,
+                    channel_id=launch.channel_id,
+                    view=blocks.recovered(outcome.recovered),
+                    loud=True,
+                )
+        if card_changed:
+            await bump_messages(session, launch.id, [])
+
+
+def watch_job(deps: Deps) -> Job:
+    """Evaluates every ``[prometheus].interval_seconds`` of the bot's clock, whatever the loop's
+    poll interval."""
+    last: list[datetime] = []
+
+    async def run(now: datetime) -> None:
+        interval = deps.config.prometheus.interval_seconds
+        if last and (now - last[-1]).total_seconds() < interval:
+            return
+        last[:] = [now]
+        await evaluate(deps, now)
+
+    return Job(name="watch", run=run)
+
+
+# ---------------------------------------------------------------------------------------------------
+# /launch metrics
+
+
+async def launch_in(deps: Deps, channel_id: str) -> Launch:
+    async with deps.db.read_sessions() as session:
+        launch = await active_launch(session=session, channel_id=channel_id)
+    if launch is None:
+        raise NotFound("There is no active launch in this channel.")
+    return launch
+
+
+async def metrics_now(deps: Deps, launch: Launch) -> MessageView:
+    readings = await read_rules(deps)
+    async with deps.db.read_sessions() as session:
+        stored = {
+            s.rule: s for s in await state.load_rule_states(session=session, launch_id=launch.id)
+        }
+    now = deps.clock()
+    rows = []
+    for rule, reading in readings:
+        since = stored[rule.name].breached_since if rule.name in stored else None
+        if status_of(rule, reading) == "breached" and since is None:
+            since = now
+        rows.append(blocks.RuleRow(rule, reading, since if reading.value is not None else None))
+    return blocks.metrics_view(
+        rows,
+        unwatched=unwatched_lines(deps.template, deps.config.prometheus.rules),
+        now=now,
+        configured=bool(deps.config.prometheus.url),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Immediate rollback triggers
+
+
+def trigger_named(deps: Deps, name: str) -> Trigger:
+    trigger = find_trigger(deps.template, name)
+    if trigger is None:
+        known = ", ".join(f"`{t.slug}`" for t in immediate_triggers(deps.template))
+        raise BadInput(f"No immediate rollback trigger is called “{name}”. Known: {known}.")
+    return trigger
+
+
+async def report_trigger(
+    deps: Deps, *, actor: Actor, channel_id: str, slug: str, source: str
+) -> int:
+    """Record the report and its red alert (one transaction); returns the alert id to page."""
+    trigger = trigger_named(deps, slug)
+    launch = await launch_in(deps, channel_id)
+    async with deps.db.sessions.begin() as session:
+        locked = await lock_launch(session, launch.id)
+        alert = await alerts.report_trigger(
+            session=session,
+            launch=locked,
+            trigger=trigger,
+            actor=actor,
+            at=deps.clock(),
+            source=source,
+        )
+        alert_id = alert.id
+    deps.metrics.inc("launchbot_metric_alerts_total", rule=trigger.slug)
+    deps.publisher.kick(launch.id)
+    return alert_id
+
+
+async def page_trigger(deps: Deps, alert_id: int) -> None:
+    """Page PagerDuty (critical) for a reported trigger, with the report's own dedup key."""
+    async with deps.db.read_sessions() as session:
+        alert = await state.load_alert(session=session, alert_id=alert_id)
+        launch = await session.get(Launch, alert.launch_id)
+    assert launch is not None
+    client = EscalationClient(deps.http, deps.config.pagerduty)
+    detail: dict[str, Any] = {}
+    if not client.configured:
+        status = "skipped"
+    else:
+        event = _page_event(deps, alert, launch)
+        try:
+            delivery = await client.send(event)
+        except DeliveryFailed as exc:
+            status = "failed"
+            detail = {"http_status": exc.status, "error": str(exc), "tries": len(exc.attempts)}
+        else:
+            status = "sent"
+            detail = {"http_status": delivery.status, "tries": len(delivery.attempts)}
+    async with deps.db.sessions.begin() as session:
+        locked = await lock_launch(session, launch.id)
+        await alerts.record_page(
+            session=session,
+            launch=locked,
+            alert_id=alert_id,
+            at=deps.clock(),
+            status=status,
+            detail=detail,
+        )
+    deps.publisher.kick(launch.id)
+
+
+def _page_event(deps: Deps, alert: state.AlertView, launch: Launch) -> dict[str, Any]:
+    config = deps.config.pagerduty
+    assert config.routing_key is not None
+    return {
+        "routing_key": config.routing_key.get_secret_value(),
+        "event_action": "trigger",
+        "dedup_key": f"launchbot-{launch.id}-trigger-{alert.id}",
+        "payload": {
+            "summary": f"[CRITICAL] {launch.name}: immediate rollback trigger: {alert.name}"[:1024],
+            "severity": "critical",
+            "source": config.source,
+            "component": launch.name[:200],
+            "group": "launch",
+            "class": "immediate rollback trigger",
+            "custom_details": {
+                "launch": launch.name,
+                "launch_id": launch.id,
+                "alert_id": alert.id,
+                "trigger": alert.name,
+                "reported_by": f"{alert.reported_by_name} ({alert.reported_by_id})",
+                "slack_channel": launch.channel_id,
+            },
+        },
+        "client": "Launch Control",
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# The alert's buttons (Roll back and Hold go through bot.golive from the listener)
+
+
+async def acknowledge(
+    deps: Deps, *, actor: Actor, channel_id: str, alert_id: int, source: str
+) -> bool:
+    launch = await launch_in(deps, channel_id)
+    async with deps.db.sessions.begin() as session:
+        locked = await lock_launch(session, launch.id)
+        alert = await state.load_alert(session=session, alert_id=alert_id)
+        state.alert_launch_check(alert, locked)
+        first = await alerts.acknowledge(
+            session=session,
+            launch=locked,
+            alert_id=alert_id,
+            actor=actor,
+            at=deps.clock(),
+            source=source,
+        )
+    deps.publisher.kick(launch.id)
+    return first
+
+
+async def record_action(
+    deps: Deps,
+    *,
+    actor: Actor,
+    channel_id: str,
+    alert_id: int,
+    action: str,
+    shown: str,
+    source: str,
+) -> None:
+    launch = await launch_in(deps, channel_id)
+    async with deps.db.sessions.begin() as session:
+        locked = await lock_launch(session, launch.id)
+        await alerts.record_action(
+            session=session,
+            launch=locked,
+            alert_id=alert_id,
+            actor=actor,
+            at=deps.clock(),
+            action=action,
+            shown=shown,
+            source=source,
+        )
+    deps.publisher.kick(launch.id)
+
+
+async def check_alert(deps: Deps, *, channel_id: str, alert_id: int) -> Launch:
+    """The alert belongs to this channel's active launch (a button from elsewhere is refused)."""
+    launch = await launch_in(deps, channel_id)
+    async with deps.db.read_sessions() as session:
+        alert = await state.load_alert(session=session, alert_id=alert_id)
+    state.alert_launch_check(alert, launch)
+    return launch

@@ -1,0 +1,351 @@
+"""The metric watch's stored state: each rule's last evaluation per launch, alert episodes and their
+messages (kind ``metric_alert``, rendered from the alert's snapshot in the message body), and the
+hash-chained events of every change. The caller holds the launch lock and owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.config import PrometheusRule
+from bot.core.errors import Conflict, NotFound
+from bot.core.events import SYSTEM, Actor, EventKind, append_event
+from bot.core.models import GoLive, Launch, MetricAlert, MetricRuleState, SlackMessage
+from bot.watch.rules import BREACHED, HEALTHY, Prior, Reading, Transition, evaluate, worse
+
+ALERT_MESSAGE = "metric_alert"
+
+
+class AlertView(BaseModel):
+    """An alert as its message shows it (also the message body's snapshot)."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    id: int
+    launch_id: int
+    source: str
+    name: str
+    query: str | None
+    threshold: str | None
+    value: float | None
+    worst: float | None
+    breached_since: datetime
+    opened_at: datetime
+    evaluated_at: datetime
+    status: str
+    realerted_at: datetime | None
+    recovered_at: datetime | None
+    acknowledged_by_id: str | None
+    acknowledged_by_name: str | None
+    acknowledged_at: datetime | None
+    reported_by_id: str | None
+    reported_by_name: str | None
+    last_action: str | None
+    page_status: str | None
+
+    @property
+    def open(self) -> bool:
+        return self.status in ("firing", "reported")
+
+
+@dataclass(frozen=True)
+class RuleStateView:
+    rule: str
+    action: str
+    status: str
+    value: float | None
+    reason: str | None
+    breached_since: datetime | None
+    evaluated_at: datetime
+    alert_id: int | None
+
+    def breached_for(self) -> float:
+        if self.breached_since is None:
+            return 0.0
+        return (self.evaluated_at - self.breached_since).total_seconds()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one evaluation did, for the caller's notices and counters."""
+
+    changed: bool = False
+    fired: AlertView | None = None
+    realerted: AlertView | None = None
+    recovered: AlertView | None = None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Read
+
+
+async def watched_launches(session: AsyncSession) -> list[Launch]:
+    """Open launches whose go-live sequence has started: watched during holds and after rollbacks."""
+    rows = await session.scalars(
+        select(Launch)
+        .join(GoLive, GoLive.launch_id == Launch.id)
+        .where(Launch.closed_at.is_(None), GoLive.step > 0)
+        .order_by(Launch.id)
+    )
+    return list(rows.all())
+
+
+def _view(row: MetricRuleState) -> RuleStateView:
+    return RuleStateView(
+        rule=row.rule,
+        action=row.action,
+        status=row.status,
+        value=row.value,
+        reason=row.reason,
+        breached_since=row.breached_since,
+        evaluated_at=row.evaluated_at,
+        alert_id=row.alert_id,
+    )
+
+
+async def load_rule_states(*, session: AsyncSession, launch_id: int) -> tuple[RuleStateView, ...]:
+    rows = await session.scalars(
+        select(MetricRuleState)
+        .where(MetricRuleState.launch_id == launch_id)
+        .order_by(MetricRuleState.id)
+    )
+    return tuple(_view(r) for r in rows.all())
+
+
+async def load_alert(*, session: AsyncSession, alert_id: int) -> AlertView:
+    row = await session.get(MetricAlert, alert_id)
+    if row is None:
+        raise NotFound(f"There is no metric alert #{alert_id}.")
+    return AlertView.model_validate(row)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Evaluate
+
+
+async def _state_row(
+    session: AsyncSession, launch_id: int, rule: PrometheusRule
+) -> MetricRuleState | None:
+    return await session.scalar(
+        select(MetricRuleState).where(
+            MetricRuleState.launch_id == launch_id, MetricRuleState.rule == rule.name
+        )
+    )
+
+
+async def apply_reading(
+    *,
+    session: AsyncSession,
+    launch: Launch,
+    rule: PrometheusRule,
+    reading: Reading,
+    now: datetime,
+    recover_seconds: float,
+) -> Outcome:
+    """Store one evaluation; record a state change, open, re-post or recover the alert."""
+    row = await _state_row(session, launch.id, rule)
+    alert = await session.get(MetricAlert, row.alert_id) if row and row.alert_id else None
+    prior = (
+        Prior(
+            status=row.status,
+            breached_since=row.breached_since,
+            healthy_since=row.healthy_since,
+            alert_open=alert is not None and alert.status == "firing",
+            realerted=alert is not None and alert.realerted_at is not None,
+        )
+        if row is not None
+        else Prior()
+    )
+    step = evaluate(rule, reading, prior, now=now, recover_seconds=recover_seconds)
+    if row is None:
+        row = MetricRuleState(launch_id=launch.id, rule=rule.name, action=rule.action)
+        session.add(row)
+    row.action = rule.action
+    row.status = step.status
+    row.value = reading.value
+    row.reason = reading.unknown
+    row.breached_since = step.breached_since
+    row.healthy_since = step.healthy_since
+    row.evaluated_at = now
+    changed = step.changed_from(prior)
+    if changed:
+        await append_event(
+            session=session,
+            launch_id=launch.id,
+            actor=SYSTEM,
+            kind=EventKind.METRIC_STATE_CHANGED,
+            at=now,
+            detail={
+                "rule": rule.name,
+                "action": rule.action,
+                "from": prior.status,
+                "to": step.status,
+                "value": reading.value,
+                "reason": reading.unknown,
+                "healthy": rule.healthy,
+            },
+        )
+    if step.fire:
+        alert = await _open_alert(session, launch, rule, reading, step, now)
+        row.alert_id = alert.id
+        await session.flush()
+        return Outcome(changed, fired=AlertView.model_validate(alert))
+    if alert is None or alert.status != "firing":
+        await session.flush()
+        return Outcome(changed)
+    return await _follow_alert(session, launch, rule, reading, step, alert, row, now, changed)
+
+
+async def _follow_alert(
+    session: AsyncSession,
+    launch: Launch,
+    rule: PrometheusRule,
+    reading: Reading,
+    step: Transition,
+    alert: MetricAlert,
+    row: MetricRuleState,
+    now: datetime,
+    changed: bool,
+) -> Outcome:
+    """An open episode: update its value, worst and duration in place; re-post or recover it."""
+    alert.evaluated_at = now
+    if reading.value is not None:
+        alert.value = reading.value
+        if step.status == BREACHED and worse(rule, reading.value, alert.worst):
+            alert.worst = reading.value
+    outcome = Outcome(changed)
+    if step.realert:
+        alert.realerted_at = now
+        await alert_event(session, launch, EventKind.METRIC_ALERT_REALERTED, alert, now)
+        await add_alert_message(session, launch, alert, loud=True)
+        outcome = Outcome(changed, realerted=AlertView.model_validate(alert))
+    elif step.recover:
+        alert.status = "recovered"
+        alert.recovered_at = now
+        row.alert_id = None
+        row.healthy_since = None
+        await alert_event(session, launch, EventKind.METRIC_ALERT_RECOVERED, alert, now)
+        outcome = Outcome(changed, recovered=AlertView.model_validate(alert))
+    await refresh_alert_messages(session, alert)
+    return outcome
+
+
+async def _open_alert(
+    session: AsyncSession,
+    launch: Launch,
+    rule: PrometheusRule,
+    reading: Reading,
+    step: Transition,
+    now: datetime,
+) -> MetricAlert:
+    assert step.breached_since is not None
+    alert = MetricAlert(
+        launch_id=launch.id,
+        source="rule",
+        name=rule.name,
+        query=rule.query,
+        threshold=rule.healthy,
+        value=reading.value,
+        worst=reading.value,
+        breached_since=step.breached_since,
+        opened_at=now,
+        evaluated_at=now,
+        status="firing",
+    )
+    session.add(alert)
+    await session.flush()
+    await alert_event(session, launch, EventKind.METRIC_ALERT_FIRED, alert, now, {"for": rule.for_})
+    await add_alert_message(session, launch, alert, loud=True)
+    return alert
+
+
+async def alert_event(
+    session: AsyncSession,
+    launch: Launch,
+    kind: EventKind,
+    alert: MetricAlert,
+    at: datetime,
+    extra: dict[str, Any] | None = None,
+    actor: Actor = SYSTEM,
+) -> None:
+    await append_event(
+        session=session,
+        launch_id=launch.id,
+        actor=actor,
+        kind=kind,
+        at=at,
+        detail={
+            "alert_id": alert.id,
+            "source": alert.source,
+            "name": alert.name,
+            "value": alert.value,
+            "worst": alert.worst,
+            "threshold": alert.threshold,
+            "query": alert.query,
+            "breached_since": alert.breached_since.isoformat(),
+            **(extra or {}),
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Messages: the snapshot in the body is what the renderer shows (no state loader needed)
+
+
+def snapshot(alert: MetricAlert, *, loud: bool) -> dict[str, Any]:
+    return {"alert": AlertView.model_validate(alert).model_dump(mode="json"), "loud": loud}
+
+
+async def add_alert_message(
+    session: AsyncSession, launch: Launch, alert: MetricAlert, *, loud: bool
+) -> None:
+    last = await session.scalar(
+        select(func.max(SlackMessage.part)).where(
+            SlackMessage.launch_id == launch.id, SlackMessage.kind == ALERT_MESSAGE
+        )
+    )
+    session.add(
+        SlackMessage(
+            launch_id=launch.id,
+            kind=ALERT_MESSAGE,
+            part=(last or 0) + 1,
+            channel_id=launch.channel_id,
+            subject_id=alert.id,
+            body=snapshot(alert, loud=loud),
+        )
+    )
+    await session.flush()
+
+
+async def refresh_alert_messages(session: AsyncSession, alert: MetricAlert) -> None:
+    """Every message of the episode shows its current state at the next publish (each keeps its
+    own ``loud``: only a first post mentions the channel)."""
+    await session.flush()
+    messages = await session.scalars(
+        select(SlackMessage).where(
+            SlackMessage.kind == ALERT_MESSAGE, SlackMessage.subject_id == alert.id
+        )
+    )
+    for message in messages.all():
+        loud = bool((message.body or {}).get("loud"))
+        await session.execute(
+            update(SlackMessage)
+            .where(SlackMessage.id == message.id)
+            .values(body=snapshot(alert, loud=loud), version=SlackMessage.version + 1)
+        )
+
+
+def alert_launch_check(alert: AlertView, launch: Launch) -> None:
+    if alert.launch_id != launch.id:
+        raise Conflict("That alert belongs to another launch.")
+
+
+def unhealthy_gate_rules(states: Sequence[RuleStateView]) -> list[str]:
+    """Gate rules whose last evaluation was not healthy (for the card and status)."""
+    return [s.rule for s in states if s.action == "gate" and s.status != HEALTHY]

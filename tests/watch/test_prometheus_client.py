@@ -1,0 +1,99 @@
+"""The Prometheus client against a local server speaking the query API: every failure is "unknown"
+with its reason, never a number."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.__main__ import main
+from bot.core.config import ConfigError, PrometheusConfig, load_config
+from bot.standin.outside import PROM_TIMEOUT, FakePrometheus, PromError
+from bot.watch.prometheus_client import PrometheusClient
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+def client(http: httpx.AsyncClient, url: str | None, timeout: float = 1.0) -> PrometheusClient:
+    return PrometheusClient(http, PrometheusConfig(url=url, timeout_seconds=timeout))
+
+
+async def test_one_sample_is_its_value(http: httpx.AsyncClient, prometheus: FakePrometheus) -> None:
+    prometheus.set("error_rate", 0.0004)
+    reading = await client(http, prometheus.url).query("error_rate")
+    assert reading.value == 0.0004 and reading.unknown is None
+    assert prometheus.queries[-1]["query"] == "error_rate"
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ([], "no data"),
+        (
+            PromError("bad_data", "parse error at char 4", 400),
+            "query failed: bad_data: parse error",
+        ),
+        (PROM_TIMEOUT, "query failed: timeout"),
+        (float("nan"), "not a number (NaN)"),
+        ([({"instance": "a"}, 0.1), ({"instance": "b"}, 0.2)], "rule error: the query answers 2"),
+    ],
+)
+async def test_every_failure_is_unknown_with_its_reason(
+    http: httpx.AsyncClient, prometheus: FakePrometheus, answer: object, reason: str
+) -> None:
+    prometheus.set("q", answer)  # type: ignore[arg-type]
+    reading = await client(http, prometheus.url).query("q")
+    assert reading.value is None
+    assert reading.unknown is not None and reading.unknown.startswith(reason), reading.unknown
+
+
+async def test_a_slow_query_is_unknown_after_the_timeout(
+    http: httpx.AsyncClient, prometheus: FakePrometheus
+) -> None:
+    prometheus.set("slow", "hang")
+    reading = await client(http, prometheus.url, timeout=0.3).query("slow")
+    assert reading.unknown == "query failed: no answer within 0.3 s"
+
+
+async def test_unreachable_and_unconfigured_are_unknown(http: httpx.AsyncClient) -> None:
+    reading = await client(http, "http://127.0.0.1:9").query("up")
+    assert reading.unknown is not None and "unreachable" in reading.unknown
+    assert (await client(http, None).query("up")).unknown == (
+        "Prometheus is not configured ([prometheus] url)"
+    )
+
+
+def test_a_bad_rule_stops_the_config_naming_the_file_and_the_rule(tmp_path: Path) -> None:
+    path = tmp_path / "launchbot.toml"
+    path.write_text(
+        '[[prometheus.rules]]\nname = "Error rate < 0.1%"\nquery = "x"\nhealthy = "< 0.001"\n'
+        'for = "5 min"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert str(path) in message and 'rule "Error rate < 0.1%"' in message
+    assert "not a Prometheus duration" in message
+
+
+def test_checklist_validate_reports_what_each_rule_watches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = Path("bot/checklist/templates/default.md")
+    assert main(["checklist", "validate", str(template), "--config", "launchbot.example.toml"]) == 0
+    out = capsys.readouterr().out
+    assert "Error rate > 1% for 5 minutes (rollback, healthy < 0.01, for 5m): watches" in out
+    assert "not watched: 0" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[[prometheus.rules]]\nname = "x"\nquery = "q"\nhealthy = "<1"\naction = "page"\n'
+    )
+    assert main(["checklist", "validate", str(template), "--config", str(bad)]) != 0
+    assert 'prometheus.rules.0.action (rule "x")' in capsys.readouterr().err

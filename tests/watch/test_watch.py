@@ -1,0 +1,238 @@
+"""The metric watch in the war room: a held breach reaches the channel as one actionable alert,
+updated in place, re-posted only past its second level, recovered after the hold-down; gate rules
+block /launch advance; the buttons act with the go-live roles; immediate triggers are paged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.core.ids import ActionId
+from bot.core.models import Event, TrafficRequest
+from bot.standin.outside import PROM_TIMEOUT as PROM_ERROR
+from bot.standin.outside import FakePagerDuty, FakePrometheus
+from bot.watch.flows import evaluate
+from tests.conftest import FakeClock
+from tests.golive.test_golive import (
+    ALICE,
+    CTO,
+    OPS,
+    approve_all,
+    channel_texts,
+    event_kinds,
+    last_ephemeral,
+    start_and_reach_golive,
+)
+from tests.warroom import WarRoom
+from tests.watch.conftest import ERRORS, ROLLBACK_ERRORS, ROUTING_KEY, SUCCESS
+
+
+def healthy(prometheus: FakePrometheus) -> None:
+    prometheus.set(ERRORS, 0.0002)
+    prometheus.set(SUCCESS, 0.998)
+    prometheus.set(ROLLBACK_ERRORS, 0.002)
+
+
+async def live(room: WarRoom, prometheus: FakePrometheus) -> None:
+    """Setup: the rollout in its canary step (10% live), every rule healthy."""
+    healthy(prometheus)
+    await start_and_reach_golive(room)
+    await approve_all(room)
+    await room.command(OPS, "advance")
+    await room.command(OPS, "advance --force canary now")
+    await room.settle()
+
+
+async def tick(room: WarRoom, clock: FakeClock, minutes: float = 1) -> None:
+    clock.advance(minutes=minutes)
+    await evaluate(room.bot.deps, room.bot.deps.clock())
+    await room.settle()
+
+
+def alerts(room: WarRoom) -> list[Any]:
+    return [m for m in room.top_level() if "Metric alert" in (m.text or "")]
+
+
+def shown(message: Any) -> str:
+    return str(message.blocks)
+
+
+async def test_a_held_breach_alerts_once_updates_in_place_realerts_worse_and_recovers(
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
+) -> None:
+    await live(room, prometheus)
+    await tick(room, clock)
+    assert alerts(room) == []
+    prometheus.set(ROLLBACK_ERRORS, 0.015)
+    for _ in range(4):
+        await tick(room, clock)
+    assert alerts(room) == []  # breached for 3 min of its 5: pending, not yet an alert
+    await tick(room, clock, minutes=2)
+    [alert] = alerts(room)
+    assert "<!here>" in alert.text
+    text = shown(alert)
+    assert "Rollback rule breached: Error rate &gt; 1% for 5 minutes" in text
+    assert "Value *0.015*" in text and "healthy is `&lt; 0.01`" in text
+    assert "breached for 5 min" in text and ROLLBACK_ERRORS[:20] in text
+    assert {e["action_id"] for e in alert.blocks[-1]["elements"]} == {
+        ActionId.METRIC_ROLLBACK,
+        ActionId.METRIC_HOLD,
+        ActionId.METRIC_ACK,
+    }
+    assert all("confirm" in e for e in alert.blocks[-1]["elements"][:2])
+
+    prometheus.set(ROLLBACK_ERRORS, 0.018)
+    await tick(room, clock)
+    [alert] = alerts(room)  # the same message, updated in place
+    assert "Value *0.018*" in shown(alert) and "breached for 6 min" in shown(alert)
+
+    prometheus.set(ROLLBACK_ERRORS, 0.03)  # past the second level (2 × 0.01)
+    await tick(room, clock)
+    assert len(alerts(room)) == 2 and "<!here>" in alerts(room)[-1].text
+    prometheus.set(ROLLBACK_ERRORS, 0.05)
+    await tick(room, clock)
+    assert len(alerts(room)) == 2  # once per episode
+    assert "worst 0.05" in shown(alerts(room)[0])
+
+    prometheus.set(ROLLBACK_ERRORS, 0.002)
+    await tick(room, clock)
+    prometheus.set(ROLLBACK_ERRORS, 0.012)  # a flap inside the hold-down
+    await tick(room, clock)
+    prometheus.set(ROLLBACK_ERRORS, 0.002)
+    await tick(room, clock)
+    assert not any("recovered" in t for t in channel_texts(room))
+    await tick(room, clock)
+    assert any("Error rate &gt; 1% for 5 minutes* recovered" in t for t in channel_texts(room))
+    assert "Recovered: Error rate" in shown(alerts(room)[0])
+    assert "actions" not in [b["type"] for b in alerts(room)[0].blocks]
+    kinds = await event_kinds(room)
+    assert kinds.count("metric_alert_fired") == 1
+    assert kinds.count("metric_alert_realerted") == 1
+    assert kinds.count("metric_alert_recovered") == 1
+    metrics = room.bot.deps.metrics
+    assert metrics.value("launchbot_metric_alerts_total", rule="Error rate > 1% for 5 minutes") == 2
+
+
+async def test_an_unknown_gate_rule_blocks_advance_and_force_passes_it_recorded(
+    room: WarRoom, prometheus: FakePrometheus
+) -> None:
+    healthy(prometheus)
+    prometheus.set(SUCCESS, [])  # the series does not exist
+    await start_and_reach_golive(room)
+    await room.command(OPS, "advance")
+    answer = last_ephemeral(room, OPS)
+    assert "metric not healthy: Order success rate &gt; 99% (unknown: no data" in answer
+    prometheus.set(SUCCESS, 0.95)
+    await room.command(OPS, "advance")
+    assert "Order success rate &gt; 99% (0.95, healthy is &gt; 0.99)" in last_ephemeral(room, OPS)
+    await room.command(OPS, "advance --force prometheus lags, checked the dashboard")
+    async with room.bot.deps.db.read_sessions() as session:
+        forced = (await session.scalars(select(Event).where(Event.kind == "golive_forced"))).one()
+    assert any("Order success rate &gt; 99%" in past for past in forced.detail["past"])
+
+
+async def test_a_gate_rule_going_unhealthy_shows_on_the_card_and_in_status_without_an_alert(
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
+) -> None:
+    await live(room, prometheus)
+    prometheus.set(ERRORS, 0.004)
+    prometheus.set(SUCCESS, [])
+    await tick(room, clock)
+    card = shown(room.card())
+    assert "Metrics:* 1/3 healthy" in card
+    assert "Error rate &lt; 0.1%* 🔴 breached" in card
+    assert "Order success rate &gt; 99%* ❓ unknown: no data" in card
+    await room.command(ALICE, "status")
+    status = last_ephemeral(room, ALICE)
+    assert "metric not healthy: Error rate &lt; 0.1%" in status
+    assert alerts(room) == []
+    assert "metric_state_changed" in await event_kinds(room)
+
+
+async def test_roll_back_and_hold_need_the_golive_roles_and_acknowledge_is_open_to_all(
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
+) -> None:
+    await live(room, prometheus)
+    prometheus.set(ROLLBACK_ERRORS, 0.015)
+    await tick(room, clock)
+    await tick(room, clock, minutes=5)
+    [alert] = alerts(room)
+
+    async def press(user: str, action_id: str) -> None:
+        body, headers = room.slack.button_click(
+            user_id=user, channel_id=room.channel, message_ts=alert.ts, action_id=action_id
+        )
+        await room.deliver(body, headers)
+        await room.settle()
+
+    await press(ALICE, ActionId.METRIC_ROLLBACK)
+    assert "Only DevOps Lead, CTO may roll back" in room.ephemerals_for(ALICE)[-1]
+    await press(ALICE, ActionId.METRIC_ACK)
+    assert "Acknowledged by <@U0ALICE001>" in shown(alerts(room)[0])
+
+    await press(OPS, ActionId.METRIC_ROLLBACK)
+    back = [t for t in channel_texts(room) if "Rolled back:" in t]
+    assert back and "Step 1/6 · Shadow Mode · 0% live" in back[-1]
+    async with room.bot.deps.db.read_sessions() as session:
+        rows = (await session.scalars(select(TrafficRequest))).all()
+    assert rows[-1].action == "rollback" and rows[-1].reason == f"metric alert #{1}"
+    assert "Rollback to Step 1/6 · Shadow Mode · 0% live requested by <@U0OPS00001>" in shown(
+        alerts(room)[0]
+    )
+
+    await press(CTO, ActionId.METRIC_HOLD)
+    assert any("ON HOLD" in t for t in channel_texts(room))
+    # Evaluation goes on during a hold and after a rollback.
+    assert await evaluate(room.bot.deps, room.bot.deps.clock()) == 1
+    kinds = await event_kinds(room)
+    assert kinds.count("metric_alert_acknowledged") == 1
+    assert kinds.count("metric_alert_action") == 2
+    assert "golive_refused" in kinds
+
+
+async def test_metrics_shows_every_rule_and_the_lines_not_watched(
+    room: WarRoom, prometheus: FakePrometheus
+) -> None:
+    healthy(prometheus)
+    prometheus.set(ERRORS, PROM_ERROR)
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "metrics")
+    await room.settle()
+    answer = last_ephemeral(room, ALICE)
+    assert "*Order success rate &gt; 99%* (gate): 0.998 · healthy is `&gt; 0.99` · ✅ healthy" in (
+        answer
+    )
+    assert (
+        "*Error rate &lt; 0.1%* (gate): — · healthy is `&lt; 0.001` · ❓ unknown: query failed"
+        in (answer)
+    )
+    assert "Not watched" in answer and "API latency &lt; 100ms (p95)" in answer
+    assert "Memory usage &gt; 90% sustained" in answer
+
+
+async def test_an_immediate_trigger_is_confirmed_alerted_recorded_and_paged_critical(
+    room: WarRoom, prometheus: FakePrometheus, pagerduty: FakePagerDuty
+) -> None:
+    await live(room, prometheus)
+    await room.command(ALICE, "trigger")
+    assert "`data-corruption-detected` — Data corruption detected" in last_ephemeral(room, ALICE)
+    await room.command(ALICE, "trigger data-corruption")
+    confirm = [e for e in room.slack.ephemerals if e.user == ALICE][-1]
+    button = confirm.blocks[-1]["elements"][0]
+    assert button["action_id"] == ActionId.TRIGGER_REPORT and "confirm" in button
+    assert not any("Immediate rollback trigger" in t for t in channel_texts(room))
+    body, headers = room.slack.ephemeral_button_click(
+        user_id=ALICE, ephemeral_ts=confirm.ts, action_id=ActionId.TRIGGER_REPORT
+    )
+    await room.deliver(body, headers)
+    await room.settle()
+    [alert] = [m for m in room.top_level() if "Immediate rollback trigger" in (m.text or "")]
+    assert "<!here>" in alert.text and "Immediate rollback is recommended" in shown(alert)
+    assert "PagerDuty paged (critical)" in shown(alert)
+    [event] = [r for r in pagerduty.requests if r.get("event_action") == "trigger"]
+    assert event["payload"]["severity"] == "critical"
+    assert event["routing_key"] == ROUTING_KEY
+    assert event["dedup_key"] == "launchbot-1-trigger-1"
+    kinds = await event_kinds(room)
+    assert "rollback_trigger_reported" in kinds and "pagerduty_trigger_sent" in kinds
