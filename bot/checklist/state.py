@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.db import view_of
 from bot.core.models import Item, ItemGroup, Phase, Section
 
 # ---------------------------------------------------------------------------------------------------
@@ -103,72 +105,33 @@ class LaunchChecklist(Protocol):
 
 async def load_phases(*, session: AsyncSession, launch_id: int) -> tuple[PhaseState, ...]:
     """The launch's checklist as an immutable tree, in template order."""
-    phase_rows = (
-        await session.scalars(
-            select(Phase).where(Phase.launch_id == launch_id).order_by(Phase.position)
-        )
-    ).all()
-    sections = (
-        await session.scalars(
-            select(Section).where(Section.launch_id == launch_id).order_by(Section.position)
-        )
-    ).all()
-    groups = (
-        await session.scalars(
-            select(ItemGroup).where(ItemGroup.launch_id == launch_id).order_by(ItemGroup.position)
-        )
-    ).all()
-    items = (
-        await session.scalars(
-            select(Item).where(Item.launch_id == launch_id).order_by(Item.position)
-        )
-    ).all()
     items_by_group: dict[int, list[ItemState]] = {}
-    for i in items:
-        items_by_group.setdefault(i.group_id, []).append(
-            ItemState(
-                id=i.id,
-                text=i.text,
-                checked=i.checked,
-                changed_by_id=i.changed_by_id,
-                changed_by_name=i.changed_by_name,
-                changed_at=i.changed_at,
-                duration_minutes=i.duration_minutes,
-            )
-        )
+    for item in await _rows(session, Item, launch_id):
+        items_by_group.setdefault(item.group_id, []).append(view_of(ItemState, item))
     groups_by_section: dict[int, list[GroupState]] = {}
-    for g in groups:
-        groups_by_section.setdefault(g.section_id, []).append(
-            GroupState(
-                id=g.id,
-                title=g.title,
-                stage=g.stage,
-                duration_minutes=g.duration_minutes,
-                items=tuple(items_by_group.get(g.id, [])),
-            )
+    for group in await _rows(session, ItemGroup, launch_id):
+        groups_by_section.setdefault(group.section_id, []).append(
+            view_of(GroupState, group, items=tuple(items_by_group.get(group.id, [])))
         )
     sections_by_phase: dict[int, list[SectionState]] = {}
-    for s in sections:
-        sections_by_phase.setdefault(s.phase_id, []).append(
-            SectionState(
-                id=s.id,
-                position=s.position,
-                title=s.title,
-                groups=tuple(groups_by_section.get(s.id, [])),
-                day=s.day,
-            )
+    for section in await _rows(session, Section, launch_id):
+        sections_by_phase.setdefault(section.phase_id, []).append(
+            view_of(SectionState, section, groups=tuple(groups_by_section.get(section.id, [])))
         )
-
     return tuple(
-        PhaseState(
-            id=p.id,
-            position=p.position,
-            title=p.title,
-            timing=p.timing,
-            kind=p.kind,
-            posted=p.posted_at is not None,
-            completed_at=p.completed_at,
-            sections=tuple(sections_by_phase.get(p.id, [])),
+        view_of(
+            PhaseState,
+            phase,
+            posted=phase.posted_at is not None,
+            sections=tuple(sections_by_phase.get(phase.id, [])),
         )
-        for p in phase_rows
+        for phase in await _rows(session, Phase, launch_id)
     )
+
+
+Row = TypeVar("Row", Phase, Section, ItemGroup, Item)
+
+
+async def _rows(session: AsyncSession, model: type[Row], launch_id: int) -> Sequence[Row]:
+    query = select(model).where(model.launch_id == launch_id).order_by(model.position)
+    return (await session.scalars(query)).all()

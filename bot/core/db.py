@@ -1,10 +1,11 @@
-"""Engine and session factories: SQLite in WAL mode with BEGIN IMMEDIATE writers, or PostgreSQL via asyncpg."""
+"""Engine and session factories: SQLite in WAL mode with BEGIN IMMEDIATE writers, or PostgreSQL via
+asyncpg; ``view_of`` turns a row into its read-model dataclass (fields by name, never copied by hand)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Dialect
@@ -123,3 +124,12 @@ def open_database(url: str) -> Database:
         sessions=async_sessionmaker(write, expire_on_commit=False),
         read_sessions=async_sessionmaker(read, expire_on_commit=False),
     )
+
+
+View = TypeVar("View")
+
+
+def view_of(cls: type[View], row: object, **given: Any) -> View:
+    """A read-model dataclass from a row: every field the row has by the same name, plus ``given``."""
+    names = [f.name for f in fields(cls) if f.name not in given]  # type: ignore[arg-type]
+    return cls(**{name: getattr(row, name) for name in names}, **given)

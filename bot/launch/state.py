@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar.state import CalendarView, load_calendar
 from bot.checklist.state import PhaseState, load_phases
+from bot.core.db import view_of
 from bot.core.errors import NotFound
 from bot.core.models import Launch, SlackMessage
 from bot.core.outbox import MessageRef
@@ -131,25 +132,7 @@ async def load_state(
         closed_by_id=launch.closed_by_id,
         current_phase=launch.current_phase,
         phases=phases,
-        messages=tuple(
-            MessageRef(
-                id=m.id,
-                kind=m.kind,
-                section_id=m.section_id,
-                part=m.part,
-                channel_id=m.channel_id,
-                ts=m.ts,
-                version=m.version,
-                rendered_version=m.rendered_version,
-                permalink=m.permalink,
-                last_error=m.last_error,
-                body=m.body,
-                subject_id=m.subject_id,
-                parent_id=m.parent_id,
-                refused_version=m.refused_version,
-            )
-            for m in messages
-        ),
+        messages=tuple(view_of(MessageRef, m) for m in messages),
         extra=launch.template_extra,
         sign_offs=sign_offs,
         golive=golive,
