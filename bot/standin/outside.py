@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -401,6 +402,11 @@ class FakePrometheus(OutsideFake):
         at = _prom_time(data.get("time"), self.now)
         if at is None:
             return _prom_error(PromError("bad_data", 'invalid parameter "time"', 400))
+        timeout = data.get("timeout")
+        if timeout is not None and not _PROM_DURATION.match(timeout):
+            # As Prometheus does: a duration is whole numbers with units ("4500ms"), never "4.5s".
+            message = f'invalid parameter "timeout": cannot parse "{timeout}" to a valid duration'
+            return _prom_error(PromError("bad_data", message, 400))
         answer = self.answers.get(query, [])
         if isinstance(answer, str):  # "hang": the query runs until Prometheus gives up on it
             await asyncio.sleep(self.hang_seconds)
@@ -414,6 +420,9 @@ class FakePrometheus(OutsideFake):
     def _failure(self, status: int) -> web.Response:
         kind = "unavailable" if status >= 500 else "bad_data"
         return _prom_error(PromError(kind, f"scripted {status}", status))
+
+
+_PROM_DURATION = re.compile(r"^(?:\d+(?:y|w|d|h|ms|m|s))+$")
 
 
 def _prom_time(value: str | None, now: Callable[[], float]) -> float | None:

@@ -36,7 +36,8 @@ class PrometheusClient:
             response = await self._http.get(
                 url,
                 # Prometheus gives up on the query itself a little before we give up on it.
-                params={"query": promql, "timeout": f"{max(seconds - 0.5, 0.5):g}s"},
+                # Whole milliseconds: Prometheus refuses a fractional duration such as "4.5s".
+                params={"query": promql, "timeout": f"{round(max(seconds - 0.5, 0.5) * 1000)}ms"},
                 timeout=httpx.Timeout(seconds, connect=min(seconds, 3.0)),
             )
         except httpx.TimeoutException:

@@ -11,7 +11,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.core.config import ConfigError, PrometheusConfig, load_config
-from bot.standin.outside import PROM_TIMEOUT, FakePrometheus, PromError
+from bot.standin.outside import _PROM_DURATION, PROM_TIMEOUT, FakePrometheus, PromError
 from bot.watch.prometheus_client import PrometheusClient
 
 
@@ -97,3 +97,8 @@ def test_checklist_validate_reports_what_each_rule_watches(
     )
     assert main(["checklist", "validate", str(template), "--config", str(bad)]) != 0
     assert 'prometheus.rules.0.action (rule "x")' in capsys.readouterr().err
+
+
+def test_the_fake_refuses_a_fractional_timeout_as_prometheus_does() -> None:
+    assert _PROM_DURATION.match("4500ms") and _PROM_DURATION.match("1m30s")
+    assert not _PROM_DURATION.match("4.5s")
