@@ -29,6 +29,7 @@ from bot.incidents.escalation_state import (
 from bot.incidents.escalations import record_escalation_message
 from bot.incidents.killswitch_flows import announcement_posted
 from bot.incidents.killswitch_state import KILLSWITCH_MESSAGE, KILLSWITCH_REPORT
+from bot.launch import listeners as launch_listeners
 from bot.launch.blocks import launch_card
 from bot.launch.state import LaunchState, load_state
 from bot.signoffs import listeners as signoffs_listeners
@@ -64,6 +65,7 @@ def build_app(deps: Deps, *, process_before_response: bool = True) -> AsyncApp:
     checklist_listeners.register(app)
     incidents_listeners.register(app)
     signoffs_listeners.register(app)
+    launch_listeners.register(app)
     register_renderers(deps.publisher, deps)
     register_reactions(deps)
     return app

@@ -28,6 +28,19 @@ class ItemState:
     changed_by_name: str | None
     changed_at: datetime | None
     duration_minutes: int | None
+    # A waiver ("not_applicable" or "waived") by a sign-off role holder, with who, when and why.
+    waived: str | None = None
+    waived_by_id: str | None = None
+    waived_by_name: str | None = None
+    waived_at: datetime | None = None
+    waive_reason: str | None = None
+    # The documented key of an item the bot can prove (``bot.checklist.keys``).
+    key: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """Ticked or waived: what phase completion counts."""
+        return self.checked or self.waived is not None
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,7 @@ class GroupState:
 
     @property
     def done(self) -> int:
-        return sum(1 for i in self.items if i.checked)
+        return sum(1 for i in self.items if i.done)
 
 
 @dataclass(frozen=True)
@@ -138,6 +151,12 @@ async def load_phases(*, session: AsyncSession, launch_id: int) -> tuple[PhaseSt
                 changed_by_name=i.changed_by_name,
                 changed_at=i.changed_at,
                 duration_minutes=i.duration_minutes,
+                waived=i.waived,
+                waived_by_id=i.waived_by_id,
+                waived_by_name=i.waived_by_name,
+                waived_at=i.waived_at,
+                waive_reason=i.waive_reason,
+                key=i.key,
             )
         )
     groups_by_section: dict[int, list[GroupState]] = {}

@@ -19,6 +19,11 @@ class ActionId(StrEnum):
     KILLSWITCH_NAME = "launch-killswitch-name"
     KILLSWITCH_REASON = "launch-killswitch-reason"
     KILLSWITCH_AGAIN = "launch-killswitch-again"
+    CLOSE_OUTCOME = "launch-close-outcome"
+    CLOSE_NOTE = "launch-close-note"
+    ITEM_MENU = "launch-item-menu"
+    WAIVE_KIND = "launch-waive-kind"
+    WAIVE_REASON = "launch-waive-reason"
 
 
 class BlockPrefix(StrEnum):
@@ -35,6 +40,8 @@ class BlockPrefix(StrEnum):
 class CallbackId(StrEnum):
     SIGNOFF_REVOKE = "launch-signoff-revoke"
     KILLSWITCH_FIRE = "launch-killswitch-fire"
+    LAUNCH_CLOSE = "launch-close"
+    ITEM_WAIVE = "launch-item-waive"
 
 
 class IncidentBlock(StrEnum):
@@ -52,3 +59,13 @@ class SignOffBlock(StrEnum):
 
     REVOKE_REASON = "launch-signoff-revoke-reason"
     GO = "launch-signoff-go"
+
+
+class LaunchBlock(StrEnum):
+    """block_ids of the close confirmation's and the waiver form's inputs (their errors are keyed by
+    them)."""
+
+    CLOSE_OUTCOME = "launch-close-outcome"
+    CLOSE_NOTE = "launch-close-note"
+    WAIVE_KIND = "launch-waive-kind"
+    WAIVE_REASON = "launch-waive-reason"

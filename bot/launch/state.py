@@ -47,6 +47,9 @@ class LaunchState:
     escalations: Mapping[int, EscalationView] = field(default_factory=dict)
     # Launch day and the scheduled posts (bot/calendar owns the model); None for an undated launch.
     calendar: CalendarView | None = None
+    # How the launch ended (the close confirmation's outcome key) and the closer's note.
+    close_outcome: str | None = None
+    close_note: str | None = None
 
     @property
     def is_active(self) -> bool:
@@ -55,6 +58,14 @@ class LaunchState:
     @property
     def current(self) -> PhaseState:
         return self.phases[self.current_phase]
+
+    @property
+    def current_open(self) -> tuple[str, int] | None:
+        """(current phase title, its open items: neither ticked nor waived) for a checklist phase."""
+        if not self.phases or not self.current.is_checklist:
+            return None
+        current = self.current
+        return current.title, current.total - current.done
 
     @property
     def checklist_phases(self) -> list[PhaseState]:
@@ -154,4 +165,6 @@ async def load_state(
         killswitch=await card_killswitch(session=session, launch=launch),
         escalations=await launch_escalations(session=session, launch=launch),
         calendar=await load_calendar(session=session, launch=launch),
+        close_outcome=launch.close_outcome,
+        close_note=launch.close_note,
     )

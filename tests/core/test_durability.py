@@ -19,7 +19,7 @@ ALICE, BOB = "U0ALICE001", "U0BOB00001"
 
 async def test_close_writes_a_launch_closed_event(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
-    await room.command(ALICE, "close")  # who started it
+    await room.close(ALICE)  # who started it
     async with room.bot.deps.db.read_sessions() as session:
         events = (await session.scalars(select(Event).order_by(Event.seq))).all()
     closed = [e for e in events if e.kind == "launch_closed"]
