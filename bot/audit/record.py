@@ -308,7 +308,6 @@ def _phases(
         return {
             "id": i.id,
             "text": i.text,
-            "key": i.key,
             "duration_minutes": i.duration_minutes,
             "checked": bool(told.get("checked", i.checked)),
             "by": _person(

@@ -34,8 +34,6 @@ class ItemState:
     waived_by_name: str | None = None
     waived_at: datetime | None = None
     waive_reason: str | None = None
-    # The documented key of an item the bot can prove (``bot.checklist.keys``).
-    key: str | None = None
 
     @property
     def done(self) -> bool:
@@ -156,7 +154,6 @@ async def load_phases(*, session: AsyncSession, launch_id: int) -> tuple[PhaseSt
                 waived_by_name=i.waived_by_name,
                 waived_at=i.waived_at,
                 waive_reason=i.waive_reason,
-                key=i.key,
             )
         )
     groups_by_section: dict[int, list[GroupState]] = {}

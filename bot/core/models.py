@@ -97,9 +97,6 @@ class Item(Base):
     # Set when the bot, not a person, ticks this item (e.g. "golive": a go-live step that is its own
     # item); a hand click on it is refused with the owner's explanation.
     managed_by: Mapped[str | None] = mapped_column(String(32))
-    # The item's documented key (the template's ``{#key}`` marker, or the default table for the
-    # bundled checklist): how the bot finds the items it can prove (``bot.checklist.keys``).
-    key: Mapped[str | None] = mapped_column(String(64))
     # A sign-off role holder's waiver: "not_applicable" or "waived", by whom, when and why. A waived
     # item counts as done for phase completion and is listed apart from ticked ones.
     waived: Mapped[str | None] = mapped_column(String(16))

@@ -45,11 +45,10 @@ def may_waive(
 
 
 async def find_item(*, session: AsyncSession, launch_id: int, ref: str) -> Item:
-    """An item of the launch by its text (any case), its key (``#key``), or a unique part of its text."""
+    """An item of the launch by its text (any case) or a unique part of its text."""
     wanted = " ".join(ref.split()).lower()
     items = (await session.scalars(select(Item).where(Item.launch_id == launch_id))).all()
-    key = wanted.removeprefix("#")
-    exact = [i for i in items if i.text.lower() == wanted or (i.key and i.key == key)]
+    exact = [i for i in items if i.text.lower() == wanted]
     found = exact or [i for i in items if wanted and wanted in i.text.lower()]
     if len(found) == 1:
         return found[0]

@@ -244,10 +244,11 @@ REASON = "Pen-test finding reopened"
 async def a_full_lifecycle(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
     await room.click(BOB, "Failover tested")
+    await room.command(CTO, 'waive "Load balancer configured" switched by DNS, no LB')
     await approve_all(room)
     assert len(go_messages(room)) == 1, "every role approved: GO is posted"
     await revoke_via_modal(room, SECURITY, "security_officer", REASON)
-    await room.close(CTO)  # a role holder who did not start it
+    await room.close(CTO, note="all green")  # a role holder who did not start it
 
 
 async def export(room: WarRoom, fmt: Format) -> str:

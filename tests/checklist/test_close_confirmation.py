@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.core.ids import ActionId, BlockPrefix, CallbackId, LaunchBlock
-from bot.core.models import Event, Launch
+from bot.core.models import Launch
 from tests.signoffs.test_signoffs import approve_all
 from tests.warroom import WarRoom
 
@@ -80,7 +80,7 @@ async def test_the_outcome_is_on_the_card_the_channel_the_export_and_the_go_mess
     )
     go = next(m for m in room.top_level() if (m.text or "").startswith("GO:"))
     assert "Abandoned" in texts(go)
-    closed = [e for e in await room.events("launch_closed")]
+    closed = list(await room.events("launch_closed"))
     assert closed[-1].detail == {"outcome": "abandoned", "note": "vendor pulled out"}
     await room.command(ALICE, "report md")
     await room.chain_ok()
@@ -143,8 +143,3 @@ async def test_go_states_what_it_was_given_on_and_approve_asks_about_open_items(
     launch_go = (await room.events("launch_go"))[-1]
     assert launch_go.detail["readiness"]["open_count"] > 0
     assert launch_go.detail["readiness"]["waived"][0]["text"] == "Failover tested"
-
-
-async def events_of(room: WarRoom) -> list[Event]:
-    async with room.bot.deps.db.read_sessions() as session:
-        return list((await session.scalars(select(Event).order_by(Event.seq))).all())

@@ -1,4 +1,4 @@
-"""Close outcome and note, waived items, item keys.
+"""Close outcome and note, waived items.
 
 Revision ID: 0010
 Revises: 0009
@@ -23,7 +23,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("close_outcome", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("close_note", sa.Text(), nullable=True))
     with op.batch_alter_table("item", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("key", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("waived", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("waived_by_id", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("waived_by_name", sa.String(length=200), nullable=True))
@@ -33,7 +32,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("item", schema=None) as batch_op:
-        for column in ("waive_reason", "waived_at", "waived_by_name", "waived_by_id", "waived", "key"):
+        for column in ("waive_reason", "waived_at", "waived_by_name", "waived_by_id", "waived"):
             batch_op.drop_column(column)
     with op.batch_alter_table("launch", schema=None) as batch_op:
         batch_op.drop_column("close_note")
