@@ -29,6 +29,7 @@ from bot.incidents.escalation_state import (
 from bot.incidents.escalations import record_escalation_message
 from bot.incidents.killswitch_flows import announcement_posted
 from bot.incidents.killswitch_state import KILLSWITCH_MESSAGE, KILLSWITCH_REPORT
+from bot.launch import listeners as launch_listeners
 from bot.launch.blocks import launch_card
 from bot.launch.state import LaunchState, load_state
 from bot.signoffs import listeners as signoffs_listeners
@@ -68,6 +69,7 @@ def build_app(deps: Deps, *, process_before_response: bool = True) -> AsyncApp:
     incidents_listeners.register(app)
     signoffs_listeners.register(app)
     watch_listeners.register(app)
+    launch_listeners.register(app)
     register_renderers(deps.publisher, deps)
     register_reactions(deps)
     return app

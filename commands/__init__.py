@@ -42,6 +42,7 @@ from commands import (
     start,
     status,
     trigger,
+    waive,
 )
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "end this channel's launch (its starter or a sign-off role holder only; recorded, the "
         "checklist becomes read-only)",
         max_args=0,
+    ),
+    "waive": Subcommand(
+        waive.run,
+        '/launch waive [n/a] "<item>" <reason>',
+        "waive an item, or mark it not applicable, with a reason (sign-off role holders; counted "
+        "as done for phase completion)",
     ),
     "contacts": Subcommand(
         contacts.run,

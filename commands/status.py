@@ -4,7 +4,7 @@ open item of the current phase; ephemeral."""
 from __future__ import annotations
 
 from bot.core.errors import NotFound
-from bot.core.launches import active_launch, find_launch
+from bot.core.launches import active_launch, find_launch, latest_launch
 from bot.core.models import Launch
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
@@ -20,6 +20,8 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             launch: Launch | None = await find_launch(session=session, ref=" ".join(ref))
         else:
             launch = await active_launch(session=session, channel_id=cmd.channel_id)
+            if launch is None:  # after a close: the most recent launch, shown as closed
+                launch = await latest_launch(session=session, channel_id=cmd.channel_id)
         if launch is None:
             raise NotFound(
                 "There is no active launch in this channel. Start one with `/launch start &lt;name&gt;`."

@@ -21,6 +21,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy import select
 
 from bot.audit.record import verify_chain
+from bot.core.ids import ActionId, CallbackId, LaunchBlock
 from bot.core.models import Event
 from bot.runtime import RunningBot
 from bot.standin import SlackStandIn
@@ -72,6 +73,39 @@ class WarRoom:
         body, headers = self.slack.slash_command(
             user_id=user, text=text, channel_id=channel or self.channel
         )
+        sent = await self.deliver(body, headers)
+        await self.settle()
+        return sent
+
+    async def close(
+        self, user: str, outcome: str | None = "completed", note: str = "", **kw: Any
+    ) -> Any:
+        """``/launch close``, then submit its confirmation with ``outcome`` and ``note`` (when the
+        modal opened); returns the submission's answer, or None when no modal opened."""
+        before = {v.id for v in self.slack.open_views(user)}
+        await self.command(user, "close", **kw)
+        opened = [
+            v
+            for v in self.slack.open_views(user)
+            if v.id not in before and v.view.get("callback_id") == CallbackId.LAUNCH_CLOSE
+        ]
+        if not opened:
+            return None
+        return await self.submit_close(user, opened[-1], outcome=outcome, note=note)
+
+    async def submit_close(
+        self, user: str, view: Any, *, outcome: str | None = "completed", note: str = ""
+    ) -> Any:
+        choice = {"type": "radio_buttons", "selected_option": None}
+        if outcome is not None:
+            choice["selected_option"] = {"value": outcome}
+        values = {
+            LaunchBlock.CLOSE_OUTCOME: {ActionId.CLOSE_OUTCOME: choice},
+            LaunchBlock.CLOSE_NOTE: {
+                ActionId.CLOSE_NOTE: {"type": "plain_text_input", "value": note}
+            },
+        }
+        body, headers = self.slack.view_submission(user_id=user, view_id=view.id, values=values)
         sent = await self.deliver(body, headers)
         await self.settle()
         return sent

@@ -35,7 +35,7 @@ from bot.launch.state import LaunchState, load_state
 from bot.signoffs.log import EMPTY_LOG, SignOffLog, SignOffRecord
 
 REPORT_SCHEMA = "launchbot.report/1"
-ITEM_EVENTS = ("item_checked", "item_unchecked")
+ITEM_EVENTS = ("item_checked", "item_unchecked", "item_waived")
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,9 @@ async def build_record(
                 {
                     "seq": e.seq,
                     "at": _ts(e.at),
-                    "action": "checked" if e.kind == "item_checked" else "unchecked",
+                    "action": {"item_checked": "checked", "item_waived": "waived"}.get(
+                        e.kind, "unchecked"
+                    ),
                     "by": _person(e.actor_id, e.actor_name),
                 }
             )
@@ -197,6 +199,8 @@ async def build_record(
                 told.get("closed_by_name", launch.closed_by_name),
             ),
             "closed_at": _ts(told.get("closed_at", state.closed_at)),
+            "close_outcome": told.get("close_outcome", launch.close_outcome),
+            "close_note": told.get("close_note", launch.close_note),
             "current_phase": state.current.title if state.phases else None,
         },
         "phases": _phases(state, history, truth),
@@ -216,6 +220,7 @@ async def build_record(
                     "role": g.withdrawn_role,
                     "reason": g.withdrawn_reason,
                 },
+                "readiness": dict(g.readiness) or None,
             }
             for g in log.go
         ],
@@ -310,6 +315,17 @@ def _phases(
                 told.get("changed_by_name", i.changed_by_name),
             ),
             "at": _ts(told.get("changed_at", i.changed_at)),
+            "waived": None
+            if told.get("waived", i.waived) is None
+            else {
+                "kind": told.get("waived", i.waived),
+                "by": _person(
+                    told.get("waived_by_id", i.waived_by_id),
+                    told.get("waived_by_name", i.waived_by_name),
+                ),
+                "at": _ts(told.get("waived_at", i.waived_at)),
+                "reason": told.get("waive_reason", i.waive_reason),
+            },
             "history": history.get(i.id, []),
         }
 

@@ -9,7 +9,8 @@ log says and what the row has.
 A field the log cannot vouch for is never passed as checked: events written before a field was added
 to their detail (``LOG_VERSION``) leave it *unchecked*, listed with the reason, and the report takes
 such a value from the row and says so. Covered: launch (name, team, channel, template, launch day,
-started and closed by/at), phases (posted/completed at), items (checked, by id and name, at), sign-offs (role,
+started and closed by/at, close outcome and note), phases (posted/completed at), items (checked, by id
+and name, at; waiver kind, by, at, reason), sign-offs (role,
 required, approver id and name, at, comment, recorded progress with its chain head, event seq,
 revocation by/at/reason, slot held), GO declarations and withdrawals (against the approvals standing
 then, and their outbox message), escalations (channel, severity, summary, reporter, keys, status,
@@ -209,6 +210,11 @@ class Replay:
                     "changed_by_id": None,
                     "changed_by_name": None,
                     "changed_at": None,
+                    "waived": None,
+                    "waived_by_id": None,
+                    "waived_by_name": None,
+                    "waived_at": None,
+                    "waive_reason": None,
                 }
             ),
         )
@@ -248,6 +254,8 @@ def replay(launch_id: int, events: Sequence[Event]) -> Replay:
                     "closed_at": None,
                     "closed_by_id": None,
                     "closed_by_name": None,
+                    "close_outcome": None,
+                    "close_note": None,
                     "active_channel": d.get("channel_id"),
                     # Launch day, from ``--on`` (absent: an undated launch).
                     "launch_date": _date(d.get("launch_date")),
@@ -259,7 +267,11 @@ def replay(launch_id: int, events: Sequence[Event]) -> Replay:
             r.launch.fields["launch_date"] = _date(d.get("to"))
         elif kind == EventKind.LAUNCH_CLOSED and r.launch is not None:
             r.launch.fields.update(
-                closed_at=e.at, closed_by_id=e.actor_id, closed_by_name=e.actor_name
+                closed_at=e.at,
+                closed_by_id=e.actor_id,
+                closed_by_name=e.actor_name,
+                close_outcome=d.get("outcome"),
+                close_note=d.get("note"),
             )
             r.launch.fields["active_channel"] = None
         elif kind == EventKind.PHASE_STARTED:
@@ -270,6 +282,7 @@ def replay(launch_id: int, events: Sequence[Event]) -> Replay:
         elif kind in (EventKind.ITEM_CHECKED, EventKind.ITEM_UNCHECKED) and e.item_id is not None:
             r.items[e.item_id] = Expected(
                 {
+                    **r.item(e.item_id).fields,
                     "checked": kind == EventKind.ITEM_CHECKED,
                     "changed_by_id": e.actor_id,
                     "changed_by_name": e.actor_name,
@@ -279,6 +292,18 @@ def replay(launch_id: int, events: Sequence[Event]) -> Replay:
             )
             if "text" in d:
                 r.items[e.item_id].fields["text"] = d["text"]
+        elif kind == EventKind.ITEM_WAIVED and e.item_id is not None:
+            r.items[e.item_id] = Expected(
+                {
+                    **r.item(e.item_id).fields,
+                    "waived": d.get("kind"),
+                    "waived_by_id": e.actor_id,
+                    "waived_by_name": e.actor_name,
+                    "waived_at": e.at,
+                    "waive_reason": d.get("reason"),
+                },
+                seq=e.seq,
+            )
         elif kind == EventKind.SIGN_OFF_APPROVED:
             _approved(r, e, events[index - 1] if index else None)
         elif kind == EventKind.SIGN_OFF_REVOKED:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from bot.audit.record import build_record
+from bot.checklist.lifecycle import CLOSE_OUTCOMES
 from bot.core.config import RoleConfig
 from bot.core.db import open_database
 from bot.core.launches import find_launch
@@ -115,14 +116,20 @@ def _csv_rows(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
                 where = {"phase": phase["title"], "section": section["title"], "group": group_title}
                 for item in group["items"]:
                     uid, name = _person(item["by"])
+                    waived = item.get("waived")
+                    if waived:
+                        uid, name = _person(waived["by"])
                     yield {
                         **where,
                         "record": "item",
                         "item": item["text"],
-                        "state": "checked" if item["checked"] else "open",
+                        "state": waived["kind"]
+                        if waived
+                        else ("checked" if item["checked"] else "open"),
                         "user_id": uid,
                         "user_name": name,
-                        "at": item["at"],
+                        "at": waived["at"] if waived else item["at"],
+                        **({"detail": {"reason": waived["reason"]}} if waived else {}),
                     }
                     for change in item["history"]:
                         uid, name = _person(change["by"])
@@ -181,6 +188,7 @@ def _csv_rows(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             "user_id": uid,
             "user_name": name,
             "at": launch["closed_at"],
+            "detail": {"outcome": launch.get("close_outcome"), "note": launch.get("close_note")},
         }
     for e in record["events"]:
         uid, name = _person(e["actor"])
@@ -372,6 +380,40 @@ def _md_golive(golive: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def _md_outcome(launch: Mapping[str, Any]) -> str:
+    """`` — outcome: Rolled back (“note”)``; empty for a launch closed before outcomes existed."""
+    outcome = launch.get("close_outcome")
+    if not outcome:
+        return ""
+    note = launch.get("close_note")
+    text = f" — outcome: **{CLOSE_OUTCOMES.get(outcome, _md(outcome))}**"
+    return text + (f" ({_md(note)})" if note else "")
+
+
+def _md_waivers(phases: list[Mapping[str, Any]]) -> list[str]:
+    """Waived and not-applicable items, listed apart from ticked ones, with who and why."""
+    rows = [
+        (phase["title"], item)
+        for phase in phases
+        for section in phase["sections"]
+        for group in section["groups"]
+        for item in group["items"]
+        if item.get("waived")
+    ]
+    if not rows:
+        return []
+    lines = ["", "## Waived items", "", "| Phase | Item | Kind | By | At | Reason |"]
+    lines.append("| --- | --- | --- | --- | --- | --- |")
+    for title, item in rows:
+        w = item["waived"]
+        kind = "not applicable" if w["kind"] == "not_applicable" else "waived"
+        lines.append(
+            f"| {_md(title)} | {_md(item['text'])} | {kind} | {_who(w['by'])} | {_at(w['at'])} "
+            f"| {_md(w['reason'])} |"
+        )
+    return lines
+
+
 def render_markdown(record: Mapping[str, Any]) -> str:
     launch = record["launch"]
     chain = record["chain"]
@@ -383,7 +425,10 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         f"- Started by {_who(launch['started_by'])} at {_at(launch['started_at'])}",
     ]
     if launch["closed_at"]:
-        lines.append(f"- Closed by {_who(launch['closed_by'])} at {_at(launch['closed_at'])}")
+        lines.append(
+            f"- Closed by {_who(launch['closed_by'])} at {_at(launch['closed_at'])}"
+            + _md_outcome(launch)
+        )
     else:
         lines.append(f"- Still open; current phase: {_md(launch['current_phase'])}")
     if chain["verified"] and chain["unchecked"]:
@@ -450,6 +495,9 @@ def render_markdown(record: Mapping[str, Any]) -> str:
                 f"revoked ({_md(w['reason'])})"
             )
         lines.append(line)
+    if launch["closed_at"] and record["go"]:
+        lines.append(f"- Launch closed at {_at(launch['closed_at'])}{_md_outcome(launch)}")
+    lines += _md_waivers(record["phases"])
     lines += _md_golive(record.get("golive"))
     lines += ["", "## Checklist"]
     for phase in record["phases"]:
@@ -470,6 +518,14 @@ def render_markdown(record: Mapping[str, Any]) -> str:
                 if group["stage"] is not None:
                     title = f"Stage {group['stage']}: {title}"
                 for item in group["items"]:
+                    if item.get("waived"):
+                        w = item["waived"]
+                        kind = "not applicable" if w["kind"] == "not_applicable" else "waived"
+                        lines.append(
+                            f"| {_md(title)} | ~~{_md(item['text'])}~~ | ⊘ {kind}: "
+                            f"{_md(w['reason'])} | {_who(w['by'])} | {_at(w['at'])} | |"
+                        )
+                        continue
                     changes = "; ".join(
                         f"#{c['seq']} {c['action']} by {_who(c['by'])} {_at(c['at'])}"
                         for c in item["history"]

@@ -139,7 +139,7 @@ def today_line(view: CalendarView, phases: tuple[PhaseState, ...]) -> str | None
     section = today_section(view, phases)
     if section is None:
         return None
-    still_open = [i.text for i in section.items if not i.checked]
+    still_open = [i.text for i in section.items if not i.done]
     tail = (
         f" · open: {', '.join(escape(t) for t in still_open)}" if still_open else " · all done ✅"
     )

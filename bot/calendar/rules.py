@@ -300,6 +300,7 @@ async def _open_by_section(
             .where(
                 Section.phase_id.in_(phase_ids),
                 Item.checked.is_(False),
+                Item.waived.is_(None),
                 SlackMessage.part == 0,
             )
             .group_by(Section.phase_id, Section.id, Section.title, Section.position)
@@ -370,7 +371,7 @@ async def _idle_owners(
                 .where(ItemGroup.section_id == section.id)
             )
         ).all()
-        if all(i.checked for i in items):
+        if all(i.checked or i.waived is not None for i in items):
             continue
         tickers = {i.changed_by_id for i in items if i.checked}
         idle = tuple(u for u in users if u not in tickers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.checklist.layout import chunks_by_message
+from bot.checklist.lifecycle import CLOSE_OUTCOMES
 from bot.checklist.state import GroupState, ItemState, LaunchChecklist, PhaseState, SectionState
 from bot.core.ids import ActionId, BlockPrefix
 from bot.core.kit import (
@@ -20,6 +21,14 @@ from bot.core.kit import (
 )
 from bot.core.mrkdwn import escape as escape
 from bot.core.outbox import MessageRef
+
+
+def outcome_text(outcome: str | None, note: str | None) -> str:
+    """`` · outcome: *Rolled back* — “note”`` for a closed launch (empty before outcomes existed)."""
+    if outcome is None:
+        return ""
+    said = f" — “{escape(note)}”" if note else ""
+    return f" · outcome: *{escape(CLOSE_OUTCOMES.get(outcome, outcome))}*{said}"
 
 
 def _bar(done: int, total: int, width: int = 10) -> str:
@@ -55,7 +64,14 @@ def phase_line(state: LaunchChecklist, phase: PhaseState) -> str:
     return f"◻️ {phase_label(phase)} — {counts}"
 
 
+WAIVE_MARKS = {"not_applicable": "N/A", "waived": "waived"}
+
+
 def _option_description(item: ItemState) -> str | None:
+    if item.waived is not None:
+        who = item.waived_by_name or item.waived_by_id or "?"
+        mark = WAIVE_MARKS.get(item.waived, "waived")
+        return truncate(f"⊘ {mark} by {who}: {item.waive_reason or ''}", OPTION_TEXT_MAX)
     if item.changed_by_id is None or item.changed_at is None:
         return None
     who = item.changed_by_name or item.changed_by_id
@@ -67,7 +83,10 @@ def _option(item: ItemState) -> dict[str, Any]:
     label = item.text
     if item.duration_minutes is not None:
         label = f"{label} ({duration_label(item.duration_minutes)})"
-    option: dict[str, Any] = {"text": plain_text(label, OPTION_TEXT_MAX), "value": str(item.id)}
+    text = plain_text(label, OPTION_TEXT_MAX)
+    if item.waived is not None:  # struck through: mrkdwn, the item's own text escaped
+        text = {"type": "mrkdwn", "text": truncate(f"~{escape(label)}~", OPTION_TEXT_MAX)}
+    option: dict[str, Any] = {"text": text, "value": str(item.id)}
     description = _option_description(item)
     if description:
         option["description"] = plain_text(description, OPTION_TEXT_MAX)
@@ -107,7 +126,7 @@ def section_message(state: LaunchChecklist, message: MessageRef) -> MessageView:
             "action_id": ActionId.ITEM_TOGGLE,
             "options": options,
         }
-        initial = [o for o, i in zip(options, items, strict=True) if i.checked]
+        initial = [o for o, i in zip(options, items, strict=True) if i.done]
         if initial:  # Slack rejects an empty initial_options list
             element["initial_options"] = initial
         blocks.append(

@@ -304,9 +304,31 @@ async def advance_phase(
     return nxt
 
 
+CLOSE_OUTCOMES = {
+    "completed": "Completed",
+    "abandoned": "Abandoned",
+    "rolled_back": "Rolled back",
+}
+"""How a launch can end (the close confirmation's choices): stored value → label."""
+
+CLOSE_NOTE_MAX = 2000
+
+
 async def close_launch(
-    *, session: AsyncSession, launch_id: int, actor: Actor, at: datetime, source: str = ""
+    *,
+    session: AsyncSession,
+    launch_id: int,
+    actor: Actor,
+    at: datetime,
+    source: str = "",
+    outcome: str = "completed",
+    note: str = "",
 ) -> Launch:
+    """Close the launch with its ``outcome`` (a key of ``CLOSE_OUTCOMES``) and the closer's note,
+    both recorded in the ``launch_closed`` event; every message of the launch re-renders read-only."""
+    if outcome not in CLOSE_OUTCOMES:
+        raise BadInput(f"`{escape(outcome)}` is not a way a launch can end.")
+    note = note.strip()[:CLOSE_NOTE_MAX]
     launch = await lock_launch(session, launch_id)
     if launch.closed_at is not None:
         raise Conflict(f"Launch *{escape(launch.name)}* is already closed.")
@@ -314,12 +336,15 @@ async def close_launch(
     launch.closed_by_id = actor.user_id
     launch.closed_by_name = actor.name
     launch.active_channel = None
+    launch.close_outcome = outcome
+    launch.close_note = note or None
     await append_event(
         session=session,
         launch_id=launch_id,
         actor=actor,
         kind=EventKind.LAUNCH_CLOSED,
         at=at,
+        detail={"outcome": outcome, "note": note or None},
         source=source,
     )
     # Every message of the launch re-renders to show it closed.

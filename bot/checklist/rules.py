@@ -158,9 +158,17 @@ async def open_item_count(session: AsyncSession, phase_id: int) -> int:
         select(func.count(Item.id))
         .join(ItemGroup, ItemGroup.id == Item.group_id)
         .join(Section, Section.id == ItemGroup.section_id)
-        .where(Section.phase_id == phase_id, Item.checked.is_(False))
+        .where(Section.phase_id == phase_id, Item.checked.is_(False), Item.waived.is_(None))
     )
     return int(count or 0)
+
+
+async def update_phase_completion(
+    session: AsyncSession, launch: Launch, phase: Phase, actor: Actor, at: datetime
+) -> bool:
+    """Complete or reopen ``phase`` after one of its items changed (ticked, unticked or waived);
+    True when it just completed. The caller holds the launch lock."""
+    return await _update_phase_completion(session, launch, phase, actor, at)
 
 
 async def _update_phase_completion(

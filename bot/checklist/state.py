@@ -26,6 +26,17 @@ class ItemState:
     changed_by_name: str | None
     changed_at: datetime | None
     duration_minutes: int | None
+    # A waiver ("not_applicable" or "waived") by a sign-off role holder, with who, when and why.
+    waived: str | None = None
+    waived_by_id: str | None = None
+    waived_by_name: str | None = None
+    waived_at: datetime | None = None
+    waive_reason: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """Ticked or waived: what phase completion counts."""
+        return self.checked or self.waived is not None
 
 
 @dataclass(frozen=True)
@@ -38,7 +49,7 @@ class GroupState:
 
     @property
     def done(self) -> int:
-        return sum(1 for i in self.items if i.checked)
+        return sum(1 for i in self.items if i.done)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ class EventKind(StrEnum):
     PHASE_REOPENED = "phase_reopened"
     ITEM_CHECKED = "item_checked"
     ITEM_UNCHECKED = "item_unchecked"
+    ITEM_WAIVED = "item_waived"
+    ITEM_WAIVE_REFUSED = "item_waive_refused"
     CLICK = "click"
     SIGN_OFF_APPROVED = "sign_off_approved"
     SIGN_OFF_REVOKED = "sign_off_revoked"

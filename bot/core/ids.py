@@ -23,6 +23,8 @@ class ActionId(StrEnum):
     METRIC_HOLD = "launch-metric-hold"
     METRIC_ACK = "launch-metric-ack"
     TRIGGER_REPORT = "launch-trigger-report"
+    CLOSE_OUTCOME = "launch-close-outcome"
+    CLOSE_NOTE = "launch-close-note"
 
 
 class BlockPrefix(StrEnum):
@@ -39,6 +41,7 @@ class BlockPrefix(StrEnum):
 class CallbackId(StrEnum):
     SIGNOFF_REVOKE = "launch-signoff-revoke"
     KILLSWITCH_FIRE = "launch-killswitch-fire"
+    LAUNCH_CLOSE = "launch-close"
 
 
 class IncidentBlock(StrEnum):
@@ -60,3 +63,13 @@ class SignOffBlock(StrEnum):
 
     REVOKE_REASON = "launch-signoff-revoke-reason"
     GO = "launch-signoff-go"
+
+
+class LaunchBlock(StrEnum):
+    """block_ids of the close confirmation's and the waiver form's inputs (their errors are keyed by
+    them)."""
+
+    CLOSE_OUTCOME = "launch-close-outcome"
+    CLOSE_NOTE = "launch-close-note"
+    WAIVE_KIND = "launch-waive-kind"
+    WAIVE_REASON = "launch-waive-reason"

@@ -30,6 +30,16 @@ async def active_launch(*, session: AsyncSession, channel_id: str) -> Launch | N
     return await session.scalar(select(Launch).where(Launch.active_channel == channel_id))
 
 
+async def latest_launch(*, session: AsyncSession, channel_id: str) -> Launch | None:
+    """The channel's most recently started launch, closed or not."""
+    return await session.scalar(
+        select(Launch)
+        .where(Launch.channel_id == channel_id)
+        .order_by(Launch.started_at.desc(), Launch.id.desc())
+        .limit(1)
+    )
+
+
 async def find_launch(*, session: AsyncSession, ref: str) -> Launch:
     """A launch by id (``12`` or ``#12``) or by exact name (the newest of that name). Not found,
     the message echoes the reference as given (``#99`` stays ``#99``)."""

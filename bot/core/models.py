@@ -47,6 +47,10 @@ class Launch(Base):
     # Launch day (T-0) in ``[schedule] timezone``, set by ``/launch start … --on`` and moved by
     # ``/launch date``; None for a launch whose phases are posted only by ``/launch phase next``.
     launch_date: Mapped[date | None] = mapped_column(Date)
+    # How the launch ended, chosen in the close confirmation: "completed", "abandoned" or
+    # "rolled_back", with the closer's note; None while open (and for launches closed before 0010).
+    close_outcome: Mapped[str | None] = mapped_column(String(16))
+    close_note: Mapped[str | None] = mapped_column(Text)
 
 
 class Phase(Base):
@@ -104,6 +108,13 @@ class Item(Base):
     # Set when the bot, not a person, ticks this item (e.g. "golive": a go-live step that is its own
     # item); a hand click on it is refused with the owner's explanation.
     managed_by: Mapped[str | None] = mapped_column(String(32))
+    # A sign-off role holder's waiver: "not_applicable" or "waived", by whom, when and why. A waived
+    # item counts as done for phase completion and is listed apart from ticked ones.
+    waived: Mapped[str | None] = mapped_column(String(16))
+    waived_by_id: Mapped[str | None] = mapped_column(String(32))
+    waived_by_name: Mapped[str | None] = mapped_column(String(200))
+    waived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    waive_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Event(Base):

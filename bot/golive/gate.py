@@ -43,7 +43,7 @@ def _names(items: Sequence[ItemState]) -> str:
 
 
 def _open(items: Sequence[ItemState]) -> list[ItemState]:
-    return [i for i in items if not i.checked]
+    return [i for i in items if not i.done]
 
 
 def _before_golive(view: GoLiveView, phases: Sequence[PhaseState]) -> list[str]:

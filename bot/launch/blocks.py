@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.calendar import blocks as calendar_blocks
-from bot.checklist.blocks import phase_label, phase_line
+from bot.checklist.blocks import WAIVE_MARKS, outcome_text, phase_label, phase_line
+from bot.checklist.lifecycle import CLOSE_OUTCOMES
 from bot.checklist.state import GroupState, ItemState, SectionState
 from bot.core.config import RoleConfig
 from bot.core.kit import (
@@ -30,7 +31,8 @@ from bot.watch.state import unhealthy_gate_rules
 def _next_step(state: LaunchState) -> str:
     if not state.is_active:
         closed = f"🔒 Closed by {mention(state.closed_by_id)}"
-        return closed + (f" · {slack_date(state.closed_at)}" if state.closed_at else "")
+        closed += f" · {slack_date(state.closed_at)}" if state.closed_at else ""
+        return closed + outcome_text(state.close_outcome, state.close_note)
     current = state.current
     if current.completed_at is None:
         open_count = current.total - current.done
@@ -68,7 +70,11 @@ def launch_card(
         *signoff_table(state, roles or {}),
         *_killswitch_line(state),
         context_block(
-            "The checklist is in this message's thread · `/launch status` for what is open"
+            (
+                "The checklist is in this message's thread · `/launch status` for what is open"
+                if state.is_active
+                else "The checklist in this message's thread is read-only"
+            )
             + (f" · ⏱️ rehearsal clock: {time_scale:g}× real time" if time_scale != 1 else "")
         ),
     ]
@@ -154,7 +160,7 @@ def status_view(
         for section in shown
         for group in section.groups
         for item in group.items
-        if not item.checked
+        if not item.done
     ]
     if still_open and state.is_active:
         blocks.append(
@@ -163,6 +169,9 @@ def status_view(
                 "text": mrkdwn_text(_open_items(current.title, still_open, all_items)),
             }
         )
+    waived = [item for section in shown for item in section.items if item.waived is not None]
+    if waived:
+        blocks.append({"type": "section", "text": mrkdwn_text(waived_text(current.title, waived))})
     blocks.append({"type": "section", "text": mrkdwn_text(_next_step(state))})
     blocks.extend(_golive_status(state, roles))
     blocks.append({"type": "section", "text": mrkdwn_text(_glance(state, roles))})
@@ -189,6 +198,19 @@ def _open_items(
     more = len(still_open) - STATUS_OPEN_ITEMS
     tail = f" and {more} more — `/launch status items` lists them all" if more > 0 else ""
     return f"{head} {shown}{tail}"
+
+
+def waived_text(phase_title: str, waived: list[ItemState]) -> str:
+    """The current phase's waived items, apart from ticked ones: struck through, who and why."""
+    lines = [
+        f"• ~{escape(i.text)}~ — {WAIVE_MARKS.get(i.waived or '', 'waived')} by "
+        f"{mention(i.waived_by_id, i.waived_by_name)}: {escape(i.waive_reason or '')}"
+        for i in waived[:STATUS_OPEN_ITEMS]
+    ]
+    more = len(waived) - STATUS_OPEN_ITEMS
+    if more > 0:
+        lines.append(f"… and {more} more (the report lists them all)")
+    return "\n".join([f"*Waived in {escape(phase_title)}* ({len(waived)}):", *lines])
 
 
 def _glance(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
@@ -271,7 +293,12 @@ def _golive_status(state: LaunchState, roles: Mapping[str, RoleConfig]) -> list[
 def state_line(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
     """The launch's state in words, first thing on the card: a halted or held launch never reads GO."""
     if not state.is_active:
-        return "✅ *CLOSED*" + (f" · {slack_date(state.closed_at)}" if state.closed_at else "")
+        label = CLOSE_OUTCOMES.get(state.close_outcome or "", "")
+        return (
+            "✅ *CLOSED*"
+            + (f" · {escape(label)}" if label else "")
+            + (f" · {slack_date(state.closed_at)}" if state.closed_at else "")
+        )
     halted = _halted(state)
     if halted is not None:
         return halted

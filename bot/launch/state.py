@@ -51,6 +51,9 @@ class LaunchState:
     calendar: CalendarView | None = None
     # Each Prometheus rule as last evaluated during the go-live sequence (bot/watch owns the model).
     metrics: tuple[RuleStateView, ...] = field(default=())
+    # How the launch ended (the close confirmation's outcome key) and the closer's note.
+    close_outcome: str | None = None
+    close_note: str | None = None
 
     @property
     def is_active(self) -> bool:
@@ -59,6 +62,14 @@ class LaunchState:
     @property
     def current(self) -> PhaseState:
         return self.phases[self.current_phase]
+
+    @property
+    def current_open(self) -> tuple[str, int] | None:
+        """(current phase title, its open items: neither ticked nor waived) for a checklist phase."""
+        if not self.phases or not self.current.is_checklist:
+            return None
+        current = self.current
+        return current.title, current.total - current.done
 
     @property
     def checklist_phases(self) -> list[PhaseState]:
@@ -141,4 +152,6 @@ async def load_state(
         escalations=await launch_escalations(session=session, launch=launch),
         calendar=await load_calendar(session=session, launch=launch),
         metrics=await load_rule_states(session=session, launch_id=launch_id),
+        close_outcome=launch.close_outcome,
+        close_note=launch.close_note,
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.checklist.blocks import outcome_text
 from bot.core.config import RoleConfig
 from bot.core.errors import BadInput
 from bot.core.ids import ActionId, BlockPrefix, CallbackId, SignOffBlock
@@ -157,6 +158,17 @@ def _confirm(title: str, text: str, confirm: str, deny: str, style: str) -> dict
 
 
 def approve_button(state: LaunchSignOffs, row: RoleStatus) -> dict[str, Any]:
+    """Approve, behind a confirm dialog that says what is still open in the current phase: an
+    approval is not blocked by open items (the go-live gate is), but nobody approves unaware."""
+    signing = (
+        f"You are signing off launch #{state.id} “{state.name}” as {row.role.title}. Your name, "
+        "the time and the checklist's progress right now are recorded in the audit trail."
+    )
+    current = state.current_open
+    if current is not None and current[1] > 0:
+        phase, count = current
+        items = "open item" if count == 1 else "open items"
+        signing = f"{phase} has {count} {items}. Approve anyway? " + signing
     return {
         "type": "button",
         "action_id": ActionId.SIGNOFF_APPROVE,
@@ -166,8 +178,7 @@ def approve_button(state: LaunchSignOffs, row: RoleStatus) -> dict[str, Any]:
         "confirm": _confirm(
             # The role in the title, whole: a long launch name must never hide what you sign as.
             f"Approve as {row.role.title}?",
-            f"You are signing off launch #{state.id} “{state.name}” as {row.role.title}. Your name, "
-            "the time and the checklist's progress right now are recorded in the audit trail.",
+            signing,
             "Approve",
             "Cancel",
             "primary",
@@ -363,8 +374,66 @@ def go_message(state: LaunchSignOffs, message: MessageRef) -> MessageView:
     ]
     if approvals:
         blocks.append({"type": "section", "text": mrkdwn_text(approvals)})
+    given_on = readiness_text(go.readiness)
+    if given_on:
+        blocks.append({"type": "section", "text": mrkdwn_text(given_on)})
+    if not state.is_active and state.close_outcome is not None:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    mrkdwn_text(
+                        "🔒 The launch is closed"
+                        + outcome_text(state.close_outcome, state.close_note)
+                    )
+                ],
+            }
+        )
     blocks.append(_go_context(go))
     return MessageView(text=f"GO: {escape(state.name)} — every sign-off is in", blocks=blocks)
+
+
+# Open items named in the GO message before "and N more".
+GO_OPEN_ITEMS = 10
+WAIVE_LABELS = {"not_applicable": "not applicable", "waived": "waived"}
+
+
+def readiness_text(readiness: Mapping[str, Any]) -> str:
+    """What a GO was given on, in mrkdwn: each phase's progress, then the current phase's open
+    items and its waived items (with who and why); empty for a GO recorded without it."""
+    if not readiness:
+        return ""
+    phases = " · ".join(
+        f"{escape(str(p.get('title')))} {p.get('done')}/{p.get('total')}"
+        + (" ✅" if p.get("complete") else "")
+        for p in readiness.get("phases") or []
+    )
+    lines = [f"*Given on:* {phases}"] if phases else []
+    current = escape(str(readiness.get("current_phase") or "the current phase"))
+    count = int(readiness.get("open_count") or 0)
+    if count:
+        named = [escape(str(t)) for t in (readiness.get("open_items") or [])[:GO_OPEN_ITEMS]]
+        more = count - len(named)
+        lines.append(
+            f"*Open in {current}* ({count}): "
+            + ", ".join(named)
+            + (f" and {more} more" if more > 0 else "")
+        )
+    else:
+        lines.append(f"*Open in {current}:* none")
+    waived = readiness.get("waived") or []
+    if waived:
+        shown = "; ".join(
+            f"~{escape(str(w.get('text')))}~ ({WAIVE_LABELS.get(str(w.get('kind')), 'waived')} by "
+            f"{mention(w.get('by'))}: {escape(str(w.get('reason') or ''))})"
+            for w in waived[:GO_OPEN_ITEMS]
+        )
+        more = len(waived) - GO_OPEN_ITEMS
+        lines.append(
+            f"*Waived in {current}* ({len(waived)}): {shown}"
+            + (f" and {more} more" if more > 0 else "")
+        )
+    return "\n".join(lines)
 
 
 def _go_withdrawn(state: LaunchSignOffs, go: GoRecord) -> MessageView:

@@ -41,7 +41,7 @@ async def launch_progress(session: AsyncSession, launch: Launch) -> dict[str, An
                 Phase.title,
                 Phase.completed_at,
                 func.count(Item.id),
-                func.sum(case((Item.checked.is_(True), 1), else_=0)),
+                func.sum(case((Item.checked.is_(True) | Item.waived.is_not(None), 1), else_=0)),
             )
             .join(Section, Section.phase_id == Phase.id)
             .join(ItemGroup, ItemGroup.section_id == Section.id)
@@ -81,6 +81,45 @@ async def launch_progress(session: AsyncSession, launch: Launch) -> dict[str, An
     }
 
 
+# Open items of the current phase named in a GO's readiness (the count is always whole).
+READINESS_ITEMS = 50
+
+
+async def readiness(session: AsyncSession, launch: Launch) -> dict[str, Any]:
+    """What GO is given on: per-phase progress (waived items count as done), and the current
+    phase's open items (neither ticked nor waived, the first ``READINESS_ITEMS`` named) and waived
+    items (with who and why)."""
+    progress = await launch_progress(session, launch)
+    rows = (
+        await session.scalars(
+            select(Item)
+            .join(ItemGroup, ItemGroup.id == Item.group_id)
+            .join(Section, Section.id == ItemGroup.section_id)
+            .join(Phase, Phase.id == Section.phase_id)
+            .where(
+                Phase.launch_id == launch.id,
+                Phase.position == launch.current_phase,
+                Phase.kind == "checklist",
+                Item.checked.is_(False),
+            )
+            .order_by(Section.position, ItemGroup.position, Item.position)
+        )
+    ).all()
+    open_items = [i.text for i in rows if i.waived is None]
+    waived = [
+        {"text": i.text, "kind": i.waived, "by": i.waived_by_id, "reason": i.waive_reason}
+        for i in rows
+        if i.waived is not None
+    ]
+    return {
+        "current_phase": progress["current_phase"],
+        "phases": progress["phases"],
+        "open_count": len(open_items),
+        "open_items": open_items[:READINESS_ITEMS],
+        "waived": waived,
+    }
+
+
 async def declare_go(
     session: AsyncSession,
     launch: Launch,
@@ -98,6 +137,7 @@ async def declare_go(
         at=at,
         detail={
             "number": number,
+            "readiness": await readiness(session, launch),
             "approvals": [
                 {"role_id": r.role.role_id, "user_id": a.user_id, "sign_off_id": a.id}
                 for r in rows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -63,6 +63,9 @@ class GoRecord:
     withdrawn_by_id: str | None = None
     withdrawn_role: str | None = None
     withdrawn_reason: str | None = None
+    # What GO was given on (``go.readiness``): the current phase, per-phase progress, the current
+    # phase's open and waived items; empty for a GO declared before it was recorded.
+    readiness: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -228,7 +231,12 @@ def _go_records(events: Iterable[Event]) -> tuple[GoRecord, ...]:
         number = int(e.detail.get("number", 0))
         if e.kind == EventKind.LAUNCH_GO:
             by_number[number] = GoRecord(
-                number=number, at=e.at, actor_id=e.actor_id, event_seq=e.seq, event_hash=e.hash
+                number=number,
+                at=e.at,
+                actor_id=e.actor_id,
+                event_seq=e.seq,
+                event_hash=e.hash,
+                readiness=dict(e.detail.get("readiness") or {}),
             )
         elif number in by_number:
             go = by_number[number]
@@ -242,6 +250,7 @@ def _go_records(events: Iterable[Event]) -> tuple[GoRecord, ...]:
                 withdrawn_by_id=e.actor_id,
                 withdrawn_role=str(e.detail.get("role_title") or ""),
                 withdrawn_reason=str(e.detail.get("reason") or ""),
+                readiness=go.readiness,
             )
     return tuple(by_number[n] for n in sorted(by_number))
 
@@ -260,3 +269,12 @@ class LaunchSignOffs(Protocol):
 
     @property
     def sign_offs(self) -> SignOffLog | None: ...
+
+    @property
+    def current_open(self) -> tuple[str, int] | None: ...
+
+    @property
+    def close_outcome(self) -> str | None: ...
+
+    @property
+    def close_note(self) -> str | None: ...

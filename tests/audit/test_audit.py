@@ -244,10 +244,11 @@ REASON = "Pen-test finding reopened"
 async def a_full_lifecycle(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
     await room.click(BOB, "Failover tested")
+    await room.command(CTO, 'waive "Load balancer configured" switched by DNS, no LB')
     await approve_all(room)
     assert len(go_messages(room)) == 1, "every role approved: GO is posted"
     await revoke_via_modal(room, SECURITY, "security_officer", REASON)
-    await room.command(CTO, "close")  # a role holder who did not start it
+    await room.close(CTO, note="all green")  # a role holder who did not start it
 
 
 async def export(room: WarRoom, fmt: Format) -> str:
@@ -475,6 +476,13 @@ def test_the_readme_schema_block_is_parsed_as_documented() -> None:
             "event_seq": None,
             "event_hash": None,
             "withdrawn": {"at": None, "by": None, "role": None, "reason": None},
+            "readiness": {
+                "current_phase": None,
+                "phases": [{"title": None, "done": None, "total": None, "complete": None}],
+                "open_count": None,
+                "open_items": [None],
+                "waived": [{"text": None, "kind": None, "by": None, "reason": None}],
+            },
         }
     ]
     assert schema["sign_offs"]["roles"][0]["approved_by"] == [None]

@@ -58,7 +58,7 @@ async def everything(room: WarRoom, killswitch: FakeKillSwitch) -> None:
     view = await open_modal(room, CTO)
     await submit(room, CTO, view, name="Trading v2", reason="orders rejected")
     await wait_for(lambda: len(killswitch.requests) == 1, "the kill switch fired")
-    await room.command(CTO, "close")
+    await room.close(CTO)
     await room.settle()
 
 

@@ -144,7 +144,7 @@ async def test_items_checked_metric_counts_ticks_that_took_effect(room: WarRoom)
     assert ticked() == 2
     # A click that reaches a launch closed a moment earlier ticks nothing, and counts nothing.
     stale_view = room.message_with_item("Failover tested")[0].blocks
-    await room.command(ALICE, "close")  # who started it
+    await room.close(ALICE)  # who started it
     await room.click(ALICE, "Failover tested", view_blocks=stale_view)
     assert not room.is_checked("Failover tested")
     assert ticked() == 2

@@ -37,7 +37,7 @@ def assert_chain_valid(chain: list[Event]) -> None:
 
 async def test_outsider_cannot_close_and_the_refused_attempt_is_logged(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
-    await room.command(OUTSIDER, "close")
+    await room.close(OUTSIDER)
     refusal = room.ephemerals_for(OUTSIDER)[-1]
     assert refusal.startswith(":warning: Only ")
     assert f"<@{ALICE}>" in refusal  # the starter is named
@@ -65,14 +65,14 @@ async def test_outsider_cannot_close_a_launch_that_is_go(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
     await approve_all(room)
     assert any(e.kind == "launch_go" for e in await events(room))
-    await room.command(BOB, "close")
+    await room.close(BOB)
     assert room.ephemerals_for(BOB)[-1].startswith(":warning: Only ")
     assert (await the_launch(room)).closed_at is None
 
 
 async def test_the_starter_may_close(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
-    await room.command(ALICE, "close")
+    await room.close(ALICE)
     launch = await the_launch(room)
     assert launch.closed_at is not None and launch.closed_by_id == ALICE
     assert any("Closed *Trading v2*" in (m.text or "") for m in room.top_level())
@@ -80,7 +80,7 @@ async def test_the_starter_may_close(room: WarRoom) -> None:
 
 async def test_a_role_holder_who_did_not_start_it_may_close(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
-    await room.command(CTO, "close")
+    await room.close(CTO)
     launch = await the_launch(room)
     assert launch.closed_at is not None and launch.closed_by_id == CTO
     closed = [e for e in await events(room) if e.kind == "launch_closed"]
@@ -96,10 +96,10 @@ async def test_a_member_of_a_roles_user_group_may_close_and_the_lookup_is_cached
     )
     room.slack.add_usergroup(TRADERS, [BOB])
     await room.command(ALICE, "start Trading v2")
-    await room.command(OUTSIDER, "close")  # asks Slack for the group: OUTSIDER is not in it
+    await room.close(OUTSIDER)  # asks Slack for the group: OUTSIDER is not in it
     assert room.ephemerals_for(OUTSIDER)[-1].startswith(":warning: Only ")
     assert f"<!subteam^{TRADERS}>" in room.ephemerals_for(OUTSIDER)[-1]
-    await room.command(BOB, "close")  # the cached answer says BOB is
+    await room.close(BOB)  # the cached answer says BOB is
     launch = await the_launch(room)
     assert launch.closed_at is not None and launch.closed_by_id == BOB
     lookups = room.slack.calls_to("usergroups.users.list")
@@ -112,7 +112,7 @@ async def test_the_starter_and_listed_holders_need_no_group_lookup(
     config.roles["head_of_trading"] = RoleConfig(title="Head of Trading", usergroups=[TRADERS])
     room.slack.add_usergroup(TRADERS, [BOB])
     await room.command(ALICE, "start Trading v2")
-    await room.command(ALICE, "close")
+    await room.close(ALICE)
     assert (await the_launch(room)).closed_by_id == ALICE
     assert room.slack.calls_to("usergroups.users.list") == []
 
@@ -124,7 +124,7 @@ async def test_a_group_slack_does_not_answer_for_is_refused_and_logged_not_guess
     room.slack.add_usergroup(TRADERS, [BOB])
     await room.command(ALICE, "start Trading v2")
     room.slack.fail_next("usergroups.users.list", error="fatal_error", times=1)
-    await room.command(BOB, "close")
+    await room.close(BOB)
     refusal = room.ephemerals_for(BOB)[-1]
     assert "could not check the members of" in refusal and "try again" in refusal
     assert (await the_launch(room)).closed_at is None
@@ -132,7 +132,7 @@ async def test_a_group_slack_does_not_answer_for_is_refused_and_logged_not_guess
     assert [(e.actor_id, e.detail["reason"], e.detail["usergroups"]) for e in refused] == [
         (BOB, "usergroup_unchecked", [TRADERS])
     ]
-    await room.command(BOB, "close")  # Slack answers now
+    await room.close(BOB)  # Slack answers now
     assert (await the_launch(room)).closed_by_id == BOB
 
 
@@ -151,7 +151,7 @@ async def test_close_with_extra_words_is_refused_with_usage_and_closes_nothing(
 
 
 async def test_close_without_a_launch_says_so(room: WarRoom) -> None:
-    await room.command(OUTSIDER, "close")
+    await room.close(OUTSIDER)
     reply = room.ephemerals_for(OUTSIDER)[-1]
     assert "no active launch in this channel to close" in reply
     assert "Usage: `/launch close`" in reply

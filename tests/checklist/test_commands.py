@@ -84,7 +84,7 @@ async def test_refusals_escape_the_launch_name(room: WarRoom) -> None:
         "emoji": True,
     }
     assert "Status of &lt;!here&gt; R&amp;D" == status.text
-    await room.command(ALICE, "close")
+    await room.close(ALICE)
     await room.click(ALICE, "Failover tested")
     refusal = room.ephemerals_for(ALICE)[-1]
     assert refusal.startswith(":warning: Launch *&lt;!here&gt; R&amp;D* is closed;")
@@ -153,7 +153,7 @@ async def test_help_lists_every_subcommand(room: WarRoom) -> None:
 
 async def test_close_makes_the_checklist_read_only_and_frees_the_channel(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
-    await room.command(CTO, "close")  # a role holder who did not start it
+    await room.close(CTO)  # a role holder who did not start it
     card_text = "\n".join(b["text"]["text"] for b in room.card().blocks if b["type"] == "section")
     assert "Closed by <@U0CTO00001>" in card_text
     assert "read-only" in room.thread()[0].blocks[-1]["elements"][0]["text"]

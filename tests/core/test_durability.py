@@ -19,11 +19,11 @@ ALICE, BOB = "U0ALICE001", "U0BOB00001"
 
 async def test_close_writes_a_launch_closed_event(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
-    await room.command(ALICE, "close")  # who started it
+    await room.close(ALICE)  # who started it
     async with room.bot.deps.db.read_sessions() as session:
         events = (await session.scalars(select(Event).order_by(Event.seq))).all()
     closed = [e for e in events if e.kind == "launch_closed"]
-    assert [(e.actor_id, e.source.startswith("slash:")) for e in closed] == [(ALICE, True)]
+    assert [(e.actor_id, e.source.startswith("view:")) for e in closed] == [(ALICE, True)]
     assert events[-1].kind == "launch_closed"  # the last thing that happened to the launch
     assert closed[0].prev_hash == events[-2].hash  # chained like every other event
 

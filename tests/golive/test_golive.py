@@ -351,6 +351,6 @@ async def test_the_card_says_the_launch_state_in_words(room: WarRoom) -> None:
     await room.command(CTO, "signoff revoke cto risk review")  # shadow: no live traffic, no hold
     await room.settle()
     assert card_state(room) == "⛔ *GO WITHDRAWN*"
-    await room.command(ALICE, "close")
+    await room.close(ALICE)
     await room.settle()
     assert card_state(room).startswith("✅ *CLOSED*")

@@ -953,7 +953,7 @@ async def test_dry_run_on_a_closed_launch_is_logged_not_ticked(
     room: WarRoom, killswitch: FakeKillSwitch
 ) -> None:
     await room.command(ALICE, "start Trading v2")
-    await room.command(ALICE, "close")
+    await room.close(ALICE)
     await room.command(CTO, "killswitch test")
     assert len(killswitch.requests) == 1
     assert not room.is_checked("Kill switch tested")

@@ -550,7 +550,7 @@ async def test_approving_from_the_private_table_updates_that_table(room: WarRoom
 async def test_closed_launch_refuses_sign_offs(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
     body = click_body(room, CTO, "cto", ActionId.SIGNOFF_APPROVE)
-    await room.command(ALICE, "close")
+    await room.close(ALICE)
     await room.slack.deliver_to(room.dispatch, *body)
     await room.settle()
     assert "is closed" in room.ephemerals_for(CTO)[-1]

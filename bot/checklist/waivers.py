@@ -1,0 +1,151 @@
+"""Waivers: a sign-off role holder marks an item "not applicable" or "waived", with a reason.
+
+A waived item counts as done for phase completion, is shown struck through with who and why, and
+is listed apart from ticked items. A waiver is an event like a tick (``item_waived``); a refused
+attempt is recorded too (``item_waive_refused``). Takes an AsyncSession; the caller owns the
+transaction. No Slack or HTTP imports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.checklist.rules import update_phase_completion
+from bot.core.config import RoleConfig
+from bot.core.errors import BadInput, Conflict, NotAllowed, NotFound
+from bot.core.events import Actor, EventKind, append_event
+from bot.core.identity import holds
+from bot.core.launches import lock_launch
+from bot.core.models import Item, ItemGroup, Phase, Section
+from bot.core.mrkdwn import escape
+from bot.core.outbox import bump_messages
+
+WAIVE_KINDS = {"not_applicable": "not applicable", "waived": "waived"}
+WAIVE_REASON_MAX = 500
+
+
+@dataclass(frozen=True)
+class Waived:
+    launch_id: int
+    item_id: int
+    text: str
+    kind: str
+    phase_completed: bool
+
+
+def may_waive(
+    roles: Mapping[str, RoleConfig], user_id: str, usergroup_members: Mapping[str, frozenset[str]]
+) -> bool:
+    """A holder of any sign-off role (listed in ``users`` or a member of one of its groups)."""
+    return any(holds(role, user_id, usergroup_members) for role in roles.values())
+
+
+async def find_item(*, session: AsyncSession, launch_id: int, ref: str) -> Item:
+    """An item of the launch by its text (any case) or a unique part of its text."""
+    wanted = " ".join(ref.split()).lower()
+    items = (await session.scalars(select(Item).where(Item.launch_id == launch_id))).all()
+    exact = [i for i in items if i.text.lower() == wanted]
+    found = exact or [i for i in items if wanted and wanted in i.text.lower()]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise NotFound(f"No checklist item matches “{escape(ref)}”.")
+    named = ", ".join(f"“{escape(i.text)}”" for i in found[:5])
+    raise BadInput(f"“{escape(ref)}” matches {len(found)} items ({named}…): give more of the text.")
+
+
+async def waive_item(
+    *,
+    session: AsyncSession,
+    launch_id: int,
+    item_id: int,
+    kind: str,
+    reason: str,
+    actor: Actor,
+    at: datetime,
+    roles: Mapping[str, RoleConfig],
+    usergroup_members: Mapping[str, frozenset[str]],
+    unchecked_groups: Sequence[str] = (),
+    source: str = "",
+) -> Waived:
+    """Waive one item of a posted phase of the still-active launch. Only a sign-off role holder may
+    (anyone else: ``NotAllowed``, recorded); a reason is required; an item already ticked or waived
+    is left alone (``Conflict``). Completes the phase when this was its last open item."""
+    launch = await lock_launch(session, launch_id)
+    if launch.closed_at is not None:
+        raise NotAllowed(
+            f"Launch *{escape(launch.name)}* is closed; its checklist can no longer change."
+        )
+    if kind not in WAIVE_KINDS:
+        raise BadInput(f"`{escape(kind)}` is not a kind of waiver: use `waived` or `n/a`.")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise BadInput("Give a reason: it is recorded and shown with the waiver.")
+    if len(reason) > WAIVE_REASON_MAX:
+        raise BadInput(f"Keep the reason under {WAIVE_REASON_MAX} characters.")
+    if not may_waive(roles, actor.user_id, usergroup_members):
+        why = "usergroup_unchecked" if unchecked_groups else "not_a_role_holder"
+        await append_event(
+            session=session,
+            launch_id=launch_id,
+            actor=actor,
+            kind=EventKind.ITEM_WAIVE_REFUSED,
+            at=at,
+            item_id=item_id,
+            detail={"reason": why},
+            source=source,
+        )
+        raise NotAllowed(
+            "Only a holder of a sign-off role may waive an item"
+            + (
+                " (Slack did not answer in time about your user groups; try again)"
+                if unchecked_groups
+                else ""
+            )
+            + ". Your attempt was logged.",
+            code=why,
+            recorded=True,
+        )
+    row = (
+        await session.execute(
+            select(Item, Section.id, Phase)
+            .join(ItemGroup, ItemGroup.id == Item.group_id)
+            .join(Section, Section.id == ItemGroup.section_id)
+            .join(Phase, Phase.id == Section.phase_id)
+            .where(Item.launch_id == launch_id, Item.id == item_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("That checklist item is not part of this launch.")
+    item, section_id, phase = row
+    if phase.posted_at is None:
+        raise NotAllowed(f"Phase *{escape(phase.title)}* has not started yet.")
+    if item.managed_by is not None:
+        raise NotAllowed(f"“{escape(item.text)}” is ticked by the bot; it cannot be waived.")
+    if item.waived is not None:
+        raise Conflict(f"“{escape(item.text)}” is already {WAIVE_KINDS[item.waived]}.")
+    if item.checked:
+        raise Conflict(f"“{escape(item.text)}” is already ticked.")
+    item.waived = kind
+    item.waived_by_id = actor.user_id
+    item.waived_by_name = actor.name
+    item.waived_at = at
+    item.waive_reason = reason
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind=EventKind.ITEM_WAIVED,
+        at=at,
+        item_id=item.id,
+        detail={"text": item.text, "kind": kind, "reason": reason},
+        source=source,
+    )
+    await session.flush()
+    completed = await update_phase_completion(session, launch, phase, actor, at)
+    await bump_messages(session, launch_id, {section_id})
+    return Waived(launch_id, item.id, item.text, kind, completed)

@@ -1,0 +1,145 @@
+"""Issue 14, items 2-4: /launch close asks for an outcome in a modal (what is still open, a note),
+the outcome is on the card, in the export and the GO message; /launch status after close shows the
+closed launch; waivers by role holders; GO states what it was given on; the Approve confirm dialog
+names the open items."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.core.ids import ActionId, BlockPrefix, CallbackId, LaunchBlock
+from bot.core.models import Launch
+from tests.signoffs.test_signoffs import approve_all
+from tests.warroom import WarRoom
+
+ALICE, CTO, OUTSIDER = "U0ALICE001", "U0CTO00001", "U0OUTSIDE1"
+
+
+async def the_launch(room: WarRoom) -> Launch:
+    async with room.bot.deps.db.read_sessions() as session:
+        launch = await session.scalar(select(Launch).order_by(Launch.id.desc()).limit(1))
+    assert launch is not None
+    return launch
+
+
+def texts(message: Any) -> str:
+    return json.dumps(message.blocks)
+
+
+def close_view(room: WarRoom, user: str) -> Any:
+    views = [
+        v for v in room.slack.open_views(user) if v.view["callback_id"] == CallbackId.LAUNCH_CLOSE
+    ]
+    assert views, "the close confirmation did not open"
+    return views[-1]
+
+
+async def test_close_opens_a_confirmation_that_says_what_is_open_and_closes_nothing(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.click(ALICE, "Failover tested")
+    await room.command(ALICE, "close")
+    view = close_view(room, ALICE)
+    shown = json.dumps(view.view["blocks"])
+    assert "Still open" in shown and "open item(s)" in shown and "not GO" in shown
+    assert "Failover tested" not in shown  # ticked: not listed as open
+    assert (await the_launch(room)).closed_at is None
+
+
+async def test_missing_outcome_or_note_is_shown_in_the_modal(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "close")
+    view = close_view(room, ALICE)
+    await room.submit_close(ALICE, view, outcome=None)
+    assert view.open and LaunchBlock.CLOSE_OUTCOME in view.errors
+    await room.submit_close(ALICE, view, outcome="rolled_back", note="  ")
+    assert view.open and LaunchBlock.CLOSE_NOTE in view.errors
+    assert (await the_launch(room)).closed_at is None
+    await room.submit_close(ALICE, view, outcome="rolled_back", note="fill latency over SLO")
+    assert not view.open
+    launch = await the_launch(room)
+    assert (launch.close_outcome, launch.close_note) == ("rolled_back", "fill latency over SLO")
+
+
+async def test_the_outcome_is_on_the_card_the_channel_the_export_and_the_go_message(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await approve_all(room)
+    await room.close(CTO, outcome="abandoned", note="vendor pulled out")
+    card = texts(room.card())
+    assert "CLOSED" in card and "Abandoned" in card and "vendor pulled out" in card
+    assert "Tick them" not in card and "for what is open" not in card
+    assert any(
+        "Closed *Trading v2*" in (m.text or "") and "Abandoned" in (m.text or "")
+        for m in room.top_level()
+    )
+    go = next(m for m in room.top_level() if (m.text or "").startswith("GO:"))
+    assert "Abandoned" in texts(go)
+    closed = list(await room.events("launch_closed"))
+    assert closed[-1].detail == {"outcome": "abandoned", "note": "vendor pulled out"}
+    await room.command(ALICE, "report md")
+    await room.chain_ok()
+
+
+async def test_status_after_close_shows_the_launch_marked_closed(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.close(ALICE, outcome="completed")
+    await room.command(ALICE, "status")
+    answer = [e for e in room.slack.ephemerals if e.user == ALICE][-1]
+    shown = json.dumps(answer.blocks)
+    assert answer.text == "Status of Trading v2"
+    assert "CLOSED" in shown and "Completed" in shown
+
+
+async def test_an_outsider_is_refused_before_any_modal_opens(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    assert await room.close(OUTSIDER) is None
+    assert room.ephemerals_for(OUTSIDER)[-1].startswith(":warning: Only ")
+    assert not room.slack.open_views(OUTSIDER)
+
+
+async def test_a_role_holder_waives_an_item_and_it_counts_as_done(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(OUTSIDER, 'waive "Failover tested" not needed')
+    assert "Only a holder of a sign-off role" in room.ephemerals_for(OUTSIDER)[-1]
+    await room.command(CTO, 'waive n/a "Failover tested" single-region launch')
+    message, option = room.message_with_item("~Failover tested")
+    assert option["text"]["type"] == "mrkdwn"
+    assert "N/A by" in option["description"]["text"]
+    assert "single-region launch" in option["description"]["text"]
+    waived = await room.events("item_waived")
+    assert [(e.actor_id, e.detail["kind"]) for e in waived] == [(CTO, "not_applicable")]
+    assert [e.actor_id for e in await room.events("item_waive_refused")] == [OUTSIDER]
+    await room.command(ALICE, "status")
+    status = [e for e in room.slack.ephemerals if e.user == ALICE][-1]
+    assert "Waived in" in json.dumps(status.blocks) and "single-region launch" in json.dumps(
+        status.blocks
+    )
+    await room.chain_ok()
+
+
+async def test_go_states_what_it_was_given_on_and_approve_asks_about_open_items(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    card = room.card()
+    approve = next(
+        b["accessory"]
+        for b in card.blocks
+        if str(b.get("block_id", "")).startswith(BlockPrefix.SIGNOFF)
+        and b.get("accessory", {}).get("action_id") == ActionId.SIGNOFF_APPROVE
+    )
+    assert "open items. Approve anyway?" in approve["confirm"]["text"]["text"]
+    await room.command(CTO, 'waive "Failover tested" covered by the DR drill')
+    await approve_all(room)
+    go = next(m for m in room.top_level() if (m.text or "").startswith("GO:"))
+    shown = texts(go)
+    assert "Given on:" in shown and "Open in" in shown and "Waived in" in shown
+    launch_go = (await room.events("launch_go"))[-1]
+    assert launch_go.detail["readiness"]["open_count"] > 0
+    assert launch_go.detail["readiness"]["waived"][0]["text"] == "Failover tested"
