@@ -8,12 +8,19 @@ refuses extra words before anything runs).
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.checklist.blocks import launch_closed
 from bot.checklist.lifecycle import close_launch
+from bot.checklist.rules import open_item_count
 from bot.core.errors import NotFound
 from bot.core.events import Actor
 from bot.core.kit import notice
 from bot.core.launches import active_launch
+from bot.core.models import Phase
 from bot.core.mrkdwn import escape
+from bot.core.outbox import queue_notice
 from bot.core.refusal import unit_of_work
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
@@ -43,12 +50,33 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             unchecked_groups=membership.unchecked,
             source=source,
         )
+        at = deps.clock()
         launch = await close_launch(
-            session=session, launch_id=launch_id, actor=actor, at=deps.clock(), source=source
+            session=session, launch_id=launch_id, actor=actor, at=at, source=source
         )
         name = launch.name
+        # The channel is told in a new message (the outbox posts it with the close committed).
+        await queue_notice(
+            session=session,
+            launch_id=launch_id,
+            channel_id=launch.channel_id,
+            view=launch_closed(
+                launch_name=name,
+                launch_id=launch_id,
+                actor_id=actor.user_id,
+                at=at,
+                open_items=await _open_items(session, launch_id, launch.current_phase),
+            ),
+            loud=True,
+        )
     return CommandReply.of(
-        notice(f"Closed *{escape(name)}* (#{launch_id}). Its checklist is now read-only."),
-        response_type="in_channel",
+        notice(f"You closed *{escape(name)}* (#{launch_id}); the channel is told."),
         launch_id=launch_id,
     )
+
+
+async def _open_items(session: AsyncSession, launch_id: int, position: int) -> int:
+    phase = await session.scalar(
+        select(Phase).where(Phase.launch_id == launch_id, Phase.position == position)
+    )
+    return 0 if phase is None else await open_item_count(session, phase.id)
