@@ -329,6 +329,11 @@ def replay(launch_id: int, events: Sequence[Event]) -> Replay:
             )
             if r.log_version < 2:
                 so.unknown["revoked_by_name"] = OLD_LOG
+        elif kind == EventKind.DISPLAY_NAME_RESOLVED and d.get("items"):
+            # The ticks of a person named after they were applied (bot/checklist/rules.py).
+            for item in r.items.values():
+                if item.fields.get("changed_by_id") == d.get("user_id"):
+                    item.fields["changed_by_name"] = d.get("name")
         elif kind == EventKind.DISPLAY_NAME_RESOLVED:
             for so in r.sign_offs.values():
                 if so.fields.get("user_id") == d.get("user_id"):

@@ -14,7 +14,7 @@ import io
 import json
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from bot.audit.record import build_record
@@ -22,7 +22,6 @@ from bot.checklist.lifecycle import CLOSE_OUTCOMES
 from bot.core.config import RoleConfig
 from bot.core.db import open_database
 from bot.core.launches import find_launch
-from bot.core.mrkdwn import escape
 
 Format = Literal["md", "csv", "json"]
 FORMATS: tuple[Format, ...] = ("md", "csv", "json")
@@ -294,14 +293,22 @@ def render_csv(record: Mapping[str, Any]) -> str:
 # Markdown
 
 
+# What would make user text markup in a Markdown viewer: ``<`` (a tag, an autolink) and ``>``
+# become entities, and an ``&`` only where it would start an entity ("&lt;" typed by a person
+# stays "&lt;"). Every other character is left as typed: "P&L Engine" reads as written, raw or
+# rendered (escaping every ``&`` showed "P&amp;L" in a plain viewer), and "<script>" is shown,
+# never run. Entities, not backslashes: not every Markdown flavour honours ``\<``.
+_MD_ENTITY_START = re.compile(r"&(?=#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
+
+
 def _md(value: Any) -> str:
     """User text for the Markdown report: no line breaks, pipes escaped (it cannot break a table),
-    and ``&``, ``<``, ``>`` as entities, so a name like ``<script>`` is shown, never run, by a
-    viewer that renders HTML inside Markdown."""
+    ``<``/``>`` and an entity-like ``&`` as entities (``_MD_ENTITY_START``)."""
     if value is None or value == "":
         return "—"
     text = " ".join(str(value).split())
-    return escape(text).replace("\\", "\\\\").replace("|", "\\|")
+    text = _MD_ENTITY_START.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def _who(person: Mapping[str, Any] | None) -> str:
@@ -414,6 +421,157 @@ def _md_waivers(phases: list[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def _parse_at(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _took(start: str | None, end: str | None) -> str:
+    """``4 min 05 s`` between two recorded times (``—`` if either is missing)."""
+    a, b = _parse_at(start), _parse_at(end)
+    if a is None or b is None:
+        return "—"
+    seconds = max(0, int((b - a).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _http(d: Mapping[str, Any]) -> str:
+    parts = []
+    if d.get("http_status") is not None:
+        parts.append(f"HTTP {d['http_status']}")
+    if d.get("tries"):
+        parts.append(f"{d['tries']} tr{'y' if d['tries'] == 1 else 'ies'}")
+    if d.get("error"):
+        parts.append(_md(d["error"]))
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _timeline_line(e: Mapping[str, Any], opened: dict[Any, str]) -> str | None:
+    """One incident or stage-change event in words, or None for an event the timeline leaves to
+    the event log (ticks, sign-offs, the bot's own bookkeeping)."""
+    d: Mapping[str, Any] = e["detail"] or {}
+    kind = e["kind"]
+    esc = f"escalation #{d.get('escalation_id')}"
+    if kind == "escalation_opened":
+        opened[d.get("escalation_id")] = e["at"]
+        path = " → ".join(_md(p) for p in d.get("path") or []) or "—"
+        return f"🚨 {_md(d.get('severity'))} {esc} opened: {_md(d.get('summary'))} (path: {path})"
+    if kind == "escalation_level_pinged":
+        return f"📣 {esc}: level {d.get('level')} pinged in the channel"
+    if kind == "escalation_level_ping_failed":
+        return f"⚠️ {esc}: pinging level {d.get('level')} failed{_http(d)}"
+    if kind == "escalation_level_due":
+        return f"⏫ {esc} escalated to {_md(d.get('name'))} (level {d.get('level')})"
+    if kind == "escalation_path_exhausted":
+        return f"⛔ {esc}: the escalation path is exhausted, nobody acknowledged"
+    if kind == "escalation_acknowledged":
+        took = _took(opened.get(d.get("escalation_id")), e["at"])
+        return f"✋ {esc} acknowledged (level {d.get('level')}) — time to acknowledge {took}"
+    if kind == "escalation_resolved":
+        took = _took(opened.get(d.get("escalation_id")), e["at"])
+        return f"✅ {esc} resolved — {took} after it was opened"
+    if kind == "pagerduty_trigger_sent":
+        return f"📟 PagerDuty paged for {esc}{_http(d)}"
+    if kind in ("pagerduty_trigger_failed", "pagerduty_trigger_unknown"):
+        what = "FAILED" if kind.endswith("failed") else "state UNKNOWN"
+        return f"⚠️ PagerDuty page for {esc} {what}{_http(d)}"
+    if kind == "pagerduty_retry_requested":
+        return f"📟 PagerDuty page for {esc} asked again"
+    if kind == "killswitch_requested":
+        return f"🛑 Kill switch requested: {_md(d.get('reason'))}"
+    if kind == "killswitch_test_requested":
+        return "🧪 Kill switch test (dry run) requested"
+    if kind == "killswitch_refused":
+        return f"🚫 Kill switch refused: {_md(d.get('why'))}"
+    if kind in ("killswitch_confirmed", "killswitch_test_confirmed"):
+        test = "test (dry run) " if kind.startswith("killswitch_test") else ""
+        return f"🔴 Kill switch {test}FIRED and confirmed{_http(d)}"
+    if kind in ("killswitch_failed", "killswitch_test_failed"):
+        test = "test (dry run) " if kind.startswith("killswitch_test") else ""
+        return f"❌ Kill switch {test}FAILED{_http(d)}"
+    if kind in ("killswitch_unknown", "killswitch_not_sent"):
+        what = "state UNKNOWN" if kind == "killswitch_unknown" else "never sent"
+        return f"⚠️ Kill switch {what}{_http(d)}"
+    if kind in ("killswitch_armed", "killswitch_disarmed"):
+        return f"🔐 Kill switch {kind.removeprefix('killswitch_')}"
+    if kind == "traffic_requested":
+        forced = " (forced past the gate)" if d.get("forced") else ""
+        return (
+            f"🚦 Stage change requested: {_md(d.get('action'))} step {d.get('from_step')} → "
+            f"{d.get('to_step')} ({d.get('previous_weight')}% → {d.get('weight')}%){forced}"
+            + (f": {_md(d.get('reason'))}" if d.get("reason") else "")
+        )
+    if kind in ("traffic_failed", "traffic_unknown"):
+        return f"⚠️ Traffic change {kind.removeprefix('traffic_').upper()}{_http(d)}"
+    if kind in ("golive_step_entered", "golive_completed"):
+        done = " — rollout complete" if kind == "golive_completed" else ""
+        return (
+            f"⏩ Stage {d.get('step')}: {_md(d.get('title'))}, {d.get('weight')}% live "
+            f"({_md(d.get('action'))}){done}"
+        )
+    if kind == "golive_held":
+        return f"⏸️ Rollout ON HOLD at step {d.get('step')}: {_md(d.get('reason'))}"
+    if kind == "golive_resumed":
+        return f"▶️ Rollout resumed at step {d.get('step')} after {_took_seconds(d)}"
+    if kind == "go_withdrawn":
+        return f"⛔ GO #{d.get('number')} withdrawn: {_md(d.get('role_title'))} revoked"
+    return None
+
+
+def _took_seconds(d: Mapping[str, Any]) -> str:
+    seconds = d.get("held_seconds")
+    if not isinstance(seconds, int | float):
+        return "—"
+    start = datetime(2000, 1, 1)
+    return _took(start.isoformat(), (start + timedelta(seconds=seconds)).isoformat())
+
+
+def _md_timeline(events: list[Mapping[str, Any]]) -> list[str]:
+    """Escalations, pages, acknowledgements (with the time to acknowledge), kill-switch requests
+    and outcomes, stage changes and holds: what happened when, in words."""
+    opened: dict[Any, str] = {}
+    rows = []
+    for e in events:
+        line = _timeline_line(e, opened)
+        if line is not None:
+            rows.append(f"| {_at(e['at'])} | {line} | {_who(e['actor'])} | {e['seq']} |")
+    lines = ["", "## Incident timeline", ""]
+    if not rows:
+        return [*lines, "No escalations, kill-switch requests or stage changes."]
+    return [*lines, "| At | What happened | By | Event |", "| --- | --- | --- | --- |", *rows]
+
+
+def _detail_text(detail: Mapping[str, Any] | None) -> str:
+    """An event's detail as ``key: value; …`` (nested values compactly), not a JSON blob."""
+    if not detail:
+        return "—"
+    parts = []
+    for key, value in detail.items():
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        if isinstance(value, Mapping):
+            shown = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            shown = ", ".join(
+                "(" + ", ".join(f"{k}={x}" for k, x in v.items()) + ")"
+                if isinstance(v, Mapping)
+                else str(v)
+                for v in value
+            )
+        else:
+            shown = str(value)
+        parts.append(f"{key}: {shown}")
+    return _md("; ".join(parts))
+
+
 def render_markdown(record: Mapping[str, Any]) -> str:
     launch = record["launch"]
     chain = record["chain"]
@@ -498,6 +656,8 @@ def render_markdown(record: Mapping[str, Any]) -> str:
     if launch["closed_at"] and record["go"]:
         lines.append(f"- Launch closed at {_at(launch['closed_at'])}{_md_outcome(launch)}")
     lines += _md_waivers(record["phases"])
+
+    lines += _md_timeline(record["events"])
     lines += _md_golive(record.get("golive"))
     lines += ["", "## Checklist"]
     for phase in record["phases"]:
@@ -543,10 +703,9 @@ def render_markdown(record: Mapping[str, Any]) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for e in record["events"]:
-        detail = json.dumps(e["detail"], sort_keys=True, ensure_ascii=False)
         lines.append(
             f"| {e['seq']} | {_at(e['at'])} | {_md(e['kind'])} | {_who(e['actor'])} | "
-            f"{_md(detail)} | `{e['hash'][:16]}` |"
+            f"{_detail_text(e['detail'])} | `{e['hash'][:16]}` |"
         )
     return "\n".join(lines) + "\n"
 

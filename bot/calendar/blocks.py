@@ -13,19 +13,15 @@ from bot.core.kit import MessageView, context_block, mention, mrkdwn_text, slack
 from bot.core.mrkdwn import escape
 
 
-def slack_time(at: datetime) -> str:
-    """A time of day Slack shows in the reader's own zone (``11:02``), UTC as the fallback."""
-    return f"<!date^{int(at.timestamp())}^{{time}}|{at:%H:%M} UTC>"
-
-
 def day_label(day: int) -> str:
     return f"T+{day}" if day > 0 else f"T-{abs(day)}"
 
 
 def late_note(claimed: Claimed) -> str:
-    """``posted at 11:02, due 09:00``: said of a post the bot could not make on time (it was down)."""
+    """``posted at Today 11:02, due Today 09:00``: said of a post the bot could not make on time
+    (it was down); times as every time in Slack (``kit.slack_date``)."""
     return (
-        f"⏰ Late: posted at {slack_time(claimed.sent_at)}, due {slack_time(claimed.due_at)} "
+        f"⏰ Late: posted at {slack_date(claimed.sent_at)}, due {slack_date(claimed.due_at)} "
         "(the bot was not running then)."
     )
 

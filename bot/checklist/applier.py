@@ -20,7 +20,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.checklist import clicks as checklist_clicks
 from bot.checklist.clicks import ReceivedClick, apply_click, pending_clicks, receive_clicks
 from bot.checklist.inbox import SqliteInbox
-from bot.checklist.rules import section_of_message
+from bot.checklist.rules import section_of_message, set_item_names
 from bot.core.db import Database, is_sqlite
 from bot.core.models import SlackMessage
 from bot.core.outbox import Publisher
@@ -180,6 +180,7 @@ class ClickApplier:
                 else set()
             )
         names = await self._display_names(users)
+        unnamed: dict[str, set[int]] = {}
         for click_id in pending:
             await self._gauge.quiet(MAX_YIELD_SECONDS)
             async with self._db.sessions.begin() as session:
@@ -188,13 +189,41 @@ class ClickApplier:
                 )
             if outcome is None:
                 continue
+            if outcome.user_id not in names and self.names is not None:
+                unnamed.setdefault(outcome.user_id, set()).add(outcome.launch_id)
             if outcome.ticked and self.on_ticked is not None:
                 self.on_ticked(outcome.ticked)
             self._publisher.kick(outcome.launch_id)
             url = self._reply_to.pop(outcome.dedup_key, None)
             if outcome.refusal and url:
                 self._tasks.spawn(_tell(url, outcome.refusal), name="click-refusal")
+        for user_id, launch_ids in unnamed.items():
+            self._tasks.spawn(self._name_later(user_id, launch_ids), name="tick-display-name")
         return len(pending)
+
+    async def _name_later(self, user_id: str, launch_ids: set[int]) -> None:
+        """A clicker Slack did not name in time: ask again (a cached answer is free) and, once it
+        answers, show their ticks under the display name instead of the handle."""
+        if self.names is None:
+            return
+        try:
+            name = await self.names(user_id)
+        except Exception:  # a failed lookup keeps the handle, as before
+            logger.warning("users.info for %s failed; the ticks keep the handle", user_id)
+            return
+        if not name:
+            return
+        for launch_id in sorted(launch_ids):
+            async with self._db.sessions.begin() as session:
+                changed = await set_item_names(
+                    session=session,
+                    launch_id=launch_id,
+                    user_id=user_id,
+                    name=name,
+                    at=self._clock(),
+                )
+            if changed:
+                self._publisher.kick(launch_id)
 
     async def _display_names(self, users: set[str]) -> dict[str, str]:
         """Looked up after the ack, before the clicks are applied (one users.info per person, cached);
@@ -202,13 +231,16 @@ class ClickApplier:
         if self.names is None or not users:
             return {}
         lookup = self.names
-        ordered = sorted(users)
-        try:
+
+        async def bounded(user_id: str) -> str | None:
+            # Each person on their own: one slow answer no longer costs everyone their name.
             async with asyncio.timeout(2 * NAME_LOOKUP_SECONDS):  # lookups time out first
-                found = await asyncio.gather(*(lookup(u) for u in ordered), return_exceptions=True)
-        except TimeoutError:
-            logger.warning("users.info did not answer in time; showing handles")
-            return {}
+                return await lookup(user_id)
+
+        ordered = sorted(users)
+        found = await asyncio.gather(*(bounded(u) for u in ordered), return_exceptions=True)
+        if any(not isinstance(n, str) or not n for n in found):
+            logger.warning("users.info did not name everyone in time; showing handles for now")
         return {u: n for u, n in zip(ordered, found, strict=True) if isinstance(n, str) and n}
 
 

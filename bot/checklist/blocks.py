@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.checklist.layout import chunks_by_message
@@ -14,9 +15,10 @@ from bot.core.kit import (
     MessageView,
     context_block,
     header_block,
+    mention,
     mrkdwn_text,
     plain_text,
-    short_time,
+    slack_date,
     truncate,
 )
 from bot.core.mrkdwn import escape as escape
@@ -67,16 +69,34 @@ def phase_line(state: LaunchChecklist, phase: PhaseState) -> str:
 WAIVE_MARKS = {"not_applicable": "N/A", "waived": "waived"}
 
 
-def _option_description(item: ItemState) -> str | None:
+def _option_description(item: ItemState) -> dict[str, Any] | None:
+    """``✓ Carol Diaz · <date>``: who changed the item and when, in the reader's own time zone
+    (mrkdwn, which checkbox descriptions take). Within the 75 characters Slack allows, the date
+    markup is kept whole and the name shortened; "unticked by" becomes "↺" when space is short."""
     if item.waived is not None:
         who = item.waived_by_name or item.waived_by_id or "?"
         mark = WAIVE_MARKS.get(item.waived, "waived")
-        return truncate(f"⊘ {mark} by {who}: {item.waive_reason or ''}", OPTION_TEXT_MAX)
+        return mrkdwn_text(
+            escape(truncate(f"⊘ {mark} by {who}: {item.waive_reason or ''}", OPTION_TEXT_MAX - 20))
+        )
     if item.changed_by_id is None or item.changed_at is None:
         return None
     who = item.changed_by_name or item.changed_by_id
-    mark = "✓" if item.checked else "↺ unticked by"
-    return truncate(f"{mark} {who} · {short_time(item.changed_at)}", OPTION_TEXT_MAX)
+    when = slack_date(item.changed_at, compact=True)
+    marks = ("✓",) if item.checked else ("↺ unticked by", "↺")
+    for mark in marks:
+        room = OPTION_TEXT_MAX - len(f"{mark}  · {when}")
+        if room >= min(len(who), 8) or mark == marks[-1]:
+            return mrkdwn_text(f"{mark} {_fit(who, room)} · {when}")
+    return None
+
+
+def _fit(text: str, room: int) -> str:
+    """``text`` escaped, shortened with "…" until the escaped form fits in ``room`` characters."""
+    n = max(room, 1)
+    while n > 1 and len(escape(truncate(text, n))) > room:
+        n -= 1
+    return escape(truncate(text, n))
 
 
 def _option(item: ItemState) -> dict[str, Any]:
@@ -89,7 +109,7 @@ def _option(item: ItemState) -> dict[str, Any]:
     option: dict[str, Any] = {"text": text, "value": str(item.id)}
     description = _option_description(item)
     if description:
-        option["description"] = plain_text(description, OPTION_TEXT_MAX)
+        option["description"] = description
     return option
 
 
@@ -156,3 +176,21 @@ def _find_section(
             if section.id == section_id:
                 return phase, section
     raise KeyError(section_id)
+
+
+# --- channel announcements of the lifecycle (new messages, so a glance at the channel sees them) ---
+
+
+def phase_posted(
+    *, launch_name: str, title: str, timing: str, open_items: int, actor_id: str, at: datetime
+) -> MessageView:
+    """``/launch phase next`` moved the launch on: the next phase is posted in the card's thread."""
+    label = f"*{escape(title)}*" + (f" ({escape(timing)})" if timing else "")
+    text = (
+        f"▶️ {label} is posted in the launch thread of *{escape(launch_name)}* — "
+        f"{open_items} item(s) to tick · moved on by {mention(actor_id)} · {slack_date(at)}"
+    )
+    return MessageView(
+        text=f"{escape(title)} is posted: {open_items} item(s) to tick",
+        blocks=[{"type": "section", "text": mrkdwn_text(text)}],
+    )

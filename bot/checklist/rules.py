@@ -206,3 +206,41 @@ async def section_of_message(*, session: AsyncSession, channel_id: str, ts: str)
     if message is None:
         raise NotFound("That message is not a Launch Control checklist the bot knows about.")
     return message
+
+
+async def set_item_names(
+    *, session: AsyncSession, launch_id: int, user_id: str, name: str, at: datetime
+) -> bool:
+    """Show ``user_id``'s ticks under their Slack display name, resolved after the ticks were
+    applied (users.info was slow or failed then, so the handle was stored). Recorded like a
+    sign-off's (``display_name_resolved`` with ``items``), so the audit replays it. Returns whether
+    anything changed; the messages of the sections concerned re-render if so."""
+    name = name.strip()[:200]
+    if not name:
+        return False
+    await lock_launch(session, launch_id)
+    rows = (
+        await session.execute(
+            select(Item, ItemGroup.section_id)
+            .join(ItemGroup, ItemGroup.id == Item.group_id)
+            .where(
+                Item.launch_id == launch_id,
+                Item.changed_by_id == user_id,
+                Item.changed_by_name != name,
+            )
+        )
+    ).all()
+    if not rows:
+        return False
+    for item, _ in rows:
+        item.changed_by_name = name
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=SYSTEM,
+        kind=EventKind.DISPLAY_NAME_RESOLVED,
+        at=at,
+        detail={"user_id": user_id, "name": name, "items": True},
+    )
+    await bump_messages(session, launch_id, {section_id for _, section_id in rows})
+    return True

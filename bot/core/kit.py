@@ -36,13 +36,21 @@ def mention(user_id: str | None, fallback: str | None = None) -> str:
     return escape(fallback or user_id or "someone")
 
 
+# The one pattern every time shown in Slack uses (the reader's own zone): "Today 14:05", "Dec 2 14:05".
+DATE_PATTERN = "{date_short_pretty} {time}"
+
+
 def short_time(at: datetime) -> str:
+    """The UTC fallback a client shows when it cannot render ``<!date…>`` (and the record's form)."""
     return at.strftime("%b %d %H:%M UTC")
 
 
-def slack_date(at: datetime) -> str:
-    """A date Slack shows in the reader's own time zone, with a UTC fallback."""
-    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{short_time(at)}>"
+def slack_date(at: datetime, *, compact: bool = False) -> str:
+    """The time Slack shows in the reader's own time zone (``DATE_PATTERN``), with a UTC fallback;
+    ``compact`` shortens only the fallback, for a field with a small limit (a tick's 75 characters).
+    Every time shown in Slack goes through here: the record keeps UTC."""
+    fallback = at.strftime("%H:%M UTC") if compact else short_time(at)
+    return f"<!date^{int(at.timestamp())}^{DATE_PATTERN}|{fallback}>"
 
 
 def plain_text(text: str, limit: int = SECTION_TEXT_MAX) -> dict[str, Any]:

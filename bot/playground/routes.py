@@ -142,6 +142,9 @@ class PageRoutes:
         return web.json_response(
             {
                 "me": me,
+                # The stand-in's clock: the page shows only ephemeral messages sent after it
+                # first loaded, as Slack forgets them on reload.
+                "now": f"{self.standin.clock():.6f}",
                 "ready": self.page.ready,
                 "speed": self.page.speed,
                 "channel": {"id": CHANNEL, "name": self.standin.channels[CHANNEL]},

@@ -23,6 +23,7 @@ from bot.core.kit import (
     mention,
     mrkdwn_text,
     plain_text,
+    slack_date,
 )
 from bot.core.mrkdwn import escape
 from bot.core.outbox import MessageRef
@@ -89,16 +90,14 @@ class RevokeFormMeta(BaseModel):
 
 
 def when(at: datetime) -> str:
-    """Audit-style UTC time, the same for every reader: ``2026-12-01 14:02 UTC``."""
-    return at.strftime("%Y-%m-%d %H:%M UTC")
+    """The time in the reader's own zone, as every time shown in Slack (``kit.slack_date``)."""
+    return slack_date(at)
 
 
 def _who(record_user_id: str, name: str | None) -> str:
-    """``<@U…> (Alice Chen)``: the mention Slack renders, plus the name stored with the record."""
-    shown = mention(record_user_id, name)
-    if name and shown.startswith("<@"):
-        return f"{shown} ({escape(name)})"
-    return shown
+    """``<@U…>``: the mention Slack renders as the person's current display name (the name stored
+    with the record beside it only repeated it, "@carol (carol)"); the stored name if no user id."""
+    return mention(record_user_id, name)
 
 
 def _log(state: LaunchSignOffs) -> SignOffLog:
@@ -451,6 +450,30 @@ def _go_withdrawn(state: LaunchSignOffs, go: GoRecord) -> MessageView:
             {"type": "section", "text": mrkdwn_text(text)},
             _go_context(go),
         ],
+    )
+
+
+def go_withdrawn_notice(
+    *,
+    launch_name: str,
+    number: int,
+    role_title: str,
+    actor_id: str,
+    reason: str,
+    at: datetime,
+) -> MessageView:
+    """The @here channel message when GO is withdrawn (the GO message itself is edited too, but an
+    edit is not seen by someone who only glances at the channel)."""
+    text = (
+        f"⛔ <!here> *GO WITHDRAWN* for *{escape(launch_name)}* (GO #{number}): "
+        f"{mention(actor_id)} revoked the *{escape(role_title)}* sign-off · {slack_date(at)}\n"
+        f"Reason: “{escape(reason)}”\n"
+        "The launch is not GO until every sign-off is in again."
+    )
+    return MessageView(
+        # <!here> in the top-level text too: that text is what drives the notification.
+        text=f"<!here> GO withdrawn for {escape(launch_name)}: {escape(role_title)} revoked",
+        blocks=[{"type": "section", "text": mrkdwn_text(text)}],
     )
 
 

@@ -20,13 +20,22 @@ from bot.core.binding import launch_in_channel
 from bot.core.errors import NotAllowed
 from bot.core.events import Actor, EventKind
 from bot.core.identity import Membership, usergroup_membership
+from bot.core.models import Launch
+from bot.core.outbox import queue_notice
 from bot.core.reactions import Happened
 from bot.core.refusal import unit_of_work
 from bot.deps import Deps
+from bot.signoffs.blocks import go_withdrawn_notice
 from bot.signoffs.close import close_groups_to_check
 from bot.signoffs.log import groups_to_check
 from bot.signoffs.revoke import check_revoke, revoke
-from bot.signoffs.rules import SignOffOutcome, approve, set_display_name
+from bot.signoffs.rules import (
+    REASON_MAX,
+    SignOffOutcome,
+    approve,
+    clean_text,
+    set_display_name,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -120,19 +129,39 @@ async def check_revoke_signoff(deps: Deps, attempt: SignOffAttempt) -> SignOffOu
 
 
 async def revoke_signoff(deps: Deps, attempt: SignOffAttempt, *, reason: str) -> SignOffOutcome:
-    """Revoke the person's own approval with a reason, or raise ``Refused``."""
+    """Revoke the person's own approval with a reason, or raise ``Refused``. A GO withdrawn by it
+    is announced in the channel with @here, in the same transaction."""
     async with unit_of_work(deps.db.sessions) as session:
         await _bind(session, attempt, "a sign-off revocation")
-        return await revoke(
+        at = deps.clock()
+        outcome = await revoke(
             session=session,
             launch_id=attempt.launch_id,
             role_id=attempt.role_id,
             actor=attempt.actor,
-            at=deps.clock(),
+            at=at,
             reason=reason,
             source=attempt.source,
             dedup_key=attempt.dedup_key,
         )
+        if outcome.go_withdrawn and outcome.go_number is not None and outcome.role is not None:
+            launch = await session.get(Launch, outcome.launch_id)
+            assert launch is not None
+            await queue_notice(
+                session=session,
+                launch_id=launch.id,
+                channel_id=launch.channel_id,
+                view=go_withdrawn_notice(
+                    launch_name=launch.name,
+                    number=outcome.go_number,
+                    role_title=outcome.role.title,
+                    actor_id=attempt.actor.user_id,
+                    reason=clean_text(reason, REASON_MAX, "reason"),
+                    at=at,
+                ),
+                loud=True,
+            )
+        return outcome
 
 
 async def _bind(session: AsyncSession, attempt: SignOffAttempt, what: str) -> None:

@@ -78,7 +78,13 @@ async def revoke(
     if go is not None:
         message += " The launch is no longer GO."
     return SignOffOutcome(
-        launch.id, "revoked", message, role=role, sign_off_id=mine.id, go_withdrawn=go is not None
+        launch.id,
+        "revoked",
+        message,
+        role=role,
+        sign_off_id=mine.id,
+        go_withdrawn=go is not None,
+        go_number=go.number if go is not None else None,
     )
 
 

@@ -15,6 +15,7 @@ from bot.core.config import RoleConfig, SignOffConfig
 from bot.core.errors import BadInput, NotFound
 from bot.core.events import SYSTEM, Actor, EventKind, append_event, seen
 from bot.core.identity import holds
+from bot.core.kit import slack_date
 from bot.core.launches import lock_launch
 from bot.core.models import Launch, SignOff, SlackMessage
 from bot.core.mrkdwn import escape
@@ -46,6 +47,7 @@ class SignOffOutcome:
     sign_off_id: int | None = None
     go_declared: bool = False
     go_withdrawn: bool = False
+    go_number: int | None = None  # the GO declared or withdrawn
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ async def approve(
         return SignOffOutcome(
             launch.id,
             "duplicate",
-            f"You already approved as {escape(a.role.title)} ({when_text(mine.at)}).",
+            f"You already approved as {escape(a.role.title)} ({slack_date(mine.at)}).",
             role=a.role,
             sign_off_id=mine.id,
         )
@@ -326,10 +328,6 @@ def clean_text(text: str | None, limit: int, what: str) -> str:
     if len(cleaned) > limit:
         raise BadInput(f"The {what} is at most {limit} characters (yours has {len(cleaned)}).")
     return cleaned
-
-
-def when_text(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
 async def bump_card(session: AsyncSession, launch_id: int) -> None:

@@ -340,5 +340,8 @@ async def test_a_post_due_while_the_bot_was_down_is_posted_late_once_after_resta
             (row,) = await rows(room, ScheduledPost, ScheduledPost.key == "phase:1")
             assert row.late and row.message_id is not None and row.sent_at is not None
     text = flat(launch_day[0])
-    assert "Late: posted at <!date^" in text and "|16:02 UTC>" in text
-    assert f"due <!date^{int(utc(2026, 12, 9, 14, 0).timestamp())}^{{time}}|14:00 UTC>" in text
+    assert "Late: posted at <!date^" in text and " 16:02 UTC>" in text
+    assert (
+        f"due <!date^{int(utc(2026, 12, 9, 14, 0).timestamp())}^{{date_short_pretty}} {{time}}|Dec 09 14:00 UTC>"
+        in text
+    )

@@ -107,6 +107,28 @@ def checkboxes(view: MessageView) -> list[dict]:
     ]
 
 
+def test_a_tick_by_a_long_name_keeps_the_date_whole_within_75_characters() -> None:
+    long_name = "Al & Maximiliana O'Donnell-Featherstonehaugh"
+    state = launch(
+        [
+            GroupState(
+                id=5,
+                title="Database",
+                stage=None,
+                duration_minutes=None,
+                items=(item(1, True, long_name), item(2, False, long_name)),
+            )
+        ]
+    )
+    view = section_message(state, section_ref())
+    [element] = checkboxes(view)
+    for option in element["options"]:
+        text = option["description"]["text"]
+        assert len(text) <= 75 and text.endswith("|14:02 UTC>"), text
+        assert "<!date^" in text and "&amp;" in text and "…" in text
+    assert validate_message_blocks(view.blocks) == []
+
+
 def test_checked_items_are_initial_options_with_who_and_when() -> None:
     state = launch(
         [
@@ -123,7 +145,13 @@ def test_checked_items_are_initial_options_with_who_and_when() -> None:
     [element] = checkboxes(view)
     assert element["action_id"] == ActionId.ITEM_TOGGLE
     assert [o["value"] for o in element["initial_options"]] == ["1"]
-    assert element["options"][0]["description"]["text"] == "✓ alice · Dec 01 14:02 UTC"
+    # The reader's own time zone, with the pattern every time in Slack uses (kit.slack_date).
+    at = int(datetime(2026, 12, 1, 14, 2, tzinfo=UTC).timestamp())
+    assert element["options"][0]["description"] == {
+        "type": "mrkdwn",
+        "text": f"✓ alice · <!date^{at}^{{date_short_pretty}} {{time}}|14:02 UTC>",
+        "verbatim": True,
+    }
     assert "description" not in element["options"][1]
     assert validate_message_blocks(view.blocks) == []
 

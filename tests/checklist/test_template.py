@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -467,3 +468,16 @@ def test_validate_missing_file(tmp_path: Path) -> None:
     ok, report = validate_template_file(tmp_path / "missing.md")
     assert not ok
     assert report.startswith(f"{tmp_path / 'missing.md'}:0: cannot read")
+
+
+def test_the_readme_card_example_counts_what_the_bundled_template_holds() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    shown = dict(re.findall(r"[▶️◻️]+ ([A-Za-z-]+(?: [A-Za-z]+)*) \([^)]*\) — \d+/(\d+)", readme))
+    template = load_template()
+    real = {
+        p.title: sum(len(g.items) for s in p.sections for g in s.groups)
+        for p in template.phases
+        if p.kind == "checklist"
+    }
+    assert real == {"Pre-Launch Phase": 45, "Launch Day": 42, "Post-Launch": 25}
+    assert {title: int(n) for title, n in shown.items()} == real

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.audit.report import export_launch
 from bot.checklist.template import ChecklistTemplate
 from bot.core.config import (
     AppConfig,
@@ -1622,3 +1623,30 @@ def test_every_incident_config_key_is_in_the_readme_and_the_example() -> None:
         for key in model.model_fields:
             assert re.search(rf"[`{{ ]{key}[`, =]", section), (model.__name__, key)
             assert re.search(rf"\b{key} =", example), (model.__name__, key)
+
+
+async def test_the_markdown_report_has_an_incident_timeline_in_words(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    await room.command(ALICE, "start P&L Engine v2")
+    await room.command(ALICE, "escalate sev1 order gateway <b>rejecting</b> all orders")
+    await click(room, BOB, escalation_message(room), ActionId.ESCALATION_ACK)
+    text = await export_launch(
+        room.bot.deps.settings.database_url,
+        "1",
+        "md",
+        roles=room.bot.deps.config.roles,
+        now=room.bot.deps.clock(),
+    )
+    assert "# Launch report: P&L Engine v2 (#1)" in text and "&amp;" not in text
+    timeline = text.split("## Incident timeline", 1)[1].split("\n## ", 1)[0]
+    assert "| At | What happened | By | Event |" in timeline
+    assert (
+        "🚨 sev1 escalation #1 opened: order gateway &lt;b&gt;rejecting&lt;/b&gt; all orders"
+        in timeline
+    )
+    assert "📟 PagerDuty paged for escalation #1" in timeline
+    assert "✋ escalation #1 acknowledged (level 0) — time to acknowledge 0 s" in timeline
+    # The event log reads as words too: no JSON objects in its cells.
+    log = text.split("## Event log", 1)[1]
+    assert '{"' not in log and "escalation_id: 1" in log

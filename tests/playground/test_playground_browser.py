@@ -3,6 +3,7 @@ launch as an engineer, an outsider and the CTO. Saves a screenshot of the final 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -264,3 +265,67 @@ async def test_mrkdwn_is_rendered_faithfully_and_safely(page: Page) -> None:
     assert rendered["badDate"] == "the fallback"
     assert rendered["pre"] == "<pre>line &lt;1&gt;\nline 2</pre>"
     assert rendered["quote"].startswith("<blockquote>quoted</blockquote>")
+
+
+async def test_on_a_phone_the_thread_is_full_width_the_switcher_holds_and_reload_forgets_ephemerals(
+    playground: Playground,
+) -> None:
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        context = await browser.new_context(viewport={"width": 390, "height": 844})
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.goto(playground.url)
+        await expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=STEP_MS)
+
+        # The sidebar collapses into a bar above the channel; who you are stays at hand.
+        sidebar = await page.locator("#sidebar").bounding_box()
+        channel = await page.locator("#channel").bounding_box()
+        assert sidebar and channel and sidebar["width"] == 390 and channel["width"] == 390
+        assert channel["y"] >= sidebar["y"] + sidebar["height"] - 1
+        await expect(page.locator("#user-switcher")).to_be_visible()
+        await expect(page.locator("#sidebar .hint")).to_be_hidden()
+
+        await act_as(page, "Alice Chen (engineer)")
+        await type_command(page, "/launch start Rehearsal")
+        card = page.locator("#messages .msg:not(.ephemeral)", has_text="Launch #1")
+        await expect(card.locator(".bk-header")).to_contain_text("Rehearsal", timeout=STEP_MS)
+        await expect(page.locator(".msg.ephemeral")).to_have_count(1, timeout=STEP_MS)
+
+        # An open thread takes the whole screen.
+        await card.locator(".thread-link").click(timeout=STEP_MS)
+        await expect(page.locator("#thread .cb-option").first).to_be_visible(timeout=STEP_MS)
+        thread = await page.locator("#thread").bounding_box()
+        assert thread and thread["x"] == 0 and thread["width"] == 390, thread
+        await page.locator("#thread-close").click()
+        await expect(page.locator("#thread")).to_be_hidden()
+
+        # A /state read for Alice still in flight when Carol is chosen never switches back.
+        async def slow_for_alice(route: Any) -> None:
+            if "user=U0ALICE001" in route.request.url:
+                await asyncio.sleep(1.0)
+            await route.continue_()
+
+        await page.route("**/state*", slow_for_alice)
+        await type_command(page, "/launch help")  # the channel changes: a read as Alice starts
+        await page.wait_for_timeout(200)
+        await page.select_option("#user-switcher", label="Carol Diaz (CTO)")
+        await page.wait_for_timeout(1500)  # Alice's read has answered by now
+        assert await page.locator("#user-switcher").input_value() == "U0CAROL001"
+        await expect(page.locator("body")).to_have_attribute("data-me", "U0CAROL001")
+        await page.unroute("**/state*")
+
+        # Ephemeral messages live in the page, as in Slack: a reload forgets them.
+        await act_as(page, "Alice Chen (engineer)")
+        await expect(page.locator(".msg.ephemeral").first).to_be_visible(timeout=STEP_MS)
+        await page.reload()
+        await expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=STEP_MS)
+        await expect(card.locator(".bk-header")).to_contain_text("Rehearsal", timeout=STEP_MS)
+        await expect(page.locator(".msg.ephemeral")).to_have_count(0)
+        await type_command(page, "/launch help")
+        await expect(page.locator(".msg.ephemeral")).to_have_count(1, timeout=STEP_MS)
+        await browser.close()
+        assert errors == [], f"the page threw: {errors}"

@@ -10,6 +10,9 @@
   const page = {
     me: params.get("as") || localStorage.getItem("launchbot.playground.user") || null,
     state: null,
+    // Ephemeral messages live in the page, as in Slack: those sent before it loaded are not shown
+    // (the stand-in's clock when the page first read /state).
+    since: null,
     thread: null, // the ts of the open thread
     modalKey: null, // id+hash of the modal on screen, so typing survives a re-render
     highlight: null,
@@ -43,11 +46,21 @@
     refreshing = (async () => {
       do {
         again = false;
-        const q = page.me ? `?user=${encodeURIComponent(page.me)}` : "";
+        const asked = page.me;
+        const q = asked ? `?user=${encodeURIComponent(asked)}` : "";
         const response = await fetch(`/state${q}`, { cache: "no-store" });
         if (!response.ok) break;
-        page.state = await response.json();
-        page.me = page.state.me;
+        const state = await response.json();
+        if (page.me !== asked) {
+          // The person was switched while this read was in flight: it shows someone else's view.
+          // Never let it switch back; read again for the person chosen now.
+          again = true;
+          continue;
+        }
+        if (page.since === null) page.since = Number(state.now);
+        state.ephemerals = state.ephemerals.filter((e) => Number(e.ts) > page.since);
+        page.state = state;
+        page.me = state.me;
         render();
       } while (again);
     })().finally(() => {
