@@ -179,18 +179,19 @@ class _SlackEntry:
             return self._refuse(request, 401, "unverified", "bad signature")
         if content_type is None:
             return self._refuse(request, 400, "malformed", "missing or repeated Content-Type")
-        try:
-            envelope = parse_envelope(raw, content_type)
-        except MalformedRequest as exc:
-            return self._refuse(request, 400, "malformed", exc.reason)
-        # Signed and well-formed: the decode below cannot fail (parse_envelope decoded it).
         headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}
         try:
-            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), headers=headers)
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return self._refuse(request, 400, "malformed", "body is not UTF-8")
+        try:
+            # bolt parses the body once; the envelope is checked on what bolt parsed (and the form's
+            # keys on the raw text), so bolt acts on exactly what was checked.
+            bolt_request = AsyncBoltRequest(body=text, headers=headers)
         except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError):
             return self._refuse(request, 400, "malformed", "bolt cannot read this body")
-        if bolt_request.body != envelope.body:
-            # bolt parses by its own rules (e.g. any body containing "payload" as a form with a
-            # payload field): it must act on exactly what was validated.
-            return self._refuse(request, 400, "malformed", "bolt reads this body differently")
+        try:
+            envelope = parse_envelope(raw, content_type, bolt_request.body)
+        except MalformedRequest as exc:
+            return self._refuse(request, 400, "malformed", exc.reason)
         return bolt_request, envelope.kind
