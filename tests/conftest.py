@@ -20,6 +20,7 @@ from bot.core.config import AppConfig, RoleConfig, Settings
 from bot.core.db import Base, Database, open_database
 from bot.runtime import RunningBot, running_bot
 from bot.standin import SlackStandIn
+from bot.standin.outside import FakeKillSwitch, FakePagerDuty
 from tests.warroom import ROOT, BotProcess, WarRoom, free_port
 
 PG_URL = os.environ.get("LAUNCHBOT_TEST_PG_URL")
@@ -209,3 +210,29 @@ async def served(database_url: str) -> AsyncIterator[tuple[SlackStandIn, BotProc
         if bot.proc and bot.proc.poll() is None:
             bot.stop()
         await slack.stop()
+
+
+# --- the outside systems' fakes (bot/standin/outside.py), shared by every feature's tests ----------
+
+ROUTING_KEY = "R0UTINGKEY0000000000000000000000"
+KILL_SECRET = "kill-switch-test-secret-5f0c"
+
+
+@pytest.fixture
+async def pagerduty() -> AsyncIterator[FakePagerDuty]:
+    fake = FakePagerDuty(routing_key=ROUTING_KEY)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+async def killswitch() -> AsyncIterator[FakeKillSwitch]:
+    fake = FakeKillSwitch(secret=KILL_SECRET)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()

@@ -34,10 +34,10 @@ from tests.signoffs import test_signoffs
 from tests.signoffs.test_signoffs import CTO, SECURITY, approve_all, revoke_via_modal
 from tests.warroom import WarRoom
 
-# The fixtures these tests use: the war room with PagerDuty and the kill switch (test_incidents),
+# The fixtures these tests use: the war room with PagerDuty and the kill switch (test_incidents; the
+# fakes themselves are conftest fixtures),
 # the approvers' display names (test_signoffs) and `launchbot …` on the room's database (test_audit).
-clock, config, running = test_incidents.clock, test_incidents.config, test_incidents.running
-pagerduty, killswitch = test_incidents.pagerduty, test_incidents.killswitch
+config, running = test_incidents.config, test_incidents.running
 people, cli = test_signoffs.people, test_audit.cli
 
 COMMENT = "Risk accepted, see RFC-12"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from bot.core.config import AppConfig, GoLiveConfig
@@ -18,33 +16,11 @@ from tests.golive.test_golive import (
     start_and_reach_golive,
 )
 from tests.incidents.test_incidents import (
-    KILL_SECRET,
-    ROUTING_KEY,
     incident_config,
     open_modal,
     submit,
 )
 from tests.warroom import WarRoom
-
-
-@pytest.fixture
-async def killswitch() -> AsyncIterator[FakeKillSwitch]:
-    fake = FakeKillSwitch(secret=KILL_SECRET)
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
-
-
-@pytest.fixture
-async def pagerduty() -> AsyncIterator[FakePagerDuty]:
-    fake = FakePagerDuty(routing_key=ROUTING_KEY)
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
 
 
 @pytest.fixture

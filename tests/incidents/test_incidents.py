@@ -14,7 +14,7 @@ import re
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,52 +48,25 @@ from bot.incidents.killswitch import record_killswitch_sending, request_killswit
 from bot.runtime import RunningBot, running_bot
 from bot.standin import SlackStandIn
 from bot.standin.outside import FakeKillSwitch, FakePagerDuty
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, USERS, make_settings
+from tests.conftest import (
+    BOT_TOKEN,
+    KILL_SECRET,
+    ROUTING_KEY,
+    SIGNING_SECRET,
+    USERS,
+    FakeClock,
+    make_settings,
+)
 from tests.warroom import BotProcess, WarRoom, free_port
 
 ALICE, BOB, CTO, OUTSIDER = "U0ALICE001", "U0BOB00001", "U0CTO00001", "U0OUTSIDE1"
 TRADING_LEAD, OPS = "U0TRADE001", "U0OPS00001"
-ROUTING_KEY = "R0UTINGKEY0000000000000000000000"
-KILL_SECRET = "kill-switch-test-secret-5f0c"
-
-
-class FakeClock:
-    """deps.clock for the tests: real time until moved forward, so escalation waits take no time."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, **delta: float) -> None:
-        self.offset += timedelta(**delta)
 
 
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture
-async def pagerduty() -> AsyncIterator[FakePagerDuty]:
-    fake = FakePagerDuty(routing_key=ROUTING_KEY)
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
-
-
-@pytest.fixture
-async def killswitch() -> AsyncIterator[FakeKillSwitch]:
-    fake = FakeKillSwitch(secret=KILL_SECRET)
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
 
 
 def incident_config(
@@ -144,11 +117,6 @@ def incident_config(
             ),
         }
     )
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

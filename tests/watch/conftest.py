@@ -18,12 +18,11 @@ from bot.core.config import (
 from bot.runtime import RunningBot, running_bot
 from bot.standin import SlackStandIn
 from bot.standin.outside import FakePagerDuty, FakePrometheus
-from tests.conftest import FakeClock, make_settings
+from tests.conftest import ROUTING_KEY, FakeClock, make_settings
 
 ERRORS = "sum(rate(http_errors_total[1m])) / sum(rate(http_requests_total[1m]))"
 SUCCESS = "sum(rate(orders_ok_total[1m])) / sum(rate(orders_total[1m]))"
 ROLLBACK_ERRORS = "sum(rate(http_errors_total[5m])) / sum(rate(http_requests_total[5m]))"
-ROUTING_KEY = "R0UTINGKEY0000000000000000000000"
 
 
 def seed_rules() -> list[PrometheusRule]:
@@ -45,16 +44,6 @@ def seed_rules() -> list[PrometheusRule]:
 @pytest.fixture
 async def prometheus() -> AsyncIterator[FakePrometheus]:
     fake = FakePrometheus(hang_seconds=2.0)
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
-
-
-@pytest.fixture
-async def pagerduty() -> AsyncIterator[FakePagerDuty]:
-    fake = FakePagerDuty(routing_key=ROUTING_KEY)
     await fake.start()
     try:
         yield fake
