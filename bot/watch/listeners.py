@@ -161,7 +161,11 @@ async def on_trigger_report(
         return
     await ack()
     deps.tasks.spawn(
-        _tell(respond, f"Reported `{escape(slug)}`: alert posted, PagerDuty paged (critical)."),
+        _tell(
+            respond,
+            f"Reported `{escape(slug)}`: alert posted; paging PagerDuty (critical) now. The "
+            "alert shows whether the page went through.",
+        ),
         name="respond-reported",
     )
     deps.tasks.spawn(flows.page_trigger(deps, alert_id), name=f"page-trigger-{alert_id}")

@@ -77,7 +77,7 @@ def signed(body: bytes, content_type: bytes | None = FORM, *, at: int | None = N
     return headers + ([(b"Content-Type", content_type)] if content_type is not None else [])
 
 
-# --- bodies shaped as Slack sends them (see ../shared/slack/payloads) ---------------------------
+# --- bodies shaped as Slack sends them (the fields of its published example payloads) ------------
 def slash_fields(**changes: str | None) -> dict[str, str]:
     fields: dict[str, str | None] = {
         "token": "verification-token-deprecated",
