@@ -21,11 +21,17 @@ from bot.core.db import Base, Database, open_database
 from bot.runtime import RunningBot, running_bot
 from bot.standin import SlackStandIn
 from bot.standin.outside import FakeKillSwitch, FakePagerDuty
-from tests.warroom import ROOT, BotProcess, WarRoom, free_port
+from tests.warroom import (
+    BOT_TOKEN,
+    ROOT,
+    SIGNING_SECRET,
+    BotProcess,
+    WarRoom,
+    free_port,
+    served_env,
+)
 
 PG_URL = os.environ.get("LAUNCHBOT_TEST_PG_URL")
-BOT_TOKEN = "xoxb-test-0000000000-launchcontrol"
-SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -190,17 +196,10 @@ async def served(database_url: str) -> AsyncIterator[tuple[SlackStandIn, BotProc
     for user_id, (name, real_name) in USERS.items():
         slack.add_user(user_id, name, real_name)
     await slack.start()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "LAUNCHBOT_", "DATABASE_URL"))
-    }
-    env.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=slack.base_url,
-        DATABASE_URL=database_url,
-        LAUNCHBOT_CONFIG=str(ROOT / "launchbot.example.toml"),
+    env = served_env(
+        api_url=slack.base_url,
+        database_url=database_url,
+        config=ROOT / "launchbot.example.toml",
     )
     bot = BotProcess(env, port, slack)
     await bot.start()

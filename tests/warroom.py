@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -26,6 +27,8 @@ from bot.core.models import Event
 from bot.runtime import RunningBot
 from bot.standin import SlackStandIn
 
+BOT_TOKEN = "xoxb-test-0000000000-launchcontrol"
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 WAR_ROOM = "C0WARROOM1"
 
 
@@ -279,3 +282,22 @@ async def wait_for(predicate: Callable[[], bool], what: str, within: float = 10)
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+def served_env(*, api_url: str, database_url: str, config: Path, **extra: str) -> dict[str, str]:
+    """The environment of a served bot: this process's, less every Slack/launchbot/database
+    variable, plus the test's token, secret, stand-in URL, database and config (and ``extra``)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "LAUNCHBOT_", "DATABASE_URL"))
+    }
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=api_url,
+        DATABASE_URL=database_url,
+        LAUNCHBOT_CONFIG=str(config),
+        **extra,
+    )
+    return env

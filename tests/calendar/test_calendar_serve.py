@@ -6,14 +6,13 @@ while it was down, late, and nothing twice."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.standin import SlackStandIn
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, USERS
-from tests.warroom import ROOT, BotProcess, free_port, wait_for
+from tests.warroom import ROOT, BotProcess, free_port, served_env, wait_for
 
 ALICE = "U0ALICE001"
 CHANNEL = "C0WARROOM1"
@@ -32,23 +31,15 @@ async def slack() -> AsyncIterator[SlackStandIn]:
 
 
 def env_for(database_url: str, slack: SlackStandIn, clock_start: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "LAUNCHBOT_", "DATABASE_URL"))
-    }
-    env.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=slack.base_url,
-        DATABASE_URL=database_url,
+    return served_env(
+        api_url=slack.base_url,
+        database_url=database_url,
         # [schedule]: Europe/London, 09:00 posts, 18:00 evening summary.
-        LAUNCHBOT_CONFIG=str(ROOT / "launchbot.example.toml"),
+        config=ROOT / "launchbot.example.toml",
         LAUNCHBOT_CLOCK_START=clock_start,
         # Ten bot hours per real second: launch day is 2.4 s after 08:55 the day before.
         LAUNCHBOT_TIME_SCALE="36000",
     )
-    return env
 
 
 def said(slack: SlackStandIn, marker: str) -> list[str]:

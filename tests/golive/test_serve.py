@@ -23,7 +23,7 @@ from bot.golive.timer_flows import late_after
 from bot.standin import SlackStandIn
 from bot.standin.outside import FakeTrafficRouter
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, USERS
-from tests.warroom import BotProcess, free_port, wait_for
+from tests.warroom import BotProcess, free_port, served_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = "U0OPS00001"  # the example config's DevOps Lead
@@ -56,20 +56,13 @@ async def served(
     for user_id, (name, real_name) in {**USERS, OPS: ("dee", "Dee Park")}.items():
         slack.add_user(user_id, name, real_name)
     await slack.start()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "LAUNCHBOT_", "DATABASE_URL"))
-    }
-    env.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=slack.base_url,
-        DATABASE_URL=database_url,
-        LAUNCHBOT_CONFIG=str(config_file),
+    env = served_env(
+        api_url=slack.base_url,
+        database_url=database_url,
+        config=config_file,
         LAUNCHBOT_TIME_SCALE=str(SCALE),
         LAUNCHBOT_CLOCK_START=START.isoformat(),
-        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
     )
     bot = BotProcess(env, port, slack)
     await bot.start()
