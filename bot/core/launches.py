@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.errors import NotFound
 from bot.core.models import Launch, SlackMessage
 from bot.core.mrkdwn import escape
-
-if TYPE_CHECKING:
-    pass
-from bot.core import launches
 
 # ---------------------------------------------------------------------------------------------------
 # Lookups
@@ -59,7 +53,7 @@ async def find_launch(*, session: AsyncSession, ref: str) -> Launch:
 async def incident_launch(*, session: AsyncSession, channel_id: str) -> Launch:
     """The channel's active launch, else its most recent one: an incident the night after a launch
     closed still belongs to it."""
-    launch = await launches.active_launch(session=session, channel_id=channel_id)
+    launch = await active_launch(session=session, channel_id=channel_id)
     if launch is None:
         launch = await session.scalar(
             select(Launch)

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.clock import Clock, utc_now
 from bot.core.db import Database
 from bot.core.kit import MessageView
+from bot.core.launches import lock_launch
 from bot.core.metrics import OUTBOX_BEHIND, OUTBOX_OLDEST_SECONDS, OUTBOX_REFUSED, Metrics
 from bot.core.models import SlackMessage
 from bot.core.scheduler import Job
@@ -350,7 +351,13 @@ class Publisher:
         if answer.error is not None:
             await self._record_failure(message, kind, answer, first=first)
             return None
+        follow_up = first and kind.on_posted is not None
         async with self._db.sessions.begin() as session:
+            if follow_up:
+                # The follow-up writes under the launch's lock. Every domain write takes that lock
+                # before it touches a message row; taking it after ``mark_rendered`` had locked
+                # this row deadlocked with such a write on PostgreSQL.
+                await lock_launch(session, state.id)
             await mark_rendered(
                 session=session,
                 message_id=message.id,
@@ -359,7 +366,7 @@ class Publisher:
                 permalink=permalink,
                 now=self._clock(),
             )
-            if first and kind.on_posted is not None:
+            if follow_up and kind.on_posted is not None:
                 await kind.on_posted(
                     session, replace(message, ts=ts, permalink=permalink), ts, None
                 )
