@@ -13,6 +13,10 @@ scheduler job) kicks every launch with a message behind that no task is bringing
 written while no publisher ran, a task lost with its process). Slack saying "never"
 (channel_not_found, invalid_blocks, …) is recorded on the row (``last_error``, ``refused_version``)
 and not tried again until the message changes.
+
+Beside this module: ``outbox_rows`` (queueing and bumping messages, ``mark_rendered``, the backlog),
+``outbox_kinds`` (what a feature registers) and ``outbox_sender`` (one message to Slack and its
+outcome recorded). This module re-exports what features use: ``bot.core.outbox`` is their import.
 """
 
 from __future__ import annotations
@@ -21,25 +25,67 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import Clock, utc_now
 from bot.core.db import Database
-from bot.core.kit import MessageView
-from bot.core.launches import lock_launch
 from bot.core.metrics import OUTBOX_BEHIND, OUTBOX_OLDEST_SECONDS, OUTBOX_REFUSED, Metrics
-from bot.core.models import SlackMessage
+from bot.core.outbox_kinds import (
+    MessageKind,
+    OnPosted,
+    OutboxState,
+    Placement,
+    Renderer,
+    StateLoader,
+)
+from bot.core.outbox_rows import (
+    ANNOUNCEMENT,
+    NOTICE,
+    MessageRef,
+    behind_rows,
+    bump_messages,
+    bump_subject,
+    is_refused,
+    launches_with_pending_messages,
+    mark_rendered,
+    message_tag,
+    queue_message,
+    queue_notice,
+    render_body,
+    replace_body,
+    stamp_behind_since,
+    touch_message,
+)
+from bot.core.outbox_sender import MessageSender, TryAgain
 from bot.core.scheduler import Job
-from bot.core.slack_client import SlackAnswer, call_slack
 from bot.core.tasks import BackgroundTasks, RequestGauge
+
+__all__ = [
+    "ANNOUNCEMENT",
+    "NOTICE",
+    "Backoff",
+    "MessageKind",
+    "MessageRef",
+    "OnPosted",
+    "OutboxState",
+    "Placement",
+    "Publisher",
+    "Renderer",
+    "StateLoader",
+    "bump_messages",
+    "bump_subject",
+    "launches_with_pending_messages",
+    "mark_rendered",
+    "message_tag",
+    "queue_message",
+    "queue_notice",
+    "render_body",
+    "replace_body",
+    "touch_message",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -62,55 +108,6 @@ class Backoff:
 # After a "not now" from Slack (slack_client.is_transient) the latest state is rendered again after
 # these pauses (1, 2, 4, … 60, 60, … s), for as long as the messages are behind.
 RETRY_BACKOFF = Backoff()
-
-
-class _TryAgain(Exception):
-    """Slack could not take the message just now."""
-
-
-class OutboxState(Protocol):
-    """What the publisher needs of a launch's committed state: its messages, in posting order."""
-
-    @property
-    def id(self) -> int: ...
-
-    def posting_order(self) -> list[MessageRef]: ...
-
-
-# A message kind's builder: the launch's state and the message in, the blocks out (no I/O).
-Renderer = Callable[[Any, "MessageRef"], MessageView]
-StateLoader = Callable[[AsyncSession, int], Awaitable[OutboxState]]
-# Called in the transaction that records a message's first post: its ts, or Slack's error.
-OnPosted = Callable[[AsyncSession, "MessageRef", "str | None", "str | None"], Awaitable[None]]
-
-# A fixed announcement: "announcement" goes to the channel itself, "notice" into the card's thread.
-ANNOUNCEMENT = "announcement"
-NOTICE = "notice"
-
-
-class Placement(StrEnum):
-    """Where a kind of message goes: the channel itself, the launch card's thread, or the thread of
-    the message row ``parent_id`` (in the channel when that one could not be posted)."""
-
-    CHANNEL = "channel"
-    CARD_THREAD = "card_thread"
-    PARENT_THREAD = "parent_thread"
-
-
-@dataclass(frozen=True)
-class MessageKind:
-    """How the publisher handles one ``SlackMessage.kind``.
-
-    ``once``: a first post Slack refuses (not_in_channel, …) is given up, recorded through
-    ``on_posted``, and not posted later out of order (an announcement); otherwise the next change
-    tries again (a card). ``permalink``: fetch the message's link once it is posted."""
-
-    render: Renderer
-    placement: Placement = Placement.CARD_THREAD
-    broadcast: bool = False
-    permalink: bool = False
-    once: bool = False
-    on_posted: OnPosted | None = None
 
 
 class Publisher:
@@ -139,7 +136,7 @@ class Publisher:
         # ``recover`` at the next start) instead of holding the drain.
         self._closing = asyncio.Event()
         self._db = db
-        self._slack = slack
+        self._sender = MessageSender(db=db, slack=slack, clock=clock)
         self._tasks = tasks
         self._load = load
         self._kinds: dict[str, MessageKind] = {}
@@ -171,7 +168,7 @@ class Publisher:
         message's ts or link, e.g. the escalation's link in the PagerDuty page."""
         try:
             await self.flush(launch_id)
-        except _TryAgain:
+        except TryAgain:
             self.kick(launch_id)
 
     def set_loader(self, load: StateLoader) -> None:
@@ -200,15 +197,11 @@ class Publisher:
         """Kick every launch with a message behind that Slack did not refuse for good, and stamp
         ``behind_since`` on rows seen behind for the first time (for the backlog's age)."""
         async with self._db.read_sessions() as session:
-            rows = (await session.execute(_behind_rows())).all()
+            rows = (await session.execute(behind_rows())).all()
         if any(row.behind_since is None for row in rows):
             async with self._db.sessions.begin() as session:
-                await session.execute(
-                    update(SlackMessage)
-                    .where(_is_behind(), SlackMessage.behind_since.is_(None))
-                    .values(behind_since=now)
-                )
-        for launch_id in sorted({row.launch_id for row in rows if not _refused(row)}):
+                await stamp_behind_since(session=session, now=now)
+        for launch_id in sorted({row.launch_id for row in rows if not is_refused(row)}):
             if launch_id not in self._running:
                 logger.debug("outbox sweep: launch %s has messages behind", launch_id)
             self.kick(launch_id)
@@ -221,12 +214,12 @@ class Publisher:
         """Set the backlog gauges of ``/metrics``: messages behind, of which refused for good, and
         the oldest one's age in seconds (bot clock) since it fell behind."""
         async with self._db.read_sessions() as session:
-            rows = (await session.execute(_behind_rows())).all()
+            rows = (await session.execute(behind_rows())).all()
         now = self._clock()
         stamps = [row.behind_since for row in rows if row.behind_since is not None]
         oldest = max(0.0, (now - min(stamps)).total_seconds()) if stamps else 0.0
         metrics.set(OUTBOX_BEHIND, len(rows))
-        metrics.set(OUTBOX_REFUSED, sum(1 for row in rows if _refused(row)))
+        metrics.set(OUTBOX_REFUSED, sum(1 for row in rows if is_refused(row)))
         metrics.set(OUTBOX_OLDEST_SECONDS, oldest)
 
     async def _run(self, launch_id: int) -> None:
@@ -239,7 +232,7 @@ class Publisher:
                 self._dirty.discard(launch_id)
                 try:
                     await self.flush(launch_id)
-                except _TryAgain as exc:
+                except TryAgain as exc:
                     failures += 1
                     if not await self._pause_after(launch_id, failures, exc):
                         return
@@ -250,7 +243,7 @@ class Publisher:
         finally:
             self._running.pop(launch_id, None)
 
-    async def _pause_after(self, launch_id: int, failures: int, exc: _TryAgain) -> bool:
+    async def _pause_after(self, launch_id: int, failures: int, exc: TryAgain) -> bool:
         """Wait before the next try; False when the process is stopping (the rows stay behind)."""
         pause = self._backoff.pause(failures)
         logger.warning(
@@ -280,7 +273,7 @@ class Publisher:
         posted = {m.id: m.ts for m in ordered}
         given_up = {m.id for m in ordered if self._given_up(m)}
         card = next((m for m in ordered if m.kind == "card"), None)
-        not_now: _TryAgain | None = None
+        not_now: TryAgain | None = None
         for message in ordered:
             if not _wanted(message) or message.id in given_up:
                 continue
@@ -295,8 +288,8 @@ class Publisher:
                 if thread_ts is None and message.parent_id not in given_up:
                     continue  # posted once the parent is; in the channel if Slack refused it
             try:
-                ts = await self._publish(state, message, kind, thread_ts=thread_ts)
-            except _TryAgain as exc:
+                ts = await self._sender.publish(state, message, kind, thread_ts=thread_ts)
+            except TryAgain as exc:
                 # One message Slack could not take now must not hold back the others'.
                 not_now = exc
                 continue
@@ -313,303 +306,8 @@ class Publisher:
         kind = self._kinds.get(message.kind)
         return bool(kind and kind.once and message.ts is None and message.rendered_version > 0)
 
-    async def _publish(
-        self, state: OutboxState, message: MessageRef, kind: MessageKind, *, thread_ts: str | None
-    ) -> str | None:
-        view = kind.render(state, message)
-        permalink: str | None = None
-        first = message.ts is None
-        if message.ts is None:
-            extra: dict[str, Any] = (
-                {"reply_broadcast": True} if kind.broadcast and thread_ts else {}
-            )
-            answer = await call_slack(
-                self._slack.chat_postMessage(
-                    channel=message.channel_id,
-                    text=view.text,
-                    blocks=view.blocks,
-                    thread_ts=thread_ts,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                    **extra,
-                ),
-                what=f"posting message {message.id} of launch {state.id}",
-            )
-            ts = str(answer.get("ts")) if answer.ok else None
-            if ts is not None and kind.permalink:
-                permalink = await self._permalink(message.channel_id, ts)
-        else:
-            ts = message.ts
-            answer = await call_slack(
-                self._slack.chat_update(
-                    channel=message.channel_id, ts=ts, text=view.text, blocks=view.blocks
-                ),
-                what=f"updating message {message.id} of launch {state.id}",
-            )
-            if answer.ok and kind.permalink and message.permalink is None:
-                permalink = await self._permalink(message.channel_id, ts)
-        if answer.error is not None:
-            await self._record_failure(message, kind, answer, first=first)
-            return None
-        follow_up = first and kind.on_posted is not None
-        async with self._db.sessions.begin() as session:
-            if follow_up:
-                # The follow-up writes under the launch's lock. Every domain write takes that lock
-                # before it touches a message row; taking it after ``mark_rendered`` had locked
-                # this row deadlocked with such a write on PostgreSQL.
-                await lock_launch(session, state.id)
-            await mark_rendered(
-                session=session,
-                message_id=message.id,
-                version=message.version,
-                ts=ts,
-                permalink=permalink,
-                now=self._clock(),
-            )
-            if follow_up and kind.on_posted is not None:
-                await kind.on_posted(
-                    session, replace(message, ts=ts, permalink=permalink), ts, None
-                )
-        return ts
-
-    async def _record_failure(
-        self, message: MessageRef, kind: MessageKind, answer: SlackAnswer, *, first: bool
-    ) -> None:
-        """Record Slack's error on the row; raise ``_TryAgain`` when it was a "not now"."""
-        assert answer.error is not None
-        # A post Slack made but never answered cannot be told from one it did not make; it is
-        # posted again (Slack has no idempotency key for chat.postMessage).
-        give_up = first and kind.once and not answer.transient
-        async with self._db.sessions.begin() as session:
-            await mark_rendered(
-                session=session,
-                message_id=message.id,
-                version=message.version,
-                ts=None,
-                error=answer.error,
-                settle=give_up,
-                lasting=not answer.transient,
-                now=self._clock(),
-            )
-            if first and kind.on_posted is not None and not answer.transient:
-                await kind.on_posted(session, message, None, answer.error)
-        if answer.transient:
-            raise _TryAgain(answer.error)
-
-    async def _permalink(self, channel: str, ts: str) -> str | None:
-        """A posted message's link (the card's for /launch status). The message is posted by now: a
-        failure here must not lose its ts (a retry would post it twice), so it only leaves the link
-        for later."""
-        answer = await call_slack(
-            self._slack.chat_getPermalink(channel=channel, message_ts=ts),
-            what=f"chat.getPermalink of the card {ts}",
-        )
-        return str(answer.get("permalink")) if answer.ok else None
-
-
-@dataclass(frozen=True)
-class MessageRef:
-    id: int
-    kind: str
-    section_id: int | None
-    part: int
-    channel_id: str
-    ts: str | None
-    version: int
-    rendered_version: int
-    permalink: str | None = None
-    last_error: str | None = None
-    body: Mapping[str, Any] | None = None
-    # The feature row the message shows (an escalation, a kill-switch request), and the message
-    # row it replies under (Placement.PARENT_THREAD).
-    subject_id: int | None = None
-    parent_id: int | None = None
-    # The version Slack refused for good, if it did (not tried again until ``version`` moves on).
-    refused_version: int | None = None
-
 
 def _wanted(message: MessageRef) -> bool:
     """Behind, and not a version Slack refused for good."""
     refused = message.refused_version is not None and message.refused_version >= message.version
     return message.version > message.rendered_version and not refused
-
-
-def _is_behind() -> Any:
-    return SlackMessage.version > SlackMessage.rendered_version
-
-
-def _behind_rows() -> Any:
-    return select(
-        SlackMessage.launch_id,
-        SlackMessage.version,
-        SlackMessage.refused_version,
-        SlackMessage.behind_since,
-    ).where(_is_behind())
-
-
-def _refused(row: Any) -> bool:
-    return row.refused_version is not None and row.refused_version >= row.version
-
-
-async def bump_subject(*, session: AsyncSession, kind: str, subject_id: int) -> None:
-    """Queue a re-render of the ``kind`` messages that show feature row ``subject_id``."""
-    await session.execute(
-        update(SlackMessage)
-        .where(SlackMessage.kind == kind, SlackMessage.subject_id == subject_id)
-        .values(version=SlackMessage.version + 1)
-    )
-
-
-async def bump_messages(session: AsyncSession, launch_id: int, section_ids: Iterable[int]) -> None:
-    """Mark the card and the given sections' messages as needing a re-render."""
-    ids = list(section_ids)
-    condition = SlackMessage.kind == "card"
-    if ids:
-        condition = condition | SlackMessage.section_id.in_(ids)
-    await session.execute(
-        update(SlackMessage)
-        .where(SlackMessage.launch_id == launch_id, condition)
-        .values(version=SlackMessage.version + 1)
-    )
-
-
-async def touch_message(*, session: AsyncSession, message_id: int) -> None:
-    """Queue a re-render of one message (e.g. to undo a rejected click in the clicker's view)."""
-    await session.execute(
-        update(SlackMessage)
-        .where(SlackMessage.id == message_id)
-        .values(version=SlackMessage.version + 1)
-    )
-
-
-async def launches_with_pending_messages(*, session: AsyncSession) -> list[int]:
-    rows = await session.scalars(
-        select(SlackMessage.launch_id)
-        .where(SlackMessage.version > SlackMessage.rendered_version)
-        .distinct()
-    )
-    return list(rows.all())
-
-
-async def mark_rendered(
-    *,
-    session: AsyncSession,
-    message_id: int,
-    version: int,
-    ts: str | None,
-    error: str | None = None,
-    permalink: str | None = None,
-    settle: bool = False,
-    lasting: bool = False,
-    now: datetime | None = None,
-) -> None:
-    """Record a successful post/update (never moving ``rendered_version`` backwards), or Slack's
-    ``error`` (``lasting``: refused for good, so ``version`` is not tried again); ``settle`` counts
-    a refused version as done too (a ``once`` message given up). ``now`` keeps ``behind_since``."""
-    message = await session.get(SlackMessage, message_id, with_for_update=True)
-    if message is None:
-        return
-    if ts is not None:
-        message.ts = ts
-    if permalink is not None:
-        message.permalink = permalink
-    message.last_error = error
-    message.refused_version = version if error is not None and lasting else None
-    if (error is None or settle) and version > message.rendered_version:
-        message.rendered_version = version
-    if message.rendered_version >= message.version:
-        message.behind_since = None
-    elif now is not None and (error is None or message.behind_since is None):
-        # Failed: behind since the first failure (or sweep). Rendered, but changed again since:
-        # behind since now at the latest.
-        message.behind_since = now
-
-
-async def queue_notice(
-    *, session: AsyncSession, launch_id: int, channel_id: str, view: MessageView, loud: bool
-) -> SlackMessage:
-    """Queue a fixed message: ``loud`` posts it in the channel (state changes people must see),
-    otherwise in the card's thread. The caller holds the launch lock (it numbers the notices)."""
-    kind = ANNOUNCEMENT if loud else NOTICE
-    last = await session.scalar(
-        select(func.max(SlackMessage.part)).where(
-            SlackMessage.launch_id == launch_id, SlackMessage.kind == kind
-        )
-    )
-    message = SlackMessage(
-        launch_id=launch_id,
-        kind=kind,
-        part=(last or 0) + 1,
-        channel_id=channel_id,
-        body={"text": view.text, "blocks": view.blocks},
-    )
-    session.add(message)
-    await session.flush()
-    return message
-
-
-def render_body(body: Mapping[str, Any] | None) -> MessageView:
-    """A notice as it was queued."""
-    if not body:
-        return MessageView(text=" ", blocks=[])
-    return MessageView(text=str(body.get("text") or " "), blocks=list(body.get("blocks") or []))
-
-
-async def queue_message(
-    *,
-    session: AsyncSession,
-    launch_id: int,
-    kind: str,
-    channel_id: str,
-    view: MessageView | None = None,
-    tag: str | None = None,
-    subject_id: int | None = None,
-    parent_id: int | None = None,
-    part: int | None = None,
-) -> SlackMessage:
-    """Queue one message of a registered ``kind`` about feature row ``subject_id``, replying under
-    message row ``parent_id`` (``Placement.PARENT_THREAD``). ``view``: fixed content (shown by
-    ``render_body``), else the kind's renderer builds it from the launch's state; ``tag`` says which
-    message of the subject it is (kept in the body, for ``on_posted``). ``part`` numbers it, by
-    default after the kind's last one in the launch. The caller holds the launch lock."""
-    if part is None:
-        last = await session.scalar(
-            select(func.max(SlackMessage.part)).where(
-                SlackMessage.launch_id == launch_id, SlackMessage.kind == kind
-            )
-        )
-        part = (last or 0) + 1
-    body: dict[str, Any] | None = None
-    if view is not None or tag is not None:
-        body = {"text": view.text, "blocks": view.blocks} if view is not None else {}
-        if tag is not None:
-            body["tag"] = tag
-    message = SlackMessage(
-        launch_id=launch_id,
-        kind=kind,
-        part=part,
-        channel_id=channel_id,
-        body=body,
-        subject_id=subject_id,
-        parent_id=parent_id,
-        version=1,
-        rendered_version=0,
-    )
-    session.add(message)
-    await session.flush()
-    return message
-
-
-async def replace_body(*, session: AsyncSession, message_id: int, view: MessageView) -> None:
-    """Give a fixed message new content (its tag kept) and queue the update."""
-    message = await session.get(SlackMessage, message_id, with_for_update=True)
-    if message is None:
-        return
-    tag = (message.body or {}).get("tag")
-    message.body = {"text": view.text, "blocks": view.blocks, **({"tag": tag} if tag else {})}
-    message.version = message.version + 1
-
-
-def message_tag(message: MessageRef) -> str:
-    """The ``tag`` a message was queued with (``queue_message``), or its kind."""
-    return str((message.body or {}).get("tag") or message.kind)
