@@ -33,7 +33,7 @@ from bot.launch import listeners as launch_listeners
 from bot.launch.blocks import launch_card
 from bot.launch.state import LaunchState, load_state
 from bot.signoffs import listeners as signoffs_listeners
-from bot.signoffs.blocks import go_message
+from bot.signoffs.go_blocks import go_message
 from bot.watch import listeners as watch_listeners
 from bot.watch.blocks import render_alert
 from bot.watch.state import ALERT_MESSAGE

@@ -1,4 +1,5 @@
-"""Pure Block Kit builders for sign-offs: the sign-off table (card and /launch signoff), the revoke modal, GO.
+"""Pure Block Kit builders for sign-offs: the sign-off table (card and /launch signoff), its buttons'
+confirm dialogs and the revoke modal. The GO message is ``go_blocks``.
 
 Button values carry only IDs (``SignOffValue``): the listener re-reads the launch from the database
 and authorizes the clicking user from Slack's verified payload, never from anything in the value.
@@ -13,7 +14,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.checklist.blocks import outcome_text
 from bot.core.config import RoleConfig
 from bot.core.errors import BadInput
 from bot.core.ids import ActionId, BlockPrefix, CallbackId, SignOffBlock
@@ -26,16 +26,7 @@ from bot.core.kit import (
     slack_date,
 )
 from bot.core.mrkdwn import escape
-from bot.core.outbox import MessageRef
-from bot.signoffs.log import (
-    EMPTY_LOG,
-    GoRecord,
-    LaunchSignOffs,
-    RoleStatus,
-    SignOffLog,
-    SignOffRecord,
-    board,
-)
+from bot.signoffs.log import LaunchSignOffs, RoleStatus, SignOffRecord, board, log_of
 from bot.signoffs.rules import REASON_MAX
 
 # Slack's published Block Kit limits: confirm title 100, text 300, buttons 30; view title/submit 24.
@@ -94,14 +85,10 @@ def when(at: datetime) -> str:
     return slack_date(at)
 
 
-def _who(record_user_id: str, name: str | None) -> str:
+def person_mention(record_user_id: str, name: str | None) -> str:
     """``<@U…>``: the mention Slack renders as the person's current display name (the name stored
     with the record beside it only repeated it, "@carol (carol)"); the stored name if no user id."""
     return mention(record_user_id, name)
-
-
-def _log(state: LaunchSignOffs) -> SignOffLog:
-    return state.sign_offs or EMPTY_LOG
 
 
 def _holders(row: RoleStatus) -> str:
@@ -110,7 +97,7 @@ def _holders(row: RoleStatus) -> str:
 
 
 def _approval_line(record: SignOffRecord) -> str:
-    line = f"Approved by {_who(record.user_id, record.user_name)} · {when(record.at)}"
+    line = f"Approved by {person_mention(record.user_id, record.user_name)} · {when(record.at)}"
     if record.comment:
         line += f"\n> {escape(record.comment)}"
     return line
@@ -118,7 +105,7 @@ def _approval_line(record: SignOffRecord) -> str:
 
 def _revocation_line(record: SignOffRecord, *, earlier: bool = False) -> str:
     assert record.revoked_at is not None
-    who = _who(record.revoked_by_id or record.user_id, record.revoked_by_name)
+    who = person_mention(record.revoked_by_id or record.user_id, record.revoked_by_name)
     reason = f" — “{escape(record.revoke_reason)}”" if record.revoke_reason else ""
     # Under a newer approval it is history, and must not read as if the approval were revoked.
     label = "Earlier approval revoked" if earlier else "Revoked"
@@ -227,7 +214,7 @@ def _role_blocks(state: LaunchSignOffs, row: RoleStatus) -> list[Block]:
 
 
 def go_text(state: LaunchSignOffs, rows: tuple[RoleStatus, ...]) -> str:
-    log = _log(state)
+    log = log_of(state)
     go = log.current_go
     if go is not None:
         return f"🟢 *GO* — every sign-off is in · {when(go.at)}"
@@ -248,7 +235,7 @@ def go_text(state: LaunchSignOffs, rows: tuple[RoleStatus, ...]) -> str:
 def signoff_table(state: LaunchSignOffs, roles: Mapping[str, RoleConfig]) -> list[Block]:
     """The sign-off blocks of the launch card: a summary line with the GO state, then one row per
     role (at most ``MAX_ROLE_ROWS``; the rest are counted and listed by ``/launch signoff``)."""
-    rows = board(_log(state), roles)
+    rows = board(log_of(state), roles)
     if not rows:
         return []
     blocks: list[Block] = [
@@ -277,7 +264,7 @@ def signoff_table(state: LaunchSignOffs, roles: Mapping[str, RoleConfig]) -> lis
 
 def signoff_view(state: LaunchSignOffs, roles: Mapping[str, RoleConfig]) -> MessageView:
     """The answer to ``/launch signoff``: the same table, with buttons, only for the asker."""
-    rows = board(_log(state), roles)
+    rows = board(log_of(state), roles)
     if not rows:
         return MessageView(
             text="No sign-offs",
@@ -342,148 +329,3 @@ def revoke_reason(view: Mapping[str, Any]) -> str:
     values = (view.get("state") or {}).get("values") or {}
     field = (values.get(SignOffBlock.REVOKE_REASON) or {}).get(ActionId.SIGNOFF_REVOKE_REASON) or {}
     return str(field.get("value") or "")
-
-
-def go_message(state: LaunchSignOffs, message: MessageRef) -> MessageView:
-    """The GO announcement in the channel (one message per GO; it says so if the GO is withdrawn)."""
-    log = _log(state)
-    go = log.go_number(message.part)
-    if go is None:
-        return MessageView(
-            text=f"{escape(state.name)}: sign-off update",
-            blocks=[{"type": "section", "text": mrkdwn_text("This GO is no longer on record.")}],
-        )
-    if go.withdrawn_at is not None:
-        return _go_withdrawn(state, go)
-    rows = board(log, {})
-    approvals = "\n".join(
-        f"• *{escape(r.role.title)}* — {_who(a.user_id, a.user_name)} · {when(a.at)}"
-        for r in rows
-        for a in r.approvals
-    )
-    blocks: list[Block] = [
-        {"type": "header", "text": plain_text(f"🟢 GO — {state.name}", 150)},
-        {
-            "type": "section",
-            "text": mrkdwn_text(
-                f"Every sign-off is in for *{escape(state.name)}* (launch #{state.id}): "
-                "the launch is cleared to go."
-            ),
-        },
-    ]
-    if approvals:
-        blocks.append({"type": "section", "text": mrkdwn_text(approvals)})
-    given_on = readiness_text(go.readiness)
-    if given_on:
-        blocks.append({"type": "section", "text": mrkdwn_text(given_on)})
-    if not state.is_active and state.close_outcome is not None:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn_text(
-                        "🔒 The launch is closed"
-                        + outcome_text(state.close_outcome, state.close_note)
-                    )
-                ],
-            }
-        )
-    blocks.append(_go_context(go))
-    return MessageView(text=f"GO: {escape(state.name)} — every sign-off is in", blocks=blocks)
-
-
-# Open items named in the GO message before "and N more".
-GO_OPEN_ITEMS = 10
-WAIVE_LABELS = {"not_applicable": "not applicable", "waived": "waived"}
-
-
-def readiness_text(readiness: Mapping[str, Any]) -> str:
-    """What a GO was given on, in mrkdwn: each phase's progress, then the current phase's open
-    items and its waived items (with who and why); empty for a GO recorded without it."""
-    if not readiness:
-        return ""
-    phases = " · ".join(
-        f"{escape(str(p.get('title')))} {p.get('done')}/{p.get('total')}"
-        + (" ✅" if p.get("complete") else "")
-        for p in readiness.get("phases") or []
-    )
-    lines = [f"*Given on:* {phases}"] if phases else []
-    current = escape(str(readiness.get("current_phase") or "the current phase"))
-    count = int(readiness.get("open_count") or 0)
-    if count:
-        named = [escape(str(t)) for t in (readiness.get("open_items") or [])[:GO_OPEN_ITEMS]]
-        more = count - len(named)
-        lines.append(
-            f"*Open in {current}* ({count}): "
-            + ", ".join(named)
-            + (f" and {more} more" if more > 0 else "")
-        )
-    else:
-        lines.append(f"*Open in {current}:* none")
-    waived = readiness.get("waived") or []
-    if waived:
-        shown = "; ".join(
-            f"~{escape(str(w.get('text')))}~ ({WAIVE_LABELS.get(str(w.get('kind')), 'waived')} by "
-            f"{mention(w.get('by'))}: {escape(str(w.get('reason') or ''))})"
-            for w in waived[:GO_OPEN_ITEMS]
-        )
-        more = len(waived) - GO_OPEN_ITEMS
-        lines.append(
-            f"*Waived in {current}* ({len(waived)}): {shown}"
-            + (f" and {more} more" if more > 0 else "")
-        )
-    return "\n".join(lines)
-
-
-def _go_withdrawn(state: LaunchSignOffs, go: GoRecord) -> MessageView:
-    assert go.withdrawn_at is not None
-    reason = f" — “{escape(go.withdrawn_reason)}”" if go.withdrawn_reason else ""
-    text = (
-        f"~GO for *{escape(state.name)}* ({when(go.at)})~ was withdrawn: "
-        f"{mention(go.withdrawn_by_id)} revoked the *{escape(go.withdrawn_role or '')}* sign-off "
-        f"· {when(go.withdrawn_at)}{reason}"
-    )
-    return MessageView(
-        text=f"GO withdrawn: {escape(state.name)}",
-        blocks=[
-            {"type": "header", "text": plain_text(f"⛔ GO withdrawn — {state.name}", 150)},
-            {"type": "section", "text": mrkdwn_text(text)},
-            _go_context(go),
-        ],
-    )
-
-
-def go_withdrawn_notice(
-    *,
-    launch_name: str,
-    number: int,
-    role_title: str,
-    actor_id: str,
-    reason: str,
-    at: datetime,
-) -> MessageView:
-    """The @here channel message when GO is withdrawn (the GO message itself is edited too, but an
-    edit is not seen by someone who only glances at the channel)."""
-    text = (
-        f"⛔ <!here> *GO WITHDRAWN* for *{escape(launch_name)}* (GO #{number}): "
-        f"{mention(actor_id)} revoked the *{escape(role_title)}* sign-off · {slack_date(at)}\n"
-        f"Reason: “{escape(reason)}”\n"
-        "The launch is not GO until every sign-off is in again."
-    )
-    return MessageView(
-        # <!here> in the top-level text too: that text is what drives the notification.
-        text=f"<!here> GO withdrawn for {escape(launch_name)}: {escape(role_title)} revoked",
-        blocks=[{"type": "section", "text": mrkdwn_text(text)}],
-    )
-
-
-def _go_context(go: GoRecord) -> Block:
-    return {
-        "type": "context",
-        "elements": [
-            mrkdwn_text(
-                f"GO #{go.number} · {when(go.at)} · audit event #{go.event_seq} "
-                f"`{go.event_hash[:16]}` (`launchbot audit verify` checks the chain)"
-            )
-        ],
-    }

@@ -25,8 +25,8 @@ from bot.core.outbox import queue_notice
 from bot.core.reactions import Happened
 from bot.core.refusal import unit_of_work
 from bot.deps import Deps
-from bot.signoffs.blocks import go_withdrawn_notice
 from bot.signoffs.close import close_groups_to_check
+from bot.signoffs.go_blocks import go_withdrawn_notice
 from bot.signoffs.log import groups_to_check
 from bot.signoffs.revoke import check_revoke, revoke
 from bot.signoffs.rules import (

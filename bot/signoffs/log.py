@@ -278,3 +278,8 @@ class LaunchSignOffs(Protocol):
 
     @property
     def close_note(self) -> str | None: ...
+
+
+def log_of(state: LaunchSignOffs) -> SignOffLog:
+    """The launch's sign-off log (empty if it was not loaded)."""
+    return state.sign_offs or EMPTY_LOG
