@@ -13,14 +13,8 @@ import httpx
 import pytest
 
 from bot.core.http import sign
-from bot.standin.outside import (
-    PROM_TIMEOUT,
-    FakePrometheus,
-    FakeTrafficRouter,
-    PromError,
-    Reply,
-    prom_number,
-)
+from bot.standin.outside import FakeTrafficRouter, Reply
+from bot.standin.prometheus import PROM_TIMEOUT, FakePrometheus, PromError, prom_number
 
 SECRET = "traffic-secret"
 

@@ -17,7 +17,8 @@ from bot.core.config import (
 )
 from bot.runtime import RunningBot, running_bot
 from bot.standin import SlackStandIn
-from bot.standin.outside import FakePagerDuty, FakePrometheus
+from bot.standin.outside import FakePagerDuty
+from bot.standin.prometheus import FakePrometheus
 from tests.conftest import ROUTING_KEY, FakeClock, make_settings
 
 ERRORS = "sum(rate(http_errors_total[1m])) / sum(rate(http_requests_total[1m]))"

@@ -11,7 +11,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.core.config import ConfigError, PrometheusConfig, load_config
-from bot.standin.outside import _PROM_DURATION, PROM_TIMEOUT, FakePrometheus, PromError
+from bot.standin.prometheus import _PROM_DURATION, PROM_TIMEOUT, FakePrometheus, PromError
 from bot.watch.prometheus_client import PrometheusClient
 
 

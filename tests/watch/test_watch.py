@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from bot.core.ids import ActionId
 from bot.core.models import Event, TrafficRequest
-from bot.standin.outside import PROM_TIMEOUT as PROM_ERROR
-from bot.standin.outside import FakePagerDuty, FakePrometheus
+from bot.standin.outside import FakePagerDuty
+from bot.standin.prometheus import PROM_TIMEOUT as PROM_ERROR
+from bot.standin.prometheus import FakePrometheus
 from bot.watch.flows import evaluate
 from tests.conftest import FakeClock
 from tests.golive.test_golive import (
