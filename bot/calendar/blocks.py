@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.calendar.dates import DateMove
-from bot.calendar.rules import Claimed, OpenPhase
+from bot.calendar.progress import OpenPhase
+from bot.calendar.rules import Claimed
 from bot.calendar.state import CalendarView
 from bot.checklist.schedule import short_date
 from bot.checklist.state import PhaseState, SectionState

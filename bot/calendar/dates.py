@@ -19,7 +19,7 @@ from bot.core.config import ScheduleConfig
 from bot.core.errors import BadInput, Conflict, NotAllowed
 from bot.core.events import Actor, EventKind, append_event
 from bot.core.launches import lock_launch
-from bot.core.models import ScheduledPost, Section
+from bot.core.models import Launch, ScheduledPost, Section
 from bot.core.mrkdwn import escape
 from bot.core.outbox import bump_messages
 
@@ -60,46 +60,12 @@ async def move_date(
     passed; the evening summary is dropped then), the titles of day sections not posted yet follow,
     and the move is recorded. What was already posted stays posted."""
     launch = await lock_launch(session, launch_id)
-    if launch.closed_at is not None:
-        raise NotAllowed(f"Launch *{escape(launch.name)}* is closed.")
-    before = launch.launch_date
-    if before is None:
-        raise Conflict(
-            f"*{escape(launch.name)}* was started without a date, so its phases follow "
-            "`/launch phase next`. Start a launch with `--on YYYY-MM-DD` to put it on a calendar."
-        )
-    if new_date == before:
-        raise Conflict(f"Launch day is already {new_date.isoformat()}. Nothing was changed.")
-    if new_date < local_today(at, rule):
-        raise BadInput(f"{new_date.isoformat()} is in the past: launch day must be today or later.")
+    before = _check_move(launch, new_date, at, rule)
     launch.launch_date = new_date
-    pending = (
-        await session.scalars(
-            select(ScheduledPost)
-            .where(
-                ScheduledPost.launch_id == launch_id,
-                ScheduledPost.kind.in_(KINDS),
-                ScheduledPost.sent_at.is_(None),
-                ScheduledPost.cancelled_at.is_(None),
-            )
-            .order_by(ScheduledPost.id)
-        )
-    ).all()
+    pending = await _unsent_posts(session, launch_id)
     moved = 0
     for row in pending:
-        detail = dict(row.detail or {})
-        when = due_at_of(new_date, detail, rule)
-        if row.kind == EVENING and when <= at:
-            row.cancelled_at = at
-            row.detail = {**detail, "skipped": "launch day moved to the next day or sooner"}
-            continue
-        if row.kind == SECTION:
-            section = await session.get(Section, int(str(detail.get("section_id"))))
-            if section is not None and section.day is not None:
-                section.title = retitle(section.title, section.day, new_date)
-                row.detail = {**detail, "title": section.title}
-        row.due_at = max(when, at)
-        moved += 1
+        moved += await _reschedule(session, row, new_date, at, rule)
     await append_event(
         session=session,
         launch_id=launch_id,
@@ -122,3 +88,55 @@ async def move_date(
         next_title=str((nxt.detail or {}).get("title")) if nxt is not None else None,
         next_due=nxt.due_at if nxt is not None else None,
     )
+
+
+def _check_move(launch: Launch, new_date: date, at: datetime, rule: ScheduleConfig) -> date:
+    """The launch day being moved; refused if the launch is closed or undated, or the new day is
+    the same one or in the past."""
+    if launch.closed_at is not None:
+        raise NotAllowed(f"Launch *{escape(launch.name)}* is closed.")
+    before = launch.launch_date
+    if before is None:
+        raise Conflict(
+            f"*{escape(launch.name)}* was started without a date, so its phases follow "
+            "`/launch phase next`. Start a launch with `--on YYYY-MM-DD` to put it on a calendar."
+        )
+    if new_date == before:
+        raise Conflict(f"Launch day is already {new_date.isoformat()}. Nothing was changed.")
+    if new_date < local_today(at, rule):
+        raise BadInput(f"{new_date.isoformat()} is in the past: launch day must be today or later.")
+    return before
+
+
+async def _unsent_posts(session: AsyncSession, launch_id: int) -> list[ScheduledPost]:
+    rows = await session.scalars(
+        select(ScheduledPost)
+        .where(
+            ScheduledPost.launch_id == launch_id,
+            ScheduledPost.kind.in_(KINDS),
+            ScheduledPost.sent_at.is_(None),
+            ScheduledPost.cancelled_at.is_(None),
+        )
+        .order_by(ScheduledPost.id)
+    )
+    return list(rows.all())
+
+
+async def _reschedule(
+    session: AsyncSession, row: ScheduledPost, new_date: date, at: datetime, rule: ScheduleConfig
+) -> int:
+    """Put one unsent post on the new calendar (a day section's title follows it); 1 if it is
+    still to be sent, 0 for an evening summary whose time has passed (dropped)."""
+    detail = dict(row.detail or {})
+    when = due_at_of(new_date, detail, rule)
+    if row.kind == EVENING and when <= at:
+        row.cancelled_at = at
+        row.detail = {**detail, "skipped": "launch day moved to the next day or sooner"}
+        return 0
+    if row.kind == SECTION:
+        section = await session.get(Section, int(str(detail.get("section_id"))))
+        if section is not None and section.day is not None:
+            section.title = retitle(section.title, section.day, new_date)
+            row.detail = {**detail, "title": section.title}
+    row.due_at = max(when, at)
+    return 1

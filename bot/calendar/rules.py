@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.calendar.progress import OpenPhase, idle_section_owners, open_in_phase, open_phases_before
 from bot.checklist.lifecycle import post_day_section, post_phase_on_date
 from bot.checklist.schedule import (
     EVENING,
@@ -28,7 +29,7 @@ from bot.core.config import ScheduleConfig
 from bot.core.errors import BadInput
 from bot.core.events import SYSTEM, EventKind, append_event
 from bot.core.launches import lock_launch
-from bot.core.models import Item, ItemGroup, Phase, ScheduledPost, Section, SlackMessage
+from bot.core.models import Item, ItemGroup, Launch, Phase, ScheduledPost, Section, SlackMessage
 from bot.core.mrkdwn import escape
 from bot.core.outbox import bump_messages
 
@@ -131,15 +132,6 @@ async def schedule_posts(
 
 
 @dataclass(frozen=True)
-class OpenPhase:
-    """A phase posted before this one with items still open, and where (section, open count)."""
-
-    title: str
-    open: int
-    sections: tuple[tuple[str, int], ...]
-
-
-@dataclass(frozen=True)
 class Claimed:
     """A scheduled post taken by this poll: what the announcement says."""
 
@@ -196,21 +188,13 @@ async def claim(
 ) -> Claimed | None:
     """Post one due row: queue its messages and mark it sent (under the launch lock, so twice is
     impossible). None if another poll took it, or it has nothing left to post (recorded)."""
-    launch_id = await session.scalar(
-        select(ScheduledPost.launch_id).where(ScheduledPost.id == post_id)
-    )
-    if launch_id is None:
+    taken = await _take(session, post_id, now)
+    if taken is None:
         return None
-    launch = await lock_launch(session, launch_id)
-    row = await session.get(ScheduledPost, post_id, populate_existing=True)
-    if row is None or row.sent_at is not None or row.cancelled_at is not None:
-        return None
-    detail = dict(row.detail or {})
-    if launch.closed_at is not None or launch.launch_date is None:
-        row.cancelled_at = now
-        row.detail = {**detail, "skipped": "the launch is closed"}
-        return None
+    launch, row = taken
+    assert launch.launch_date is not None
     late = now - row.due_at > late_after
+    detail = dict(row.detail or {})
     claimed = Claimed(
         post_id=row.id,
         launch_id=launch.id,
@@ -224,51 +208,96 @@ async def claim(
         late=late,
     )
     if row.kind == PHASE:
-        phase = await session.get(Phase, int(str(detail.get("phase_id"))))
-        if phase is None or phase.posted_at is not None:
-            await _skip(session, row, now, "posted earlier by /launch phase next")
-            return None
-        open_before = await _open_before(session, launch.id, phase.position)
-        await post_phase_on_date(session=session, launch=launch, phase=phase, at=now, actor=SYSTEM)
-        claimed = replace(claimed, open_before=open_before)
+        posted = await _post_phase(session, launch, row, claimed)
     elif row.kind == SECTION:
-        section = await session.get(Section, int(str(detail.get("section_id"))))
-        posted = await session.scalar(
-            select(func.count(SlackMessage.id)).where(
-                SlackMessage.section_id == int(str(detail.get("section_id")))
-            )
-        )
-        if section is None or posted:
-            await _skip(session, row, now, "already posted")
-            return None
-        await post_day_section(session=session, launch=launch, section=section)
-        items = await _item_count(session, section.id)
-        await append_event(
-            session=session,
-            launch_id=launch.id,
-            actor=SYSTEM,
-            kind=EventKind.DAY_CHECKS_POSTED,
-            at=now,
-            detail={"section": section.title, "day": section.day, "items": items},
-        )
-        await bump_messages(session, launch.id, [])
-        claimed = replace(claimed, title=section.title, items=items)
+        posted = await _post_section(session, launch, row, claimed)
     else:
-        phase_id = int(str(detail.get("phase_id")))
-        open_before = await _open_in(session, phase_id)
-        idle = await _idle_owners(session, phase_id, rule)
-        await append_event(
-            session=session,
-            launch_id=launch.id,
-            actor=SYSTEM,
-            kind=EventKind.EVENING_SUMMARY_SENT,
-            at=now,
-            detail={"phase": claimed.title, "open": sum(p.open for p in open_before)},
-        )
-        claimed = replace(claimed, open_before=open_before, idle_owners=idle)
+        posted = await _send_evening(session, row, claimed, rule)
+    if posted is None:
+        return None
     row.sent_at = now
     row.late = late
-    return claimed
+    return posted
+
+
+async def _take(
+    session: AsyncSession, post_id: int, now: datetime
+) -> tuple[Launch, ScheduledPost] | None:
+    """Lock the row's launch and re-read the row: None if it is gone, sent or cancelled, or (then
+    cancelled here) if the launch closed or has no date any more."""
+    launch_id = await session.scalar(
+        select(ScheduledPost.launch_id).where(ScheduledPost.id == post_id)
+    )
+    if launch_id is None:
+        return None
+    launch = await lock_launch(session, launch_id)
+    row = await session.get(ScheduledPost, post_id, populate_existing=True)
+    if row is None or row.sent_at is not None or row.cancelled_at is not None:
+        return None
+    if launch.closed_at is not None or launch.launch_date is None:
+        row.cancelled_at = now
+        row.detail = {**(row.detail or {}), "skipped": "the launch is closed"}
+        return None
+    return launch, row
+
+
+async def _post_phase(
+    session: AsyncSession, launch: Launch, row: ScheduledPost, claimed: Claimed
+) -> Claimed | None:
+    """A dated phase: posted, with the earlier phases still open; skipped if posted by hand."""
+    phase = await session.get(Phase, int(str((row.detail or {}).get("phase_id"))))
+    if phase is None or phase.posted_at is not None:
+        await _skip(session, row, claimed.sent_at, "posted earlier by /launch phase next")
+        return None
+    open_before = await open_phases_before(session, launch.id, phase.position)
+    await post_phase_on_date(
+        session=session, launch=launch, phase=phase, at=claimed.sent_at, actor=SYSTEM
+    )
+    return replace(claimed, open_before=open_before)
+
+
+async def _post_section(
+    session: AsyncSession, launch: Launch, row: ScheduledPost, claimed: Claimed
+) -> Claimed | None:
+    """A section of its own day (one day's checks): posted and recorded; skipped if it is already."""
+    section_id = int(str((row.detail or {}).get("section_id")))
+    section = await session.get(Section, section_id)
+    posted = await session.scalar(
+        select(func.count(SlackMessage.id)).where(SlackMessage.section_id == section_id)
+    )
+    if section is None or posted:
+        await _skip(session, row, claimed.sent_at, "already posted")
+        return None
+    await post_day_section(session=session, launch=launch, section=section)
+    items = await _item_count(session, section.id)
+    await append_event(
+        session=session,
+        launch_id=launch.id,
+        actor=SYSTEM,
+        kind=EventKind.DAY_CHECKS_POSTED,
+        at=claimed.sent_at,
+        detail={"section": section.title, "day": section.day, "items": items},
+    )
+    await bump_messages(session, launch.id, [])
+    return replace(claimed, title=section.title, items=items)
+
+
+async def _send_evening(
+    session: AsyncSession, row: ScheduledPost, claimed: Claimed, rule: ScheduleConfig
+) -> Claimed:
+    """The evening-before summary: what is still open, and the section owners who ticked nothing."""
+    phase_id = int(str((row.detail or {}).get("phase_id")))
+    open_before = await open_in_phase(session, phase_id)
+    idle = await idle_section_owners(session, phase_id, rule)
+    await append_event(
+        session=session,
+        launch_id=claimed.launch_id,
+        actor=SYSTEM,
+        kind=EventKind.EVENING_SUMMARY_SENT,
+        at=claimed.sent_at,
+        detail={"phase": claimed.title, "open": sum(p.open for p in open_before)},
+    )
+    return replace(claimed, open_before=open_before, idle_owners=idle)
 
 
 async def link_message(*, session: AsyncSession, post_id: int, message_id: int) -> None:
@@ -286,99 +315,3 @@ async def _item_count(session: AsyncSession, section_id: int) -> int:
         )
         or 0
     )
-
-
-async def _open_by_section(
-    session: AsyncSession, phase_ids: list[int]
-) -> dict[int, list[tuple[str, int]]]:
-    rows = (
-        await session.execute(
-            select(Section.phase_id, Section.title, func.count(Item.id))
-            .join(ItemGroup, ItemGroup.section_id == Section.id)
-            .join(Item, Item.group_id == ItemGroup.id)
-            .join(SlackMessage, SlackMessage.section_id == Section.id)
-            .where(
-                Section.phase_id.in_(phase_ids),
-                Item.checked.is_(False),
-                Item.waived.is_(None),
-                SlackMessage.part == 0,
-            )
-            .group_by(Section.phase_id, Section.id, Section.title, Section.position)
-            .order_by(Section.position)
-        )
-    ).all()
-    out: dict[int, list[tuple[str, int]]] = {}
-    for phase_id, title, count in rows:
-        out.setdefault(int(phase_id), []).append((str(title), int(count)))
-    return out
-
-
-async def _open_before(
-    session: AsyncSession, launch_id: int, position: int
-) -> tuple[OpenPhase, ...]:
-    """Posted phases before ``position`` with open items (in posted sections), and where."""
-    phases = (
-        await session.scalars(
-            select(Phase)
-            .where(
-                Phase.launch_id == launch_id,
-                Phase.position < position,
-                Phase.kind == "checklist",
-                Phase.posted_at.is_not(None),
-            )
-            .order_by(Phase.position)
-        )
-    ).all()
-    by_phase = await _open_by_section(session, [p.id for p in phases])
-    return tuple(
-        OpenPhase(p.title, sum(n for _, n in by_phase[p.id]), tuple(by_phase[p.id]))
-        for p in phases
-        if by_phase.get(p.id)
-    )
-
-
-async def _open_in(session: AsyncSession, phase_id: int) -> tuple[OpenPhase, ...]:
-    phase = await session.get(Phase, phase_id)
-    if phase is None:
-        return ()
-    by_phase = await _open_by_section(session, [phase_id])
-    sections = tuple(by_phase.get(phase_id, []))
-    return (OpenPhase(phase.title, sum(n for _, n in sections), sections),)
-
-
-async def _idle_owners(
-    session: AsyncSession, phase_id: int, rule: ScheduleConfig
-) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Per section with open items and owners in ``[schedule] owners``: those who ticked none of
-    its items yet (matched case-insensitively by section title)."""
-    if not rule.owners:
-        return ()
-    owners = {title.casefold(): users for title, users in rule.owners.items()}
-    out: list[tuple[str, tuple[str, ...]]] = []
-    sections = (
-        await session.scalars(
-            select(Section).where(Section.phase_id == phase_id).order_by(Section.position)
-        )
-    ).all()
-    for section in sections:
-        users = owners.get(section.title.casefold())
-        if not users:
-            continue
-        items = (
-            await session.scalars(
-                select(Item)
-                .join(ItemGroup, ItemGroup.id == Item.group_id)
-                .where(ItemGroup.section_id == section.id)
-            )
-        ).all()
-        if all(i.checked or i.waived is not None for i in items):
-            continue
-        tickers = {i.changed_by_id for i in items if i.checked}
-        idle = tuple(u for u in users if u not in tickers)
-        if idle:
-            out.append((section.title, idle))
-    return tuple(out)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Moving launch day
