@@ -1,6 +1,7 @@
 """The Deps bundle (settings, config, template, database, Slack client, http client, publisher, clock),
-the global middleware that puts it into each request's context, and the one that refuses a request
-from a team other than the installation's (``bot.core.binding``)."""
+the global middleware that puts it into each request's context, the one that refuses a request
+from a team other than the installation's (``bot.core.binding``), and the private answer to a
+button's presser that every feature's listeners give (``answer_privately``, ``refuse_privately``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
@@ -83,10 +85,7 @@ def team_middleware(deps: Deps) -> Callable[..., Awaitable[BoltResponse | None]]
             respond: AsyncRespond | None = context.respond
             if respond is not None and body.get("type") == "block_actions":
                 # A button's ack body is not shown to anyone: say it where the click was made.
-                deps.tasks.spawn(
-                    respond(text=text, response_type="ephemeral", replace_original=False),
-                    name="respond-wrong-team",
-                )
+                answer_privately(deps, respond, text, name="respond-wrong-team")
             return BoltResponse(
                 status=200,
                 body=json.dumps({"response_type": "ephemeral", "text": text}),
@@ -96,3 +95,21 @@ def team_middleware(deps: Deps) -> Callable[..., Awaitable[BoltResponse | None]]
         return None
 
     return bind_team
+
+
+def answer_privately(
+    deps: Deps, respond: AsyncRespond, text: str, *, name: str = "respond-privately"
+) -> None:
+    """Tell whoever pressed a button ``text``, seen by them only (ephemeral, the message they pressed
+    left as it is). Spawned after the ack, so it never holds up the answer to Slack."""
+    deps.tasks.spawn(
+        respond(text=text, response_type="ephemeral", replace_original=False), name=name
+    )
+
+
+async def refuse_privately(
+    ack: AsyncAck, deps: Deps, respond: AsyncRespond, refused: Refused
+) -> None:
+    """A button's refusal: ack it, then tell the presser why not, privately."""
+    await ack()
+    answer_privately(deps, respond, f":warning: {refused.message}", name="respond-refusal")

@@ -19,7 +19,7 @@ from bot.core.errors import BadInput
 from bot.core.events import Actor
 from bot.core.ids import ActionId
 from bot.core.refusal import Refused
-from bot.deps import Deps
+from bot.deps import Deps, refuse_privately
 
 logger = logging.getLogger(__name__)
 
@@ -55,31 +55,20 @@ def toggled_items(body: dict[str, Any], action: dict[str, Any]) -> dict[int, boo
         raise BadInput("That checklist option is not one the bot made.") from exc
 
 
-def _actor(body: dict[str, Any]) -> Actor:
-    user = body["user"]
-    return Actor(str(user["id"]), str(user.get("name") or user.get("username") or user["id"]))
-
-
 async def on_item_toggle(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
 ) -> None:
     container = body.get("container") or {}
     channel_id = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
     message_ts = str(container.get("message_ts") or "")
-    actor = _actor(body)
+    actor = Actor.of_user(body["user"])
     # Slack's own fields identify one click; a replayed request carries the same ones.
     dedup_key = f"ba:{channel_id}:{message_ts}:{action.get('block_id')}:{action.get('action_ts')}:{actor.user_id}"
     try:
         message_id, launch_id = await deps.clicks.index.lookup(channel_id, message_ts)
         desired = toggled_items(body, action)
     except Refused as exc:
-        await ack()
-        deps.tasks.spawn(
-            respond(
-                text=f":warning: {exc.message}", response_type="ephemeral", replace_original=False
-            ),
-            name="respond-refusal",
-        )
+        await refuse_privately(ack, deps, respond, exc)
         return
     if desired:
         # Stored before the ack; the applier gives it effect (and the rules their say) right after.

@@ -112,6 +112,11 @@ class Actor:
     user_id: str
     name: str
 
+    @classmethod
+    def of_user(cls, user: Mapping[str, Any]) -> Actor:
+        """The person of a verified Slack payload's ``user`` object, named by their handle."""
+        return cls(str(user["id"]), str(user.get("name") or user.get("username") or user["id"]))
+
 
 # ---------------------------------------------------------------------------------------------------
 # Event log

@@ -25,7 +25,7 @@ from bot.core.ids import ActionId, CallbackId, IncidentBlock
 from bot.core.launches import lock_launch
 from bot.core.mrkdwn import escape, plain
 from bot.core.refusal import Refused, unit_of_work
-from bot.deps import Deps
+from bot.deps import Deps, answer_privately, refuse_privately
 from bot.incidents.escalation_flows import after_acknowledge, after_repage, after_resolve
 from bot.incidents.escalation_pages import retry_page
 from bot.incidents.escalation_state import EscalationView, load_escalation
@@ -50,11 +50,6 @@ logger = logging.getLogger(__name__)
 Change = Callable[..., Awaitable[bool]]
 
 
-def _actor(body: dict[str, Any]) -> Actor:
-    user = body["user"]
-    return Actor(str(user["id"]), str(user.get("name") or user.get("username") or user["id"]))
-
-
 async def _on_escalation_button(
     *,
     ack: AsyncAck,
@@ -66,7 +61,7 @@ async def _on_escalation_button(
     then: Callable[[Deps, int], Coroutine[Any, Any, None]],
     unchanged: Callable[[EscalationView], str],
 ) -> None:
-    actor = _actor(body)
+    actor = Actor.of_user(body["user"])
     try:
         escalation_id = EscalationValue.decode(action.get("value")).escalation_id
         async with deps.db.sessions.begin() as session:
@@ -89,18 +84,13 @@ async def _on_escalation_button(
             )
             view = await load_escalation(session=session, escalation_id=escalation_id)
     except Refused as exc:
-        await ack()
-        deps.tasks.spawn(_tell(respond, f":warning: {exc.message}"), name="respond-refusal")
+        await refuse_privately(ack, deps, respond, exc)
         return
     await ack()
     if changed:
         deps.tasks.spawn(then(deps, escalation_id), name=f"escalation-{escalation_id}")
     else:
-        deps.tasks.spawn(_tell(respond, unchanged(view)), name="respond-unchanged")
-
-
-async def _tell(respond: AsyncRespond, text: str) -> None:
-    await respond(text=text, response_type="ephemeral", replace_original=False)
+        answer_privately(deps, respond, unchanged(view), name="respond-unchanged")
 
 
 def _already(view: EscalationView) -> str:
@@ -168,7 +158,7 @@ async def on_killswitch_submit(
     """Refusals (role, another channel's launch, wrong name, no reason) are shown in the modal and
     logged; an accepted submission is stored, the modal closes, and the request is sent after the
     ack."""
-    actor = _actor(body)
+    actor = Actor.of_user(body["user"])
     meta = KillSwitchFormMeta.decode(view.get("private_metadata"))
     # Before the transaction: no launch lock is held while Slack is asked (cached, bounded).
     membership = await killswitch_membership(deps, actor.user_id)
@@ -269,15 +259,14 @@ async def on_killswitch_again(
     confirmation (typed name, reason, allowed roles checked again on submit), for holders of an
     allowed role (anyone else is refused and logged), from the request's own channel. It never
     sends anything itself."""
-    actor = _actor(body)
+    actor = Actor.of_user(body["user"])
     membership = await killswitch_membership(deps, actor.user_id)
     try:
         require_configured(deps)
         async with unit_of_work(deps.db.sessions) as session:
             modal = await _again_modal(session, deps, body, action, actor, membership)
     except Refused as exc:
-        await ack()
-        deps.tasks.spawn(_tell(respond, f":warning: {exc.message}"), name="respond-refusal")
+        await refuse_privately(ack, deps, respond, exc)
         return
     await ack()
     trigger_id = str(body.get("trigger_id") or "")
@@ -323,10 +312,11 @@ async def _open_again(
 ) -> None:
     error = await open_confirmation(deps, trigger_id, modal)
     if error is not None:
-        await _tell(
-            respond,
-            f":warning: The kill-switch confirmation did not open (Slack said `{error}`). "
+        await respond(
+            text=f":warning: The kill-switch confirmation did not open (Slack said `{error}`). "
             "Press *Fire again…* once more, or run `/launch killswitch`.",
+            response_type="ephemeral",
+            replace_original=False,
         )
 
 

@@ -21,8 +21,7 @@ async def on_close_submit(
 ) -> None:
     """A missing outcome or note is shown on its field; a refusal (not the starter nor a role
     holder, a launch already closed, another channel's launch) on the outcome field, recorded."""
-    user = body["user"]
-    actor = Actor(str(user["id"]), str(user.get("name") or user.get("username") or user["id"]))
+    actor = Actor.of_user(body["user"])
     outcome, note, errors = read_close_form(view)
     if errors:
         await ack(response_action="errors", errors=errors)

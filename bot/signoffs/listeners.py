@@ -23,7 +23,7 @@ from bot.core.ids import ActionId, CallbackId, SignOffBlock
 from bot.core.mrkdwn import plain
 from bot.core.refusal import Refused
 from bot.core.slack_client import call_slack
-from bot.deps import Deps
+from bot.deps import Deps, answer_privately, refuse_privately
 from bot.launch.state import load_state
 from bot.signoffs.blocks import (
     RevokeFormMeta,
@@ -45,9 +45,8 @@ from bot.signoffs.rules import SignOffOutcome
 
 def actor_of(user: dict[str, Any], identity: Identity) -> Actor:
     """The clicking user from the verified payload; the cached display name if there is one."""
-    user_id = str(user["id"])
-    handle = str(user.get("name") or user.get("username") or user_id)
-    return Actor(user_id, identity.cached_name(user_id) or handle)
+    actor = Actor.of_user(user)
+    return Actor(actor.user_id, identity.cached_name(actor.user_id) or actor.name)
 
 
 def _click_key(body: dict[str, Any], action: dict[str, Any]) -> str:
@@ -57,14 +56,6 @@ def _click_key(body: dict[str, Any], action: dict[str, Any]) -> str:
     return (
         f"ba:{container.get('channel_id') or ''}:{where}:{action.get('action_id')}:"
         f"{action.get('block_id')}:{action.get('action_ts')}:{body['user']['id']}"
-    )
-
-
-def _tell(deps: Deps, respond: AsyncRespond, text: str) -> None:
-    """An ephemeral answer to the clicker, sent after the ack (never holding up the HTTP answer)."""
-    deps.tasks.spawn(
-        respond(text=text, response_type="ephemeral", replace_original=False),
-        name="respond-signoff",
     )
 
 
@@ -95,7 +86,7 @@ def _attempt(
 
 def _explain(deps: Deps, respond: AsyncRespond, outcome: SignOffOutcome) -> None:
     if outcome.status == "duplicate" and outcome.role:
-        _tell(deps, respond, f":warning: {outcome.message}")
+        answer_privately(deps, respond, f":warning: {outcome.message}", name="respond-signoff")
 
 
 async def on_approve(
@@ -105,8 +96,7 @@ async def on_approve(
         attempt = _attempt(body, action, SignOffValue.decode(action.get("value")), deps.identity)
         outcome = await approve_signoff(deps, attempt)
     except Refused as exc:
-        await ack()
-        _tell(deps, respond, f":warning: {exc.message}")
+        await refuse_privately(ack, deps, respond, exc)
         return
     await ack()
     after_signoff(deps, outcome, user_id=attempt.actor.user_id)
@@ -122,8 +112,7 @@ async def on_revoke(
         attempt = _attempt(body, action, SignOffValue.decode(action.get("value")), deps.identity)
         outcome = await check_revoke_signoff(deps, attempt)
     except Refused as exc:
-        await ack()
-        _tell(deps, respond, f":warning: {exc.message}")
+        await refuse_privately(ack, deps, respond, exc)
         return
     await ack()
     if outcome.status != "allowed":

@@ -20,18 +20,13 @@ from bot.core.events import Actor
 from bot.core.ids import ActionId
 from bot.core.mrkdwn import escape
 from bot.core.refusal import Refused
-from bot.deps import Deps
+from bot.deps import Deps, answer_privately, refuse_privately
 from bot.golive.flows import move_traffic, request_rollback
 from bot.golive.hold_flows import hold
 from bot.watch import flows
 from bot.watch.payloads import AlertValue, TriggerValue
 
 logger = logging.getLogger(__name__)
-
-
-def _actor(body: dict[str, Any]) -> Actor:
-    user = body["user"]
-    return Actor(str(user["id"]), str(user.get("name") or user.get("username") or user["id"]))
 
 
 def _channel(body: dict[str, Any]) -> str:
@@ -45,14 +40,10 @@ def _source(action: dict[str, Any], actor: Actor) -> str:
     return f"block_actions:{action.get('action_ts')}:{actor.user_id}"
 
 
-async def _tell(respond: AsyncRespond, text: str) -> None:
-    await respond(text=text, response_type="ephemeral", replace_original=False)
-
-
 async def on_rollback(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
 ) -> None:
-    actor = _actor(body)
+    actor = Actor.of_user(body["user"])
     try:
         channel_id = _channel(body)
         alert_id = AlertValue.decode(action.get("value")).alert_id
@@ -75,8 +66,7 @@ async def on_rollback(
             source=_source(action, actor),
         )
     except Refused as exc:
-        await ack()
-        deps.tasks.spawn(_tell(respond, f":warning: {exc.message}"), name="respond-refusal")
+        await refuse_privately(ack, deps, respond, exc)
         return
     await ack()
     request_pk = requested.request_pk
@@ -87,7 +77,7 @@ async def on_rollback(
 async def on_hold(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
 ) -> None:
-    actor = _actor(body)
+    actor = Actor.of_user(body["user"])
     try:
         channel_id = _channel(body)
         alert_id = AlertValue.decode(action.get("value")).alert_id
@@ -106,13 +96,14 @@ async def on_hold(
                 source=_source(action, actor),
             )
     except Refused as exc:
-        await ack()
-        deps.tasks.spawn(_tell(respond, f":warning: {exc.message}"), name="respond-refusal")
+        await refuse_privately(ack, deps, respond, exc)
         return
     await ack()
     if not changed:
-        deps.tasks.spawn(
-            _tell(respond, "The go-live sequence is already on hold. Nothing changed."),
+        answer_privately(
+            deps,
+            respond,
+            "The go-live sequence is already on hold. Nothing changed.",
             name="respond-unchanged",
         )
 
@@ -120,7 +111,7 @@ async def on_hold(
 async def on_acknowledge(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
 ) -> None:
-    actor = _actor(body)
+    actor = Actor.of_user(body["user"])
     try:
         alert_id = AlertValue.decode(action.get("value")).alert_id
         first = await flows.acknowledge(
@@ -131,13 +122,14 @@ async def on_acknowledge(
             source=_source(action, actor),
         )
     except Refused as exc:
-        await ack()
-        deps.tasks.spawn(_tell(respond, f":warning: {exc.message}"), name="respond-refusal")
+        await refuse_privately(ack, deps, respond, exc)
         return
     await ack()
     if not first:
-        deps.tasks.spawn(
-            _tell(respond, "Already acknowledged; your acknowledgement is recorded too."),
+        answer_privately(
+            deps,
+            respond,
+            "Already acknowledged; your acknowledgement is recorded too.",
             name="respond-unchanged",
         )
 
@@ -145,7 +137,7 @@ async def on_acknowledge(
 async def on_trigger_report(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
 ) -> None:
-    actor = _actor(body)
+    actor = Actor.of_user(body["user"])
     try:
         slug = TriggerValue.decode(action.get("value")).slug
         alert_id = await flows.report_trigger(
@@ -156,16 +148,14 @@ async def on_trigger_report(
             source=_source(action, actor),
         )
     except Refused as exc:
-        await ack()
-        deps.tasks.spawn(_tell(respond, f":warning: {exc.message}"), name="respond-refusal")
+        await refuse_privately(ack, deps, respond, exc)
         return
     await ack()
-    deps.tasks.spawn(
-        _tell(
-            respond,
-            f"Reported `{escape(slug)}`: alert posted; paging PagerDuty (critical) now. The "
-            "alert shows whether the page went through.",
-        ),
+    answer_privately(
+        deps,
+        respond,
+        f"Reported `{escape(slug)}`: alert posted; paging PagerDuty (critical) now. The "
+        "alert shows whether the page went through.",
         name="respond-reported",
     )
     deps.tasks.spawn(flows.page_trigger(deps, alert_id), name=f"page-trigger-{alert_id}")
