@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.checklist.state import ItemState, PhaseState, SectionState, load_phases
+from bot.core.db import view_of
 from bot.core.models import GoLive, TrafficRequest
 from bot.golive.steps import Step, derive_steps, golive_section_index
 
@@ -38,7 +39,7 @@ class TrafficView:
 
     @classmethod
     def of(cls, row: TrafficRequest) -> TrafficView:
-        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+        return view_of(cls, row)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.db import view_of
 from bot.core.errors import NotFound
 from bot.core.models import Escalation, Launch, SlackMessage
 
@@ -54,38 +55,6 @@ class EscalationView:
     resolve_status: str | None
 
 
-def _escalation_view(row: Escalation, launch_name: str) -> EscalationView:
-    return EscalationView(
-        id=row.id,
-        launch_id=row.launch_id,
-        launch_name=launch_name,
-        channel_id=row.channel_id,
-        severity=row.severity,
-        summary=row.summary,
-        reporter_id=row.reporter_id,
-        reporter_name=row.reporter_name,
-        created_at=row.created_at,
-        dedup_key=row.dedup_key,
-        status=row.status,
-        path=tuple(row.path),
-        level=row.level,
-        next_level_at=row.next_level_at,
-        message_ts=row.message_ts,
-        permalink=row.permalink,
-        page_status=row.page_status,
-        page_tries=row.page_tries,
-        page_error=row.page_error,
-        paged_at=row.paged_at,
-        acknowledged_by_id=row.acknowledged_by_id,
-        acknowledged_by_name=row.acknowledged_by_name,
-        acknowledged_at=row.acknowledged_at,
-        resolved_by_id=row.resolved_by_id,
-        resolved_by_name=row.resolved_by_name,
-        resolved_at=row.resolved_at,
-        resolve_status=row.resolve_status,
-    )
-
-
 async def load_escalation(*, session: AsyncSession, escalation_id: int) -> EscalationView:
     row = (
         await session.execute(
@@ -96,13 +65,16 @@ async def load_escalation(*, session: AsyncSession, escalation_id: int) -> Escal
     ).first()
     if row is None:
         raise NotFound(f"There is no escalation #{escalation_id}.")
-    return _escalation_view(row[0], row[1])
+    return view_of(EscalationView, row[0], launch_name=row[1], path=tuple(row[0].path))
 
 
 async def launch_escalations(*, session: AsyncSession, launch: Launch) -> dict[int, EscalationView]:
     """Every escalation of the launch by id, for its messages' renderers."""
     rows = await session.scalars(select(Escalation).where(Escalation.launch_id == launch.id))
-    return {row.id: _escalation_view(row, launch.name) for row in rows}
+    return {
+        row.id: view_of(EscalationView, row, launch_name=launch.name, path=tuple(row.path))
+        for row in rows
+    }
 
 
 async def escalation_message_id(*, session: AsyncSession, escalation_id: int) -> int | None:

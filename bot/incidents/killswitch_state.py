@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.db import view_of
 from bot.core.errors import NotFound
 from bot.core.models import KillSwitchRequest, KillSwitchState, Launch, SlackMessage
 
@@ -53,28 +54,6 @@ class KillSwitchSummary:
 FINISHED = ("confirmed", "failed", "unknown", "not_sent")
 
 
-def _killswitch_view(row: KillSwitchRequest, launch_name: str) -> KillSwitchView:
-    return KillSwitchView(
-        id=row.id,
-        launch_id=row.launch_id,
-        launch_name=launch_name,
-        channel_id=row.channel_id,
-        request_id=row.request_id,
-        requested_by_id=row.requested_by_id,
-        requested_by_name=row.requested_by_name,
-        reason=row.reason,
-        dry_run=row.dry_run,
-        created_at=row.created_at,
-        status=row.status,
-        tries=row.tries,
-        http_status=row.http_status,
-        error=row.error,
-        response_body=row.response_body,
-        duration_ms=row.duration_ms,
-        completed_at=row.completed_at,
-    )
-
-
 async def load_killswitch(*, session: AsyncSession, request_pk: int) -> KillSwitchView:
     row = (
         await session.execute(
@@ -85,7 +64,7 @@ async def load_killswitch(*, session: AsyncSession, request_pk: int) -> KillSwit
     ).first()
     if row is None:
         raise NotFound(f"There is no kill-switch request #{request_pk}.")
-    return _killswitch_view(row[0], row[1])
+    return view_of(KillSwitchView, row[0], launch_name=row[1])
 
 
 async def killswitch_summary(*, session: AsyncSession, launch_id: int) -> KillSwitchSummary:
@@ -136,7 +115,7 @@ async def _last_request(
     if statuses:
         query = query.where(KillSwitchRequest.status.in_(statuses))
     row = await session.scalar(query.order_by(KillSwitchRequest.id.desc()).limit(1))
-    return _killswitch_view(row, launch.name) if row is not None else None
+    return view_of(KillSwitchView, row, launch_name=launch.name) if row is not None else None
 
 
 async def firing_message_id(*, session: AsyncSession, request_pk: int) -> int | None:
