@@ -151,17 +151,7 @@ async def apply_reading(
     """Store one evaluation; record a state change, open, re-post or recover the alert."""
     row = await _state_row(session, launch.id, rule)
     alert = await session.get(MetricAlert, row.alert_id) if row and row.alert_id else None
-    prior = (
-        Prior(
-            status=row.status,
-            breached_since=row.breached_since,
-            healthy_since=row.healthy_since,
-            alert_open=alert is not None and alert.status == "firing",
-            realerted=alert is not None and alert.realerted_at is not None,
-        )
-        if row is not None
-        else Prior()
-    )
+    prior = _prior(row, alert)
     step = evaluate(rule, reading, prior, now=now, recover_seconds=recover_seconds)
     if row is None:
         row = MetricRuleState(launch_id=launch.id, rule=rule.name, action=rule.action)
@@ -200,6 +190,19 @@ async def apply_reading(
         await session.flush()
         return Outcome(changed)
     return await _follow_alert(session, launch, rule, reading, step, alert, row, now, changed)
+
+
+def _prior(row: MetricRuleState | None, alert: MetricAlert | None) -> Prior:
+    """The rule's state as last stored (nothing yet for a rule never evaluated), and its alert's."""
+    if row is None:
+        return Prior()
+    return Prior(
+        status=row.status,
+        breached_since=row.breached_since,
+        healthy_since=row.healthy_since,
+        alert_open=alert is not None and alert.status == "firing",
+        realerted=alert is not None and alert.realerted_at is not None,
+    )
 
 
 async def _follow_alert(
