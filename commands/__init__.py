@@ -85,9 +85,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     ),
     "waive": Subcommand(
         waive.run,
-        '/launch waive [n/a] "<item>" <reason>',
-        "waive an item, or mark it not applicable, with a reason (sign-off role holders; counted "
-        "as done for phase completion)",
+        '/launch waive [n/a] "<item>" <reason> | undo "<item>"',
+        "waive an item, or mark it not applicable, with a reason; `undo` opens it again (sign-off "
+        "role holders; counted as done for phase completion; also in each group's ⋯ menu)",
     ),
     "contacts": Subcommand(
         contacts.run,

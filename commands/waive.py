@@ -1,41 +1,40 @@
 """/launch waive [n/a] "<item>" <reason>: a sign-off role holder waives an item (or marks it not
-applicable) with a reason; recorded, shown struck through, counted as done for phase completion."""
+applicable) with a reason; recorded, shown struck through, counted as done for phase completion.
+/launch waive undo "<item>": the same people undo a waiver; the item is open again.
+
+Each item group's "⋯" menu on the checklist opens the same two actions as forms
+(``bot.checklist.listeners``); both paths share the rules (``bot.checklist.waivers``)."""
 
 from __future__ import annotations
 
-from bot.checklist.waivers import WAIVE_KINDS, find_item, waive_item
+from bot.checklist.waive_flows import waiver_rules
+from bot.checklist.waivers import WAIVE_KINDS, find_item, unwaive_item, waive_item
 from bot.core.errors import BadInput, NotFound
 from bot.core.events import Actor
-from bot.core.identity import usergroup_membership
 from bot.core.kit import mention, notice
 from bot.core.launches import active_launch
 from bot.core.mrkdwn import escape
 from bot.core.refusal import unit_of_work
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
-from bot.signoffs.close import close_groups_to_check
 
 NOT_APPLICABLE = ("n/a", "na", "not-applicable")
+UNDO = "undo"
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     args = list(cmd.args)
+    if args and args[0].lower() == UNDO:
+        return await _undo(cmd, deps, " ".join(args[1:]))
     kind = "waived"
     if args and args[0].lower() in NOT_APPLICABLE:
         kind, args = "not_applicable", args[1:]
     if len(args) < 2:
         raise BadInput("Name the item (in quotes when it has spaces) and give a reason.")
     ref, reason = args[0], " ".join(args[1:])
-    async with deps.db.read_sessions() as session:
-        launch = await active_launch(session=session, channel_id=cmd.channel_id)
-        if launch is None:
-            raise NotFound("There is no active launch in this channel.")
-        item = await find_item(session=session, launch_id=launch.id, ref=ref)
-        launch_id, item_id = launch.id, item.id
+    launch_id, item_id = await _find(cmd, deps, ref)
     actor = Actor(cmd.user_id, cmd.user_name)
-    # Every role's user groups (none when the user is listed in a role directly): cached, bounded.
-    groups = close_groups_to_check(deps.config.roles, actor.user_id, started_by_id="")
-    membership = await usergroup_membership(deps.identity, actor.user_id, groups)
+    rules = await waiver_rules(deps, actor.user_id)
     async with unit_of_work(deps.db.sessions) as session:
         waived = await waive_item(
             session=session,
@@ -45,9 +44,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             reason=reason,
             actor=actor,
             at=deps.clock(),
-            roles=deps.config.roles,
-            usergroup_members=membership.members,
-            unchecked_groups=membership.unchecked,
+            rules=rules,
             source=f"slash:{cmd.trigger_id}",
         )
     label = WAIVE_KINDS[waived.kind]
@@ -59,3 +56,39 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         response_type="in_channel",
         launch_id=launch_id,
     )
+
+
+async def _undo(cmd: LaunchCommand, deps: Deps, ref: str) -> CommandReply:
+    if not ref.strip():
+        raise BadInput('Name the waived item: `/launch waive undo "<item>"`.')
+    launch_id, item_id = await _find(cmd, deps, ref)
+    actor = Actor(cmd.user_id, cmd.user_name)
+    rules = await waiver_rules(deps, actor.user_id)
+    async with unit_of_work(deps.db.sessions) as session:
+        undone = await unwaive_item(
+            session=session,
+            launch_id=launch_id,
+            item_id=item_id,
+            actor=actor,
+            at=deps.clock(),
+            rules=rules,
+            source=f"slash:{cmd.trigger_id}",
+        )
+    return CommandReply.of(
+        notice(
+            f"“{escape(undone.text)}” is open again: {mention(actor.user_id)} undid its "
+            f"{WAIVE_KINDS[undone.kind]} mark."
+        ),
+        response_type="in_channel",
+        launch_id=launch_id,
+    )
+
+
+async def _find(cmd: LaunchCommand, deps: Deps, ref: str) -> tuple[int, int]:
+    """(launch id, item id) of the item ``ref`` names in this channel's active launch."""
+    async with deps.db.read_sessions() as session:
+        launch = await active_launch(session=session, channel_id=cmd.channel_id)
+        if launch is None:
+            raise NotFound("There is no active launch in this channel.")
+        item = await find_item(session=session, launch_id=launch.id, ref=ref)
+        return launch.id, item.id

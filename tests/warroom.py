@@ -185,6 +185,26 @@ class WarRoom:
         await self.settle()
         return sent
 
+    async def choose(self, user: str, message: Any, action_id: str, value: str) -> Any:
+        """Choose ``value`` in an overflow ("⋯") menu of ``message`` as ``user``."""
+        body, headers = self.slack.overflow_click(
+            user_id=user,
+            channel_id=self.channel,
+            message_ts=message.ts,
+            action_id=action_id,
+            value=value,
+        )
+        sent = await self.deliver(body, headers)
+        await self.settle()
+        return sent
+
+    async def submit(self, user: str, view: Any, values: dict[str, dict[str, Any]]) -> Any:
+        """Submit ``view`` with ``values`` (``state.values`` as Slack sends it)."""
+        body, headers = self.slack.view_submission(user_id=user, view_id=view.id, values=values)
+        sent = await self.deliver(body, headers)
+        await self.settle()
+        return sent
+
     async def events(self, kind: str | None = None) -> list[Event]:
         """The launch log (every launch's), in order; only ``kind`` if given."""
         async with self.bot.deps.db.read_sessions() as session:

@@ -35,7 +35,8 @@ from bot.launch.state import LaunchState, load_state
 from bot.signoffs.log import EMPTY_LOG, SignOffLog, SignOffRecord
 
 REPORT_SCHEMA = "launchbot.report/1"
-ITEM_EVENTS = ("item_checked", "item_unchecked", "item_waived")
+ITEM_EVENTS = ("item_checked", "item_unchecked", "item_waived", "item_unwaived")
+ITEM_ACTIONS = {"item_checked": "checked", "item_waived": "waived", "item_unwaived": "unwaived"}
 
 
 @dataclass(frozen=True)
@@ -168,9 +169,7 @@ async def build_record(
                 {
                     "seq": e.seq,
                     "at": _ts(e.at),
-                    "action": {"item_checked": "checked", "item_waived": "waived"}.get(
-                        e.kind, "unchecked"
-                    ),
+                    "action": ITEM_ACTIONS.get(e.kind, "unchecked"),
                     "by": _person(e.actor_id, e.actor_name),
                 }
             )

@@ -304,6 +304,18 @@ def replay(launch_id: int, events: Sequence[Event]) -> Replay:
                 },
                 seq=e.seq,
             )
+        elif kind == EventKind.ITEM_UNWAIVED and e.item_id is not None:
+            r.items[e.item_id] = Expected(
+                {
+                    **r.item(e.item_id).fields,
+                    "waived": None,
+                    "waived_by_id": None,
+                    "waived_by_name": None,
+                    "waived_at": None,
+                    "waive_reason": None,
+                },
+                seq=e.seq,
+            )
         elif kind == EventKind.SIGN_OFF_APPROVED:
             _approved(r, e, events[index - 1] if index else None)
         elif kind == EventKind.SIGN_OFF_REVOKED:

@@ -8,6 +8,7 @@ from typing import Any
 from bot.checklist.layout import chunks_by_message
 from bot.checklist.lifecycle import CLOSE_OUTCOMES
 from bot.checklist.state import GroupState, ItemState, LaunchChecklist, PhaseState, SectionState
+from bot.checklist.waive_blocks import group_menu
 from bot.core.ids import ActionId, BlockPrefix
 from bot.core.kit import (
     OPTION_TEXT_MAX,
@@ -149,9 +150,13 @@ def section_message(state: LaunchChecklist, message: MessageRef) -> MessageView:
         initial = [o for o, i in zip(options, items, strict=True) if i.done]
         if initial:  # Slack rejects an empty initial_options list
             element["initial_options"] = initial
-        blocks.append(
-            {"type": "section", "text": mrkdwn_text(_group_title(section, group, chunk.part_of))}
-        )
+        heading: Block = {
+            "type": "section",
+            "text": mrkdwn_text(_group_title(section, group, chunk.part_of)),
+        }
+        if state.is_active:  # the group's "⋯" menu: waive an item, undo a waiver (no extra block)
+            heading["accessory"] = group_menu(group.id)
+        blocks.append(heading)
         blocks.append(
             {
                 "type": "actions",

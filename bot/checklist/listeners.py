@@ -1,4 +1,6 @@
-"""Listeners for interactive components: a checkbox toggle is stored, then acked, then applied and re-rendered.
+"""Listeners for interactive components: a checkbox toggle is stored, then acked, then applied and
+re-rendered; a group's "⋯" menu opens a waiver form, whose submission waives (or undoes a waiver)
+before the ack, a refusal shown in the form.
 
 Slack sends a checkboxes element's *whole* selection as the clicker's client saw it. Writing that set
 would undo ticks other people made since that view was rendered, so we diff it against the element's
@@ -15,9 +17,17 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.checklist.clicks import ReceivedClick
+from bot.checklist.waive_blocks import (
+    MenuChoice,
+    WaiveFormMeta,
+    read_unwaive_form,
+    read_waive_form,
+)
+from bot.checklist.waive_flows import open_view, unwaive_from_form, waive_from_form, waiver_form
 from bot.core.errors import BadInput
 from bot.core.events import Actor
-from bot.core.ids import ActionId
+from bot.core.ids import ActionId, CallbackId, LaunchBlock
+from bot.core.mrkdwn import plain
 from bot.core.refusal import Refused
 from bot.deps import Deps, refuse_privately
 
@@ -89,5 +99,102 @@ async def on_item_toggle(
     deps.clicks.kick()
 
 
+def _tell(deps: Deps, respond: AsyncRespond, text: str) -> None:
+    deps.tasks.spawn(
+        respond(text=text, response_type="ephemeral", replace_original=False),
+        name="respond-refusal",
+    )
+
+
+async def on_item_menu(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
+) -> None:
+    """A group's "⋯" menu: "Waive an item…" or "Undo a waiver…" opens that form (anyone may open
+    it; the submission checks who may waive)."""
+    container = body.get("container") or {}
+    channel_id = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
+    try:
+        choice = MenuChoice.parse((action.get("selected_option") or {}).get("value"))
+        # The message must be a checklist of this channel's launch: its launch is the form's.
+        _, launch_id = await deps.clicks.index.lookup(
+            channel_id, str(container.get("message_ts") or "")
+        )
+    except Refused as exc:
+        await ack()
+        _tell(deps, respond, f":warning: {exc.message}")
+        return
+    await ack()
+    meta = WaiveFormMeta(launch_id=launch_id, group_id=choice.group_id, channel_id=channel_id)
+    # trigger_id lives 3 s and the ack has just left: open the form right away, after it.
+    deps.tasks.spawn(
+        _open_waiver_form(deps, respond, str(body.get("trigger_id") or ""), meta, choice.undo),
+        name="waiver-form",
+    )
+
+
+async def _open_waiver_form(
+    deps: Deps, respond: AsyncRespond, trigger_id: str, meta: WaiveFormMeta, undo: bool
+) -> None:
+    try:
+        error = await open_view(deps, trigger_id, await waiver_form(deps, meta, undo=undo))
+    except Refused as exc:
+        error = exc.message
+    if error is not None:
+        _tell(
+            deps,
+            respond,
+            f":warning: The waiver form did not open ({error}). Nothing changed; you can also "
+            'type `/launch waive "<item>" <reason>` or `/launch waive undo "<item>"`.',
+        )
+
+
+def _form_actor(body: dict[str, Any], deps: Deps) -> Actor:
+    actor = _actor(body)
+    return Actor(actor.user_id, deps.identity.cached_name(actor.user_id) or actor.name)
+
+
+async def on_waive_submit(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], deps: Deps
+) -> None:
+    """A missing item or reason is shown on its field; a refusal (not a sign-off role holder, an
+    item ticked meanwhile, a closed launch) on the item, recorded when the rules record it."""
+    form = read_waive_form(view)
+    if form.errors:
+        await ack(response_action="errors", errors=dict(form.errors))
+        return
+    try:
+        meta = WaiveFormMeta.decode(view.get("private_metadata"))
+        waived = await waive_from_form(
+            deps, meta, _form_actor(body, deps), form, source=f"view:{view.get('id')}"
+        )
+    except Refused as exc:
+        await ack(response_action="errors", errors={LaunchBlock.WAIVE_ITEM: plain(exc.message)})
+        return
+    await ack()
+    deps.publisher.kick(waived.launch_id)
+
+
+async def on_unwaive_submit(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], deps: Deps
+) -> None:
+    item_id, errors = read_unwaive_form(view)
+    if errors or item_id is None:
+        await ack(response_action="errors", errors=errors)
+        return
+    try:
+        meta = WaiveFormMeta.decode(view.get("private_metadata"))
+        undone = await unwaive_from_form(
+            deps, meta, _form_actor(body, deps), item_id, source=f"view:{view.get('id')}"
+        )
+    except Refused as exc:
+        await ack(response_action="errors", errors={LaunchBlock.WAIVE_ITEM: plain(exc.message)})
+        return
+    await ack()
+    deps.publisher.kick(undone.launch_id)
+
+
 def register(app: AsyncApp) -> None:
     app.action(ActionId.ITEM_TOGGLE)(on_item_toggle)
+    app.action(ActionId.ITEM_MENU)(on_item_menu)
+    app.view_submission(CallbackId.ITEM_WAIVE)(on_waive_submit)
+    app.view_submission(CallbackId.ITEM_UNWAIVE)(on_unwaive_submit)

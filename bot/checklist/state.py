@@ -32,6 +32,8 @@ class ItemState:
     waived_by_name: str | None = None
     waived_at: datetime | None = None
     waive_reason: str | None = None
+    # Set on an item the bot ticks itself (the kill-switch test, …): people neither tick nor waive it.
+    managed_by: str | None = None
 
     @property
     def done(self) -> bool:

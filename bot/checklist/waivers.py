@@ -1,9 +1,11 @@
 """Waivers: a sign-off role holder marks an item "not applicable" or "waived", with a reason.
 
 A waived item counts as done for phase completion, is shown struck through with who and why, and
-is listed apart from ticked items. A waiver is an event like a tick (``item_waived``); a refused
-attempt is recorded too (``item_waive_refused``). Takes an AsyncSession; the caller owns the
-transaction. No Slack or HTTP imports."""
+is listed apart from ticked items. A waiver is an event like a tick (``item_waived``), and so is
+undoing one (``item_unwaived``: the item is open again, its phase reopened if it was complete); the
+same people may do both, and a refused attempt at either is recorded (``item_waive_refused``, with
+``undo`` for an undo). Takes an AsyncSession; the caller owns the transaction. No Slack or HTTP
+imports."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from bot.core.errors import BadInput, Conflict, NotAllowed, NotFound
 from bot.core.events import Actor, EventKind, append_event
 from bot.core.identity import holds
 from bot.core.launches import lock_launch
-from bot.core.models import Item, ItemGroup, Phase, Section
+from bot.core.models import Item, ItemGroup, Launch, Phase, Section
 from bot.core.mrkdwn import escape
 from bot.core.outbox import bump_messages
 
@@ -35,6 +37,24 @@ class Waived:
     text: str
     kind: str
     phase_completed: bool
+
+
+@dataclass(frozen=True)
+class Unwaived:
+    launch_id: int
+    item_id: int
+    text: str
+    kind: str  # the waiver that was undone
+
+
+@dataclass(frozen=True)
+class WaiverRules:
+    """Who may waive: the configured roles and the actor's user-group memberships as looked up
+    (``unchecked``: groups Slack did not answer about in time)."""
+
+    roles: Mapping[str, RoleConfig]
+    usergroup_members: Mapping[str, frozenset[str]]
+    unchecked_groups: Sequence[str] = ()
 
 
 def may_waive(
@@ -67,19 +87,79 @@ async def waive_item(
     reason: str,
     actor: Actor,
     at: datetime,
-    roles: Mapping[str, RoleConfig],
-    usergroup_members: Mapping[str, frozenset[str]],
-    unchecked_groups: Sequence[str] = (),
+    rules: WaiverRules,
     source: str = "",
 ) -> Waived:
     """Waive one item of a posted phase of the still-active launch. Only a sign-off role holder may
     (anyone else: ``NotAllowed``, recorded); a reason is required; an item already ticked or waived
     is left alone (``Conflict``). Completes the phase when this was its last open item."""
-    launch = await lock_launch(session, launch_id)
-    if launch.closed_at is not None:
-        raise NotAllowed(
-            f"Launch *{escape(launch.name)}* is closed; its checklist can no longer change."
-        )
+    launch = await _open_launch(session, launch_id)
+    reason = waiver_reason(kind, reason)
+    await _refuse_unless_role_holder(session, launch_id, item_id, actor, at, rules, source)
+    item, section_id, phase = await _changeable_item(session, launch_id, item_id)
+    if item.waived is not None:
+        raise Conflict(f"“{escape(item.text)}” is already {WAIVE_KINDS[item.waived]}.")
+    if item.checked:
+        raise Conflict(f"“{escape(item.text)}” is already ticked.")
+    item.waived, item.waived_by_id, item.waived_by_name = kind, actor.user_id, actor.name
+    item.waived_at, item.waive_reason = at, reason
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind=EventKind.ITEM_WAIVED,
+        at=at,
+        item_id=item.id,
+        detail={"text": item.text, "kind": kind, "reason": reason},
+        source=source,
+    )
+    await session.flush()
+    completed = await update_phase_completion(session, launch, phase, actor, at)
+    await bump_messages(session, launch_id, {section_id})
+    return Waived(launch_id, item.id, item.text, kind, completed)
+
+
+async def unwaive_item(
+    *,
+    session: AsyncSession,
+    launch_id: int,
+    item_id: int,
+    actor: Actor,
+    at: datetime,
+    rules: WaiverRules,
+    source: str = "",
+) -> Unwaived:
+    """Undo an item's waiver: the item is open again (its phase reopened if it was complete). The
+    same people as for a waiver may (anyone else: ``NotAllowed``, recorded); an item that is not
+    waived is left alone (``Conflict``)."""
+    launch = await _open_launch(session, launch_id)
+    await _refuse_unless_role_holder(
+        session, launch_id, item_id, actor, at, rules, source, undo=True
+    )
+    item, section_id, phase = await _changeable_item(session, launch_id, item_id)
+    if item.waived is None:
+        raise Conflict(f"“{escape(item.text)}” is not waived.")
+    kind = item.waived
+    item.waived = item.waived_by_id = item.waived_by_name = item.waive_reason = None
+    item.waived_at = None
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind=EventKind.ITEM_UNWAIVED,
+        at=at,
+        item_id=item.id,
+        detail={"text": item.text, "kind": kind},
+        source=source,
+    )
+    await session.flush()
+    await update_phase_completion(session, launch, phase, actor, at)
+    await bump_messages(session, launch_id, {section_id})
+    return Unwaived(launch_id, item.id, item.text, kind)
+
+
+def waiver_reason(kind: str, reason: str) -> str:
+    """The reason as recorded (whitespace folded); a kind or reason the rules refuse raises."""
     if kind not in WAIVE_KINDS:
         raise BadInput(f"`{escape(kind)}` is not a kind of waiver: use `waived` or `n/a`.")
     reason = " ".join(reason.split())
@@ -87,29 +167,59 @@ async def waive_item(
         raise BadInput("Give a reason: it is recorded and shown with the waiver.")
     if len(reason) > WAIVE_REASON_MAX:
         raise BadInput(f"Keep the reason under {WAIVE_REASON_MAX} characters.")
-    if not may_waive(roles, actor.user_id, usergroup_members):
-        why = "usergroup_unchecked" if unchecked_groups else "not_a_role_holder"
-        await append_event(
-            session=session,
-            launch_id=launch_id,
-            actor=actor,
-            kind=EventKind.ITEM_WAIVE_REFUSED,
-            at=at,
-            item_id=item_id,
-            detail={"reason": why},
-            source=source,
-        )
+    return reason
+
+
+async def _open_launch(session: AsyncSession, launch_id: int) -> Launch:
+    """The launch, locked; a closed one's checklist no longer changes."""
+    launch = await lock_launch(session, launch_id)
+    if launch.closed_at is not None:
         raise NotAllowed(
-            "Only a holder of a sign-off role may waive an item"
-            + (
-                " (Slack did not answer in time about your user groups; try again)"
-                if unchecked_groups
-                else ""
-            )
-            + ". Your attempt was logged.",
-            code=why,
-            recorded=True,
+            f"Launch *{escape(launch.name)}* is closed; its checklist can no longer change."
         )
+    return launch
+
+
+async def _refuse_unless_role_holder(
+    session: AsyncSession,
+    launch_id: int,
+    item_id: int,
+    actor: Actor,
+    at: datetime,
+    rules: WaiverRules,
+    source: str,
+    *,
+    undo: bool = False,
+) -> None:
+    """Raise ``NotAllowed`` (recorded as ``item_waive_refused``) unless the actor holds a sign-off
+    role."""
+    if may_waive(rules.roles, actor.user_id, rules.usergroup_members):
+        return
+    why = "usergroup_unchecked" if rules.unchecked_groups else "not_a_role_holder"
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind=EventKind.ITEM_WAIVE_REFUSED,
+        at=at,
+        item_id=item_id,
+        detail={"reason": why, **({"undo": True} if undo else {})},
+        source=source,
+    )
+    slow = " (Slack did not answer in time about your user groups; try again)"
+    raise NotAllowed(
+        f"Only a holder of a sign-off role may {'undo a waiver' if undo else 'waive an item'}"
+        + (slow if rules.unchecked_groups else "")
+        + ". Your attempt was logged.",
+        code=why,
+        recorded=True,
+    )
+
+
+async def _changeable_item(
+    session: AsyncSession, launch_id: int, item_id: int
+) -> tuple[Item, int, Phase]:
+    """(item, its section's id, its phase) for an item of a posted phase that people tick."""
     row = (
         await session.execute(
             select(Item, Section.id, Phase)
@@ -126,26 +236,4 @@ async def waive_item(
         raise NotAllowed(f"Phase *{escape(phase.title)}* has not started yet.")
     if item.managed_by is not None:
         raise NotAllowed(f"“{escape(item.text)}” is ticked by the bot; it cannot be waived.")
-    if item.waived is not None:
-        raise Conflict(f"“{escape(item.text)}” is already {WAIVE_KINDS[item.waived]}.")
-    if item.checked:
-        raise Conflict(f"“{escape(item.text)}” is already ticked.")
-    item.waived = kind
-    item.waived_by_id = actor.user_id
-    item.waived_by_name = actor.name
-    item.waived_at = at
-    item.waive_reason = reason
-    await append_event(
-        session=session,
-        launch_id=launch_id,
-        actor=actor,
-        kind=EventKind.ITEM_WAIVED,
-        at=at,
-        item_id=item.id,
-        detail={"text": item.text, "kind": kind, "reason": reason},
-        source=source,
-    )
-    await session.flush()
-    completed = await update_phase_completion(session, launch, phase, actor, at)
-    await bump_messages(session, launch_id, {section_id})
-    return Waived(launch_id, item.id, item.text, kind, completed)
+    return item, section_id, phase

@@ -30,6 +30,7 @@ class EventKind(StrEnum):
     ITEM_UNCHECKED = "item_unchecked"
     ITEM_WAIVED = "item_waived"
     ITEM_WAIVE_REFUSED = "item_waive_refused"
+    ITEM_UNWAIVED = "item_unwaived"
     CLICK = "click"
     SIGN_OFF_APPROVED = "sign_off_approved"
     SIGN_OFF_REVOKED = "sign_off_revoked"

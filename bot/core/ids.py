@@ -25,6 +25,10 @@ class ActionId(StrEnum):
     TRIGGER_REPORT = "launch-trigger-report"
     CLOSE_OUTCOME = "launch-close-outcome"
     CLOSE_NOTE = "launch-close-note"
+    ITEM_MENU = "launch-item-menu"
+    WAIVE_ITEM = "launch-waive-item"
+    WAIVE_KIND = "launch-waive-kind"
+    WAIVE_REASON = "launch-waive-reason"
 
 
 class BlockPrefix(StrEnum):
@@ -42,6 +46,8 @@ class CallbackId(StrEnum):
     SIGNOFF_REVOKE = "launch-signoff-revoke"
     KILLSWITCH_FIRE = "launch-killswitch-fire"
     LAUNCH_CLOSE = "launch-close"
+    ITEM_WAIVE = "launch-item-waive"
+    ITEM_UNWAIVE = "launch-item-unwaive"
 
 
 class IncidentBlock(StrEnum):
@@ -71,5 +77,6 @@ class LaunchBlock(StrEnum):
 
     CLOSE_OUTCOME = "launch-close-outcome"
     CLOSE_NOTE = "launch-close-note"
+    WAIVE_ITEM = "launch-waive-item"
     WAIVE_KIND = "launch-waive-kind"
     WAIVE_REASON = "launch-waive-reason"

@@ -123,11 +123,21 @@ class PageActions:
     async def click(self, request: web.Request) -> web.Response:
         data, user = await self._body(request)
         kind = data.get("kind")
-        if kind not in ("button", "checkbox") or (kind == "checkbox" and data.get("ephemeral")):
+        if kind not in ("button", "checkbox", "overflow") or (
+            kind != "button" and data.get("ephemeral")
+        ):
             return error(501, f"the playground cannot send {kind} actions yet (the bot uses none)")
         try:
             if kind == "button":
                 body, headers = self._button(data, user)
+            elif kind == "overflow":
+                body, headers = self.standin.overflow_click(
+                    user_id=user,
+                    channel_id=str(data.get("channel") or CHANNEL),
+                    message_ts=str(data.get("ts") or ""),
+                    action_id=str(data.get("action_id") or ""),
+                    value=str(data.get("value") or ""),
+                )
             else:
                 body, headers = self._checkbox(data, user)
         except KeyError:

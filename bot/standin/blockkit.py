@@ -52,11 +52,11 @@ def _confirm(obj: Any, where: str, errors: list[str]) -> None:
             _text(obj[key], f"{where}.{key}", limit, errors, plain_only=key != "text")
 
 
-def _option(obj: Any, where: str, errors: list[str]) -> None:
+def _option(obj: Any, where: str, errors: list[str], *, plain_only: bool = False) -> None:
     if not isinstance(obj, dict):
         errors.append(f"{where}: option must be an object")
         return
-    _text(obj.get("text"), f"{where}.text", 75, errors)
+    _text(obj.get("text"), f"{where}.text", 75, errors, plain_only=plain_only)
     value = obj.get("value")
     if not isinstance(value, str) or not value or len(value) > 150:
         errors.append(f"{where}.value: must be 1-150 characters")
@@ -96,8 +96,12 @@ def _element(el: Any, where: str, errors: list[str]) -> None:
             return
         if len(options) > limit:
             errors.append(f"{where}.options: {len(options)} options, more than {limit}")
+        if kind == "overflow" and len(options) < 2:  # older docs and clients want two at least
+            errors.append(f"{where}.options: an overflow needs at least 2 options")
+        # Menus show plain text only; checkboxes and radio buttons take mrkdwn too.
+        plain_only = kind in ("overflow", "static_select", "multi_static_select")
         for i, option in enumerate(options):
-            _option(option, f"{where}.options[{i}]", errors)
+            _option(option, f"{where}.options[{i}]", errors, plain_only=plain_only)
         initial = el.get(
             "initial_options", [el["initial_option"]] if "initial_option" in el else []
         )
@@ -205,6 +209,12 @@ def validate_view(view: Any) -> list[str]:
         for key in ("submit", "close"):
             if key in view:
                 _text(view[key], f"view.{key}", 24, errors, plain_only=True)
+        blocks = view.get("blocks")
+        has_input = isinstance(blocks, list) and any(
+            isinstance(b, dict) and b.get("type") == "input" for b in blocks
+        )
+        if has_input and "submit" not in view:
+            errors.append("view.submit: required when the view has input blocks")
     if len(str(view.get("private_metadata", ""))) > 3000:
         errors.append("view.private_metadata: at most 3000 characters")
     if len(str(view.get("callback_id", ""))) > 255:

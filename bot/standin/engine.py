@@ -878,6 +878,49 @@ class SlackStandIn:
             actions=[action],
         )
 
+    def overflow_click(
+        self,
+        *,
+        user_id: str,
+        channel_id: str,
+        message_ts: str,
+        action_id: str,
+        value: str,
+        block_id: str | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """A choice in an overflow ("⋯") menu of the message, as Slack sends it: the chosen option
+        in ``selected_option`` (an overflow keeps no state in ``state.values``)."""
+        message = self.message(channel_id, message_ts)
+        for block in message.blocks:
+            if block_id is not None and block.get("block_id") != block_id:
+                continue
+            for element in _elements(block):
+                if element.get("type") != "overflow" or element.get("action_id") != action_id:
+                    continue
+                option = next((o for o in element["options"] if o["value"] == value), None)
+                if option is None:
+                    continue
+                action = {
+                    "type": "overflow",
+                    "action_id": action_id,
+                    "block_id": block.get("block_id") or self._generated_block_id(block),
+                    "selected_option": option,
+                    "action_ts": self._next_ts(),
+                }
+                return self._message_payload(
+                    user_id=user_id,
+                    channel_id=channel_id,
+                    message=message,
+                    blocks=message.blocks,
+                    actions=[action],
+                )
+        raise KeyError(f"no overflow option {value!r} of {action_id!r} in that message")
+
+    @staticmethod
+    def _generated_block_id(block: dict[str, Any]) -> str:
+        """The block_id Slack makes up for a block sent without one (short, stable per content)."""
+        return hashlib.sha256(json.dumps(block, sort_keys=True).encode()).hexdigest()[:5]
+
     def ephemeral_button_click(
         self,
         *,

@@ -437,3 +437,64 @@ async def test_the_bot_starts_on_another_port_when_its_port_was_taken(
         async with running_playground(tmp_path / "playground.db") as playground:
             assert playground.ready
             assert str(taken.getsockname()[1]) not in playground.standin.app_url
+
+
+async def test_a_waiver_from_a_groups_menu_through_the_page(tmp_path: Path) -> None:
+    """The page sends a choice in a group's ⋯ menu like Slack, the waiver form opens, and its
+    select, radio buttons and reason are submitted as Slack's state.values."""
+    async with (
+        running_playground(tmp_path / "playground.db") as playground,
+        aiohttp.ClientSession() as http,
+    ):
+        page = Page(playground, http)
+        await page.type(CTO, "/launch start Rehearsal")
+        launch = await page.until(CTO, card, "the launch card")
+        message, block, element = (
+            await page.until(
+                CTO, lambda s: thread_checkboxes(s, launch["ts"]), "the checklist thread"
+            )
+        )[0]
+        menu = next(
+            b["accessory"]
+            for b in message["blocks"]
+            if (b.get("accessory") or {}).get("type") == "overflow"
+        )
+        waive = next(o["value"] for o in menu["options"] if o["value"].startswith("waive:"))
+        status, result = await page.act(
+            "click",
+            user=CTO,
+            kind="overflow",
+            ts=message["ts"],
+            action_id=menu["action_id"],
+            value=waive,
+        )
+        assert status == 200 and result["ok"], result
+        view = await page.until(CTO, lambda s: s["views"] and s["views"][-1], "the waiver form")
+        first = element["options"][0]
+        values = {
+            "launch-waive-item": {
+                "launch-waive-item": {
+                    "type": "static_select",
+                    "selected_option": {"value": first["value"]},
+                }
+            },
+            "launch-waive-kind": {
+                "launch-waive-kind": {
+                    "type": "radio_buttons",
+                    "selected_option": {"value": "not_applicable"},
+                }
+            },
+            "launch-waive-reason": {
+                "launch-waive-reason": {"type": "plain_text_input", "value": "paper drill"}
+            },
+        }
+        status, result = await page.act("submit", user=CTO, view_id=view["id"], values=values)
+        assert status == 200 and result["ok"] and not result["open"], result
+        struck = await page.until(
+            CTO,
+            lambda s: next(
+                (o for o in ticked_options(s, launch["ts"]) if o["value"] == first["value"]), None
+            ),
+            "the item waived",
+        )
+        assert struck["text"]["text"].startswith("~") and "paper drill" in str(struck)

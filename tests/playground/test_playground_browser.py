@@ -329,3 +329,61 @@ async def test_on_a_phone_the_thread_is_full_width_the_switcher_holds_and_reload
         await expect(page.locator(".msg.ephemeral")).to_have_count(1, timeout=STEP_MS)
         await browser.close()
         assert errors == [], f"the page threw: {errors}"
+
+
+async def test_waive_from_a_groups_menu_then_close_with_an_outcome_in_the_browser(
+    page: Page, artifacts: Path
+) -> None:
+    """The CTO waives an item from its group's ⋯ menu (a missing reason is shown in the form),
+    then closes: the confirmation says what is open, asks for an outcome and a note, and the card
+    reads ✅ CLOSED with the outcome."""
+    await act_as(page, "Carol Diaz (CTO)")
+    await type_command(page, "/launch start Rehearsal")
+    card = page.locator("#messages .msg:not(.ephemeral)", has_text="Launch #1")
+    await expect(card.locator(".bk-header")).to_contain_text("Rehearsal", timeout=STEP_MS)
+    await card.locator(".thread-link").click(timeout=STEP_MS)
+    menu = page.locator("#thread select.bk-overflow").first
+    await expect(menu).to_be_visible(timeout=STEP_MS)
+    await menu.select_option(label="Waive an item…")
+
+    modal = page.locator("#modal-root .modal")
+    await expect(modal.locator("header")).to_contain_text("Waive an item", timeout=STEP_MS)
+    items = modal.locator("select[data-kind=select]")
+    item = (await items.locator("option").nth(1).inner_text()).strip()
+    await items.select_option(index=1)
+    await modal.locator("input[type=radio][value=not_applicable]").check()
+    await modal.locator(".modal-submit").click()
+    reason_error = modal.locator("[data-error-for=launch-waive-reason]")
+    await expect(reason_error).to_contain_text("Give a reason", timeout=STEP_MS)
+    await expect(items).to_have_value(await items.input_value())  # the choice is kept
+    await modal.locator("textarea").fill("single-region rehearsal")
+    await modal.locator(".modal-submit").click()
+    await expect(modal).to_have_count(0, timeout=STEP_MS)
+    waived = page.locator("#thread .cb-option", has=page.locator("s", has_text=item))
+    await expect(waived).to_contain_text("N/A by", timeout=STEP_MS)
+    await expect(waived).to_contain_text("single-region rehearsal")
+    await waived.scroll_into_view_if_needed()
+    await page.screenshot(path=str(artifacts / "waiver.png"), full_page=False)
+    await page.locator("#thread-close").click()
+
+    await type_command(page, "/launch close")
+    await expect(modal.locator("header")).to_contain_text("Close the launch", timeout=STEP_MS)
+    await expect(modal).to_contain_text("Still open")
+    await expect(modal).to_contain_text("open item(s)")
+    await expect(modal).to_contain_text("not GO")
+    await modal.locator("input[type=radio][value=rolled_back]").check()
+    await modal.locator(".modal-submit").click()
+    await expect(modal.locator("[data-error-for=launch-close-note]")).to_contain_text(
+        "needs a note", timeout=STEP_MS
+    )
+    await modal.locator("textarea").fill("rehearsal over: rolled back at 25%")
+    await modal.locator(".modal-submit").click()
+    await expect(modal).to_have_count(0, timeout=STEP_MS)
+    await expect(card).to_contain_text("✅ CLOSED", timeout=STEP_MS)
+    await expect(card).to_contain_text("Rolled back")
+    await expect(card).to_contain_text("rehearsal over: rolled back at 25%")
+    await expect(page.locator("#messages .msg", has_text="Closed Rehearsal").last).to_contain_text(
+        "Rolled back", timeout=STEP_MS
+    )
+    shot = await page.screenshot(path=str(artifacts / "closed.png"), full_page=False)
+    assert len(shot) > 10_000

@@ -156,6 +156,52 @@
     return `<div class="bk-checkboxes">${options.join("")}</div>`;
   }
 
+  // A radio group in a modal: its choice is sent with the form, as Slack's state.values.
+  function radios(el, block, where) {
+    const initial = el.initial_option && el.initial_option.value;
+    const name = `radio-${block.block_id}-${el.action_id}`;
+    const options = (el.options || []).map((o) => `<label class="radio-option"><input type="radio"${attrs({
+      name,
+      value: o.value,
+      checked: o.value === initial ? "checked" : null,
+      disabled: where.inModal ? null : "disabled",
+      "data-kind": "radio",
+      "data-block-id": block.block_id,
+      "data-action-id": el.action_id,
+    })}><span>${text(o.text)}</span></label>`);
+    return `<div class="bk-radios">${options.join("")}</div>`;
+  }
+
+  // A select menu in a modal: its choice is sent with the form.
+  function staticSelect(el, block, where) {
+    const initial = el.initial_option && el.initial_option.value;
+    const placeholder = el.placeholder ? Mrkdwn.plain(el.placeholder) : "Choose";
+    const options = (el.options || [])
+      .map((o) => `<option${attrs({ value: o.value, selected: o.value === initial ? "selected" : null })}>${Mrkdwn.plain(o.text)}</option>`)
+      .join("");
+    return `<select class="bk-select"${attrs({
+      "data-kind": "select",
+      "data-block-id": block.block_id,
+      "data-action-id": el.action_id,
+      disabled: where.inModal ? null : "disabled",
+    })}><option value="">${placeholder}</option>${options}</select>`;
+  }
+
+  // An overflow ("⋯") menu on a message: choosing an option sends it at once, as in Slack.
+  function overflow(el, block, where) {
+    const options = (el.options || [])
+      .map((o) => `<option${attrs({ value: o.value })}>${Mrkdwn.plain(o.text)}</option>`)
+      .join("");
+    return `<select class="bk-select bk-overflow" aria-label="More actions"${attrs({
+      "data-kind": "overflow",
+      "data-action-id": el.action_id,
+      "data-block-id": block.block_id,
+      "data-ts": where.ts,
+      "data-ephemeral": where.ephemeral ? "1" : null,
+      disabled: where.inModal ? "disabled" : null,
+    })}><option value="">⋯</option>${options}</select>`;
+  }
+
   function element(el, block, where) {
     switch (el.type) {
       case "button":
@@ -167,11 +213,12 @@
       case "mrkdwn":
       case "plain_text":
         return `<span class="bk-context-text">${text(el)}</span>`;
+      case "radio_buttons":
+        return radios(el, block, where);
       case "static_select":
-      case "overflow": {
-        const options = (el.options || []).map((o) => `<option>${Mrkdwn.plain(o.text)}</option>`).join("");
-        return `<select class="bk-select" disabled title="menus are shown, not sent, in the playground">${options}</select>`;
-      }
+        return staticSelect(el, block, where);
+      case "overflow":
+        return overflow(el, block, where);
       default:
         return `<span class="bk-unsupported">[${esc(el.type || "element")}]</span>`;
     }
@@ -344,11 +391,29 @@
 
   function modalValues() {
     const values = {};
+    const slot = (el) => (values[el.dataset.blockId] = values[el.dataset.blockId] || {});
     document.querySelectorAll("#modal-root [data-block-id][data-action-id]").forEach((el) => {
+      if (el.dataset.kind === "radio") {
+        const blockValues = slot(el);
+        const chosen = blockValues[el.dataset.actionId];
+        if (el.checked || !chosen) {
+          blockValues[el.dataset.actionId] = {
+            type: "radio_buttons",
+            selected_option: el.checked ? { value: el.value } : (chosen ? chosen.selected_option : null),
+          };
+        }
+        return;
+      }
+      if (el.dataset.kind === "select") {
+        slot(el)[el.dataset.actionId] = {
+          type: "static_select",
+          selected_option: el.value === "" ? null : { value: el.value },
+        };
+        return;
+      }
       if (el.tagName !== "INPUT" && el.tagName !== "TEXTAREA") return;
       if (el.type === "checkbox") return;
-      const blockValues = (values[el.dataset.blockId] = values[el.dataset.blockId] || {});
-      blockValues[el.dataset.actionId] = { type: "plain_text_input", value: el.value === "" ? null : el.value };
+      slot(el)[el.dataset.actionId] = { type: "plain_text_input", value: el.value === "" ? null : el.value };
     });
     return values;
   }
@@ -406,7 +471,7 @@
       kind: data.kind,
       ts: data.ts,
       action_id: data.actionId,
-      value: data.value,
+      value: data.kind === "overflow" ? el.value : data.value,
       block_id: data.blockId,
       ephemeral: data.ephemeral === "1",
     });
@@ -455,6 +520,10 @@
       } else if (target.matches(".modal-close, .modal-x")) {
         closeModal();
       }
+    });
+    document.addEventListener("change", (event) => {
+      const target = event.target;
+      if (target.matches("select[data-kind=overflow]") && target.value) act(target);
     });
     $("#thread-close").addEventListener("click", () => {
       page.thread = null;

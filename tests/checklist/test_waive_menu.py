@@ -1,0 +1,308 @@
+"""Issue 14, item 4 from the checklist itself: each item group's "⋯" menu opens a form to waive one
+of the group's open items (sign-off role holders only, a reason required, refusals shown in the
+form) or to undo a waiver; `/launch waive undo` does the same by command. The phase messages stay
+within Slack's limits with the menus."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.checklist.blocks import section_message
+from bot.checklist.layout import chunks_by_message
+from bot.checklist.lifecycle import start_launch
+from bot.checklist.rules import set_items_checked
+from bot.checklist.template import ChecklistTemplate
+from bot.checklist.waivers import WaiverRules, unwaive_item, waive_item
+from bot.core.config import AppConfig
+from bot.core.db import Database
+from bot.core.events import Actor
+from bot.core.ids import ActionId, CallbackId, LaunchBlock
+from bot.core.models import Event
+from bot.core.outbox import MessageRef
+from bot.launch.state import load_state
+from bot.standin import validate_message_blocks
+from tests.warroom import WarRoom
+
+ALICE, CTO, OUTSIDER = "U0ALICE001", "U0CTO00001", "U0OUTSIDE1"
+ITEM = "Failover tested"
+
+
+def group_menu(room: WarRoom, item_text: str) -> tuple[Any, dict[str, Any], list[str]]:
+    """(message, the "⋯" menu of the group holding ``item_text``, that chunk's item texts)."""
+    for message in room.thread():
+        menu = None
+        for block in message.blocks or []:
+            if block["type"] == "section" and "accessory" in block:
+                menu = block["accessory"]
+            for element in block.get("elements", []):
+                texts = [o["text"]["text"] for o in element.get("options", [])]
+                if any(t.lstrip("~").startswith(item_text) for t in texts):
+                    assert menu is not None and menu["type"] == "overflow", "no ⋯ menu"
+                    return message, menu, texts
+    raise AssertionError(f"no group holds {item_text!r}")
+
+
+async def open_form(room: WarRoom, user: str, item_text: str, *, undo: bool = False) -> Any:
+    message, menu, _ = group_menu(room, item_text)
+    value = next(
+        o["value"]
+        for o in menu["options"]
+        if o["value"].startswith("unwaive:" if undo else "waive:")
+    )
+    callback = CallbackId.ITEM_UNWAIVE if undo else CallbackId.ITEM_WAIVE
+    before = {v.id for v in room.slack.open_views(user)}
+    await room.choose(user, message, ActionId.ITEM_MENU, value)
+    opened = [
+        v
+        for v in room.slack.open_views(user)
+        if v.id not in before and v.view["callback_id"] == callback
+    ]
+    assert opened, "the waiver form did not open"
+    return opened[-1]
+
+
+def select_options(view: Any) -> list[str]:
+    block = next(b for b in view.view["blocks"] if b.get("block_id") == LaunchBlock.WAIVE_ITEM)
+    return [o["text"]["text"] for o in block["element"]["options"]]
+
+
+def option_value(view: Any, text: str) -> str:
+    block = next(b for b in view.view["blocks"] if b.get("block_id") == LaunchBlock.WAIVE_ITEM)
+    return next(
+        o["value"] for o in block["element"]["options"] if o["text"]["text"].startswith(text)
+    )
+
+
+def waive_values(item_value: str, kind: str, reason: str) -> dict[str, dict[str, Any]]:
+    return {
+        LaunchBlock.WAIVE_ITEM: {
+            ActionId.WAIVE_ITEM: {"type": "static_select", "selected_option": {"value": item_value}}
+        },
+        LaunchBlock.WAIVE_KIND: {
+            ActionId.WAIVE_KIND: {"type": "radio_buttons", "selected_option": {"value": kind}}
+        },
+        LaunchBlock.WAIVE_REASON: {
+            ActionId.WAIVE_REASON: {"type": "plain_text_input", "value": reason}
+        },
+    }
+
+
+async def test_the_group_menu_opens_a_form_listing_the_groups_open_items(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    _, menu, chunk = group_menu(room, ITEM)
+    assert [o["text"]["text"] for o in menu["options"]] == ["Waive an item…", "Undo a waiver…"]
+    ticked = next(t for t in chunk if t != ITEM)
+    await room.click(ALICE, ticked)
+    view = await open_form(room, ALICE, ITEM)
+    listed = select_options(view)
+    assert ITEM in listed and ticked not in listed
+    assert set(listed) == set(chunk) - {ticked}  # the group's open items, no other group's
+
+
+async def test_a_waiver_from_the_form_is_struck_through_with_who_and_why(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    view = await open_form(room, CTO, ITEM)
+    await room.submit(
+        CTO, view, waive_values(option_value(view, ITEM), "not_applicable", "single-region launch")
+    )
+    assert not view.open and not view.errors
+    _, option = room.message_with_item(f"~{ITEM}")
+    assert option["text"] == {"type": "mrkdwn", "text": f"~{ITEM}~"}
+    assert "N/A by carol: single-region launch" in option["description"]["text"]
+    assert room.is_checked(f"~{ITEM}")  # counted as done: shown ticked
+    [event] = await room.events("item_waived")
+    assert (event.actor_id, event.detail["kind"], event.detail["reason"]) == (
+        CTO,
+        "not_applicable",
+        "single-region launch",
+    )
+    assert event.source == f"view:{view.id}"
+    await room.chain_ok()
+
+
+async def test_an_outsider_is_refused_in_the_form_and_the_attempt_is_logged(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    view = await open_form(room, OUTSIDER, ITEM)
+    await room.submit(OUTSIDER, view, waive_values(option_value(view, ITEM), "waived", "no need"))
+    assert view.open
+    assert view.errors[LaunchBlock.WAIVE_ITEM].startswith("Only a holder of a sign-off role")
+    assert [e.actor_id for e in await room.events("item_waive_refused")] == [OUTSIDER]
+    assert await room.events("item_waived") == []
+    assert not room.item_option(ITEM)["text"]["text"].startswith("~")
+
+
+async def test_an_empty_reason_is_an_error_in_the_form_and_changes_nothing(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    view = await open_form(room, CTO, ITEM)
+    await room.submit(CTO, view, waive_values(option_value(view, ITEM), "waived", "   "))
+    assert view.open and set(view.errors) == {LaunchBlock.WAIVE_REASON}
+    await room.submit(CTO, view, waive_values("", "waived", "covered by the DR drill"))
+    assert view.open and set(view.errors) == {LaunchBlock.WAIVE_ITEM}
+    assert await room.events("item_waived") == []
+    await room.submit(CTO, view, waive_values(option_value(view, ITEM), "waived", "DR drill"))
+    assert not view.open
+
+
+async def test_a_waiver_is_undone_from_the_group_menu(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(CTO, f'waive "{ITEM}" covered by the DR drill')
+    outsider_view = await open_form(room, OUTSIDER, ITEM, undo=True)
+    view = await open_form(room, CTO, ITEM, undo=True)
+    assert select_options(view) == [f"{ITEM} (waived)"]
+    assert "covered by the DR drill" in json.dumps(view.view["blocks"])
+    await room.submit(
+        OUTSIDER,
+        outsider_view,
+        {
+            LaunchBlock.WAIVE_ITEM: {
+                ActionId.WAIVE_ITEM: {
+                    "type": "static_select",
+                    "selected_option": {"value": option_value(outsider_view, ITEM)},
+                }
+            }
+        },
+    )
+    assert outsider_view.open and "Only a holder" in outsider_view.errors[LaunchBlock.WAIVE_ITEM]
+    values = {
+        LaunchBlock.WAIVE_ITEM: {
+            ActionId.WAIVE_ITEM: {
+                "type": "static_select",
+                "selected_option": {"value": option_value(view, ITEM)},
+            }
+        }
+    }
+    await room.submit(CTO, view, values)
+    assert not view.open
+    option = room.item_option(ITEM)
+    assert option["text"]["type"] == "plain_text" and "description" not in option
+    assert not room.is_checked(ITEM)
+    [undone] = await room.events("item_unwaived")
+    assert (undone.actor_id, undone.detail["kind"]) == (CTO, "waived")
+    [refused] = await room.events("item_waive_refused")
+    assert (refused.actor_id, refused.detail.get("undo")) == (OUTSIDER, True)
+    await room.chain_ok()
+    # Nothing is waived any more: the undo form says so, and has nothing to submit.
+    empty = await open_form(room, CTO, ITEM, undo=True)
+    assert "submit" not in empty.view and "is waived" in json.dumps(empty.view["blocks"])
+
+
+async def test_undo_by_command_reopens_the_item_and_is_refused_to_outsiders(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(CTO, f'waive n/a "{ITEM}" single-region')
+    await room.command(OUTSIDER, f'waive undo "{ITEM}"')
+    assert "Only a holder of a sign-off role may undo a waiver" in room.ephemerals_for(OUTSIDER)[-1]
+    assert room.item_option(f"~{ITEM}")
+    await room.command(CTO, f'waive undo "{ITEM}"')
+    assert not room.item_option(ITEM)["text"]["text"].startswith("~")
+    assert any("is open again" in (m.text or "") for m in room.top_level())
+    await room.command(CTO, f'waive undo "{ITEM}"')
+    assert "is not waived" in room.ephemerals_for(CTO)[-1]
+    report = await room.events("item_unwaived")
+    assert [e.actor_id for e in report] == [CTO]
+    await room.chain_ok()
+
+
+async def test_a_closed_launch_has_no_menus(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.close(ALICE)
+    for message in room.thread():
+        assert not any("accessory" in b for b in message.blocks or [] if b["type"] == "section")
+
+
+async def test_every_default_phase_renders_within_slacks_limits_with_the_menus(
+    db: Database, template: ChecklistTemplate
+) -> None:
+    async with db.sessions.begin() as session:
+        launch = await start_launch(
+            session=session,
+            template=template,
+            name="Trading v2",
+            team_id="T1",
+            channel_id="C0WARROOM1",
+            actor=Actor(ALICE, "alice"),
+            at=datetime(2026, 12, 1, 14, 0, tzinfo=UTC),
+        )
+        launch_id = launch.id
+    async with db.read_sessions() as session:
+        state = await load_state(session=session, launch_id=launch_id)
+    launch_day = next(p for p in state.phases if p.title == "Launch Day")
+    assert launch_day.total == 42
+    for phase in state.phases:
+        for section in phase.sections:
+            parts = chunks_by_message([len(g.items) for g in section.groups])
+            for part in range(len(parts)):
+                ref = MessageRef(0, "section", section.id, part, "C0WARROOM1", None, 1, 0)
+                view = section_message(state, ref)
+                assert validate_message_blocks(view.blocks) == [], (phase.title, section.title)
+                assert len(view.blocks) <= 50
+                menus = [b for b in view.blocks if b.get("accessory", {}).get("type") == "overflow"]
+                assert len(menus) == len(parts[part])  # one per group (or part of a group)
+
+
+async def test_undoing_the_waiver_that_completed_a_phase_reopens_it(
+    db: Database, template: ChecklistTemplate, config: AppConfig
+) -> None:
+    at = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    cto = Actor(CTO, "carol")
+    rules = WaiverRules(config.roles, {})
+    async with db.sessions.begin() as session:
+        launch = await start_launch(
+            session=session,
+            template=template,
+            name="Trading v2",
+            team_id="T1",
+            channel_id="C0WARROOM1",
+            actor=cto,
+            at=at,
+        )
+        launch_id = launch.id
+    async with db.read_sessions() as session:
+        items = [
+            i
+            for s in (await load_state(session=session, launch_id=launch_id)).current.sections
+            for i in s.items
+        ]
+    last, rest = items[-1], items[:-1]
+    async with db.sessions.begin() as session:
+        await set_items_checked(
+            session=session,
+            launch_id=launch_id,
+            desired={i.id: True for i in rest},
+            actor=cto,
+            at=at,
+            source="test",
+            dedup_key="all-but-one",
+        )
+    async with db.sessions.begin() as session:
+        waived = await waive_item(
+            session=session,
+            launch_id=launch_id,
+            item_id=last.id,
+            kind="waived",
+            reason="done on paper",
+            actor=cto,
+            at=at,
+            rules=rules,
+        )
+    assert waived.phase_completed
+    async with db.sessions.begin() as session:
+        await unwaive_item(
+            session=session, launch_id=launch_id, item_id=last.id, actor=cto, at=at, rules=rules
+        )
+    async with db.read_sessions() as session:
+        state = await load_state(session=session, launch_id=launch_id)
+        kinds = (
+            await session.scalars(
+                select(Event.kind).where(Event.launch_id == launch_id).order_by(Event.seq)
+            )
+        ).all()
+    assert state.current.completed_at is None
+    assert list(kinds[-2:]) == ["item_unwaived", "phase_reopened"]
