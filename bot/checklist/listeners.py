@@ -149,7 +149,7 @@ async def _open_waiver_form(
 
 
 def _form_actor(body: dict[str, Any], deps: Deps) -> Actor:
-    actor = _actor(body)
+    actor = Actor.of_user(body["user"])
     return Actor(actor.user_id, deps.identity.cached_name(actor.user_id) or actor.name)
 
 
