@@ -81,7 +81,7 @@ def team_middleware(deps: Deps) -> Callable[..., Awaitable[BoltResponse | None]]
         try:
             check_team(Origin.of(body), installation_team(deps, context))
         except Refused as refused:
-            text = f":warning: {refused.message}"
+            text = refused.text
             respond: AsyncRespond | None = context.respond
             if respond is not None and body.get("type") == "block_actions":
                 # A button's ack body is not shown to anyone: say it where the click was made.
@@ -112,4 +112,4 @@ async def refuse_privately(
 ) -> None:
     """A button's refusal: ack it, then tell the presser why not, privately."""
     await ack()
-    answer_privately(deps, respond, f":warning: {refused.message}", name="respond-refusal")
+    answer_privately(deps, respond, refused.text, name="respond-refusal")

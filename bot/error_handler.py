@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 async def handle_error(error: Exception, body: dict[str, object] | None) -> BoltResponse:
     if isinstance(error, Refused):
-        text = f":warning: {error.message}"
+        text = error.text
     else:
         incident = uuid.uuid4().hex[:8]
         kind = (body or {}).get("type") or (body or {}).get("command") or "request"

@@ -206,7 +206,7 @@ async def _run(sub: Subcommand, cmd: LaunchCommand, deps: Deps) -> CommandReply:
     try:
         return await sub.run(cmd, deps)
     except Refused as exc:
-        return _refusal(f":warning: {exc.message}", sub)
+        return _refusal(exc.text, sub)
 
 
 async def handle_launch(
@@ -237,7 +237,7 @@ async def _follow_up(
     try:
         later = await reply.follow_up()
     except Refused as exc:
-        later = _refusal(f":warning: {exc.message}", sub)
+        later = _refusal(exc.text, sub)
     if later is None:
         return
     await respond(**later.slack_body(), replace_original=False)

@@ -11,6 +11,7 @@ from bot.core.errors import BadInput, NotFound
 from bot.core.events import Actor
 from bot.core.launches import active_launch
 from bot.core.mrkdwn import escape
+from bot.core.refusal import warning
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
 from bot.launch.state import load_state
@@ -64,7 +65,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
 
 def _reply(deps: Deps, outcome: SignOffOutcome, actor: Actor) -> CommandReply:
     if outcome.status == "duplicate":
-        return CommandReply(text=f":warning: {outcome.message}")
+        return CommandReply(text=warning(outcome.message))
 
     async def after_the_ack() -> CommandReply | None:
         after_signoff(deps, outcome, user_id=actor.user_id)

@@ -24,6 +24,7 @@ from bot.checklist.rules import section_of_message, set_item_names
 from bot.core.db import Database, is_sqlite
 from bot.core.models import SlackMessage
 from bot.core.outbox import Publisher
+from bot.core.refusal import warning
 from bot.core.tasks import BackgroundTasks, RequestGauge
 
 logger = logging.getLogger(__name__)
@@ -252,7 +253,7 @@ def _fail(batch: list[tuple[ReceivedClick, asyncio.Future[bool]]], exc: Exceptio
 
 async def _tell(response_url: str, text: str) -> None:
     response = await AsyncWebhookClient(response_url).send(
-        text=f":warning: {text}", response_type="ephemeral", replace_original=False
+        text=warning(text), response_type="ephemeral", replace_original=False
     )
     if response.status_code != 200:
         logger.warning(

@@ -29,7 +29,7 @@ from bot.core.events import Actor
 from bot.core.ids import ActionId, CallbackId, LaunchBlock
 from bot.core.mrkdwn import plain
 from bot.core.refusal import Refused
-from bot.deps import Deps, refuse_privately
+from bot.deps import Deps, answer_privately, refuse_privately
 
 logger = logging.getLogger(__name__)
 
@@ -99,13 +99,6 @@ async def on_item_toggle(
     deps.clicks.kick()
 
 
-def _tell(deps: Deps, respond: AsyncRespond, text: str) -> None:
-    deps.tasks.spawn(
-        respond(text=text, response_type="ephemeral", replace_original=False),
-        name="respond-refusal",
-    )
-
-
 async def on_item_menu(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
 ) -> None:
@@ -120,8 +113,7 @@ async def on_item_menu(
             channel_id, str(container.get("message_ts") or "")
         )
     except Refused as exc:
-        await ack()
-        _tell(deps, respond, f":warning: {exc.message}")
+        await refuse_privately(ack, deps, respond, exc)
         return
     await ack()
     meta = WaiveFormMeta(launch_id=launch_id, group_id=choice.group_id, channel_id=channel_id)
@@ -140,7 +132,7 @@ async def _open_waiver_form(
     except Refused as exc:
         error = exc.message
     if error is not None:
-        _tell(
+        answer_privately(
             deps,
             respond,
             f":warning: The waiver form did not open ({error}). Nothing changed; you can also "

@@ -32,6 +32,16 @@ class Refused(Exception):
     def __repr__(self) -> str:
         return f"Refused({self.code!r}, {self.message!r})"
 
+    @property
+    def text(self) -> str:
+        """The refusal as the person who acted reads it (one look for every "no")."""
+        return warning(self.message)
+
+
+def warning(message: str) -> str:
+    """``message`` (safe mrkdwn) with the warning sign every refusal and failure starts with."""
+    return f":warning: {message}"
+
 
 @asynccontextmanager
 async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:

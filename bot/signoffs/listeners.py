@@ -21,7 +21,7 @@ from bot.core.events import Actor
 from bot.core.identity import Identity
 from bot.core.ids import ActionId, CallbackId, SignOffBlock
 from bot.core.mrkdwn import plain
-from bot.core.refusal import Refused
+from bot.core.refusal import Refused, warning
 from bot.core.slack_client import call_slack
 from bot.deps import Deps, answer_privately, refuse_privately
 from bot.launch.state import load_state
@@ -86,7 +86,7 @@ def _attempt(
 
 def _explain(deps: Deps, respond: AsyncRespond, outcome: SignOffOutcome) -> None:
     if outcome.status == "duplicate" and outcome.role:
-        answer_privately(deps, respond, f":warning: {outcome.message}", name="respond-signoff")
+        answer_privately(deps, respond, warning(outcome.message), name="respond-signoff")
 
 
 async def on_approve(
