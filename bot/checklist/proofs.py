@@ -33,7 +33,7 @@ from bot.core.outbox import bump_messages
 # Outbox kinds of the bot's messages that record a proof (registered with a permalink in bot/app.py):
 # a report in the launch card's thread, or an announcement in the channel itself.
 PROOF_NOTICE = "proof_notice"
-PROOF_ANNOUNCEMENT = "proof_announcement"
+PROOF_ANNOUNCEMENT = "proof_announce"  # SlackMessage.kind holds 16 characters
 
 
 class Proof(StrEnum):
