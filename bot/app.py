@@ -11,9 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import commands
 from bot.checklist import listeners as checklist_listeners
 from bot.checklist.blocks import section_message
+from bot.checklist.proofs import PROOF_ANNOUNCEMENT, PROOF_NOTICE, proof_message_posted
 from bot.contacts.rules import people_to_call
 from bot.core.kit import MessageView
-from bot.core.outbox import ANNOUNCEMENT, NOTICE, MessageRef, Placement, Publisher, render_body
+from bot.core.outbox import (
+    ANNOUNCEMENT,
+    NOTICE,
+    MessageRef,
+    OnPosted,
+    Placement,
+    Publisher,
+    render_body,
+)
 from bot.deps import Deps, deps_middleware, team_middleware
 from bot.error_handler import handle_error
 from bot.golive.hold_flows import register_reactions
@@ -121,6 +130,44 @@ def register_renderers(publisher: Publisher, deps: Deps) -> None:
     )
     publisher.register(NOTICE, lambda state, message: render_body(message.body))
     register_incident_renderers(publisher, deps)
+    register_proof_renderers(publisher, deps)
+
+
+def proof_posted(deps: Deps, then: OnPosted | None = None) -> OnPosted:
+    """``on_posted`` of a message that may record a proof: once it is posted (with its permalink),
+    the items it proves are re-rendered to link to it; ``then`` is the kind's own hook."""
+
+    async def record(
+        session: AsyncSession, message: MessageRef, ts: str | None, error: str | None
+    ) -> None:
+        if then is not None:
+            await then(session, message, ts, error)
+        if ts is None:
+            return
+        launch_id = await proof_message_posted(session=session, message_id=message.id)
+        if launch_id is not None:
+            deps.publisher.kick(launch_id)
+
+    return record
+
+
+def register_proof_renderers(publisher: Publisher, deps: Deps) -> None:
+    """The bot's messages recording a proof (``bot.checklist.proofs``): fixed, posted once, with a
+    permalink the proven item links to; a report in the card's thread or an announcement."""
+
+    def fixed(state: LaunchState, message: MessageRef) -> MessageView:
+        return render_body(message.body)
+
+    linked = proof_posted(deps)
+    publisher.register(PROOF_NOTICE, fixed, permalink=True, once=True, on_posted=linked)
+    publisher.register(
+        PROOF_ANNOUNCEMENT,
+        fixed,
+        placement=Placement.CHANNEL,
+        permalink=True,
+        once=True,
+        on_posted=linked,
+    )
 
 
 def register_incident_renderers(publisher: Publisher, deps: Deps) -> None:
@@ -155,4 +202,11 @@ def register_incident_renderers(publisher: Publisher, deps: Deps) -> None:
     publisher.register(
         KILLSWITCH_MESSAGE, fixed, placement=Placement.CHANNEL, once=True, on_posted=announced
     )
-    publisher.register(KILLSWITCH_REPORT, fixed, once=True, on_posted=announced)
+    # A dry run's report is the proof of "Kill switch tested": the item links to it.
+    publisher.register(
+        KILLSWITCH_REPORT,
+        fixed,
+        permalink=True,
+        once=True,
+        on_posted=proof_posted(deps, announced),
+    )

@@ -42,6 +42,7 @@ from commands import (
     start,
     status,
     trigger,
+    verify,
     waive,
 )
 
@@ -97,13 +98,16 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     ),
     "escalate": Subcommand(
         escalate.run,
-        "/launch escalate [sev1|sev2|sev3] <what's wrong>",
-        "post an escalation here, page the on-call via PagerDuty, escalate until acknowledged",
+        "/launch escalate [sev1|sev2|sev3] <what's wrong> | test",
+        "post an escalation here, page the on-call via PagerDuty, escalate until acknowledged; "
+        "`test`: a TEST page (no escalation) that ticks “Escalation working” once PagerDuty "
+        "accepts it",
     ),
     "killswitch": Subcommand(
         killswitch.run,
         "/launch killswitch [status|arm|disarm|test]",
-        "fire the trading kill switch (confirmation modal, allowed roles only), or arm/test it",
+        "fire the trading kill switch (confirmation modal, allowed roles only), or arm/test it "
+        "(arming and a passed test tick their checklist items)",
     ),
     "signoff": Subcommand(
         signoff.run,
@@ -115,6 +119,13 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "/launch report [md|csv|json]",
         "upload the launch's audit record (items, sign-offs, events, chain head) to its thread",
         max_args=1,
+    ),
+    "verify": Subcommand(
+        verify.run,
+        "/launch verify",
+        "check the audit trail like `launchbot audit verify`; intact, it ticks “Audit trail "
+        "complete”, broken, the channel is told",
+        max_args=0,
     ),
     "advance": Subcommand(
         advance.run,

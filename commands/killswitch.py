@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from bot.checklist.proofs import (
+    PROOF_ANNOUNCEMENT,
+    Proof,
+    attach_proof_message,
+    tick_proven_item,
+)
 from bot.core.errors import BadInput, Conflict
 from bot.core.events import Actor
 from bot.core.identity import Membership
@@ -11,6 +17,7 @@ from bot.core.kit import notice
 from bot.core.launches import incident_launch
 from bot.core.models import Launch
 from bot.core.mrkdwn import escape
+from bot.core.outbox import queue_message
 from bot.core.refusal import unit_of_work
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
@@ -125,6 +132,8 @@ async def _fire(
 async def _arm(
     deps: Deps, launch: Launch, actor: Actor, arm: bool, source: str, membership: Membership
 ) -> CommandReply:
+    """Arm or disarm, told in the channel (an outbox message, so it has a permalink). Arming ticks
+    "Kill switch armed" for whoever armed it, and the item links to that message."""
     at = deps.clock()
     async with deps.db.sessions.begin() as session:
         changed = await set_armed(
@@ -137,12 +146,33 @@ async def _arm(
             source=source,
             usergroup_members=membership.members,
         )
+        if changed:
+            tick = None
+            if arm:
+                tick = await tick_proven_item(
+                    session=session,
+                    launch_id=launch.id,
+                    proof=Proof.KILLSWITCH_ARM,
+                    actor=actor,
+                    at=at,
+                    ref=source,
+                )
+            message = await queue_message(
+                session=session,
+                launch_id=launch.id,
+                kind=PROOF_ANNOUNCEMENT,
+                channel_id=launch.channel_id,
+                view=killswitch_armed_notice(launch.name, arm, actor.user_id, at, tick),
+            )
+            if tick is not None and tick.ticked and tick.item_id is not None:
+                await attach_proof_message(
+                    session=session, item_id=tick.item_id, message_id=message.id
+                )
     if not changed:
         raise Conflict(f"The kill switch is already {'armed' if arm else 'disarmed'}.")
-    return CommandReply.of(
-        killswitch_armed_notice(launch.name, arm, actor.user_id, at),
-        response_type="in_channel",
-        launch_id=launch.id,
+    state = "🔴 armed" if arm else "⚪ disarmed"
+    return CommandReply(
+        text=f"Kill switch {state}; the channel is being told.", launch_id=launch.id
     )
 
 

@@ -171,6 +171,8 @@ async def build_record(
                     "at": _ts(e.at),
                     "action": ITEM_ACTIONS.get(e.kind, "unchecked"),
                     "by": _person(e.actor_id, e.actor_name),
+                    # What the bot proved to tick it (bot/checklist/proofs.py), None for a click.
+                    "proof": (e.detail or {}).get("proof"),
                 }
             )
     card = state.card
@@ -325,6 +327,9 @@ def _phases(
                 "at": _ts(told.get("waived_at", i.waived_at)),
                 "reason": told.get("waive_reason", i.waive_reason),
             },
+            "proof": None
+            if told.get("proof", i.proof) is None or not bool(told.get("checked", i.checked))
+            else {"kind": told.get("proof", i.proof), "link": i.proof_link},
             "history": history.get(i.id, []),
         }
 

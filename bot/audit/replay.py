@@ -10,7 +10,7 @@ A field the log cannot vouch for is never passed as checked: events written befo
 to their detail (``LOG_VERSION``) leave it *unchecked*, listed with the reason, and the report takes
 such a value from the row and says so. Covered: launch (name, team, channel, template, launch day,
 started and closed by/at, close outcome and note), phases (posted/completed at), items (checked, by id
-and name, at; waiver kind, by, at, reason), sign-offs (role,
+and name, at, the proof that ticked it; waiver kind, by, at, reason), sign-offs (role,
 required, approver id and name, at, comment, recorded progress with its chain head, event seq,
 revocation by/at/reason, slot held), GO declarations and withdrawals (against the approvals standing
 then, and their outbox message), escalations (channel, severity, summary, reporter, keys, status,
@@ -215,6 +215,7 @@ class Replay:
                     "waived_by_name": None,
                     "waived_at": None,
                     "waive_reason": None,
+                    "proof": None,
                 }
             ),
         )
@@ -287,6 +288,8 @@ def replay(launch_id: int, events: Sequence[Event]) -> Replay:
                     "changed_by_id": e.actor_id,
                     "changed_by_name": e.actor_name,
                     "changed_at": e.at,
+                    # What the bot proved to tick it (bot/checklist/proofs.py); a hand change clears it.
+                    "proof": d.get("proof") if kind == EventKind.ITEM_CHECKED else None,
                 },
                 seq=e.seq,
             )

@@ -688,6 +688,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
                         continue
                     changes = "; ".join(
                         f"#{c['seq']} {c['action']} by {_who(c['by'])} {_at(c['at'])}"
+                        + (f" (proof: {c['proof']})" if c.get("proof") else "")
                         for c in item["history"]
                     )
                     lines.append(

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.checklist.layout import chunks_by_message
 from bot.checklist.lifecycle import CLOSE_OUTCOMES
+from bot.checklist.proofs import PROOF_LABELS
 from bot.checklist.state import GroupState, ItemState, LaunchChecklist, PhaseState, SectionState
 from bot.checklist.waive_blocks import group_menu
 from bot.core.ids import ActionId, BlockPrefix
@@ -126,6 +127,22 @@ def _group_title(section: SectionState, group: GroupState, part_of: tuple[int, i
     return f"{text} — {group.done}/{len(group.items)}"
 
 
+def _proof_lines(items: list[ItemState]) -> str:
+    """Under a group's title, for each item the bot ticked on a proof: what proved it, linked to the
+    bot's message recording it (once Slack gave its permalink)."""
+    lines = []
+    for item in items:
+        if not item.checked or item.proof is None:
+            continue
+        label = escape(PROOF_LABELS.get(item.proof, item.proof))
+        link = item.proof_link
+        if link and link.startswith(("https://", "http://")) and not set(link) & set("<>| \n"):
+            lines.append(f"\n🔗 “{escape(item.text)}” — proof: <{link}|{label}>")
+        else:
+            lines.append(f"\n🤖 “{escape(item.text)}” — proof: {label}")
+    return "".join(lines)
+
+
 def items_block_id(group_id: int, start: int, version: int) -> str:
     return f"{BlockPrefix.ITEMS}:{group_id}:{start}:v{version}"
 
@@ -150,10 +167,8 @@ def section_message(state: LaunchChecklist, message: MessageRef) -> MessageView:
         initial = [o for o, i in zip(options, items, strict=True) if i.done]
         if initial:  # Slack rejects an empty initial_options list
             element["initial_options"] = initial
-        heading: Block = {
-            "type": "section",
-            "text": mrkdwn_text(_group_title(section, group, chunk.part_of)),
-        }
+        title = _group_title(section, group, chunk.part_of) + _proof_lines(list(items))
+        heading: Block = {"type": "section", "text": mrkdwn_text(title)}
         if state.is_active:  # the group's "⋯" menu: waive an item, undo a waiver (no extra block)
             heading["accessory"] = group_menu(group.id)
         blocks.append(heading)

@@ -180,6 +180,7 @@ async def _copy_groups(
                 text=t_item.text,
                 duration_minutes=t_item.duration_minutes,
                 checked=False,
+                key=t_item.key,
             )
             for i_pos, t_item in enumerate(t_group.items)
         )

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from bot.checklist.template import (
+    DEFAULT_ITEM_KEYS,
     DEFAULT_TEMPLATE_PATH,
     ChecklistTemplate,
+    ItemKey,
     TemplateContact,
     TemplateGroup,
     TemplateItem,
@@ -42,6 +45,8 @@ _DURATION = re.compile(
 )
 _MINUTES = {"min": 1, "mins": 1, "minute": 1, "minutes": 1, "m": 1, "h": 60, "hr": 60, "hrs": 60,
             "hour": 60, "hours": 60, "day": 1440, "days": 1440, "d": 1440}  # fmt: skip
+# A trailing ``{#killswitch.armed}`` on an item line: the item's key, not part of its text.
+_KEY_MARKER = re.compile(r"^(.*?)\s*\{#([^{}]*)\}$")
 _SIGN_OFF_HEADING = re.compile(r"sign[- ]?off", re.IGNORECASE)
 # Markdown indents nested lists by at least two columns; one stray space is still the top level.
 _NESTED_INDENT = 2
@@ -92,7 +97,10 @@ def _footer_start(lines: list[str]) -> int:
 
 
 class _Parser:
-    def __init__(self) -> None:
+    def __init__(self, keys: Mapping[str, str] | None = None) -> None:
+        # Keys by exact item text, for items without a marker (the bundled template's table).
+        self.keys = dict(keys or {})
+        self.keyed: dict[str, int] = {}  # key -> line of the item that has it
         self.errors: list[tuple[int, str]] = []
         self.title: str | None = None
         self.title_line = 1
@@ -238,6 +246,7 @@ class _Parser:
 
     def _add_item(self, n: int, raw: str) -> None:
         assert self.group is not None
+        raw, key = self._key(n, raw)
         text, minutes = split_duration(raw)
         if not text:
             self.error(n, 'empty checklist item: write the task after "- [ ]"')
@@ -247,7 +256,25 @@ class _Parser:
             self.error(
                 n, f"item text is {len(raw)} characters; Slack shows at most {ITEM_TEXT_MAX}"
             )
-        self.group.items.append(TemplateItem(text=text, duration_minutes=minutes, line=n))
+        key = key or self.keys.get(text)
+        if key is not None and key in self.keyed:
+            self.error(n, f'key "{key}" is already on the item of line {self.keyed[key]}')
+            key = None
+        if key is not None:
+            self.keyed[key] = n
+        self.group.items.append(TemplateItem(text=text, duration_minutes=minutes, line=n, key=key))
+
+    def _key(self, n: int, raw: str) -> tuple[str, str | None]:
+        """``"Kill switch armed {#killswitch.armed}"`` -> (``"Kill switch armed"``, the key)."""
+        match = _KEY_MARKER.match(raw)
+        if not match:
+            return raw, None
+        key = match.group(2).strip()
+        if key not in set(ItemKey):
+            known = ", ".join(f"{{#{k}}}" for k in ItemKey)
+            self.error(n, f'unknown item key "{{#{key}}}"; the keys are {known}')
+            return match.group(1), None
+        return match.group(1), key
 
     # --- contacts and sign-offs ----------------------------------------------------------------
     def contact(self, n: int, text: str) -> None:
@@ -359,12 +386,14 @@ class _Parser:
         )
 
 
-def parse_template(text: str) -> ChecklistTemplate:
-    """Parse a Markdown checklist; raises TemplateParseError listing every problem with its line."""
+def parse_template(text: str, *, keys: Mapping[str, str] | None = None) -> ChecklistTemplate:
+    """Parse a Markdown checklist; raises TemplateParseError listing every problem with its line.
+    ``keys``: item keys by exact item text, for items without a ``{#key}`` marker (the bundled
+    template's ``DEFAULT_ITEM_KEYS``)."""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     lines = [raw.replace("\t", "    ").rstrip() for raw in text.split("\n")]
     footer = _footer_start(lines)
-    parser = _Parser()
+    parser = _Parser(keys)
     for index, line in enumerate(lines):
         if not line:
             continue
@@ -376,16 +405,25 @@ def parse_template(text: str) -> ChecklistTemplate:
 
 
 def load_template(path: Path | None = None) -> ChecklistTemplate:
-    """Parse the template at ``path`` (the bundled default when None)."""
+    """Parse the template at ``path`` (the bundled default when None). The bundled template gets
+    its item keys from ``DEFAULT_ITEM_KEYS``; any other template marks its own (``{#key}``)."""
     if path is None:
         path = DEFAULT_TEMPLATE_PATH
+    keys = DEFAULT_ITEM_KEYS if _is_bundled(path) else None
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TemplateParseError([(0, f"cannot read {path}: {exc.strerror or exc}")]) from exc
     except UnicodeDecodeError as exc:
         raise TemplateParseError([(0, f"cannot read {path}: it is not UTF-8 text")]) from exc
-    return parse_template(text)
+    return parse_template(text, keys=keys)
+
+
+def _is_bundled(path: Path) -> bool:
+    try:
+        return path.resolve() == DEFAULT_TEMPLATE_PATH.resolve()
+    except OSError:
+        return False
 
 
 def validate_template_file(path: Path) -> tuple[bool, str]:

@@ -51,12 +51,15 @@ async def set_items_checked(
     at: datetime,
     source: str,
     dedup_key: str,
+    proof: str | None = None,
 ) -> ToggleResult:
     """Set each item in ``desired`` to checked/unchecked, recording one event per real change.
 
     Semantically idempotent: an item already in the desired state is left alone (so a stale view or
     a double click never undoes someone else), and a replayed Slack action (same ``dedup_key``) is a
-    no-op. Items must belong to a posted phase of this still-active launch."""
+    no-op. Items must belong to a posted phase of this still-active launch. ``proof``: what the bot
+    proved to tick them (``bot.checklist.proofs``), recorded on the items and in their events; a
+    change by hand clears it."""
     launch = await lock_launch(session, launch_id)
     if launch.closed_at is not None:
         raise NotAllowed(
@@ -65,7 +68,7 @@ async def set_items_checked(
     if await seen(session, dedup_key + ":0"):
         return ToggleResult(launch_id, (), duplicate=True, phase_completed=False)
     rows = await _clicked_items(session, launch_id, desired)
-    changed, sections, phases = _apply_desired(rows, desired, actor, at)
+    changed, sections, phases = _apply_desired(rows, desired, actor, at, proof)
     # The marker event makes the whole click idempotent even when it changed nothing.
     await append_event(
         session=session,
@@ -79,7 +82,7 @@ async def set_items_checked(
     )
     for item, _section_id, _phase in rows:
         if item.id in changed:
-            await _record_change(session, launch_id, item, actor, at, source)
+            await _record_change(session, launch_id, item, actor, at, source, proof)
     await session.flush()
     completed = False
     for phase in phases.values():
@@ -110,7 +113,11 @@ async def _clicked_items(
 
 
 def _apply_desired(
-    rows: list[ClickedRow], desired: Mapping[int, bool], actor: Actor, at: datetime
+    rows: list[ClickedRow],
+    desired: Mapping[int, bool],
+    actor: Actor,
+    at: datetime,
+    proof: str | None = None,
 ) -> tuple[list[int], set[int], dict[int, Phase]]:
     """Set the items that differ from ``desired``; refuse items of an unposted phase and, for a
     person, items the bot ticks. Returns (changed item ids, sections shown, phases touched)."""
@@ -133,14 +140,25 @@ def _apply_desired(
         item.changed_by_id = actor.user_id
         item.changed_by_name = actor.name
         item.changed_at = at
+        item.proof = proof
+        item.proof_message_id = None
         changed.append(item.id)
         phases[phase.id] = phase
     return changed, sections, phases
 
 
 async def _record_change(
-    session: AsyncSession, launch_id: int, item: Item, actor: Actor, at: datetime, source: str
+    session: AsyncSession,
+    launch_id: int,
+    item: Item,
+    actor: Actor,
+    at: datetime,
+    source: str,
+    proof: str | None,
 ) -> None:
+    detail: dict[str, str] = {"text": item.text}
+    if proof is not None:
+        detail["proof"] = proof
     await append_event(
         session=session,
         launch_id=launch_id,
@@ -148,7 +166,7 @@ async def _record_change(
         kind=EventKind.ITEM_CHECKED if item.checked else EventKind.ITEM_UNCHECKED,
         at=at,
         item_id=item.id,
-        detail={"text": item.text},
+        detail=detail,
         source=source,
     )
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.db import view_of
-from bot.core.models import Item, ItemGroup, Phase, Section
+from bot.core.models import Item, ItemGroup, Phase, Section, SlackMessage
 
 # ---------------------------------------------------------------------------------------------------
 # Read model: plain frozen dataclasses the Block Kit builders render.
@@ -34,6 +34,11 @@ class ItemState:
     waive_reason: str | None = None
     # Set on an item the bot ticks itself (the kill-switch test, …): people neither tick nor waive it.
     managed_by: str | None = None
+    # Ticked by the bot on a proof (``bot.checklist.proofs.Proof``), with the link of the message
+    # that records it once Slack gave one.
+    key: str | None = None
+    proof: str | None = None
+    proof_link: str | None = None
 
     @property
     def done(self) -> bool:
@@ -119,8 +124,13 @@ class LaunchChecklist(Protocol):
 async def load_phases(*, session: AsyncSession, launch_id: int) -> tuple[PhaseState, ...]:
     """The launch's checklist as an immutable tree, in template order."""
     items_by_group: dict[int, list[ItemState]] = {}
-    for item in await _rows(session, Item, launch_id):
-        items_by_group.setdefault(item.group_id, []).append(view_of(ItemState, item))
+    items = await _rows(session, Item, launch_id)
+    links = await _proof_links(session, {i.proof_message_id for i in items if i.proof})
+    for item in items:
+        link = links.get(item.proof_message_id or 0) if item.proof else None
+        items_by_group.setdefault(item.group_id, []).append(
+            view_of(ItemState, item, proof_link=link)
+        )
     groups_by_section: dict[int, list[GroupState]] = {}
     for group in await _rows(session, ItemGroup, launch_id):
         groups_by_section.setdefault(group.section_id, []).append(
@@ -140,6 +150,17 @@ async def load_phases(*, session: AsyncSession, launch_id: int) -> tuple[PhaseSt
         )
         for phase in await _rows(session, Phase, launch_id)
     )
+
+
+async def _proof_links(session: AsyncSession, message_ids: set[int | None]) -> dict[int, str]:
+    """The permalinks of the messages recording proofs, by message row id (posted ones only)."""
+    ids = [i for i in message_ids if i is not None]
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(SlackMessage.id, SlackMessage.permalink).where(SlackMessage.id.in_(ids))
+    )
+    return {int(r.id): str(r.permalink) for r in rows if r.permalink}
 
 
 Row = TypeVar("Row", Phase, Section, ItemGroup, Item)

@@ -9,6 +9,8 @@ The format is the one of the bundled default (``bot/checklist/templates/default.
 - ``### Section``: a section of a phase (a trailing `` ✓`` is decoration and dropped).
 - ``- [ ] **Group**`` followed by indented ``- [ ] item`` lines: a group of items.
 - ``- [ ] item`` directly under a section: a flat item list (one untitled group).
+- ``- [ ] item {#killswitch.armed}``: an item with a key (``ItemKey``), so the bot ticks it when it can
+  prove it; the marker is not part of the item's text.
 - ``1. **Stage name (1 hour)**`` followed by indented ``- [ ] item`` lines: a numbered go-live stage with an
   optional duration; an item may carry its own duration, e.g. ``- [ ] 25% traffic (30 min)``.
 - ``## Emergency Contacts`` with ``### Internal Team`` / ``### External Vendors`` and ``- **Role**: value`` lines.
@@ -23,6 +25,7 @@ report.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -30,10 +33,33 @@ from pydantic import BaseModel, Field
 DEFAULT_TEMPLATE_PATH = Path(__file__).parent / "templates" / "default.md"
 
 
+class ItemKey(StrEnum):
+    """The documented keys of items the bot can prove and tick itself (``bot.checklist.proofs``).
+
+    A custom template marks such an item with a trailing ``{#key}`` (``- [ ] Kill switch armed
+    {#killswitch.armed}``), which is not shown; the bundled template, byte for byte the seed
+    checklist, gets them from ``DEFAULT_ITEM_KEYS``."""
+
+    KILLSWITCH_TESTED = "killswitch.tested"  # a confirmed `/launch killswitch test` (dry run)
+    KILLSWITCH_ARMED = "killswitch.armed"  # `/launch killswitch arm`
+    AUDIT_VERIFIED = "audit.verified"  # `/launch verify`: the hash chain and every row check out
+    ESCALATION_TESTED = "escalation.tested"  # `/launch escalate test`: PagerDuty accepted the page
+
+
+# The bundled template's keys, by the seed's item text (the file itself cannot carry markers).
+DEFAULT_ITEM_KEYS: dict[str, ItemKey] = {
+    "Kill switch tested": ItemKey.KILLSWITCH_TESTED,
+    "Kill switch armed": ItemKey.KILLSWITCH_ARMED,
+    "Audit trail complete": ItemKey.AUDIT_VERIFIED,
+    "Escalation working": ItemKey.ESCALATION_TESTED,
+}
+
+
 class TemplateItem(BaseModel):
     text: str
     duration_minutes: int | None = None
     line: int = Field(description="1-based line number in the source file")
+    key: str | None = Field(default=None, description="an ItemKey: the bot may tick it on a proof")
 
 
 class TemplateGroup(BaseModel):

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.checklist.proof_blocks import tick_note
+from bot.checklist.proofs import ProofTick
 from bot.contacts.blocks import call_list
 from bot.contacts.rules import ContactRow
 from bot.core.ids import ActionId, IncidentBlock
@@ -26,6 +28,7 @@ from bot.core.kit import (
 )
 from bot.core.mrkdwn import escape
 from bot.incidents.escalation_state import EscalationView
+from bot.incidents.escalation_test_page import PageTestReply
 from bot.incidents.payloads import EscalationValue
 
 
@@ -246,4 +249,45 @@ def pagerduty_failed_note(action: str, error: str) -> MessageView:
         f":warning: Could not tell PagerDuty about the {action} ({escape(error)}). "
         f"Please {action} it in PagerDuty directly."
     )
+    return MessageView(text=text, blocks=[section_block(text)])
+
+
+def escalation_test_report(
+    *,
+    requested_by_id: str,
+    requested_by_name: str,
+    answer: PageTestReply,
+    dedup_key: str,
+    tick: ProofTick | None,
+    people: Sequence[ContactRow],
+) -> MessageView:
+    """The result of ``/launch escalate test`` in the launch thread. "Escalation working" is ticked
+    only when PagerDuty accepted the page; a refusal, an error or no answer says so and ticks
+    nothing (an unknown outcome is never a success)."""
+    who = mention(requested_by_id, requested_by_name)
+    key = f"`{escape(dedup_key)}`"
+    if answer.accepted:
+        text = (
+            f"🧪 Escalation test by {who}: PagerDuty *accepted* the TEST page (HTTP "
+            f"{answer.http_status}, {_tries(answer.tries)}; severity info, dedup key {key}). "
+            "No escalation was opened here."
+            + tick_note(tick)
+            + "\n*On-call: acknowledge, then resolve the TEST incident in PagerDuty* "
+            "(nothing is wrong; it only proves the page reaches you)."
+        )
+    elif not answer.answered:
+        text = (
+            f"🧪⚠️ Escalation test by {who}: PagerDuty *did not answer* the TEST page "
+            f"({escape(answer.error or 'no answer')}). It may or may not have paged: look for a "
+            f"TEST incident with dedup key {key} in PagerDuty and resolve it if it is there. "
+            "Nothing was ticked; run `/launch escalate test` again."
+            f"\n*Who to call if something goes wrong:*\n{call_list(people)}"
+        )
+    else:
+        text = (
+            f"🧪❌ Escalation test by {who} FAILED: PagerDuty *did not accept* the TEST page — "
+            f"{escape(answer.error or 'refused')} ({_tries(answer.tries)}). Escalations may not "
+            "reach the on-call: check `[pagerduty]` and run `/launch escalate test` again. "
+            f"Nothing was ticked.\n*Who to call meanwhile:*\n{call_list(people)}"
+        )
     return MessageView(text=text, blocks=[section_block(text)])

@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.checklist.proof_blocks import tick_note
+from bot.checklist.proofs import ProofTick
 from bot.contacts.blocks import call_list
 from bot.contacts.rules import ContactRow
 from bot.core.ids import ActionId, CallbackId, IncidentBlock
@@ -26,7 +28,6 @@ from bot.core.kit import (
 )
 from bot.core.mrkdwn import escape
 from bot.incidents.killswitch_state import KillSwitchSummary, KillSwitchView
-from bot.incidents.killswitch_tested import KILLSWITCH_TESTED_ITEM, TestedTick
 from bot.incidents.payloads import KillSwitchAgainValue, KillSwitchFormMeta
 
 MODAL_TITLE_MAX = 24
@@ -196,7 +197,7 @@ def killswitch_outcome(request: KillSwitchView, people: Sequence[ContactRow]) ->
 
 
 def killswitch_test_report(
-    request: KillSwitchView, tick: TestedTick | None, people: Sequence[ContactRow]
+    request: KillSwitchView, tick: ProofTick | None, people: Sequence[ContactRow]
 ) -> MessageView:
     """The dry run's result in the launch thread; says "Ticked" only when this test ticked the item."""
     who = mention(request.requested_by_id, request.requested_by_name)
@@ -204,7 +205,7 @@ def killswitch_test_report(
     if request.status == "confirmed":
         text = (
             f"🧪 Kill switch test (dry run) by {who} passed: HTTP {request.http_status} ({took})."
-            + _tick_note(tick)
+            + tick_note(tick)
         )
     elif request.status in ("not_sent", "unknown"):
         outcome = "was never sent" if request.status == "not_sent" else "got no answer"
@@ -218,18 +219,6 @@ def killswitch_test_report(
             f"({took}). The kill switch may not work: fix it before going live.\n*Who to call:*\n{call_list(people)}"
         )
     return MessageView(text=text, blocks=[section_block(text)])
-
-
-def _tick_note(tick: TestedTick | None) -> str:
-    item = f"“{KILLSWITCH_TESTED_ITEM}”"
-    if tick is not None and tick.ticked:
-        return f" Ticked {item}."
-    if tick is not None and tick.why_not is None:
-        by = mention(tick.already_by_id, tick.already_by_name)
-        when = f" at {slack_date(tick.already_at)}" if tick.already_at else ""
-        return f" {item} was already ticked by {by}{when}; left as it was."
-    why = (tick.why_not if tick is not None else None) or "nothing was recorded"
-    return f" Not ticked in the checklist: {escape(why)}; the result is in the launch log."
 
 
 def killswitch_not_sent(request: KillSwitchView, people: Sequence[ContactRow]) -> MessageView:
@@ -300,10 +289,13 @@ def killswitch_status(
 
 
 def killswitch_armed_notice(
-    launch_name: str, armed: bool, user_id: str, at: datetime
+    launch_name: str, armed: bool, user_id: str, at: datetime, tick: ProofTick | None = None
 ) -> MessageView:
+    """The channel is told who armed or disarmed it; arming says what it did to the checklist."""
     state = "🔴 *armed*" if armed else "⚪ *disarmed*"
     text = (
         f"Kill switch for *{escape(launch_name)}* {state} by {mention(user_id)} · {slack_date(at)}"
     )
+    if armed:
+        text += tick_note(tick)
     return MessageView(text=text, blocks=[section_block(text)])

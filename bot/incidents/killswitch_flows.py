@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.checklist.proofs import Proof, ProofTick, attach_proof_message, tick_proven_item
 from bot.contacts.blocks import call_list
 from bot.contacts.rules import people_to_call
 from bot.core.config import KillSwitchConfig
@@ -61,7 +62,6 @@ from bot.incidents.killswitch_state import (
     KillSwitchView,
     firing_message_id,
 )
-from bot.incidents.killswitch_tested import TestedTick, tick_killswitch_tested
 
 logger = logging.getLogger(__name__)
 
@@ -178,9 +178,10 @@ async def _claim(deps: Deps, request_pk: int) -> KillSwitchView | None:
 
 async def _queue(
     session: AsyncSession, request: KillSwitchView, tag: str, view: MessageView
-) -> None:
-    """Queue a fixed message about the request: a dry run's in the card's thread, else the channel."""
-    await queue_message(
+) -> int:
+    """Queue a fixed message about the request: a dry run's in the card's thread, else the channel.
+    Returns the message row's id."""
+    message = await queue_message(
         session=session,
         launch_id=request.launch_id,
         kind=KILLSWITCH_REPORT if request.dry_run else KILLSWITCH_MESSAGE,
@@ -189,6 +190,7 @@ async def _queue(
         tag=tag,
         subject_id=request.id,
     )
+    return message.id
 
 
 async def _publish(deps: Deps, launch_id: int) -> None:
@@ -239,19 +241,24 @@ async def _announce_outcome(deps: Deps, request: KillSwitchView, tag: str) -> No
 
 
 async def _report_test(deps: Deps, request: KillSwitchView) -> None:
-    tick: TestedTick | None = None
+    """The dry run's report in the card's thread; a confirmed one ticks "Kill switch tested" for the
+    tester, and the item links to this report."""
+    tick: ProofTick | None = None
     async with deps.db.sessions.begin() as session:
         if request.status == "confirmed":
-            tick = await tick_killswitch_tested(
+            tick = await tick_proven_item(
                 session=session,
                 launch_id=request.launch_id,
+                proof=Proof.KILLSWITCH_TEST,
                 actor=Actor(request.requested_by_id, request.requested_by_name),
                 at=deps.clock(),
-                request_id=request.request_id,
+                ref=request.request_id,
             )
         await lock_launch(session, request.launch_id)
         report = killswitch_test_report(request, tick, _people(deps))
-        await _queue(session, request, "test_report", report)
+        message = await _queue(session, request, "test_report", report)
+        if tick is not None and tick.ticked and tick.item_id is not None:
+            await attach_proof_message(session=session, item_id=tick.item_id, message_id=message)
     deps.publisher.kick(request.launch_id)
 
 

@@ -77,6 +77,37 @@ class EscalationClient:
                 body["links"] = [{"href": escalation.permalink, "text": "Escalation in Slack"}]
         return body
 
+    def test_event(
+        self, *, dedup_key: str, launch_id: int, launch_name: str, requested_by: str
+    ) -> dict[str, Any]:
+        """``/launch escalate test``: a trigger marked as a test everywhere PagerDuty shows it
+        (summary "TEST: …", severity info, its own ``dedup_key``), so the on-call's phone rings
+        through the real path without anyone mistaking it for an incident."""
+        assert self._config.routing_key is not None
+        return {
+            "routing_key": self._config.routing_key.get_secret_value(),
+            "event_action": "trigger",
+            "dedup_key": dedup_key,
+            "payload": {
+                "summary": (
+                    f"TEST: Launch Control escalation test for {launch_name}, "
+                    f"requested by {requested_by}. Nothing is wrong: acknowledge and resolve it."
+                )[:1024],
+                "severity": "info",
+                "source": self._config.source,
+                "component": launch_name[:200],
+                "group": "launch",
+                "class": "launch escalation test",
+                "custom_details": {
+                    "test": True,
+                    "launch": launch_name,
+                    "launch_id": launch_id,
+                    "requested_by": requested_by,
+                },
+            },
+            "client": "Launch Control",
+        }
+
     async def send(self, event: Mapping[str, Any]) -> Delivery:
         content = json.dumps(event, separators=(",", ":")).encode()
         return await post_with_retries(

@@ -18,7 +18,8 @@ from sqlalchemy import select, text
 from bot.__main__ import main
 from bot.audit.record import ChainReport, verify_chain
 from bot.audit.report import Format, export_launch
-from bot.core.events import GENESIS_HASH, event_hash
+from bot.checklist.proofs import Proof, tick_proven_item
+from bot.core.events import GENESIS_HASH, Actor, event_hash
 from bot.core.ids import ActionId
 from bot.core.models import Event, SignOff
 from tests.signoffs.test_signoffs import (  # noqa: F401  (people is a fixture)
@@ -241,10 +242,21 @@ def test_sign_off_domain_and_audit_modules_know_nothing_of_slack_or_http() -> No
 REASON = "Pen-test finding reopened"
 
 
-async def a_full_lifecycle(room: WarRoom) -> None:
+async def a_full_lifecycle(room: WarRoom, *, proof: bool = False) -> None:
     await room.command(ALICE, "start Trading v2")
     await room.click(BOB, "Failover tested")
     await room.command(CTO, 'waive "Load balancer configured" switched by DNS, no LB')
+    if proof:  # an item the bot ticked on a proof (bot/checklist/proofs.py), as a dry run does
+        async with room.bot.deps.db.sessions.begin() as session:
+            tick = await tick_proven_item(
+                session=session,
+                launch_id=1,
+                proof=Proof.KILLSWITCH_TEST,
+                actor=Actor(CTO, "Carol CTO"),
+                at=room.bot.deps.clock(),
+                ref="dry-run-1",
+            )
+        assert tick.ticked
     await approve_all(room)
     assert len(go_messages(room)) == 1, "every role approved: GO is posted"
     await revoke_via_modal(room, SECURITY, "security_officer", REASON)
@@ -505,7 +517,7 @@ def test_the_readme_schema_block_is_parsed_as_documented() -> None:
 async def test_exported_json_has_every_key_the_readme_documents(room: WarRoom) -> None:
     """Each key in README's ``launchbot.report/1`` block is in the export, where the block says, and
     the export has no key the block does not name: the documentation and the code cannot drift."""
-    await a_full_lifecycle(room)
+    await a_full_lifecycle(room, proof=True)
     clean = json.loads(await export(room, "json"))
     assert clean["chain"]["first_bad"] is None
     # A row edited behind the bot's back in a log of the previous version: ``findings`` and

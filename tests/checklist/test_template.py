@@ -14,7 +14,12 @@ from bot.checklist.parser import (
     split_duration,
     validate_template_file,
 )
-from bot.checklist.template import DEFAULT_TEMPLATE_PATH, ChecklistTemplate, TemplateParseError
+from bot.checklist.template import (
+    DEFAULT_ITEM_KEYS,
+    DEFAULT_TEMPLATE_PATH,
+    ChecklistTemplate,
+    TemplateParseError,
+)
 
 # A small valid template; the error tests break it one line at a time.
 MINIMAL = """\
@@ -178,7 +183,7 @@ def test_default_with_crlf_tabs_and_trailing_spaces_parses_the_same(
     text = DEFAULT_TEMPLATE_PATH.read_text(encoding="utf-8")
     mangled = "\r\n".join(line.replace("  - [ ]", "\t- [ ]") + "   " for line in text.split("\n"))
     assert "\t- [ ] Read replicas configured" in mangled
-    assert parse_template(mangled) == default
+    assert parse_template(mangled, keys=DEFAULT_ITEM_KEYS) == default
 
 
 # --- small pieces ----------------------------------------------------------------------------------
@@ -201,6 +206,60 @@ def test_default_with_crlf_tabs_and_trailing_spaces_parses_the_same(
 )
 def test_split_duration(text: str, expected: tuple[str, int | None]) -> None:
     assert split_duration(text) == expected
+
+
+# --- item keys: the bundled table, and a custom template's {#key} markers ----------------------------
+
+
+def test_the_bundled_template_keys_the_four_items_the_bot_can_prove(
+    default: ChecklistTemplate,
+) -> None:
+    keyed = {
+        i.text: (i.key, i.line)
+        for p in default.phases
+        for s in p.sections
+        for g in s.groups
+        for i in g.items
+        if i.key
+    }
+    assert keyed == {
+        "Kill switch tested": ("killswitch.tested", 60),
+        "Kill switch armed": ("killswitch.armed", 86),
+        "Escalation working": ("escalation.tested", 133),
+        "Audit trail complete": ("audit.verified", 151),
+    }
+
+
+def test_a_copy_of_the_bundled_template_elsewhere_has_no_keys(tmp_path: Path) -> None:
+    copy = tmp_path / "mine.md"
+    copy.write_bytes(DEFAULT_TEMPLATE_PATH.read_bytes())
+    items = [
+        i for p in load_template(copy).phases for s in p.sections for g in s.groups for i in g.items
+    ]
+    assert not any(i.key for i in items)
+
+
+def test_a_key_marker_keys_the_item_and_is_not_part_of_its_text() -> None:
+    text = (
+        MINIMAL
+        + "- [ ] Switch armed {#killswitch.armed}\n- [ ] Warm up (30 min)  {#audit.verified}\n"
+    )
+    items = parse_template(text).phases[0].sections[0].groups[1].items
+    assert [(i.text, i.duration_minutes, i.key) for i in items] == [
+        ("Flat item", None, None),
+        ("Switch armed", None, "killswitch.armed"),
+        ("Warm up", 30, "audit.verified"),
+    ]
+
+
+def test_an_unknown_or_repeated_key_is_an_error_on_its_line() -> None:
+    text = (
+        MINIMAL
+        + "- [ ] A {#killswitch.armd}\n- [ ] B {#audit.verified}\n- [ ] C {#audit.verified}\n"
+    )
+    assert 'unknown item key "{#killswitch.armd}"' in message_at(text, 7)
+    assert "{#killswitch.armed}" in message_at(text, 7)
+    assert 'key "audit.verified" is already on the item of line 8' in message_at(text, 9)
 
 
 def test_role_id() -> None:

@@ -112,6 +112,14 @@ class Item(Base):
     waived_by_name: Mapped[str | None] = mapped_column(String(200))
     waived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     waive_reason: Mapped[str | None] = mapped_column(Text)
+    # The item's documented key (``bot.checklist.template.ItemKey``, e.g. "killswitch.armed"): from
+    # the bundled template's key table or a custom template's ``{#key}`` marker. The bot ticks a
+    # keyed item when it can prove it (``bot.checklist.proofs``).
+    key: Mapped[str | None] = mapped_column(String(64))
+    # Set when the bot ticked the item on a proof (e.g. "killswitch_test"), with the outbox message
+    # that records it (its permalink is shown on the item); cleared when the item changes by hand.
+    proof: Mapped[str | None] = mapped_column(String(32))
+    proof_message_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Event(Base):

@@ -1,0 +1,105 @@
+"""``/launch escalate test``: a TEST page through PagerDuty, recorded before it is sent and with
+what PagerDuty answered. It opens no escalation and leaves the on-call path alone: no Escalation
+row, no level pings; only its own events (and, when PagerDuty accepted it, the "Escalation working"
+tick, ``bot.checklist.proofs``). Takes an AsyncSession; the caller owns the transaction."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.events import Actor, EventKind, append_event, seen
+from bot.core.launches import lock_launch
+
+
+@dataclass(frozen=True)
+class PageTestReply:
+    """What PagerDuty made of the test page. ``accepted`` only for its "202 Accepted" with status
+    "success"; ``answered`` False when no answer came at all (then it may or may not have paged)."""
+
+    accepted: bool
+    answered: bool
+    http_status: int | None
+    tries: int
+    error: str | None
+
+
+def judge_test_page(
+    *, http_status: int | None, body: Any, tries: int, error: str | None
+) -> PageTestReply:
+    """Accepted means what PagerDuty says when it took an event: 202 and ``"status": "success"``.
+    Anything else (a refusal, an error, another 2xx, no answer) is not."""
+    status = body.get("status") if isinstance(body, dict) else None
+    accepted = error is None and http_status == 202 and status == "success"
+    if not accepted and error is None:
+        error = f"HTTP {http_status}" + (f" with status “{status}”" if status else "")
+    return PageTestReply(
+        accepted=accepted,
+        answered=http_status is not None,
+        http_status=http_status,
+        tries=tries,
+        error=None if accepted else error,
+    )
+
+
+def test_dedup_key(launch_id: int, request_key: str) -> str:
+    """The test incident's own PagerDuty key (never an escalation's): one per request, so a replay
+    of the same slash command finds the same incident instead of paging again."""
+    digest = hashlib.sha256(request_key.encode()).hexdigest()[:16]
+    return f"launchbot-{launch_id}-escalation-test-{digest}"
+
+
+async def request_escalation_test(
+    *, session: AsyncSession, launch_id: int, actor: Actor, at: datetime, request_key: str
+) -> str | None:
+    """Record the test before it is sent; its PagerDuty ``dedup_key``, or None when this request
+    was recorded already (a replayed slash command: nothing is sent twice)."""
+    await lock_launch(session, launch_id)
+    marker = f"escalation-test:{request_key}"
+    if await seen(session, marker):
+        return None
+    dedup_key = test_dedup_key(launch_id, request_key)
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind=EventKind.ESCALATION_TEST_REQUESTED,
+        at=at,
+        detail={"dedup_key": dedup_key},
+        source=request_key,
+        dedup_key=marker,
+    )
+    return dedup_key
+
+
+async def record_escalation_test(
+    *,
+    session: AsyncSession,
+    launch_id: int,
+    actor: Actor,
+    at: datetime,
+    dedup_key: str,
+    answer: PageTestReply,
+) -> None:
+    """What PagerDuty answered to the test page (after its retries)."""
+    await lock_launch(session, launch_id)
+    await append_event(
+        session=session,
+        launch_id=launch_id,
+        actor=actor,
+        kind=EventKind.ESCALATION_TEST_ACCEPTED
+        if answer.accepted
+        else EventKind.ESCALATION_TEST_FAILED,
+        at=at,
+        detail={
+            "dedup_key": dedup_key,
+            "http_status": answer.http_status,
+            "tries": answer.tries,
+            "error": answer.error,
+            "answered": answer.answered,
+        },
+    )

@@ -1,0 +1,326 @@
+"""Items the bot can prove: a passed kill-switch dry run, arming the kill switch, a clean
+``/launch verify`` and a test page PagerDuty accepted each tick their item in the prover's name, with
+a link to the bot's message recording it; a failure ticks nothing and says so. Items are found by
+key (the bundled table, or a custom template's ``{#key}`` marker), never by their text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.audit.record import build_record
+from bot.checklist.parser import parse_template
+from bot.checklist.rules import set_items_checked
+from bot.core.config import AppConfig
+from bot.core.events import SYSTEM
+from bot.core.models import (
+    Escalation,
+    EscalationLevelPing,
+    Event,
+    Item,
+    ItemGroup,
+    Phase,
+    Section,
+)
+from bot.runtime import RunningBot, running_bot
+from bot.standin import SlackStandIn
+from bot.standin.outside import FakeKillSwitch, FakePagerDuty
+from tests.conftest import FakeClock, make_settings
+from tests.incidents import test_incidents
+from tests.incidents.test_incidents import ALICE, CTO, channel_has, event_kinds, rows
+from tests.warroom import WarRoom
+
+config, running = test_incidents.config, test_incidents.running
+
+
+async def post_next_phase(room: WarRoom) -> None:
+    """Setup, not the behaviour under test: every open item of the posted phases ticked (by the bot,
+    which may tick go-live steps too), then the next phase posted with `/launch phase next`."""
+    async with room.bot.deps.db.sessions.begin() as session:
+        open_items = (
+            await session.scalars(
+                select(Item.id)
+                .join(ItemGroup, ItemGroup.id == Item.group_id)
+                .join(Section, Section.id == ItemGroup.section_id)
+                .join(Phase, Phase.id == Section.phase_id)
+                .where(Phase.posted_at.is_not(None), Phase.kind == "checklist")
+                .where(Item.checked.is_(False))
+            )
+        ).all()
+        await set_items_checked(
+            session=session,
+            launch_id=1,
+            desired=dict.fromkeys(open_items, True),
+            actor=SYSTEM,
+            at=room.bot.deps.clock(),
+            source="test setup",
+            dedup_key=f"setup-{len(open_items)}",
+        )
+    await room.command(ALICE, "phase next")
+
+
+def proof_line(room: WarRoom, item: str) -> str:
+    """The line under the item's group that names what proved it."""
+    message, _ = room.message_with_item(item)
+    for block in message.blocks:
+        text = block.get("text", {}).get("text", "") if block["type"] == "section" else ""
+        for line in text.split("\n"):
+            if f"“{item}” — proof:" in line:
+                return line
+    raise AssertionError(f"no proof shown for {item!r}")
+
+
+def link_to(message: Any) -> str:
+    return f"/archives/{message.channel}/p{message.ts.replace('.', '')}"
+
+
+def thread_message(room: WarRoom, needle: str) -> Any:
+    found = [m for m in room.thread() if needle in (m.text or "") + json.dumps(m.blocks or [])]
+    assert found, f"no thread message with {needle!r}"
+    return found[-1]
+
+
+async def item_row(room: WarRoom, text: str) -> Item:
+    async with room.bot.deps.db.read_sessions() as session:
+        item = await session.scalar(select(Item).where(Item.text == text))
+    assert item is not None
+    return item
+
+
+# --- the kill switch ----------------------------------------------------------------------------
+
+
+async def test_a_passed_dry_run_ticks_kill_switch_tested_and_links_its_report(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(CTO, "killswitch test")
+    await room.settle()
+    assert room.is_checked("Kill switch tested")
+    assert room.item_option("Kill switch tested")["description"]["text"].startswith("✓ carol")
+    report = thread_message(room, "passed: HTTP 200")
+    line = proof_line(room, "Kill switch tested")
+    assert link_to(report) in line and "|kill-switch dry run passed>" in line, line
+    (checked,) = list(await room.events("item_checked"))
+    assert (checked.actor_id, checked.detail["proof"]) == (CTO, "killswitch_test")
+    await room.chain_ok()
+
+
+async def test_arming_ticks_kill_switch_armed_for_the_armer_with_a_link_to_the_announcement(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await post_next_phase(room)
+    await room.command(ALICE, "killswitch arm")  # not an allowed role: refused, nothing ticked
+    assert "Only these roles may use the kill switch" in room.ephemerals_for(ALICE)[-1]
+    assert not room.is_checked("Kill switch armed")
+    await room.command(CTO, "killswitch arm")
+    announcement = [m for m in room.top_level() if "*armed* by <@U0CTO00001>" in (m.text or "")]
+    assert announcement and "Ticked “Kill switch armed”." in announcement[-1].text
+    assert room.is_checked("Kill switch armed")
+    assert room.item_option("Kill switch armed")["description"]["text"].startswith("✓ carol")
+    line = proof_line(room, "Kill switch armed")
+    assert link_to(announcement[-1]) in line and "|kill switch armed>" in line, line
+    # Disarming is told too, and leaves the checklist alone.
+    await room.command(CTO, "killswitch disarm")
+    channel_has(room, "Kill switch for *Trading v2*", "*disarmed* by <@U0CTO00001>")
+    assert room.is_checked("Kill switch armed")
+    await room.chain_ok()
+
+
+async def test_arming_before_its_phase_is_posted_says_why_it_ticked_nothing(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await room.command(CTO, "killswitch arm")
+    channel_has(
+        room, "*armed* by <@U0CTO00001>", "Not ticked in the checklist", "is not posted yet"
+    )
+    assert "proof_not_ticked" in await event_kinds(room)
+    assert (await item_row(room, "Kill switch armed")).checked is False
+
+
+# --- /launch verify -----------------------------------------------------------------------------
+
+
+async def test_verify_at_t_plus_1_ticks_audit_trail_complete_and_says_what_was_verified(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await post_next_phase(room)
+    await post_next_phase(room)
+    sent = await room.command(ALICE, "verify")
+    assert "Verifying the audit trail" in sent.json["text"]
+    await room.settle()
+    events_before = len(await room.events()) - 3  # the verification, the click marker, the tick
+    report = thread_message(room, "Audit trail verified by")
+    shown = report.blocks[0]["text"]["text"]
+    assert f"*{events_before} events*" in shown and "hash chain intact" in shown, shown
+    assert "Ticked “Audit trail complete”." in shown
+    assert room.is_checked("Audit trail complete")
+    assert room.item_option("Audit trail complete")["description"]["text"].startswith("✓ alice")
+    line = proof_line(room, "Audit trail complete")
+    assert link_to(report) in line and "|audit chain verified>" in line, line
+    await room.chain_ok()
+    # The report shows the tick and what proved it.
+    async with room.bot.deps.db.read_sessions() as session:
+        record = await build_record(
+            session=session, launch_id=1, now=room.bot.deps.clock(), roles={}
+        )
+    items = [
+        i
+        for p in record["phases"]
+        for s in p["sections"]
+        for g in s["groups"]
+        for i in g["items"]
+        if i["text"] == "Audit trail complete"
+    ]
+    assert (
+        items[0]["proof"]["kind"] == "audit_verify" and link_to(report) in items[0]["proof"]["link"]
+    )
+    assert items[0]["history"][-1]["proof"] == "audit_verify"
+
+
+async def test_verify_of_a_tampered_chain_alarms_the_channel_and_ticks_nothing(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await post_next_phase(room)
+    await post_next_phase(room)
+    await room.click(ALICE, "Overnight stability confirmed")
+    async with room.bot.deps.db.sessions.begin() as session:  # an edited row, behind the bot's back
+        await session.execute(
+            update(Event)
+            .where(Event.kind == "item_checked", Event.source.not_like("test setup%"))
+            .values(actor_name="Mallory")
+        )
+    await room.command(CTO, "verify")
+    await room.settle()
+    alarm = channel_has(
+        room, "<!here>", "The audit trail of Trading v2 is BROKEN", "Nothing was ticked"
+    )
+    assert "its content does not match its hash" in alarm
+    assert not room.is_checked("Audit trail complete")
+    assert "audit_verify_failed" in await event_kinds(room)
+    ticked = [e.detail["text"] for e in await room.events("item_checked")]
+    assert "Overnight stability confirmed" in ticked and "Audit trail complete" not in ticked
+
+
+async def test_verify_takes_no_arguments(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    before = await event_kinds(room)
+    await room.command(ALICE, "verify now")
+    refusal = room.ephemerals_for(ALICE)[-1]
+    assert "takes no arguments" in refusal and "Usage: `/launch verify`" in refusal
+    assert await event_kinds(room) == before
+
+
+# --- /launch escalate test ----------------------------------------------------------------------
+
+
+async def test_an_accepted_test_page_ticks_escalation_working_and_opens_no_escalation(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    await post_next_phase(room)
+    sent = await room.command(ALICE, "escalate test")
+    assert "TEST page" in sent.json["text"] and sent.json["response_type"] == "ephemeral"
+    await room.settle()
+    (event,) = pagerduty.requests
+    payload = event["payload"]
+    assert event["event_action"] == "trigger" and payload["severity"] == "info"
+    assert payload["summary"].startswith("TEST:") and "-escalation-test-" in event["dedup_key"]
+    report = thread_message(room, "PagerDuty *accepted* the TEST page")
+    shown = report.blocks[0]["text"]["text"]
+    assert "acknowledge, then resolve the TEST incident in PagerDuty" in shown
+    assert "Ticked “Escalation working”." in shown
+    assert room.is_checked("Escalation working")
+    assert room.item_option("Escalation working")["description"]["text"].startswith("✓ alice")
+    line = proof_line(room, "Escalation working")
+    assert link_to(report) in line and "|test page accepted by PagerDuty>" in line, line
+    # No escalation, no on-call pings, nothing posted in the channel.
+    assert await rows(room, Escalation) == [] and await rows(room, EscalationLevelPing) == []
+    assert not any("Escalation #" in (m.text or "") for m in room.top_level())
+    await room.chain_ok()
+
+
+@pytest.mark.parametrize(
+    ("script", "said"),
+    [
+        ([400], "*did not accept* the TEST page — HTTP 400"),
+        ([500, 500, 500], "*did not accept* the TEST page — HTTP 500"),
+        (["hang", "hang", "hang"], "*did not answer* the TEST page"),
+    ],
+)
+async def test_a_refused_failed_or_unanswered_test_page_ticks_nothing_and_says_so(
+    room: WarRoom, pagerduty: FakePagerDuty, script: list[Any], said: str
+) -> None:
+    pagerduty.script = list(script)
+    pagerduty.hang_seconds = 1.0  # longer than the configured 0.5 s timeout
+    await room.command(ALICE, "start Trading v2")
+    await post_next_phase(room)
+    await room.command(ALICE, "escalate test")
+    await room.settle()
+    report = thread_message(room, "Escalation test by")
+    shown = report.blocks[0]["text"]["text"]
+    assert said in shown and "Nothing was ticked" in shown, shown
+    assert "Ticked" not in shown
+    assert not room.is_checked("Escalation working")
+    kinds = await event_kinds(room)
+    assert "escalation_test_failed" in kinds and "escalation_test_accepted" not in kinds
+    assert not [e for e in await room.events("item_checked") if e.detail.get("proof")]
+    assert await rows(room, Escalation) == []
+
+
+async def test_escalate_test_with_more_words_is_refused_with_the_usage_and_sends_nothing(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    sent = await room.command(ALICE, "escalate test gateway down")
+    refusal = sent.json["text"]
+    assert "takes nothing after `test`" in refusal and "/launch escalate sev2 test" in refusal
+    assert "Usage: `/launch escalate [sev1|sev2|sev3] &lt;what's wrong&gt; | test`" in refusal
+    assert sent.json.get("response_type", "ephemeral") == "ephemeral"
+    assert pagerduty.requests == [] and await rows(room, Escalation) == []
+
+
+# --- a custom template: the {#key} marker -------------------------------------------------------
+
+CUSTOM = """\
+# Drill
+## Prep (T-1 days)
+### Safety
+- [ ] Breaker drill done {#killswitch.tested}
+- [ ] Kill switch tested
+"""
+
+
+@pytest.fixture
+async def custom_running(
+    schema_url: str, slack: SlackStandIn, config: AppConfig, clock: FakeClock
+) -> AsyncIterator[RunningBot]:
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    async with running_bot(
+        settings, config=config, template=parse_template(CUSTOM), clock=clock
+    ) as bot_:
+        yield bot_
+
+
+async def test_a_custom_templates_key_marker_is_what_the_proof_ticks_and_is_not_shown(
+    slack: SlackStandIn, custom_running: RunningBot, killswitch: FakeKillSwitch
+) -> None:
+    room = WarRoom(slack=slack, bot=custom_running)
+    await room.command(ALICE, "start Drill")
+    await room.command(CTO, "killswitch test")
+    await room.settle()
+    assert room.is_checked("Breaker drill done")
+    assert room.item_option("Breaker drill done")["text"]["text"] == "Breaker drill done"
+    assert "{#" not in json.dumps([m.blocks for m in room.thread()], ensure_ascii=False)
+    # The same text as the bundled template's item, without a key here: left alone.
+    assert not room.is_checked("Kill switch tested")
+    line = proof_line(room, "Breaker drill done")
+    assert link_to(thread_message(room, "passed: HTTP 200")) in line
