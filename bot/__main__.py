@@ -161,8 +161,8 @@ def _audit_command(args: argparse.Namespace, settings: Settings) -> int:
     """``export`` and ``audit verify``: read-only, straight from DATABASE_URL."""
     from datetime import UTC, datetime
 
-    from bot.audit.record import verify_launch
-    from bot.audit.report import export_launch
+    from bot.audit.chain import verify_launch
+    from bot.audit.report.export import export_launch
     from bot.core.refusal import Refused
 
     try:

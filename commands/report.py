@@ -7,9 +7,8 @@ slow Web API work and runs after the ack, and its outcome is reported back to yo
 
 from __future__ import annotations
 
-from bot.audit import report as audit_report
-from bot.audit.record import build_record, launch_in_channel
-from bot.audit.report import FORMATS, Format, render
+from bot.audit.record.build import build_record, launch_in_channel
+from bot.audit.report.export import FORMATS, Format, filename, render
 from bot.core.errors import BadInput, NotFound
 from bot.core.mrkdwn import escape
 from bot.core.schemas import CommandReply, LaunchCommand
@@ -36,7 +35,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     thread_ts = card.ts if card else None
     fmt_key: Format = fmt
     content = render(record, fmt_key)
-    name = audit_report.filename(record, fmt_key)
+    name = filename(record, fmt_key)
     head = str(record["chain"]["head_hash"])
 
     async def upload() -> CommandReply:

@@ -21,7 +21,7 @@ import aiohttp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy import select
 
-from bot.audit.record import verify_chain
+from bot.audit.chain import verify_chain
 from bot.core.ids import ActionId, CallbackId, LaunchBlock
 from bot.core.models import Event
 from bot.runtime import RunningBot

@@ -3,7 +3,7 @@ trail does not hold (loud: in the channel, with @here)."""
 
 from __future__ import annotations
 
-from bot.audit.record import ChainReport
+from bot.audit.chain import ChainReport
 from bot.checklist.proof_blocks import tick_note
 from bot.checklist.proofs import ProofTick
 from bot.core.kit import MessageView, mention, section_block, truncate

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.audit.record import ChainReport
+from bot.audit.chain import ChainReport
 from bot.core.events import Actor, EventKind, append_event, seen
 from bot.core.launches import lock_launch
 

@@ -6,7 +6,7 @@ announced in the channel and ticks nothing."""
 from __future__ import annotations
 
 from bot.audit.blocks import audit_broken_alarm, audit_verified_report
-from bot.audit.record import verify_chain
+from bot.audit.chain import verify_chain
 from bot.audit.verification import record_verification
 from bot.checklist.proofs import (
     PROOF_ANNOUNCEMENT,

@@ -84,7 +84,7 @@ async def start_launch(
             "channel_id": channel_id,
             "team_id": team_id,
             "template": template.title,
-            # What the audit can check of this log (bot/audit/replay.py, ``LOG_VERSION``).
+            # What the audit can check of this log (bot/audit/replay/state.py, ``LOG_VERSION``).
             "log_version": 2,
             **({"launch_date": launch_date.isoformat()} if launch_date is not None else {}),
         },

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.audit.record import verify_chain
+from bot.audit.chain import verify_chain
 from bot.calendar.flows import post_due
 from bot.checklist.rules import set_items_checked
 from bot.core.config import AppConfig, EscalationConfig

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from bot.audit.record import verify_chain
+from bot.audit.chain import verify_chain
 from bot.checklist.blocks import section_message
 from bot.checklist.rules import ToggleResult, set_items_checked
 from bot.checklist.template import ChecklistTemplate

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.audit.report import export_launch
+from bot.audit.report.export import export_launch
 from bot.checklist.template import ChecklistTemplate
 from bot.core.config import (
     AppConfig,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot.audit.record import build_record
+from bot.audit.record.build import build_record
 from bot.checklist.parser import parse_template
 from bot.checklist.rules import set_items_checked
 from bot.core.config import AppConfig

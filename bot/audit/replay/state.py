@@ -1,0 +1,79 @@
+"""The rows a launch's event log implies, as the replay builds them (``Replay``), and the readers of
+event details every table's replay shares; pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from bot.audit.replay.expected import Expected
+from bot.audit.replay.findings import OLD_LOG, Mismatch
+
+LOG_VERSION = 2
+"""Written in every new ``launch_started`` detail as ``log_version``. Version 2 events carry the
+launch's team, an escalation's and a kill-switch request's channel, the trading system's response,
+and a ``display_name_resolved`` event for every approver name replaced after the ack; a version 1
+log (no ``log_version``) leaves those fields unchecked."""
+
+
+@dataclass
+class Replay:
+    launch_id: int
+    log_version: int = 1
+    launch: Expected | None = None
+    phases: dict[str, Expected] = field(default_factory=dict)  # by title
+    items: dict[int, Expected] = field(default_factory=dict)
+    sign_offs: dict[int, Expected] = field(default_factory=dict)  # in approval order
+    go_numbers: list[int] = field(default_factory=list)
+    go_current: int | None = None  # the GO standing (its number), None once withdrawn
+    escalations: dict[int, Expected] = field(default_factory=dict)
+    killswitch: dict[str, Expected] = field(default_factory=dict)  # by request_id
+    killswitch_state: Expected | None = None
+    golive: Expected | None = None
+    traffic: dict[str, Expected] = field(default_factory=dict)  # by request_id
+    problems: list[Mismatch] = field(default_factory=list)  # the log disagrees with itself
+
+    def item(self, item_id: int) -> Expected:
+        """An item's state: untouched unless an event changed it."""
+        return self.items.get(
+            item_id,
+            Expected(
+                {
+                    "checked": False,
+                    "changed_by_id": None,
+                    "changed_by_name": None,
+                    "changed_at": None,
+                    "waived": None,
+                    "waived_by_id": None,
+                    "waived_by_name": None,
+                    "waived_at": None,
+                    "waive_reason": None,
+                    "proof": None,
+                }
+            ),
+        )
+
+
+def as_date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def from_detail(row: Expected, d: Mapping[str, Any], name: str, key: str | None = None) -> None:
+    """The row's ``name`` must be the detail's ``key``; a log without that key cannot vouch for it."""
+    key = key or name
+    if key in d:
+        row.fields[name] = d[key]
+    else:
+        row.unknown[name] = OLD_LOG

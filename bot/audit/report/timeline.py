@@ -1,0 +1,159 @@
+"""The Markdown report's incident timeline: escalations, pages, acknowledgements (with the time to
+acknowledge), kill-switch requests and outcomes, stage changes and holds, in words, in log order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.audit.report.markdown_text import md, when, who
+
+
+def timeline_section(events: list[Mapping[str, Any]]) -> list[str]:
+    """Escalations, pages, acknowledgements (with the time to acknowledge), kill-switch requests
+    and outcomes, stage changes and holds: what happened when, in words."""
+    opened: dict[Any, str] = {}
+    rows = []
+    for e in events:
+        line = timeline_line(e, opened)
+        if line is not None:
+            rows.append(f"| {when(e['at'])} | {line} | {who(e['actor'])} | {e['seq']} |")
+    lines = ["", "## Incident timeline", ""]
+    if not rows:
+        return [*lines, "No escalations, kill-switch requests or stage changes."]
+    return [*lines, "| At | What happened | By | Event |", "| --- | --- | --- | --- |", *rows]
+
+
+def timeline_line(e: Mapping[str, Any], opened: dict[Any, str]) -> str | None:
+    """One incident or stage-change event in words, or None for an event the timeline leaves to
+    the event log (ticks, sign-offs, the bot's own bookkeeping). ``opened``: when each escalation
+    was opened (by id), for the time to acknowledge and to resolve."""
+    d: Mapping[str, Any] = e["detail"] or {}
+    kind = e["kind"]
+    if kind.startswith(("escalation_", "pagerduty_")):
+        return _escalation_line(kind, d, e["at"], opened)
+    if kind.startswith("killswitch_"):
+        return _killswitch_line(kind, d)
+    if kind.startswith(("traffic_", "golive_")):
+        return _golive_line(kind, d)
+    if kind == "go_withdrawn":
+        return f"⛔ GO #{d.get('number')} withdrawn: {md(d.get('role_title'))} revoked"
+    return None
+
+
+def _escalation_line(
+    kind: str, d: Mapping[str, Any], at: str, opened: dict[Any, str]
+) -> str | None:
+    esc = f"escalation #{d.get('escalation_id')}"
+    if kind == "escalation_opened":
+        opened[d.get("escalation_id")] = at
+        path = " → ".join(md(p) for p in d.get("path") or []) or "—"
+        return f"🚨 {md(d.get('severity'))} {esc} opened: {md(d.get('summary'))} (path: {path})"
+    if kind == "escalation_level_pinged":
+        return f"📣 {esc}: level {d.get('level')} pinged in the channel"
+    if kind == "escalation_level_ping_failed":
+        return f"⚠️ {esc}: pinging level {d.get('level')} failed{_http(d)}"
+    if kind == "escalation_level_due":
+        return f"⏫ {esc} escalated to {md(d.get('name'))} (level {d.get('level')})"
+    if kind == "escalation_path_exhausted":
+        return f"⛔ {esc}: the escalation path is exhausted, nobody acknowledged"
+    if kind == "escalation_acknowledged":
+        took = _took(opened.get(d.get("escalation_id")), at)
+        return f"✋ {esc} acknowledged (level {d.get('level')}) — time to acknowledge {took}"
+    if kind == "escalation_resolved":
+        took = _took(opened.get(d.get("escalation_id")), at)
+        return f"✅ {esc} resolved — {took} after it was opened"
+    if kind == "pagerduty_trigger_sent":
+        return f"📟 PagerDuty paged for {esc}{_http(d)}"
+    if kind in ("pagerduty_trigger_failed", "pagerduty_trigger_unknown"):
+        what = "FAILED" if kind.endswith("failed") else "state UNKNOWN"
+        return f"⚠️ PagerDuty page for {esc} {what}{_http(d)}"
+    if kind == "pagerduty_retry_requested":
+        return f"📟 PagerDuty page for {esc} asked again"
+    return None
+
+
+def _killswitch_line(kind: str, d: Mapping[str, Any]) -> str | None:
+    if kind == "killswitch_requested":
+        return f"🛑 Kill switch requested: {md(d.get('reason'))}"
+    if kind == "killswitch_test_requested":
+        return "🧪 Kill switch test (dry run) requested"
+    if kind == "killswitch_refused":
+        return f"🚫 Kill switch refused: {md(d.get('why'))}"
+    if kind in ("killswitch_confirmed", "killswitch_test_confirmed"):
+        test = "test (dry run) " if kind.startswith("killswitch_test") else ""
+        return f"🔴 Kill switch {test}FIRED and confirmed{_http(d)}"
+    if kind in ("killswitch_failed", "killswitch_test_failed"):
+        test = "test (dry run) " if kind.startswith("killswitch_test") else ""
+        return f"❌ Kill switch {test}FAILED{_http(d)}"
+    if kind in ("killswitch_unknown", "killswitch_not_sent"):
+        what = "state UNKNOWN" if kind == "killswitch_unknown" else "never sent"
+        return f"⚠️ Kill switch {what}{_http(d)}"
+    if kind in ("killswitch_armed", "killswitch_disarmed"):
+        return f"🔐 Kill switch {kind.removeprefix('killswitch_')}"
+    return None
+
+
+def _golive_line(kind: str, d: Mapping[str, Any]) -> str | None:
+    if kind == "traffic_requested":
+        forced = " (forced past the gate)" if d.get("forced") else ""
+        return (
+            f"🚦 Stage change requested: {md(d.get('action'))} step {d.get('from_step')} → "
+            f"{d.get('to_step')} ({d.get('previous_weight')}% → {d.get('weight')}%){forced}"
+            + (f": {md(d.get('reason'))}" if d.get("reason") else "")
+        )
+    if kind in ("traffic_failed", "traffic_unknown"):
+        return f"⚠️ Traffic change {kind.removeprefix('traffic_').upper()}{_http(d)}"
+    if kind in ("golive_step_entered", "golive_completed"):
+        done = " — rollout complete" if kind == "golive_completed" else ""
+        return (
+            f"⏩ Stage {d.get('step')}: {md(d.get('title'))}, {d.get('weight')}% live "
+            f"({md(d.get('action'))}){done}"
+        )
+    if kind == "golive_held":
+        return f"⏸️ Rollout ON HOLD at step {d.get('step')}: {md(d.get('reason'))}"
+    if kind == "golive_resumed":
+        return f"▶️ Rollout resumed at step {d.get('step')} after {_took_seconds(d)}"
+    return None
+
+
+def _http(d: Mapping[str, Any]) -> str:
+    parts = []
+    if d.get("http_status") is not None:
+        parts.append(f"HTTP {d['http_status']}")
+    if d.get("tries"):
+        parts.append(f"{d['tries']} tr{'y' if d['tries'] == 1 else 'ies'}")
+    if d.get("error"):
+        parts.append(md(d["error"]))
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _parse_at(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _took(start: str | None, end: str | None) -> str:
+    """``4 min 05 s`` between two recorded times (``—`` if either is missing)."""
+    a, b = _parse_at(start), _parse_at(end)
+    if a is None or b is None:
+        return "—"
+    seconds = max(0, int((b - a).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _took_seconds(d: Mapping[str, Any]) -> str:
+    seconds = d.get("held_seconds")
+    if not isinstance(seconds, int | float):
+        return "—"
+    start = datetime(2000, 1, 1)
+    return _took(start.isoformat(), (start + timedelta(seconds=seconds)).isoformat())
