@@ -3,11 +3,31 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
+from bot.checklist.line_grammar import (
+    BOLD,
+    BULLET,
+    CHECKBOX,
+    CONTACT,
+    HEADING,
+    ITEM_TEXT_MAX,
+    KEY_MARKER,
+    NESTED_INDENT,
+    RULE,
+    SIGN_OFF_HEADING,
+    STAGE,
+    TIMING,
+    TITLE_MAX,
+    Mode,
+    footer_start,
+    is_table_separator,
+    role_id,
+    split_duration,
+    strip_decoration,
+    unbold,
+)
 from bot.checklist.template import (
     DEFAULT_ITEM_KEYS,
     DEFAULT_TEMPLATE_PATH,
@@ -25,75 +45,6 @@ from bot.checklist.template import (
 # ---------------------------------------------------------------------------------------------------
 # Parser: a line-by-line state machine. Each line kind has one small function; errors are collected
 # (not raised at the first one) so `launchbot checklist validate` can list them all.
-
-ITEM_TEXT_MAX = 75  # Slack's limit for an option's text in a checkboxes element
-TITLE_MAX = 150  # Slack's limit for a header block's text
-
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
-_CHECKBOX = re.compile(r"^(\s*)[-*]\s+\[[ xX]\]\s*(.*?)\s*$")
-_STAGE = re.compile(r"^(\s*)(\d+)\.\s+(.*?)\s*$")
-_BULLET = re.compile(r"^(\s*)[-*]\s+(.*?)\s*$")
-_RULE = re.compile(r"^(?:(?:-\s*){3,}|(?:\*\s*){3,}|(?:_\s*){3,})$")
-_BOLD = re.compile(r"^\*\*(.+?)\*\*(.*)$")
-_CONTACT = re.compile(r"^\*\*(.+?)\*\*\s*:\s*(.*)$")
-# A timing is "T" with a signed offset or zero: "T-7 days", "T-0", "T+1". Requiring the sign or the 0
-# keeps "(Tuesday)" or "(Team)" from passing for a timing.
-_TIMING = re.compile(r"^(.*?)\s*\(\s*(T\s*(?:[-+−]\s*\d+|0)\b[^)]*?)\s*\)$")
-_DURATION = re.compile(
-    r"^(.*?)\s*\(\s*(\d+(?:\.\d+)?)\s*(min|mins|minute|minutes|m|h|hr|hrs|hour|hours|day|days|d)\s*\)$",
-    re.IGNORECASE,
-)
-_MINUTES = {"min": 1, "mins": 1, "minute": 1, "minutes": 1, "m": 1, "h": 60, "hr": 60, "hrs": 60,
-            "hour": 60, "hours": 60, "day": 1440, "days": 1440, "d": 1440}  # fmt: skip
-# A trailing ``{#killswitch.armed}`` on an item line: the item's key, not part of its text.
-_KEY_MARKER = re.compile(r"^(.*?)\s*\{#([^{}]*)\}$")
-_SIGN_OFF_HEADING = re.compile(r"sign[- ]?off", re.IGNORECASE)
-# Markdown indents nested lists by at least two columns; one stray space is still the top level.
-_NESTED_INDENT = 2
-
-Mode = Literal["none", "phase", "contacts", "signoffs"]
-
-
-def split_duration(text: str) -> tuple[str, int | None]:
-    """``"25% traffic (30 min)"`` -> ``("25% traffic", 30)``; other parentheses are kept."""
-    match = _DURATION.match(text)
-    if not match:
-        return text, None
-    minutes = float(match.group(2)) * _MINUTES[match.group(3).lower()]
-    return match.group(1).strip(), round(minutes)
-
-
-def role_id(title: str) -> str:
-    """``"Head of Trading"`` -> ``"head_of_trading"``."""
-    return re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
-
-
-def _strip_decoration(title: str) -> str:
-    return title.rstrip("✓✔ ").strip()
-
-
-def _unbold(text: str) -> str:
-    """``"**Database**"`` -> ``"Database"``; text that is not wholly bold is returned as is."""
-    match = _BOLD.match(text)
-    return match.group(1).strip() if match and not match.group(2).strip() else text
-
-
-def _is_table_separator(line: str) -> bool:
-    return "-" in line and set(line.strip()) <= set("|-: ")
-
-
-def _footer_start(lines: list[str]) -> int:
-    """Index of the first footer line (``len(lines)`` when there is none).
-
-    The footer is whatever follows the last top-level rule, provided no heading comes after it: an
-    earlier ``---`` between phases is only a visual separator and must not swallow the phases below.
-    """
-    for index in range(len(lines) - 1, -1, -1):
-        if _HEADING.match(lines[index]):
-            break
-        if _RULE.match(lines[index]):
-            return index
-    return len(lines)
 
 
 class _Parser:
@@ -145,13 +96,13 @@ class _Parser:
             self.mode = "contacts"
             self.contact_category = ""
             return
-        if _SIGN_OFF_HEADING.search(text):
+        if SIGN_OFF_HEADING.search(text):
             self.mode = "signoffs"
             self.table_rows = 0
             return
         self.mode = "phase"
-        text = _strip_decoration(text)
-        match = _TIMING.match(text)
+        text = strip_decoration(text)
+        match = TIMING.match(text)
         title, timing = (match.group(1).strip(), match.group(2)) if match else (text, None)
         if len(title) > TITLE_MAX:
             self.error(
@@ -168,7 +119,7 @@ class _Parser:
         self.phases.append(self.phase)
 
     def _section_heading(self, n: int, text: str) -> None:
-        title = _strip_decoration(text)
+        title = strip_decoration(text)
         if self.mode == "contacts":
             self.contact_category = title
             return
@@ -202,7 +153,7 @@ class _Parser:
         if self._outside_section(n, f'item "{source}"'):
             return
         assert self.section is not None
-        if indent >= _NESTED_INDENT:
+        if indent >= NESTED_INDENT:
             if self.group is None or self.group_is_flat:
                 self.error(
                     n,
@@ -211,7 +162,7 @@ class _Parser:
                 return
             self._add_item(n, text)
             return
-        bold = _BOLD.match(text)
+        bold = BOLD.match(text)
         if bold and not bold.group(2).strip():
             self._start_group(n, bold.group(1).strip(), stage=None)
             return
@@ -222,12 +173,12 @@ class _Parser:
         self._add_item(n, text)
 
     def stage(self, n: int, indent: int, number: int, text: str, source: str) -> None:
-        if indent >= _NESTED_INDENT:
+        if indent >= NESTED_INDENT:
             self.error(n, f'numbered stage "{source}" must not be indented')
             return
         if self._outside_section(n, f'stage "{source}"'):
             return
-        self._start_group(n, _unbold(text), stage=number)
+        self._start_group(n, unbold(text), stage=number)
 
     def _start_group(self, n: int, raw_title: str, *, stage: int | None) -> None:
         assert self.section is not None
@@ -266,7 +217,7 @@ class _Parser:
 
     def _key(self, n: int, raw: str) -> tuple[str, str | None]:
         """``"Kill switch armed {#killswitch.armed}"`` -> (``"Kill switch armed"``, the key)."""
-        match = _KEY_MARKER.match(raw)
+        match = KEY_MARKER.match(raw)
         if not match:
             return raw, None
         key = match.group(2).strip()
@@ -278,7 +229,7 @@ class _Parser:
 
     # --- contacts and sign-offs ----------------------------------------------------------------
     def contact(self, n: int, text: str) -> None:
-        match = _CONTACT.match(text)
+        match = CONTACT.match(text)
         if not match:
             self.error(n, f'contact line "- {text}" should look like "- **Role**: name - phone"')
             return
@@ -295,12 +246,12 @@ class _Parser:
         self.table_rows += 1
         if self.table_rows == 1:
             return  # the header row: | Role | Name | Date | Signature |
-        if _is_table_separator(line):
+        if is_table_separator(line):
             return
         if self.table_rows == 2:
             self.error(n, 'the sign-off table needs a "|------|------|" row under its header row')
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        title = _unbold(cells[0])
+        title = unbold(cells[0])
         rid = role_id(title)
         if not rid:
             self.error(n, "sign-off row has no role name in its first column")
@@ -312,9 +263,9 @@ class _Parser:
 
     # --- driver --------------------------------------------------------------------------------
     def line(self, n: int, line: str) -> None:
-        if _RULE.match(line):
+        if RULE.match(line):
             return  # a visual separator; the footer's own rule never gets here
-        if heading := _HEADING.match(line):
+        if heading := HEADING.match(line):
             self.heading(n, len(heading.group(1)), heading.group(2))
             return
         source = line.strip()
@@ -329,16 +280,16 @@ class _Parser:
                 )
             return
         if self.mode == "contacts":
-            if bullet := _BULLET.match(line):
+            if bullet := BULLET.match(line):
                 self.contact(n, bullet.group(2))
             else:
                 self.error(n, f'unexpected line in the contacts section: "{source}"')
             return
-        if checkbox := _CHECKBOX.match(line):
+        if checkbox := CHECKBOX.match(line):
             self.checkbox(n, len(checkbox.group(1)), checkbox.group(2), source)
-        elif stage := _STAGE.match(line):
+        elif stage := STAGE.match(line):
             self.stage(n, len(stage.group(1)), int(stage.group(2)), stage.group(3), source)
-        elif _BULLET.match(line):
+        elif BULLET.match(line):
             if not self.in_orphan_section:
                 self.error(n, f'"{source}" is a list item without a checkbox; write "- [ ] …"')
         elif self.mode == "none" and self.title is not None:
@@ -348,7 +299,7 @@ class _Parser:
 
     def footer_line(self, n: int, line: str) -> None:
         # The footer (document version, review date) is ignored; a checkbox there would be lost.
-        if _CHECKBOX.match(line):
+        if CHECKBOX.match(line):
             self.error(
                 n,
                 f'item "{line.strip()}" is after the closing "---" (the footer); move it above',
@@ -392,7 +343,7 @@ def parse_template(text: str, *, keys: Mapping[str, str] | None = None) -> Check
     template's ``DEFAULT_ITEM_KEYS``)."""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     lines = [raw.replace("\t", "    ").rstrip() for raw in text.split("\n")]
-    footer = _footer_start(lines)
+    footer = footer_start(lines)
     parser = _Parser(keys)
     for index, line in enumerate(lines):
         if not line:

@@ -7,13 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.checklist.parser import (
-    load_template,
-    parse_template,
-    role_id,
-    split_duration,
-    validate_template_file,
-)
+from bot.checklist.line_grammar import role_id, split_duration
+from bot.checklist.parser import load_template, parse_template, validate_template_file
 from bot.checklist.template import (
     DEFAULT_ITEM_KEYS,
     DEFAULT_TEMPLATE_PATH,
