@@ -34,6 +34,9 @@ from tests.warroom import (
 PG_URL = os.environ.get("LAUNCHBOT_TEST_PG_URL")
 
 BACKENDS = ["sqlite", "postgresql"]
+# The parameters that choose a database: per test (database_url) or for a module's shared setup
+# (backend).
+DATABASE_PARAMS = ("database_url", "backend")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -47,22 +50,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason="no PostgreSQL: set LAUNCHBOT_TEST_PG_URL (see .ci/postgres.sh)")
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("database_url") == "postgresql":
+        if callspec is not None and any(
+            callspec.params.get(p) == "postgresql" for p in DATABASE_PARAMS
+        ):
             item.add_marker(skip)
 
 
-async def _fresh_pg_database() -> str:
-    """A new, empty database on the test server: tests never see each other's rows."""
+async def create_pg_database(*, copy_of: str | None = None) -> str:
+    """A new database on the test server: empty, or a copy of the database at ``copy_of`` (which
+    nothing may be connected to); tests never see each other's rows."""
     assert PG_URL
     name = f"t_{uuid.uuid4().hex[:12]}"
+    source = f' TEMPLATE "{copy_of.rsplit("/", 1)[1]}"' if copy_of else ""
     admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await conn.execute(text(f'CREATE DATABASE "{name}"{source}'))
     await admin.dispose()
     return PG_URL.rsplit("/", 1)[0] + "/" + name
 
 
-async def _drop_pg_database(url: str) -> None:
+async def drop_pg_database(url: str) -> None:
     assert PG_URL
     name = url.rsplit("/", 1)[1]
     admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
@@ -77,20 +84,31 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'launchbot.db'}"
         return
-    url = await _fresh_pg_database()
+    url = await create_pg_database()
     try:
         yield url
     finally:
-        await _drop_pg_database(url)
+        await drop_pg_database(url)
 
 
-@pytest.fixture
-async def schema_url(database_url: str) -> str:
-    """A database URL with every table created (from the models; test_migrations checks they agree)."""
+async def create_schema(database_url: str) -> None:
+    """Every table, from the models (test_migrations checks they agree with the migrations)."""
     engine = create_async_engine(database_url)
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     await engine.dispose()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The kind of database for setup that a module builds once and its tests copy."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def schema_url(database_url: str) -> str:
+    """A database URL with every table created."""
+    await create_schema(database_url)
     return database_url
 
 
@@ -108,8 +126,8 @@ def template() -> ChecklistTemplate:
     return load_template()
 
 
-@pytest.fixture
-def config() -> AppConfig:
+def base_config() -> AppConfig:
+    """The five roles every test's launch has (the ``config`` fixture)."""
     return AppConfig(
         roles={
             "cto": RoleConfig(title="CTO", users=["U0CTO00001"]),
@@ -119,6 +137,11 @@ def config() -> AppConfig:
             "product_owner": RoleConfig(title="Product Owner", users=["U0PO000001"]),
         }
     )
+
+
+@pytest.fixture
+def config() -> AppConfig:
+    return base_config()
 
 
 def make_settings(*, database_url: str, api_url: str) -> Settings:
