@@ -70,6 +70,9 @@ from tests.signoffs.test_signoffs import (
 )
 from tests.warroom import WarRoom
 
+# One worker builds the lifecycle (per database) and runs every case on copies of it.
+pytestmark = pytest.mark.xdist_group("audit-tamper")
+
 COMMENT = "Risk accepted, see RFC-12"
 REASON = "Pen-test finding reopened"
 FORGED_AT = datetime(2020, 1, 1, 12, 0, tzinfo=UTC)
