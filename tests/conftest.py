@@ -3,11 +3,16 @@ explicitly (no environment reads), the Slack stand-in, and a running bot wired t
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sqlite3
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import text
@@ -203,6 +208,54 @@ async def drop_pg_database(url: str) -> None:
     async with admin.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     await admin.dispose()
+
+
+T = TypeVar("T")
+
+
+def on_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to the end on a new event loop in its own thread: setup that a module
+    builds once runs outside the tests' own loops."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(asyncio.run(coroutine))
+        except BaseException as e:  # handed to the caller
+            failure.append(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]
+
+
+async def new_database(backend: str, folder: Path) -> str:
+    """An empty database of the ``backend`` kind: a SQLite file in ``folder``, or a new PostgreSQL
+    database. drop_copy removes it."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{folder / 'launchbot.db'}"
+    return await create_pg_database()
+
+
+async def copy_database(source_url: str, folder: Path) -> str:
+    """A copy of the database at ``source_url`` (nothing may be connected to it): a SQLite file in
+    ``folder``, or a PostgreSQL database made from it as a template. drop_copy removes it."""
+    if source_url.startswith("sqlite"):
+        path = folder / "launchbot.db"
+        source = source_url.split(":///", 1)[1]
+        with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(path)) as dst:
+            src.backup(dst)
+        return f"sqlite+aiosqlite:///{path}"
+    return await create_pg_database(copy_of=source_url)
+
+
+async def drop_copy(url: str) -> None:
+    if not url.startswith("sqlite"):  # a SQLite copy goes with its tmp folder
+        await drop_pg_database(url)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
-import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from contextlib import AsyncExitStack, closing
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -46,10 +44,12 @@ from tests.conftest import (
     USERS,
     FakeClock,
     base_config,
-    create_pg_database,
+    copy_database,
     create_schema,
-    drop_pg_database,
+    drop_copy,
     make_settings,
+    new_database,
+    on_own_loop,
 )
 from tests.incidents.test_incidents import click as press
 from tests.incidents.test_incidents import (
@@ -128,53 +128,18 @@ async def a_war_room_lives_through_everything(url: str, template: ChecklistTempl
         await everything(WarRoom(slack=slack, bot=bot), killswitch)
 
 
-T = TypeVar("T")
-
-
-def on_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to the end on a new event loop in its own thread (module-wide setup runs
-    outside the tests' loops)."""
-    result: list[T] = []
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(asyncio.run(coroutine))
-        except BaseException as e:  # handed to the caller
-            failure.append(e)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
-    return result[0]
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    """The database as the bot left it after ``everything``: built once per database kind and
-    copied for each test, which tampers with its own copy."""
-
-    backend: str
-    url: str
-
-
 @pytest.fixture(scope="module")
 def lifecycle(
     backend: str, tmp_path_factory: pytest.TempPathFactory, template: ChecklistTemplate
-) -> Iterator[Lifecycle]:
-    if backend == "sqlite":
-        path = tmp_path_factory.mktemp("lifecycle") / "launchbot.db"
-        url = f"sqlite+aiosqlite:///{path}"
-    else:
-        url = on_own_loop(create_pg_database())
+) -> Iterator[str]:
+    """The URL of the database as the bot left it after ``everything``: built once per database
+    kind and copied for each test, which tampers with its own copy."""
+    url = on_own_loop(new_database(backend, tmp_path_factory.mktemp("lifecycle")))
     try:
         on_own_loop(a_war_room_lives_through_everything(url, template))
-        yield Lifecycle(backend=backend, url=url)
+        yield url
     finally:
-        if backend != "sqlite":
-            on_own_loop(drop_pg_database(url))
+        on_own_loop(drop_copy(url))
 
 
 @dataclass(frozen=True)
@@ -186,22 +151,14 @@ class Copy:
 
 
 @pytest.fixture
-async def copy(lifecycle: Lifecycle, tmp_path: Path) -> AsyncIterator[Copy]:
-    if lifecycle.backend == "sqlite":
-        path = tmp_path / "launchbot.db"
-        source = lifecycle.url.removeprefix("sqlite+aiosqlite:///")
-        with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(path)) as dst:
-            src.backup(dst)
-        url = f"sqlite+aiosqlite:///{path}"
-    else:
-        url = await create_pg_database(copy_of=lifecycle.url)
+async def copy(lifecycle: str, tmp_path: Path) -> AsyncIterator[Copy]:
+    url = await copy_database(lifecycle, tmp_path)
     db = open_database(url)
     try:
         yield Copy(url=url, db=db)
     finally:
         await db.dispose()
-        if lifecycle.backend != "sqlite":
-            await drop_pg_database(url)
+        await drop_copy(url)
 
 
 @pytest.fixture
