@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.sql import Executable
 
 from bot.__main__ import main
-from bot.audit.report import export_launch
+from bot.audit.report.export import export_launch
 from bot.checklist.template import ChecklistTemplate
 from bot.core.db import Database, open_database
 from bot.core.ids import ActionId

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.sql import Executable
 
 from bot.__main__ import main
-from bot.audit.report import export_launch
+from bot.audit.report.export import export_launch
 from bot.checklist.template import ChecklistTemplate
 from bot.core.config import GoLiveConfig, load_config
 from bot.core.db import open_database
