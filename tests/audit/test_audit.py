@@ -20,6 +20,7 @@ from bot.audit.chain import ChainReport, verify_chain
 from bot.audit.report.csv_rows import cell
 from bot.audit.report.export import Format, export_launch
 from bot.checklist.proofs import Proof, tick_proven_item
+from bot.core.db import Database
 from bot.core.events import GENESIS_HASH, Actor, event_hash
 from bot.core.ids import ActionId
 from bot.core.models import Event, SignOff
@@ -519,7 +520,7 @@ async def test_exported_json_has_every_key_the_readme_documents(room: WarRoom) -
     # A row edited behind the bot's back in a log of the previous version: ``findings`` and
     # ``unchecked`` have entries to check.
     await behind_the_bots_back(room, "UPDATE sign_off SET comment = 'forged'")
-    await as_an_old_log(room)
+    await as_an_old_log(room.bot.deps.db)
     tampered = json.loads(await export(room, "json"))
     assert tampered["chain"]["findings"] and tampered["chain"]["unchecked"]
     # A record whose chain is broken, so the documented ``first_bad`` object is exported too.
@@ -537,7 +538,7 @@ async def test_exported_json_has_every_key_the_readme_documents(room: WarRoom) -
     assert drift(schema, records) == []
 
 
-async def as_an_old_log(room: WarRoom) -> None:
+async def as_an_old_log(db: Database) -> None:
     """Rewrite launch 1's log as log version 1 wrote it: no ``log_version`` nor the details added
     with it, the chain rehashed as it would have been then (and the chain heads the approvers
     signed with it)."""
@@ -550,7 +551,7 @@ async def as_an_old_log(room: WarRoom) -> None:
         "killswitch_test_confirmed": ("response_body",),
         "killswitch_test_failed": ("response_body",),
     }
-    async with room.bot.deps.db.sessions.begin() as session:
+    async with db.sessions.begin() as session:
         events = (await session.scalars(select(Event).order_by(Event.seq))).all()
         prev = GENESIS_HASH
         for e in events:

@@ -5,15 +5,23 @@ unchecked, and says so."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.sql import Executable
 
+from bot.__main__ import main
+from bot.audit.report.export import export_launch
+from bot.checklist.template import ChecklistTemplate
+from bot.core.db import Database, open_database
 from bot.core.ids import ActionId
 from bot.core.models import (
     Escalation,
@@ -24,25 +32,58 @@ from bot.core.models import (
     SignOff,
     SlackMessage,
 )
-from bot.standin.outside import FakeKillSwitch
-from tests.audit import test_audit
-from tests.audit.test_audit import ALICE, BOB, as_an_old_log, export
-from tests.incidents import test_incidents
+from bot.runtime import running_bot
+from bot.standin import SlackStandIn
+from bot.standin.outside import FakeKillSwitch, FakePagerDuty
+from tests.audit.test_audit import ALICE, BOB, ROOT, as_an_old_log
+from tests.conftest import (
+    BOT_TOKEN,
+    KILL_SECRET,
+    ROUTING_KEY,
+    SIGNING_SECRET,
+    USERS,
+    FakeClock,
+    base_config,
+    copy_database,
+    create_schema,
+    drop_copy,
+    make_settings,
+    new_database,
+    on_own_loop,
+)
 from tests.incidents.test_incidents import click as press
-from tests.incidents.test_incidents import escalation_message, open_modal, submit, wait_for
-from tests.signoffs import test_signoffs
-from tests.signoffs.test_signoffs import CTO, SECURITY, approve_all, revoke_via_modal
+from tests.incidents.test_incidents import (
+    escalation_message,
+    incident_config,
+    open_modal,
+    submit,
+    wait_for,
+)
+from tests.signoffs.test_signoffs import (
+    CTO,
+    OPS,
+    PO,
+    SECURITY,
+    TRADER,
+    approve_all,
+    revoke_via_modal,
+)
 from tests.warroom import WarRoom
 
-# The fixtures these tests use: the war room with PagerDuty and the kill switch (test_incidents; the
-# fakes themselves are conftest fixtures),
-# the approvers' display names (test_signoffs) and `launchbot …` on the room's database (test_audit).
-config, running = test_incidents.config, test_incidents.running
-people, cli = test_signoffs.people, test_audit.cli
+# One worker builds the lifecycle (per database) and runs every case on copies of it.
+pytestmark = pytest.mark.xdist_group("audit-tamper")
 
 COMMENT = "Risk accepted, see RFC-12"
 REASON = "Pen-test finding reopened"
 FORGED_AT = datetime(2020, 1, 1, 12, 0, tzinfo=UTC)
+# The approvers as tests/signoffs shows them: display names differ from the handles.
+PEOPLE = {
+    CTO: ("carol", "Carol Chen", "Carol Chen"),
+    TRADER: ("tom", "Tom Trader", "Tom T"),
+    SECURITY: ("sam", "Sam Secure", "Sam S"),
+    OPS: ("olga", "Olga Ops", "Olga O"),
+    PO: ("pat", "Pat Owner", "Pat O"),
+}
 
 
 async def everything(room: WarRoom, killswitch: FakeKillSwitch) -> None:
@@ -62,21 +103,95 @@ async def everything(room: WarRoom, killswitch: FakeKillSwitch) -> None:
     await room.settle()
 
 
-async def sql(room: WarRoom, *statements: Executable) -> None:
+async def a_war_room_lives_through_everything(url: str, template: ChecklistTemplate) -> None:
+    """``everything`` through the real bolt app against the Slack stand-in, PagerDuty and the kill
+    switch, on the database at ``url``; everything is stopped and disconnected when it returns."""
+    await create_schema(url)
+    async with AsyncExitStack() as stack:
+        slack = SlackStandIn(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
+        for user_id, (name, real_name) in USERS.items():
+            slack.add_user(user_id, name, real_name)
+        for user_id, (name, real_name, display_name) in PEOPLE.items():
+            slack.add_user(user_id, name, real_name, display_name=display_name)
+        pagerduty = FakePagerDuty(routing_key=ROUTING_KEY)
+        killswitch = FakeKillSwitch(secret=KILL_SECRET)
+        for server in (slack, pagerduty, killswitch):
+            await server.start()
+            stack.push_async_callback(server.stop)
+        config = incident_config(
+            base_config(), pagerduty_url=pagerduty.url, killswitch_url=killswitch.url
+        )
+        settings = make_settings(database_url=url, api_url=slack.base_url)
+        bot = await stack.enter_async_context(
+            running_bot(settings, config=config, template=template, clock=FakeClock())
+        )
+        await everything(WarRoom(slack=slack, bot=bot), killswitch)
+
+
+@pytest.fixture(scope="module")
+def lifecycle(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, template: ChecklistTemplate
+) -> Iterator[str]:
+    """The URL of the database as the bot left it after ``everything``: built once per database
+    kind and copied for each test, which tampers with its own copy."""
+    url = on_own_loop(new_database(backend, tmp_path_factory.mktemp("lifecycle")))
+    try:
+        on_own_loop(a_war_room_lives_through_everything(url, template))
+        yield url
+    finally:
+        on_own_loop(drop_copy(url))
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One test's copy of the lifecycle's database."""
+
+    url: str
+    db: Database
+
+
+@pytest.fixture
+async def copy(lifecycle: str, tmp_path: Path) -> AsyncIterator[Copy]:
+    url = await copy_database(lifecycle, tmp_path)
+    db = open_database(url)
+    try:
+        yield Copy(url=url, db=db)
+    finally:
+        await db.dispose()
+        await drop_copy(url)
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, copy: Copy) -> Callable[..., Coroutine[Any, Any, int]]:
+    """``launchbot …`` against the copy, run the way a shell runs it (own event loop)."""
+    monkeypatch.setenv("DATABASE_URL", copy.url)
+    monkeypatch.setenv("LAUNCHBOT_CONFIG", str(ROOT / "launchbot.example.toml"))
+
+    async def run(*argv: str) -> int:
+        return await asyncio.to_thread(main, list(argv))
+
+    return run
+
+
+async def sql(copy: Copy, *statements: Executable) -> None:
     """Someone with database access, behind the bot's back: plain SQL, no event written."""
-    async with room.bot.deps.db.sessions.begin() as session:
+    async with copy.db.sessions.begin() as session:
         for statement in statements:
             await session.execute(statement)
 
 
-async def verdict(room: WarRoom, cli: Any, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+async def verdict(cli: Any, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     capsys.readouterr()
     code = await cli("audit", "verify", "1")
     return code, capsys.readouterr().out
 
 
-async def record(room: WarRoom) -> dict[str, Any]:
-    return dict(json.loads(await export(room, "json")))
+async def record(copy: Copy) -> dict[str, Any]:
+    """What `launchbot export 1 --format json` writes (the function the CLI calls)."""
+    exported = await export_launch(
+        copy.url, "1", "json", roles=base_config().roles, now=datetime.now(UTC)
+    )
+    return dict(json.loads(exported))
 
 
 def sign_off_record(record: dict[str, Any], role_id: str) -> dict[str, Any]:
@@ -97,20 +212,19 @@ def item_record(record: dict[str, Any], text: str) -> dict[str, Any]:
 
 
 async def test_an_untampered_lifecycle_touching_every_table_verifies(
-    room: WarRoom, cli: Any, capsys: pytest.CaptureFixture[str], killswitch: FakeKillSwitch
+    copy: Copy, cli: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await everything(room, killswitch)
-    code, out = await verdict(room, cli, capsys)
+    code, out = await verdict(cli, capsys)
     assert code == 0, out
     assert "verified" in out and "could not be checked" not in out
-    chain = (await record(room))["chain"]
+    chain = (await record(copy))["chain"]
     assert (chain["verified"], chain["mismatches"], chain["findings"], chain["unchecked"]) == (
         True,
         [],
         [],
         [],
     )
-    kinds = {e["kind"] for e in (await record(room))["events"]}
+    kinds = {e["kind"] for e in (await record(copy))["events"]}
     assert {
         "display_name_resolved",
         "launch_go",
@@ -329,24 +443,22 @@ TAMPERINGS: list[Tampering] = [
     [pytest.param(t[1], t[2], t[3], t[4], id=t[0]) for t in TAMPERINGS],
 )
 async def test_a_field_edited_behind_the_bots_back_is_named(
-    room: WarRoom,
+    copy: Copy,
     cli: Any,
     capsys: pytest.CaptureFixture[str],
-    killswitch: FakeKillSwitch,
     edit: Callable[[], list[Executable]],
     table: str,
     field: str,
     logged: Any,
 ) -> None:
-    await everything(room, killswitch)
-    await sql(room, *edit())
-    code, out = await verdict(room, cli, capsys)
+    await sql(copy, *edit())
+    code, out = await verdict(cli, capsys)
     assert code == 1, out
     assert "the chain is intact but" in out
     assert f"  - {table} " in out and f": {field} is " in out, out
     if logged is not None:
         assert f"the event log says {logged!r}" in out, out
-    chain = (await record(room))["chain"]
+    chain = (await record(copy))["chain"]
     assert chain["verified"] is False and chain["first_bad"] is None
     named = [f for f in chain["findings"] if (f["table"], f["field"]) == (table, field)]
     assert named, chain["findings"]
@@ -356,17 +468,16 @@ async def test_a_field_edited_behind_the_bots_back_is_named(
 
 
 async def test_the_export_shows_what_the_log_says_not_the_edited_rows(
-    room: WarRoom, cli: Any, capsys: pytest.CaptureFixture[str], killswitch: FakeKillSwitch
+    copy: Copy, cli: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await everything(room, killswitch)
     await sql(
-        room,
+        copy,
         update(SignOff).where(_cto()).values(comment="Looks fine", user_name="Mallory"),
         update(SignOff).where(_security()).values(revoke_reason="changed my mind"),
         update(Item).where(Item.changed_by_id.is_not(None)).values(changed_by_name="Mallory"),
         update(Launch).values(name="Trading v3", started_by_id=BOB),
     )
-    exported = await record(room)
+    exported = await record(copy)
     assert exported["chain"]["verified"] is False
     assert exported["launch"]["name"] == "Trading v2"
     assert exported["launch"]["started_by"]["id"] == ALICE
@@ -386,23 +497,22 @@ async def test_the_export_shows_what_the_log_says_not_the_edited_rows(
 
 
 async def test_a_rewritten_chain_head_in_a_sign_off_is_named(
-    room: WarRoom, cli: Any, capsys: pytest.CaptureFixture[str], killswitch: FakeKillSwitch
+    copy: Copy, cli: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await everything(room, killswitch)
-    async with room.bot.deps.db.read_sessions() as session:
+    async with copy.db.read_sessions() as session:
         row = await session.scalar(select(SignOff).where(_cto()))
         assert row is not None
         progress = dict(row.progress)
     signed = progress["chain_head"]
     await sql(
-        room,
+        copy,
         update(SignOff).where(_cto()).values(progress={**progress, "chain_head": "0" * 64}),
     )
-    code, out = await verdict(room, cli, capsys)
+    code, out = await verdict(cli, capsys)
     assert code == 1
     assert f"sign_off {row.id}: progress.chain_head is '{'0' * 64}' in the database" in out
     assert f"the event log says '{signed}'" in out
-    exported = await record(room)
+    exported = await record(copy)
     assert exported["chain"]["verified"] is False
     assert sign_off_record(exported, "cto")["progress"]["chain_head"] == signed
 
@@ -411,15 +521,14 @@ async def test_a_rewritten_chain_head_in_a_sign_off_is_named(
 
 
 async def test_an_old_log_verifies_what_it_can_and_names_what_it_cannot(
-    room: WarRoom, cli: Any, capsys: pytest.CaptureFixture[str], killswitch: FakeKillSwitch
+    copy: Copy, cli: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await everything(room, killswitch)
-    await as_an_old_log(room)
-    code, out = await verdict(room, cli, capsys)
+    await as_an_old_log(copy.db)
+    code, out = await verdict(cli, capsys)
     assert code == 0, out
     assert "these fields could not be checked, so they are not verified" in out
     assert "launch 1: team_id not checked" in out
-    chain = (await record(room))["chain"]
+    chain = (await record(copy))["chain"]
     assert chain["verified"] is True and chain["findings"] == []
     unchecked = {(u["table"], u["field"]) for u in chain["unchecked"]}
     assert unchecked == {
@@ -431,6 +540,6 @@ async def test_an_old_log_verifies_what_it_can_and_names_what_it_cannot(
         ("kill_switch_request", "response_body"),
     }
     # What it can check, it still checks.
-    await sql(room, update(SignOff).where(_cto()).values(comment="Looks fine"))
-    code, out = await verdict(room, cli, capsys)
+    await sql(copy, update(SignOff).where(_cto()).values(comment="Looks fine"))
+    code, out = await verdict(cli, capsys)
     assert code == 1 and ": comment is 'Looks fine' in the database" in out

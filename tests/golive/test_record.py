@@ -4,10 +4,14 @@ bot's back."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 import re
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +19,30 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.sql import Executable
 
+from bot.__main__ import main
+from bot.audit.report.export import export_launch
+from bot.checklist.template import ChecklistTemplate
 from bot.core.config import GoLiveConfig, load_config
+from bot.core.db import open_database
 from bot.core.models import GoLive, TrafficRequest
 from bot.golive.timer_flows import post_due_reminders
+from bot.runtime import running_bot
+from bot.standin import SlackStandIn
 from bot.standin.outside import FakeTrafficRouter
-from tests.audit import test_audit
 from tests.audit.test_audit import drift, export, readme_schema
-from tests.conftest import FakeClock
+from tests.conftest import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    USERS,
+    FakeClock,
+    base_config,
+    copy_database,
+    create_schema,
+    drop_copy,
+    make_settings,
+    new_database,
+    on_own_loop,
+)
 from tests.golive import test_traffic
 from tests.golive.test_golive import (
     ALICE,
@@ -35,8 +56,8 @@ from tests.golive.test_golive import (
 from tests.warroom import WarRoom
 
 ROOT = Path(__file__).resolve().parents[2]
-# The traffic webhook (a fake router) and `launchbot …` on the room's database.
-router, config, cli = test_traffic.router, test_traffic.config, test_audit.cli
+# The traffic webhook (a fake router).
+router, config = test_traffic.router, test_traffic.config
 
 
 async def launch_day(room: WarRoom, clock: FakeClock, router: FakeTrafficRouter) -> None:
@@ -190,37 +211,85 @@ EDITS: list[tuple[str, Executable, str, str, Any]] = [
 ]
 
 
+async def a_war_room_lives_through_launch_day(url: str, template: ChecklistTemplate) -> None:
+    """``launch_day`` through the real bolt app against the Slack stand-in and the traffic webhook,
+    on the database at ``url``; everything is stopped and disconnected when it returns."""
+    await create_schema(url)
+    async with AsyncExitStack() as stack:
+        slack = SlackStandIn(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
+        for user_id, (name, real_name) in USERS.items():
+            slack.add_user(user_id, name, real_name)
+        router = FakeTrafficRouter(secret=test_traffic.SECRET, hang_seconds=2.0)
+        for server in (slack, router):
+            await server.start()
+            stack.push_async_callback(server.stop)
+        config = test_traffic.traffic_config(base_config(), router_url=router.url)
+        settings = make_settings(database_url=url, api_url=slack.base_url)
+        clock = FakeClock()
+        bot = await stack.enter_async_context(
+            running_bot(settings, config=config, template=template, clock=clock)
+        )
+        await launch_day(WarRoom(slack=slack, bot=bot), clock, router)
+
+
+@pytest.fixture(scope="module")
+def launch_day_url(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, template: ChecklistTemplate
+) -> Iterator[str]:
+    """The database as the bot left it after ``launch_day``: built once per database kind and
+    copied for each edit below, which edits its own copy."""
+    url = on_own_loop(new_database(backend, tmp_path_factory.mktemp("launch_day")))
+    try:
+        on_own_loop(a_war_room_lives_through_launch_day(url, template))
+        yield url
+    finally:
+        on_own_loop(drop_copy(url))
+
+
+@pytest.mark.xdist_group("golive-record-edits")  # one worker builds launch_day_url once
 @pytest.mark.parametrize(
     ("edit", "table", "field", "logged"),
     [pytest.param(e[1], e[2], e[3], e[4], id=e[0]) for e in EDITS],
 )
 async def test_verify_names_a_go_live_row_edited_behind_the_bots_back(
-    room: WarRoom,
-    clock: FakeClock,
-    router: FakeTrafficRouter,
-    cli: Any,
+    launch_day_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     edit: Executable,
     table: str,
     field: str,
     logged: Any,
 ) -> None:
-    await launch_day(room, clock, router)
-    capsys.readouterr()
-    assert await cli("audit", "verify", "1") == 0, capsys.readouterr().out
-    async with room.bot.deps.db.sessions.begin() as session:
-        await session.execute(edit)
-    capsys.readouterr()
-    assert await cli("audit", "verify", "1") == 1
-    out = capsys.readouterr().out
-    assert f"  - {table} " in out and f": {field} is " in out, out
-    if logged is not None:
-        assert f"the event log says {logged!r}" in out, out
-    exported = await record(room)
-    assert exported["chain"]["verified"] is False
-    # The report still tells what the log says.
-    assert exported["golive"]["step"] == 2
-    assert exported["golive"]["traffic_requests"][0]["status"] == "failed"
+    url = await copy_database(launch_day_url, tmp_path)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("LAUNCHBOT_CONFIG", str(ROOT / "launchbot.example.toml"))
+
+    async def cli(*argv: str) -> int:
+        return await asyncio.to_thread(main, list(argv))
+
+    db = open_database(url)
+    try:
+        capsys.readouterr()
+        assert await cli("audit", "verify", "1") == 0, capsys.readouterr().out
+        async with db.sessions.begin() as session:
+            await session.execute(edit)
+        capsys.readouterr()
+        assert await cli("audit", "verify", "1") == 1
+        out = capsys.readouterr().out
+        assert f"  - {table} " in out and f": {field} is " in out, out
+        if logged is not None:
+            assert f"the event log says {logged!r}" in out, out
+        exported = json.loads(
+            await export_launch(url, "1", "json", roles=base_config().roles, now=datetime.now(UTC))
+        )
+        assert exported["chain"]["verified"] is False
+        # The report still tells what the log says.
+        assert exported["golive"]["step"] == 2
+        assert exported["golive"]["traffic_requests"][0]["status"] == "failed"
+    finally:
+        await db.dispose()
+        await drop_copy(url)
 
 
 def test_every_golive_config_key_is_in_the_readme_and_the_example() -> None:

@@ -33,13 +33,13 @@ async def router() -> AsyncIterator[FakeTrafficRouter]:
         await fake.stop()
 
 
-@pytest.fixture
-def config(config: AppConfig, router: FakeTrafficRouter) -> AppConfig:
-    return config.model_copy(
+def traffic_config(base: AppConfig, *, router_url: str) -> AppConfig:
+    """``base`` with the go-live roles and the traffic webhook at ``router_url``."""
+    return base.model_copy(
         update={
             "golive": GoLiveConfig(
                 allowed_roles=["devops_lead", "cto"],
-                traffic_url=router.url,
+                traffic_url=router_url,
                 traffic_secret=SECRET,  # type: ignore[arg-type]
                 timeout_seconds=0.5,
                 tries=3,
@@ -47,6 +47,11 @@ def config(config: AppConfig, router: FakeTrafficRouter) -> AppConfig:
             )
         }
     )
+
+
+@pytest.fixture
+def config(config: AppConfig, router: FakeTrafficRouter) -> AppConfig:
+    return traffic_config(config, router_url=router.url)
 
 
 async def requests_in_db(room: WarRoom) -> list[TrafficRequest]:
