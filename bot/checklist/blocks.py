@@ -78,9 +78,8 @@ def _option_description(item: ItemState) -> dict[str, Any] | None:
     if item.waived is not None:
         who = item.waived_by_name or item.waived_by_id or "?"
         mark = WAIVE_MARKS.get(item.waived, "waived")
-        return mrkdwn_text(
-            escape(truncate(f"⊘ {mark} by {who}: {item.waive_reason or ''}", OPTION_TEXT_MAX - 20))
-        )
+        # Fitted once escaped: "&" takes five characters, and over 75 Slack refuses the message.
+        return mrkdwn_text(_fit(f"⊘ {mark} by {who}: {item.waive_reason or ''}", OPTION_TEXT_MAX))
     if item.changed_by_id is None or item.changed_at is None:
         return None
     who = item.changed_by_name or item.changed_by_id
@@ -107,7 +106,8 @@ def _option(item: ItemState) -> dict[str, Any]:
         label = f"{label} ({duration_label(item.duration_minutes)})"
     text = plain_text(label, OPTION_TEXT_MAX)
     if item.waived is not None:  # struck through: mrkdwn, the item's own text escaped
-        text = {"type": "mrkdwn", "text": truncate(f"~{escape(label)}~", OPTION_TEXT_MAX)}
+        # Fitted escaped, inside the marks: a cut never splits "&amp;" or drops the closing "~".
+        text = {"type": "mrkdwn", "text": f"~{_fit(label, OPTION_TEXT_MAX - 2)}~"}
     option: dict[str, Any] = {"text": text, "value": str(item.id)}
     description = _option_description(item)
     if description:

@@ -6,6 +6,7 @@ within Slack's limits with the menus."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.checklist.blocks import section_message
 from bot.checklist.layout import chunks_by_message
 from bot.checklist.lifecycle import start_launch
 from bot.checklist.rules import set_items_checked
+from bot.checklist.state import GroupState, ItemState, PhaseState, SectionState
 from bot.checklist.template import ChecklistTemplate
 from bot.checklist.waivers import WaiverRules, unwaive_item, waive_item
 from bot.core.config import AppConfig
@@ -23,7 +25,7 @@ from bot.core.events import Actor
 from bot.core.ids import ActionId, CallbackId, LaunchBlock
 from bot.core.models import Event
 from bot.core.outbox import MessageRef
-from bot.launch.state import load_state
+from bot.launch.state import LaunchState, load_state
 from bot.standin import validate_message_blocks
 from tests.warroom import WarRoom
 
@@ -306,3 +308,66 @@ async def test_undoing_the_waiver_that_completed_a_phase_reopens_it(
         ).all()
     assert state.current.completed_at is None
     assert list(kinds[-2:]) == ["item_unwaived", "phase_reopened"]
+
+
+async def test_a_reason_full_of_ampersands_still_shows_the_waiver(room: WarRoom) -> None:
+    """Escaped, "&" takes five characters: the description must fit Slack's 75 after escaping, or
+    Slack refuses the whole message and the section's checklist stays as it was."""
+    await room.command(ALICE, "start Trading v2")
+    reason = "R&D & QA & P&L & FX & ops & risk & legal & compliance & audit"
+    await room.command(CTO, f'waive "{ITEM}" {reason}')
+    _, option = room.message_with_item(f"~{ITEM}")
+    description = option["description"]["text"]
+    assert description.startswith("⊘ waived by carol: R&amp;D &amp; QA") and description.endswith(
+        "…"
+    )
+    assert len(description) <= 75
+
+
+def test_a_waived_item_is_struck_through_whole_however_its_text_escapes() -> None:
+    text = "Reconcile P&L & risk & FX & rates & credit & ops & treasury feeds & more"
+    assert len(text) <= 75
+    waived = ItemState(
+        id=1,
+        text=text,
+        checked=False,
+        changed_by_id=None,
+        changed_by_name=None,
+        changed_at=None,
+        duration_minutes=None,
+        waived="waived",
+        waived_by_id=CTO,
+        waived_by_name="carol",
+        waive_reason="done",
+    )
+    group = GroupState(id=5, title="Feeds", stage=None, duration_minutes=None, items=(waived,))
+    section = SectionState(id=10, position=0, title="Data", groups=(group,))
+    phase = PhaseState(
+        id=1,
+        position=0,
+        title="Launch Day",
+        timing="T-0",
+        kind="checklist",
+        posted=True,
+        completed_at=None,
+        sections=(section,),
+    )
+    state = LaunchState(
+        id=7,
+        name="Trading v2",
+        channel_id="C0WARROOM1",
+        started_by_id=ALICE,
+        started_by_name="alice",
+        started_at=datetime(2026, 12, 1, 14, 0, tzinfo=UTC),
+        closed_at=None,
+        closed_by_id=None,
+        current_phase=0,
+        phases=(phase,),
+        messages=(),
+    )
+    view = section_message(state, MessageRef(0, "section", 10, 0, "C0WARROOM1", None, 1, 0))
+    [option] = [o for b in view.blocks for e in b.get("elements", []) for o in e.get("options", [])]
+    shown = option["text"]["text"]
+    assert shown.startswith("~Reconcile P&amp;L &amp; risk") and shown.endswith("…~"), shown
+    assert len(shown) <= 75 and "&amp;" in shown and not re.search(r"&(?!amp;|lt;|gt;)", shown)
+    assert validate_message_blocks(view.blocks) == []
