@@ -85,6 +85,7 @@ async def waive_from_form(
             at=deps.clock(),
             rules=rules,
             source=source,
+            group_id=meta.group_id,
         )
 
 
@@ -104,4 +105,5 @@ async def unwaive_from_form(
             at=deps.clock(),
             rules=rules,
             source=source,
+            group_id=meta.group_id,
         )

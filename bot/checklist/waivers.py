@@ -89,14 +89,16 @@ async def waive_item(
     at: datetime,
     rules: WaiverRules,
     source: str = "",
+    group_id: int | None = None,
 ) -> Waived:
     """Waive one item of a posted phase of the still-active launch. Only a sign-off role holder may
     (anyone else: ``NotAllowed``, recorded); a reason is required; an item already ticked or waived
-    is left alone (``Conflict``). Completes the phase when this was its last open item."""
+    is left alone (``Conflict``). Completes the phase when this was its last open item.
+    ``group_id``: the item group a form was opened for; an item of another group is refused."""
     launch = await _open_launch(session, launch_id)
     reason = waiver_reason(kind, reason)
     await _refuse_unless_role_holder(session, launch_id, item_id, actor, at, rules, source)
-    item, section_id, phase = await _changeable_item(session, launch_id, item_id)
+    item, section_id, phase = await _changeable_item(session, launch_id, item_id, group_id)
     if item.waived is not None:
         raise Conflict(f"“{escape(item.text)}” is already {WAIVE_KINDS[item.waived]}.")
     if item.checked:
@@ -128,15 +130,16 @@ async def unwaive_item(
     at: datetime,
     rules: WaiverRules,
     source: str = "",
+    group_id: int | None = None,
 ) -> Unwaived:
     """Undo an item's waiver: the item is open again (its phase reopened if it was complete). The
     same people as for a waiver may (anyone else: ``NotAllowed``, recorded); an item that is not
-    waived is left alone (``Conflict``)."""
+    waived is left alone (``Conflict``). ``group_id`` as for ``waive_item``."""
     launch = await _open_launch(session, launch_id)
     await _refuse_unless_role_holder(
         session, launch_id, item_id, actor, at, rules, source, undo=True
     )
-    item, section_id, phase = await _changeable_item(session, launch_id, item_id)
+    item, section_id, phase = await _changeable_item(session, launch_id, item_id, group_id)
     if item.waived is None:
         raise Conflict(f"“{escape(item.text)}” is not waived.")
     kind = item.waived
@@ -217,9 +220,10 @@ async def _refuse_unless_role_holder(
 
 
 async def _changeable_item(
-    session: AsyncSession, launch_id: int, item_id: int
+    session: AsyncSession, launch_id: int, item_id: int, group_id: int | None = None
 ) -> tuple[Item, int, Phase]:
-    """(item, its section's id, its phase) for an item of a posted phase that people tick."""
+    """(item, its section's id, its phase) for an item of a posted phase that people tick (and of
+    ``group_id``, when given)."""
     row = (
         await session.execute(
             select(Item, Section.id, Phase)
@@ -232,6 +236,10 @@ async def _changeable_item(
     if row is None:
         raise NotFound("That checklist item is not part of this launch.")
     item, section_id, phase = row
+    if group_id is not None and item.group_id != group_id:
+        raise BadInput(
+            f"“{escape(item.text)}” is not in the group this form was opened for. Nothing changed."
+        )
     if phase.posted_at is None:
         raise NotAllowed(f"Phase *{escape(phase.title)}* has not started yet.")
     if item.managed_by is not None:

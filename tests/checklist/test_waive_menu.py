@@ -371,3 +371,30 @@ def test_a_waived_item_is_struck_through_whole_however_its_text_escapes() -> Non
     assert shown.startswith("~Reconcile P&amp;L &amp; risk") and shown.endswith("…~"), shown
     assert len(shown) <= 75 and "&amp;" in shown and not re.search(r"&(?!amp;|lt;|gt;)", shown)
     assert validate_message_blocks(view.blocks) == []
+
+
+async def test_a_form_waives_only_an_item_of_the_group_it_was_opened_for(room: WarRoom) -> None:
+    """The chosen option comes back from the clicker's client: an item of another group (here
+    the Security section's) is refused in the form, like a value naming another launch."""
+    await room.command(ALICE, "start Trading v2")
+    view = await open_form(room, CTO, ITEM)
+    other = room.item_option("WAF rules configured")["value"]
+    await room.submit(CTO, view, waive_values(other, "waived", "not ours"))
+    assert view.open and "not in the group" in view.errors[LaunchBlock.WAIVE_ITEM]
+    assert await room.events("item_waived") == []
+    assert not room.item_option("WAF rules configured")["text"]["text"].startswith("~")
+    # The same for an undo: the form of Database's group does not undo a Security waiver.
+    await room.command(CTO, 'waive "WAF rules configured" handled by the CDN')
+    await room.command(CTO, f'waive "{ITEM}" covered by the DR drill')
+    undo = await open_form(room, CTO, ITEM, undo=True)
+    await room.submit(
+        CTO,
+        undo,
+        {
+            LaunchBlock.WAIVE_ITEM: {
+                ActionId.WAIVE_ITEM: {"type": "static_select", "selected_option": {"value": other}}
+            }
+        },
+    )
+    assert undo.open and "not in the group" in undo.errors[LaunchBlock.WAIVE_ITEM]
+    assert await room.events("item_unwaived") == []
