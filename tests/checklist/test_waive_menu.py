@@ -23,7 +23,7 @@ from bot.core.config import AppConfig
 from bot.core.db import Database
 from bot.core.events import Actor
 from bot.core.ids import ActionId, CallbackId, LaunchBlock
-from bot.core.models import Event
+from bot.core.models import Event, Item
 from bot.core.outbox import MessageRef
 from bot.launch.state import LaunchState, load_state
 from bot.standin import validate_message_blocks
@@ -398,3 +398,66 @@ async def test_a_form_waives_only_an_item_of_the_group_it_was_opened_for(room: W
     )
     assert undo.open and "not in the group" in undo.errors[LaunchBlock.WAIVE_ITEM]
     assert await room.events("item_unwaived") == []
+
+
+async def test_unticking_a_waived_item_says_how_to_undo_the_waiver(room: WarRoom) -> None:
+    """A waived item shows as done; unticking it changes nothing and, instead of silently flipping
+    back, tells the clicker how a waiver is undone."""
+    await room.command(ALICE, "start Trading v2")
+    await room.command(CTO, f'waive "{ITEM}" covered by the DR drill')
+    await room.click(ALICE, f"~{ITEM}")
+    await room.settle()
+    told = room.ephemerals_for(ALICE)[-1]
+    assert f"“{ITEM}” is waived" in told and f'/launch waive undo "{ITEM}"' in told, told
+    assert room.is_checked(f"~{ITEM}")
+    assert await room.events("item_unchecked") == [] and await room.events("item_unwaived") == []
+
+
+async def test_a_stale_tick_of_a_waived_item_leaves_it_waived_and_unticked(
+    db: Database, template: ChecklistTemplate, config: AppConfig
+) -> None:
+    """A tick from a message rendered before the waiver: the item already counts as done, so it
+    is neither ticked on top of its waiver nor logged as ticked."""
+    at = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    cto = Actor(CTO, "carol")
+    async with db.sessions.begin() as session:
+        launch = await start_launch(
+            session=session,
+            template=template,
+            name="Trading v2",
+            team_id="T1",
+            channel_id="C0WARROOM1",
+            actor=cto,
+            at=at,
+        )
+        launch_id = launch.id
+    async with db.read_sessions() as session:
+        state = await load_state(session=session, launch_id=launch_id)
+    item = next(i for s in state.current.sections for i in s.items if i.text == ITEM)
+    async with db.sessions.begin() as session:
+        await waive_item(
+            session=session,
+            launch_id=launch_id,
+            item_id=item.id,
+            kind="waived",
+            reason="DR drill",
+            actor=cto,
+            at=at,
+            rules=WaiverRules(config.roles, {}),
+        )
+    async with db.sessions.begin() as session:
+        result = await set_items_checked(
+            session=session,
+            launch_id=launch_id,
+            desired={item.id: True},
+            actor=Actor(ALICE, "alice"),
+            at=at,
+            source="stale view",
+            dedup_key="stale-tick",
+        )
+    assert result.changed == ()
+    async with db.read_sessions() as session:
+        row = await session.get(Item, item.id)
+        kinds = (await session.scalars(select(Event.kind).where(Event.item_id == item.id))).all()
+    assert row is not None and row.waived == "waived" and not row.checked
+    assert list(kinds) == ["item_waived"]
