@@ -461,3 +461,17 @@ async def test_a_stale_tick_of_a_waived_item_leaves_it_waived_and_unticked(
         kinds = (await session.scalars(select(Event.kind).where(Event.item_id == item.id))).all()
     assert row is not None and row.waived == "waived" and not row.checked
     assert list(kinds) == ["item_waived"]
+
+
+async def test_the_undo_form_keeps_its_explanation_with_long_reasons(room: WarRoom) -> None:
+    """Five waivers with 500-character reasons do not fit one section of 3000 characters: each
+    reason is shortened in the list, so the explanation and every waiver are still there."""
+    await room.command(ALICE, "start Trading v2")
+    _, _, chunk = group_menu(room, ITEM)
+    for n, text in enumerate(chunk):
+        await room.command(CTO, f'waive "{text}" {n} ' + "R&D " * 124)
+    view = await open_form(room, CTO, ITEM, undo=True)
+    intro = view.view["blocks"][0]["text"]["text"]
+    assert "The item you choose is open again" in intro
+    assert all(f"~{text}~" in intro for text in chunk), intro
+    assert not re.search(r"&(?!amp;|lt;|gt;)", intro)
