@@ -475,3 +475,56 @@ async def test_the_undo_form_keeps_its_explanation_with_long_reasons(room: WarRo
     assert "The item you choose is open again" in intro
     assert all(f"~{text}~" in intro for text in chunk), intro
     assert not re.search(r"&(?!amp;|lt;|gt;)", intro)
+
+
+async def test_a_replayed_form_submission_is_not_applied_again(room: WarRoom) -> None:
+    """The same view_submission delivered again (a replay, or a retry after a late answer) must not
+    waive again an item whose waiver was undone since, nor undo again a newer waiver."""
+    await room.command(ALICE, "start Trading v2")
+    view = await open_form(room, CTO, ITEM)
+    body, headers = room.slack.view_submission(
+        user_id=CTO, view_id=view.id, values=waive_values(option_value(view, ITEM), "waived", "DR")
+    )
+    await room.deliver(body, headers)
+    await room.settle()
+    await room.command(CTO, f'waive undo "{ITEM}"')
+    await room.deliver(body, headers)
+    await room.settle()
+    assert not room.item_option(ITEM)["text"]["text"].startswith("~")
+    assert len(await room.events("item_waived")) == 1
+    # And the undo form's submission, replayed after the item was waived anew.
+    await room.command(CTO, f'waive "{ITEM}" covered by the DR drill')
+    undo = await open_form(room, CTO, ITEM, undo=True)
+    values = {
+        LaunchBlock.WAIVE_ITEM: {
+            ActionId.WAIVE_ITEM: {
+                "type": "static_select",
+                "selected_option": {"value": option_value(undo, ITEM)},
+            }
+        }
+    }
+    body, headers = room.slack.view_submission(user_id=CTO, view_id=undo.id, values=values)
+    await room.deliver(body, headers)
+    await room.settle()
+    await room.command(CTO, f'waive "{ITEM}" still covered by the DR drill')
+    await room.deliver(body, headers)
+    await room.settle()
+    assert room.item_option(f"~{ITEM}")
+    assert len(await room.events("item_unwaived")) == 2  # the command's and the form's, once
+    await room.chain_ok()
+
+
+async def test_a_replayed_waive_command_is_not_applied_again(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    body, headers = room.slack.slash_command(
+        user_id=CTO, channel_id=room.channel, text=f'waive "{ITEM}" DR drill'
+    )
+    await room.deliver(body, headers)
+    await room.command(CTO, f'waive undo "{ITEM}"')
+    sent = await room.deliver(body, headers)
+    await room.settle()
+    assert not room.item_option(ITEM)["text"]["text"].startswith("~")
+    assert len(await room.events("item_waived")) == 1
+    assert (
+        "recorded already" in sent.json["text"] and sent.json.get("response_type") != "in_channel"
+    )
