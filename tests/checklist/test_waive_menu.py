@@ -214,7 +214,9 @@ async def test_undo_by_command_reopens_the_item_and_is_refused_to_outsiders(
 
 async def test_a_closed_launch_has_no_menus(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
+    assert group_menu(room, ITEM)[1]["type"] == "overflow"  # there were menus to take away
     await room.close(ALICE)
+    assert room.thread()
     for message in room.thread():
         assert not any("accessory" in b for b in message.blocks or [] if b["type"] == "section")
 
