@@ -20,6 +20,7 @@ from bot.deps import Deps
 
 NOT_APPLICABLE = ("n/a", "na", "not-applicable")
 UNDO = "undo"
+REPLAYED = "This request was recorded already; nothing changed."
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
@@ -46,7 +47,10 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             at=deps.clock(),
             rules=rules,
             source=f"slash:{cmd.trigger_id}",
+            dedup_key=f"waive:slash:{cmd.trigger_id}" if cmd.trigger_id else None,
         )
+    if waived.replayed:
+        return CommandReply.of(notice(REPLAYED))
     label = WAIVE_KINDS[waived.kind]
     return CommandReply.of(
         notice(
@@ -73,7 +77,10 @@ async def _undo(cmd: LaunchCommand, deps: Deps, ref: str) -> CommandReply:
             at=deps.clock(),
             rules=rules,
             source=f"slash:{cmd.trigger_id}",
+            dedup_key=f"unwaive:slash:{cmd.trigger_id}" if cmd.trigger_id else None,
         )
+    if undone.replayed:
+        return CommandReply.of(notice(REPLAYED))
     return CommandReply.of(
         notice(
             f"“{escape(undone.text)}” is open again: {mention(actor.user_id)} undid its "

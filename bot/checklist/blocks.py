@@ -16,12 +16,12 @@ from bot.core.kit import (
     Block,
     MessageView,
     context_block,
+    fit_escaped,
     header_block,
     mention,
     mrkdwn_text,
     plain_text,
     slack_date,
-    truncate,
 )
 from bot.core.mrkdwn import escape as escape
 from bot.core.outbox import MessageRef
@@ -78,8 +78,9 @@ def _option_description(item: ItemState) -> dict[str, Any] | None:
     if item.waived is not None:
         who = item.waived_by_name or item.waived_by_id or "?"
         mark = WAIVE_MARKS.get(item.waived, "waived")
+        # Fitted once escaped: "&" takes five characters, and over 75 Slack refuses the message.
         return mrkdwn_text(
-            escape(truncate(f"⊘ {mark} by {who}: {item.waive_reason or ''}", OPTION_TEXT_MAX - 20))
+            fit_escaped(f"⊘ {mark} by {who}: {item.waive_reason or ''}", OPTION_TEXT_MAX)
         )
     if item.changed_by_id is None or item.changed_at is None:
         return None
@@ -89,16 +90,8 @@ def _option_description(item: ItemState) -> dict[str, Any] | None:
     for mark in marks:
         room = OPTION_TEXT_MAX - len(f"{mark}  · {when}")
         if room >= min(len(who), 8) or mark == marks[-1]:
-            return mrkdwn_text(f"{mark} {_fit(who, room)} · {when}")
+            return mrkdwn_text(f"{mark} {fit_escaped(who, room)} · {when}")
     return None
-
-
-def _fit(text: str, room: int) -> str:
-    """``text`` escaped, shortened with "…" until the escaped form fits in ``room`` characters."""
-    n = max(room, 1)
-    while n > 1 and len(escape(truncate(text, n))) > room:
-        n -= 1
-    return escape(truncate(text, n))
 
 
 def _option(item: ItemState) -> dict[str, Any]:
@@ -107,7 +100,8 @@ def _option(item: ItemState) -> dict[str, Any]:
         label = f"{label} ({duration_label(item.duration_minutes)})"
     text = plain_text(label, OPTION_TEXT_MAX)
     if item.waived is not None:  # struck through: mrkdwn, the item's own text escaped
-        text = {"type": "mrkdwn", "text": truncate(f"~{escape(label)}~", OPTION_TEXT_MAX)}
+        # Fitted escaped, inside the marks: a cut never splits "&amp;" or drops the closing "~".
+        text = {"type": "mrkdwn", "text": f"~{fit_escaped(label, OPTION_TEXT_MAX - 2)}~"}
     option: dict[str, Any] = {"text": text, "value": str(item.id)}
     description = _option_description(item)
     if description:

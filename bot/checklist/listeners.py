@@ -145,6 +145,11 @@ def _form_actor(body: dict[str, Any], deps: Deps) -> Actor:
     return Actor(actor.user_id, deps.identity.cached_name(actor.user_id) or actor.name)
 
 
+def _view_id(view: dict[str, Any]) -> str | None:
+    """The submitted view's id: one form, so a replay of its submission is recognised."""
+    return str(view["id"]) if view.get("id") else None
+
+
 async def on_waive_submit(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], deps: Deps
 ) -> None:
@@ -157,7 +162,7 @@ async def on_waive_submit(
     try:
         meta = WaiveFormMeta.decode(view.get("private_metadata"))
         waived = await waive_from_form(
-            deps, meta, _form_actor(body, deps), form, source=f"view:{view.get('id')}"
+            deps, meta, _form_actor(body, deps), form, view_id=_view_id(view)
         )
     except Refused as exc:
         await ack(response_action="errors", errors={LaunchBlock.WAIVE_ITEM: plain(exc.message)})
@@ -176,7 +181,7 @@ async def on_unwaive_submit(
     try:
         meta = WaiveFormMeta.decode(view.get("private_metadata"))
         undone = await unwaive_from_form(
-            deps, meta, _form_actor(body, deps), item_id, source=f"view:{view.get('id')}"
+            deps, meta, _form_actor(body, deps), item_id, view_id=_view_id(view)
         )
     except Refused as exc:
         await ack(response_action="errors", errors={LaunchBlock.WAIVE_ITEM: plain(exc.message)})

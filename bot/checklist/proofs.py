@@ -28,6 +28,7 @@ from bot.core.errors import NotAllowed
 from bot.core.events import Actor, EventKind, append_event
 from bot.core.launches import lock_launch
 from bot.core.models import Item, ItemGroup, Phase, Section
+from bot.core.mrkdwn import plain
 from bot.core.outbox import bump_messages
 
 # Outbox kinds of the bot's messages that record a proof (registered with a permalink in bot/app.py):
@@ -118,7 +119,8 @@ async def tick_proven_item(
                 proof=proof,
             )
         except NotAllowed as exc:
-            why = exc.message
+            # The rules' words are mrkdwn for a refusal; ``why`` is plain (escaped once, when shown).
+            why = plain(exc.message).rstrip(".")
         else:
             if item_id in result.changed:
                 return ProofTick(item=text, item_id=item_id, ticked=True)

@@ -119,8 +119,9 @@ def _apply_desired(
     at: datetime,
     proof: str | None = None,
 ) -> tuple[list[int], set[int], dict[int, Phase]]:
-    """Set the items that differ from ``desired``; refuse items of an unposted phase and, for a
-    person, items the bot ticks. Returns (changed item ids, sections shown, phases touched)."""
+    """Set the items that differ from ``desired``; refuse items of an unposted phase, unticking a
+    waived item (a tick of one changes nothing: it counts as done) and, for a person, items the bot
+    ticks. Returns (changed item ids, sections shown, phases touched)."""
     changed: list[int] = []
     sections: set[int] = set()
     phases: dict[int, Phase] = {}
@@ -134,6 +135,10 @@ def _apply_desired(
                 or f"“{escape(item.text)}” is ticked by the bot, not by hand."
             )
         sections.add(section_id)
+        if item.waived is not None:
+            if want:  # a stale view's tick: the waiver already counts it as done
+                continue
+            raise NotAllowed(_waived_explanation(item))
         if item.checked == want:
             continue
         item.checked = want
@@ -145,6 +150,17 @@ def _apply_desired(
         changed.append(item.id)
         phases[phase.id] = phase
     return changed, sections, phases
+
+
+def _waived_explanation(item: Item) -> str:
+    """What unticking a waived item answers: it counts as done until a waiver holder undoes it."""
+    what = "marked not applicable" if item.waived == "not_applicable" else "waived"
+    text = escape(item.text)
+    return (
+        f"“{text}” is {what}, so it counts as done; unticking it changes nothing. A sign-off role "
+        f"holder can open it again: *Undo a waiver…* in its group's ⋯ menu, or `/launch waive "
+        f'undo "{text}"`.'
+    )
 
 
 async def _record_change(

@@ -65,10 +65,11 @@ async def _bound(session: AsyncSession, meta: WaiveFormMeta, actor: Actor) -> No
 
 
 async def waive_from_form(
-    deps: Deps, meta: WaiveFormMeta, actor: Actor, form: WaiveForm, *, source: str
+    deps: Deps, meta: WaiveFormMeta, actor: Actor, form: WaiveForm, *, view_id: str | None
 ) -> Waived:
     """The submitted waiver, under the same rules as ``/launch waive``; a refusal is raised (and
-    recorded when the person may not waive)."""
+    recorded when the person may not waive). A replay of the same form's submission changes
+    nothing (``Waived.replayed``)."""
     async with deps.db.read_sessions() as session:
         await _bound(session, meta, actor)
     rules = await waiver_rules(deps, actor.user_id)
@@ -84,14 +85,16 @@ async def waive_from_form(
             actor=actor,
             at=deps.clock(),
             rules=rules,
-            source=source,
+            source=f"view:{view_id}",
+            group_id=meta.group_id,
+            dedup_key=f"waive-form:{view_id}" if view_id else None,
         )
 
 
 async def unwaive_from_form(
-    deps: Deps, meta: WaiveFormMeta, actor: Actor, item_id: int, *, source: str
+    deps: Deps, meta: WaiveFormMeta, actor: Actor, item_id: int, *, view_id: str | None
 ) -> Unwaived:
-    """The submitted undo, under the same rules as a waiver."""
+    """The submitted undo, under the same rules as a waiver; a replay of it changes nothing."""
     async with deps.db.read_sessions() as session:
         await _bound(session, meta, actor)
     rules = await waiver_rules(deps, actor.user_id)
@@ -103,5 +106,7 @@ async def unwaive_from_form(
             actor=actor,
             at=deps.clock(),
             rules=rules,
-            source=source,
+            source=f"view:{view_id}",
+            group_id=meta.group_id,
+            dedup_key=f"unwaive-form:{view_id}" if view_id else None,
         )

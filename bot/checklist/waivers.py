@@ -22,7 +22,7 @@ from bot.core.errors import BadInput, Conflict, NotAllowed, NotFound
 from bot.core.events import Actor, EventKind, append_event
 from bot.core.identity import holds
 from bot.core.launches import lock_launch
-from bot.core.models import Item, ItemGroup, Launch, Phase, Section
+from bot.core.models import Event, Item, ItemGroup, Launch, Phase, Section
 from bot.core.mrkdwn import escape
 from bot.core.outbox import bump_messages
 
@@ -37,6 +37,7 @@ class Waived:
     text: str
     kind: str
     phase_completed: bool
+    replayed: bool = False  # this request was applied before: nothing changed now
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Unwaived:
     item_id: int
     text: str
     kind: str  # the waiver that was undone
+    replayed: bool = False  # this request was applied before: nothing changed now
 
 
 @dataclass(frozen=True)
@@ -89,14 +91,21 @@ async def waive_item(
     at: datetime,
     rules: WaiverRules,
     source: str = "",
+    group_id: int | None = None,
+    dedup_key: str | None = None,
 ) -> Waived:
     """Waive one item of a posted phase of the still-active launch. Only a sign-off role holder may
     (anyone else: ``NotAllowed``, recorded); a reason is required; an item already ticked or waived
-    is left alone (``Conflict``). Completes the phase when this was its last open item."""
+    is left alone (``Conflict``). Completes the phase when this was its last open item.
+    ``group_id``: the item group a form was opened for; an item of another group is refused.
+    ``dedup_key`` names the request (a form, a slash command): a replay of it changes nothing."""
     launch = await _open_launch(session, launch_id)
     reason = waiver_reason(kind, reason)
+    replay = await _replayed(session, dedup_key)
+    if replay is not None:
+        return Waived(launch_id, item_id, replay["text"], replay["kind"], False, replayed=True)
     await _refuse_unless_role_holder(session, launch_id, item_id, actor, at, rules, source)
-    item, section_id, phase = await _changeable_item(session, launch_id, item_id)
+    item, section_id, phase = await _changeable_item(session, launch_id, item_id, group_id)
     if item.waived is not None:
         raise Conflict(f"“{escape(item.text)}” is already {WAIVE_KINDS[item.waived]}.")
     if item.checked:
@@ -112,6 +121,7 @@ async def waive_item(
         item_id=item.id,
         detail={"text": item.text, "kind": kind, "reason": reason},
         source=source,
+        dedup_key=dedup_key,
     )
     await session.flush()
     completed = await update_phase_completion(session, launch, phase, actor, at)
@@ -128,15 +138,20 @@ async def unwaive_item(
     at: datetime,
     rules: WaiverRules,
     source: str = "",
+    group_id: int | None = None,
+    dedup_key: str | None = None,
 ) -> Unwaived:
     """Undo an item's waiver: the item is open again (its phase reopened if it was complete). The
     same people as for a waiver may (anyone else: ``NotAllowed``, recorded); an item that is not
-    waived is left alone (``Conflict``)."""
+    waived is left alone (``Conflict``). ``group_id`` and ``dedup_key`` as for ``waive_item``."""
     launch = await _open_launch(session, launch_id)
+    replay = await _replayed(session, dedup_key)
+    if replay is not None:
+        return Unwaived(launch_id, item_id, replay["text"], replay["kind"], replayed=True)
     await _refuse_unless_role_holder(
         session, launch_id, item_id, actor, at, rules, source, undo=True
     )
-    item, section_id, phase = await _changeable_item(session, launch_id, item_id)
+    item, section_id, phase = await _changeable_item(session, launch_id, item_id, group_id)
     if item.waived is None:
         raise Conflict(f"“{escape(item.text)}” is not waived.")
     kind = item.waived
@@ -151,6 +166,7 @@ async def unwaive_item(
         item_id=item.id,
         detail={"text": item.text, "kind": kind},
         source=source,
+        dedup_key=dedup_key,
     )
     await session.flush()
     await update_phase_completion(session, launch, phase, actor, at)
@@ -168,6 +184,17 @@ def waiver_reason(kind: str, reason: str) -> str:
     if len(reason) > WAIVE_REASON_MAX:
         raise BadInput(f"Keep the reason under {WAIVE_REASON_MAX} characters.")
     return reason
+
+
+async def _replayed(session: AsyncSession, dedup_key: str | None) -> dict[str, str] | None:
+    """The detail (text, kind) of the waiver or undo ``dedup_key`` already recorded, else None."""
+    if dedup_key is None:
+        return None
+    row = (await session.execute(select(Event.detail).where(Event.dedup_key == dedup_key))).first()
+    if row is None:
+        return None
+    detail = row.detail or {}
+    return {"text": str(detail.get("text", "")), "kind": str(detail.get("kind", "waived"))}
 
 
 async def _open_launch(session: AsyncSession, launch_id: int) -> Launch:
@@ -217,9 +244,10 @@ async def _refuse_unless_role_holder(
 
 
 async def _changeable_item(
-    session: AsyncSession, launch_id: int, item_id: int
+    session: AsyncSession, launch_id: int, item_id: int, group_id: int | None = None
 ) -> tuple[Item, int, Phase]:
-    """(item, its section's id, its phase) for an item of a posted phase that people tick."""
+    """(item, its section's id, its phase) for an item of a posted phase that people tick (and of
+    ``group_id``, when given)."""
     row = (
         await session.execute(
             select(Item, Section.id, Phase)
@@ -232,6 +260,10 @@ async def _changeable_item(
     if row is None:
         raise NotFound("That checklist item is not part of this launch.")
     item, section_id, phase = row
+    if group_id is not None and item.group_id != group_id:
+        raise BadInput(
+            f"“{escape(item.text)}” is not in the group this form was opened for. Nothing changed."
+        )
     if phase.posted_at is None:
         raise NotAllowed(f"Phase *{escape(phase.title)}* has not started yet.")
     if item.managed_by is not None:

@@ -29,6 +29,15 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def fit_escaped(text: str, room: int) -> str:
+    """``text`` escaped, shortened with "…" until the escaped form fits in ``room`` characters (a
+    cut never splits ``&amp;``)."""
+    n = max(room, 1)
+    while n > 1 and len(escape(truncate(text, n))) > room:
+        n -= 1
+    return escape(truncate(text, n))
+
+
 def mention(user_id: str | None, fallback: str | None = None) -> str:
     """``<@U…>`` for a real user id (Slack renders the current display name), else escaped text."""
     if user_id and _USER_ID.match(user_id):

@@ -6,6 +6,7 @@ within Slack's limits with the menus."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,15 +16,16 @@ from bot.checklist.blocks import section_message
 from bot.checklist.layout import chunks_by_message
 from bot.checklist.lifecycle import start_launch
 from bot.checklist.rules import set_items_checked
+from bot.checklist.state import GroupState, ItemState, PhaseState, SectionState
 from bot.checklist.template import ChecklistTemplate
 from bot.checklist.waivers import WaiverRules, unwaive_item, waive_item
 from bot.core.config import AppConfig
 from bot.core.db import Database
 from bot.core.events import Actor
 from bot.core.ids import ActionId, CallbackId, LaunchBlock
-from bot.core.models import Event
+from bot.core.models import Event, Item
 from bot.core.outbox import MessageRef
-from bot.launch.state import load_state
+from bot.launch.state import LaunchState, load_state
 from bot.standin import validate_message_blocks
 from tests.warroom import WarRoom
 
@@ -212,7 +214,9 @@ async def test_undo_by_command_reopens_the_item_and_is_refused_to_outsiders(
 
 async def test_a_closed_launch_has_no_menus(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
+    assert group_menu(room, ITEM)[1]["type"] == "overflow"  # there were menus to take away
     await room.close(ALICE)
+    assert room.thread()
     for message in room.thread():
         assert not any("accessory" in b for b in message.blocks or [] if b["type"] == "section")
 
@@ -306,3 +310,223 @@ async def test_undoing_the_waiver_that_completed_a_phase_reopens_it(
         ).all()
     assert state.current.completed_at is None
     assert list(kinds[-2:]) == ["item_unwaived", "phase_reopened"]
+
+
+async def test_a_reason_full_of_ampersands_still_shows_the_waiver(room: WarRoom) -> None:
+    """Escaped, "&" takes five characters: the description must fit Slack's 75 after escaping, or
+    Slack refuses the whole message and the section's checklist stays as it was."""
+    await room.command(ALICE, "start Trading v2")
+    reason = "R&D & QA & P&L & FX & ops & risk & legal & compliance & audit"
+    await room.command(CTO, f'waive "{ITEM}" {reason}')
+    _, option = room.message_with_item(f"~{ITEM}")
+    description = option["description"]["text"]
+    assert description.startswith("⊘ waived by carol: R&amp;D &amp; QA") and description.endswith(
+        "…"
+    )
+    assert len(description) <= 75
+
+
+def test_a_waived_item_is_struck_through_whole_however_its_text_escapes() -> None:
+    text = "Reconcile P&L & risk & FX & rates & credit & ops & treasury feeds & more"
+    assert len(text) <= 75
+    waived = ItemState(
+        id=1,
+        text=text,
+        checked=False,
+        changed_by_id=None,
+        changed_by_name=None,
+        changed_at=None,
+        duration_minutes=None,
+        waived="waived",
+        waived_by_id=CTO,
+        waived_by_name="carol",
+        waive_reason="done",
+    )
+    group = GroupState(id=5, title="Feeds", stage=None, duration_minutes=None, items=(waived,))
+    section = SectionState(id=10, position=0, title="Data", groups=(group,))
+    phase = PhaseState(
+        id=1,
+        position=0,
+        title="Launch Day",
+        timing="T-0",
+        kind="checklist",
+        posted=True,
+        completed_at=None,
+        sections=(section,),
+    )
+    state = LaunchState(
+        id=7,
+        name="Trading v2",
+        channel_id="C0WARROOM1",
+        started_by_id=ALICE,
+        started_by_name="alice",
+        started_at=datetime(2026, 12, 1, 14, 0, tzinfo=UTC),
+        closed_at=None,
+        closed_by_id=None,
+        current_phase=0,
+        phases=(phase,),
+        messages=(),
+    )
+    view = section_message(state, MessageRef(0, "section", 10, 0, "C0WARROOM1", None, 1, 0))
+    [option] = [o for b in view.blocks for e in b.get("elements", []) for o in e.get("options", [])]
+    shown = option["text"]["text"]
+    assert shown.startswith("~Reconcile P&amp;L &amp; risk") and shown.endswith("…~"), shown
+    assert len(shown) <= 75 and "&amp;" in shown and not re.search(r"&(?!amp;|lt;|gt;)", shown)
+    assert validate_message_blocks(view.blocks) == []
+
+
+async def test_a_form_waives_only_an_item_of_the_group_it_was_opened_for(room: WarRoom) -> None:
+    """The chosen option comes back from the clicker's client: an item of another group (here
+    the Security section's) is refused in the form, like a value naming another launch."""
+    await room.command(ALICE, "start Trading v2")
+    view = await open_form(room, CTO, ITEM)
+    other = room.item_option("WAF rules configured")["value"]
+    await room.submit(CTO, view, waive_values(other, "waived", "not ours"))
+    assert view.open and "not in the group" in view.errors[LaunchBlock.WAIVE_ITEM]
+    assert await room.events("item_waived") == []
+    assert not room.item_option("WAF rules configured")["text"]["text"].startswith("~")
+    # The same for an undo: the form of Database's group does not undo a Security waiver.
+    await room.command(CTO, 'waive "WAF rules configured" handled by the CDN')
+    await room.command(CTO, f'waive "{ITEM}" covered by the DR drill')
+    undo = await open_form(room, CTO, ITEM, undo=True)
+    await room.submit(
+        CTO,
+        undo,
+        {
+            LaunchBlock.WAIVE_ITEM: {
+                ActionId.WAIVE_ITEM: {"type": "static_select", "selected_option": {"value": other}}
+            }
+        },
+    )
+    assert undo.open and "not in the group" in undo.errors[LaunchBlock.WAIVE_ITEM]
+    assert await room.events("item_unwaived") == []
+
+
+async def test_unticking_a_waived_item_says_how_to_undo_the_waiver(room: WarRoom) -> None:
+    """A waived item shows as done; unticking it changes nothing and, instead of silently flipping
+    back, tells the clicker how a waiver is undone."""
+    await room.command(ALICE, "start Trading v2")
+    await room.command(CTO, f'waive "{ITEM}" covered by the DR drill')
+    await room.click(ALICE, f"~{ITEM}")
+    await room.settle()
+    told = room.ephemerals_for(ALICE)[-1]
+    assert f"“{ITEM}” is waived" in told and f'/launch waive undo "{ITEM}"' in told, told
+    assert room.is_checked(f"~{ITEM}")
+    assert await room.events("item_unchecked") == [] and await room.events("item_unwaived") == []
+
+
+async def test_a_stale_tick_of_a_waived_item_leaves_it_waived_and_unticked(
+    db: Database, template: ChecklistTemplate, config: AppConfig
+) -> None:
+    """A tick from a message rendered before the waiver: the item already counts as done, so it
+    is neither ticked on top of its waiver nor logged as ticked."""
+    at = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    cto = Actor(CTO, "carol")
+    async with db.sessions.begin() as session:
+        launch = await start_launch(
+            session=session,
+            template=template,
+            name="Trading v2",
+            team_id="T1",
+            channel_id="C0WARROOM1",
+            actor=cto,
+            at=at,
+        )
+        launch_id = launch.id
+    async with db.read_sessions() as session:
+        state = await load_state(session=session, launch_id=launch_id)
+    item = next(i for s in state.current.sections for i in s.items if i.text == ITEM)
+    async with db.sessions.begin() as session:
+        await waive_item(
+            session=session,
+            launch_id=launch_id,
+            item_id=item.id,
+            kind="waived",
+            reason="DR drill",
+            actor=cto,
+            at=at,
+            rules=WaiverRules(config.roles, {}),
+        )
+    async with db.sessions.begin() as session:
+        result = await set_items_checked(
+            session=session,
+            launch_id=launch_id,
+            desired={item.id: True},
+            actor=Actor(ALICE, "alice"),
+            at=at,
+            source="stale view",
+            dedup_key="stale-tick",
+        )
+    assert result.changed == ()
+    async with db.read_sessions() as session:
+        row = await session.get(Item, item.id)
+        kinds = (await session.scalars(select(Event.kind).where(Event.item_id == item.id))).all()
+    assert row is not None and row.waived == "waived" and not row.checked
+    assert list(kinds) == ["item_waived"]
+
+
+async def test_the_undo_form_keeps_its_explanation_with_long_reasons(room: WarRoom) -> None:
+    """Five waivers with 500-character reasons do not fit one section of 3000 characters: each
+    reason is shortened in the list, so the explanation and every waiver are still there."""
+    await room.command(ALICE, "start Trading v2")
+    _, _, chunk = group_menu(room, ITEM)
+    for n, text in enumerate(chunk):
+        await room.command(CTO, f'waive "{text}" {n} ' + "R&D " * 124)
+    view = await open_form(room, CTO, ITEM, undo=True)
+    intro = view.view["blocks"][0]["text"]["text"]
+    assert "The item you choose is open again" in intro
+    assert all(f"~{text}~" in intro for text in chunk), intro
+    assert not re.search(r"&(?!amp;|lt;|gt;)", intro)
+
+
+async def test_a_replayed_form_submission_is_not_applied_again(room: WarRoom) -> None:
+    """The same view_submission delivered again (a replay, or a retry after a late answer) must not
+    waive again an item whose waiver was undone since, nor undo again a newer waiver."""
+    await room.command(ALICE, "start Trading v2")
+    view = await open_form(room, CTO, ITEM)
+    body, headers = room.slack.view_submission(
+        user_id=CTO, view_id=view.id, values=waive_values(option_value(view, ITEM), "waived", "DR")
+    )
+    await room.deliver(body, headers)
+    await room.settle()
+    await room.command(CTO, f'waive undo "{ITEM}"')
+    await room.deliver(body, headers)
+    await room.settle()
+    assert not room.item_option(ITEM)["text"]["text"].startswith("~")
+    assert len(await room.events("item_waived")) == 1
+    # And the undo form's submission, replayed after the item was waived anew.
+    await room.command(CTO, f'waive "{ITEM}" covered by the DR drill')
+    undo = await open_form(room, CTO, ITEM, undo=True)
+    values = {
+        LaunchBlock.WAIVE_ITEM: {
+            ActionId.WAIVE_ITEM: {
+                "type": "static_select",
+                "selected_option": {"value": option_value(undo, ITEM)},
+            }
+        }
+    }
+    body, headers = room.slack.view_submission(user_id=CTO, view_id=undo.id, values=values)
+    await room.deliver(body, headers)
+    await room.settle()
+    await room.command(CTO, f'waive "{ITEM}" still covered by the DR drill')
+    await room.deliver(body, headers)
+    await room.settle()
+    assert room.item_option(f"~{ITEM}")
+    assert len(await room.events("item_unwaived")) == 2  # the command's and the form's, once
+    await room.chain_ok()
+
+
+async def test_a_replayed_waive_command_is_not_applied_again(room: WarRoom) -> None:
+    await room.command(ALICE, "start Trading v2")
+    body, headers = room.slack.slash_command(
+        user_id=CTO, channel_id=room.channel, text=f'waive "{ITEM}" DR drill'
+    )
+    await room.deliver(body, headers)
+    await room.command(CTO, f'waive undo "{ITEM}"')
+    sent = await room.deliver(body, headers)
+    await room.settle()
+    assert not room.item_option(ITEM)["text"]["text"].startswith("~")
+    assert len(await room.events("item_waived")) == 1
+    assert (
+        "recorded already" in sent.json["text"] and sent.json.get("response_type") != "in_channel"
+    )

@@ -324,3 +324,24 @@ async def test_a_custom_templates_key_marker_is_what_the_proof_ticks_and_is_not_
     assert not room.is_checked("Kill switch tested")
     line = proof_line(room, "Breaker drill done")
     assert link_to(thread_message(room, "passed: HTTP 200")) in line
+
+
+async def test_a_proof_after_close_says_why_once_escaped(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    """The rules' refusal is mrkdwn already: the report escapes the reason once, not twice (a
+    name with "&" read "P&amp;L" in Slack), and the log keeps the words as typed."""
+    await room.command(ALICE, "start P&L Engine")
+    await room.close(ALICE)
+    await room.command(CTO, "killswitch test")
+    await room.settle()
+    report = thread_message(room, "passed: HTTP 200")
+    assert (
+        "Not ticked in the checklist: Launch P&amp;L Engine is closed; its checklist can no "
+        "longer change; the result is in the launch log." in report.text
+    ), report.text
+    (event,) = await room.events("killswitch_test_not_ticked")
+    assert event.detail["why"] == (
+        "Launch P&L Engine is closed; its checklist can no longer change"
+    )
+    assert not room.is_checked("Kill switch tested")
