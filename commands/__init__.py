@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.core.ids import SLASH_COMMAND
 from bot.core.mrkdwn import escape, unescape
-from bot.core.refusal import Refused
+from bot.core.refusal import Refused, warning
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
 from commands import (
@@ -238,17 +239,31 @@ async def handle_launch(
     if reply.launch_id is not None:
         deps.publisher.kick(reply.launch_id)
     if reply.follow_up is not None:
-        deps.tasks.spawn(_follow_up(reply, sub, respond, deps), name=f"follow-up-{cmd.name}")
+        deps.tasks.spawn(
+            _follow_up(reply, cmd.name, sub, respond, deps), name=f"follow-up-{cmd.name}"
+        )
 
 
 async def _follow_up(
-    reply: CommandReply, sub: Subcommand, respond: AsyncRespond, deps: Deps
+    reply: CommandReply, name: str, sub: Subcommand, respond: AsyncRespond, deps: Deps
 ) -> None:
     assert reply.follow_up is not None
     try:
         later = await reply.follow_up()
     except Refused as exc:
         later = _refusal(exc.text, sub)
+    except Exception:
+        # The answer already said the work is under way: a crash after it must not leave the
+        # person waiting for a result that will never come, nor let silence read as success.
+        incident = uuid.uuid4().hex[:8]
+        logger.exception("follow-up of /launch %s failed (incident %s)", name, incident)
+        later = CommandReply(
+            text=warning(
+                f"`{SLASH_COMMAND} {escape(name)}` did not finish: the bot hit an internal error "
+                f"(incident `{incident}`). What it did before is unknown: check the launch's "
+                "thread before you run it again."
+            )
+        )
     if later is None:
         return
     await respond(**later.slack_body(), replace_original=False)

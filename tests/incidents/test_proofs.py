@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+import commands.verify
 from bot.audit.record.build import build_record
 from bot.checklist.parser import parse_template
 from bot.checklist.rules import set_items_checked
@@ -345,3 +346,22 @@ async def test_a_proof_after_close_says_why_once_escaped(
         "Launch P&L Engine is closed; its checklist can no longer change"
     )
     assert not room.is_checked("Kill switch tested")
+
+
+async def test_a_follow_up_that_crashes_after_the_answer_says_so_privately(
+    room: WarRoom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`/launch verify` answers "the result goes in the thread" before it checks; if the check then
+    crashes, the person hears that it did not finish, instead of waiting for a result forever."""
+    await room.command(ALICE, "start Trading v2")
+
+    async def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(commands.verify, "verify_in_slack", crash)
+    sent = await room.command(ALICE, "verify")
+    assert "Verifying the audit trail" in sent.json["text"]
+    await room.settle()
+    told = room.ephemerals_for(ALICE)[-1]
+    assert "`/launch verify` did not finish" in told and "unknown" in told, told
+    assert await room.events("item_checked") == []
