@@ -63,7 +63,8 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
 
 async def _test(cmd: LaunchCommand, deps: Deps, actor: Actor, request_key: str) -> CommandReply:
     """A TEST page (severity info, its own dedup_key): recorded, then sent after the ack. Anyone who
-    may escalate may test; no escalation is opened and nobody is pinged in Slack."""
+    may escalate may test; no escalation is opened. A page PagerDuty accepted pings nobody in Slack;
+    a failed one names who to call (their pager may not reach them: they are the ones to tell)."""
     if len(cmd.args) > 1:
         extra = " ".join(cmd.args[1:])
         raise BadInput(
