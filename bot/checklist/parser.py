@@ -42,6 +42,8 @@ from bot.checklist.template import (
     TemplateSignOffRole,
 )
 
+GROUP_KEY_ERROR = "a {#key} marks an item the bot can prove, not a group: move it to that item"
+
 # ---------------------------------------------------------------------------------------------------
 # Parser: a line-by-line state machine. Each line kind has one small function; errors are collected
 # (not raised at the first one) so `launchbot checklist validate` can list them all.
@@ -163,6 +165,9 @@ class _Parser:
             self._add_item(n, text)
             return
         bold = BOLD.match(text)
+        if bold and bold.group(2).strip().startswith("{#"):
+            self.error(n, GROUP_KEY_ERROR)
+            return
         if bold and not bold.group(2).strip():
             self._start_group(n, bold.group(1).strip(), stage=None)
             return
@@ -185,6 +190,8 @@ class _Parser:
         title, minutes = split_duration(raw_title)
         if not title:
             self.error(n, 'a group needs a title, e.g. "- [ ] **Database**"')
+        elif KEY_MARKER.match(title):
+            self.error(n, GROUP_KEY_ERROR)
         elif len(title) > TITLE_MAX:
             self.error(
                 n, f"group title is {len(title)} characters; Slack shows at most {TITLE_MAX}"

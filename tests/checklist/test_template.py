@@ -257,6 +257,14 @@ def test_an_unknown_or_repeated_key_is_an_error_on_its_line() -> None:
     assert 'key "audit.verified" is already on the item of line 8' in message_at(text, 9)
 
 
+def test_a_key_on_a_group_heading_is_an_error_not_part_of_its_title() -> None:
+    text = (
+        MINIMAL + "- [ ] **Risk** {#killswitch.armed}\n  - [ ] A\n1. **Canary {#audit.verified}**\n"
+    )
+    assert "marks an item the bot can prove, not a group" in message_at(text, 7)
+    assert "marks an item the bot can prove, not a group" in message_at(text, 9)
+
+
 def test_role_id() -> None:
     assert role_id("Head of Trading") == "head_of_trading"
     assert role_id("CTO") == "cto"
