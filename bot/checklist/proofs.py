@@ -133,8 +133,12 @@ async def tick_proven_item(
                     already_by_name=item.changed_by_name,
                     already_at=item.changed_at,
                 )
-            # A replay of this proof after someone unticked the item: nothing changed now.
-            why = f"“{text}” was unticked after this was recorded"
+            if item is not None and item.waived is not None:
+                # Waived between the lookup above and the launch's lock: the waiver stands.
+                why = f"“{text}” is waived; left as it is"
+            else:
+                # A replay of this proof after someone unticked the item: nothing changed now.
+                why = f"“{text}” was unticked after this was recorded"
     await lock_launch(session, launch_id)
     await append_event(
         session=session,

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 import commands.verify
 from bot.audit.record.build import build_record
+from bot.checklist import proofs
 from bot.checklist.parser import parse_template
 from bot.checklist.rules import set_items_checked
 from bot.core.config import AppConfig
@@ -365,3 +366,32 @@ async def test_a_follow_up_that_crashes_after_the_answer_says_so_privately(
     told = room.ephemerals_for(ALICE)[-1]
     assert "`/launch verify` did not finish" in told and "unknown" in told, told
     assert await room.events("item_checked") == []
+
+
+async def test_a_proof_racing_a_waiver_says_the_item_is_waived(
+    room: WarRoom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The item is looked up before the launch is locked; a waiver landing in between wins, and the
+    proof says so (not "it was unticked", which nobody did)."""
+    await room.command(ALICE, "start Trading v2")
+    async with room.bot.deps.db.sessions.begin() as session:
+        item = await session.scalar(select(Item).where(Item.text == "Kill switch tested"))
+        assert item is not None
+        seen_before_the_waiver = (item.id, item.text, room.bot.deps.clock(), None)
+        item.waived, item.waive_reason = "waived", "tested by the exchange"
+
+    async def looked_up_before_the_waiver(*args: Any) -> Any:
+        return seen_before_the_waiver
+
+    monkeypatch.setattr(proofs, "_keyed_item", looked_up_before_the_waiver)
+    async with room.bot.deps.db.sessions.begin() as session:
+        tick = await proofs.tick_proven_item(
+            session=session,
+            launch_id=1,
+            proof=proofs.Proof.KILLSWITCH_TEST,
+            actor=SYSTEM,
+            at=room.bot.deps.clock(),
+            ref="race-1",
+        )
+    assert not tick.ticked
+    assert tick.why_not == "“Kill switch tested” is waived; left as it is", tick.why_not
