@@ -9,6 +9,7 @@ from bot.checklist.proofs import (
     Proof,
     attach_proof_message,
     tick_proven_item,
+    untick_disproven_item,
 )
 from bot.core.errors import BadInput, Conflict
 from bot.core.events import Actor
@@ -133,7 +134,8 @@ async def _arm(
     deps: Deps, launch: Launch, actor: Actor, arm: bool, source: str, membership: Membership
 ) -> CommandReply:
     """Arm or disarm, told in the channel (an outbox message, so it has a permalink). Arming ticks
-    "Kill switch armed" for whoever armed it, and the item links to that message."""
+    "Kill switch armed" for whoever armed it, and the item links to that message; disarming
+    unticks it in the disarmer's name."""
     at = deps.clock()
     async with deps.db.sessions.begin() as session:
         changed = await set_armed(
@@ -147,7 +149,16 @@ async def _arm(
             usergroup_members=membership.members,
         )
         if changed:
-            tick = None
+            tick, unticked = None, None
+            if not arm:
+                unticked = await untick_disproven_item(
+                    session=session,
+                    launch_id=launch.id,
+                    proof=Proof.KILLSWITCH_ARM,
+                    actor=actor,
+                    at=at,
+                    ref=source,
+                )
             if arm:
                 tick = await tick_proven_item(
                     session=session,
@@ -162,7 +173,7 @@ async def _arm(
                 launch_id=launch.id,
                 kind=PROOF_ANNOUNCEMENT,
                 channel_id=launch.channel_id,
-                view=killswitch_armed_notice(launch.name, arm, actor.user_id, at, tick),
+                view=killswitch_armed_notice(launch.name, arm, actor.user_id, at, tick, unticked),
             )
             if tick is not None and tick.ticked and tick.item_id is not None:
                 await attach_proof_message(

@@ -151,6 +151,38 @@ async def tick_proven_item(
     return ProofTick(item=text, why_not=why)
 
 
+async def untick_disproven_item(
+    *, session: AsyncSession, launch_id: int, proof: Proof, actor: Actor, at: datetime, ref: str
+) -> str | None:
+    """The bot undid what ``proof`` proved (the kill switch disarmed): untick its item in ``actor``'s
+    name, so the checklist never shows "armed" for a switch that is not. The item's text when this
+    unticked it; None when it was not ticked (or the launch is closed: the record stays as it was)."""
+    key = PROVES[proof]
+    rows = (
+        await session.execute(
+            select(Item.id, Item.text)
+            .where(Item.launch_id == launch_id, Item.key == key, Item.checked.is_(True))
+            .order_by(Item.id)
+        )
+    ).all()
+    if not rows:
+        return None
+    try:
+        result = await set_items_checked(
+            session=session,
+            launch_id=launch_id,
+            desired={int(row.id): False for row in rows},
+            actor=actor,
+            at=at,
+            source=f"{proof}_undone:{ref}",
+            dedup_key=f"disproof:{proof}:{ref}",
+        )
+    except NotAllowed:
+        return None
+    unticked = [str(row.text) for row in rows if int(row.id) in result.changed]
+    return unticked[0] if unticked else None
+
+
 async def _keyed_item(
     session: AsyncSession, launch_id: int, key: str
 ) -> tuple[int, str, datetime | None, str | None] | None:

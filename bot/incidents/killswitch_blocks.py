@@ -289,13 +289,20 @@ def killswitch_status(
 
 
 def killswitch_armed_notice(
-    launch_name: str, armed: bool, user_id: str, at: datetime, tick: ProofTick | None = None
+    launch_name: str,
+    armed: bool,
+    user_id: str,
+    at: datetime,
+    tick: ProofTick | None = None,
+    unticked: str | None = None,
 ) -> MessageView:
-    """The channel is told who armed or disarmed it; arming says what it did to the checklist."""
+    """The channel is told who armed or disarmed it, and what that did to the checklist."""
     state = "🔴 *armed*" if armed else "⚪ *disarmed*"
     text = (
         f"Kill switch for *{escape(launch_name)}* {state} by {mention(user_id)} · {slack_date(at)}"
     )
     if armed:
         text += tick_note(tick)
+    elif unticked is not None:
+        text += f" Unticked “{escape(unticked)}”: the switch is no longer armed."
     return MessageView(text=text, blocks=[section_block(text)])

@@ -127,10 +127,19 @@ async def test_arming_ticks_kill_switch_armed_for_the_armer_with_a_link_to_the_a
     assert room.item_option("Kill switch armed")["description"]["text"].startswith("✓ carol")
     line = proof_line(room, "Kill switch armed")
     assert link_to(announcement[-1]) in line and "|kill switch armed>" in line, line
-    # Disarming is told too, and leaves the checklist alone.
+    # Disarming is told too, and the checklist no longer says "armed" for a switch that is not.
     await room.command(CTO, "killswitch disarm")
-    channel_has(room, "Kill switch for *Trading v2*", "*disarmed* by <@U0CTO00001>")
-    assert room.is_checked("Kill switch armed")
+    channel_has(
+        room,
+        "Kill switch for *Trading v2*",
+        "*disarmed* by <@U0CTO00001>",
+        "Unticked “Kill switch armed”: the switch is no longer armed.",
+    )
+    assert not room.is_checked("Kill switch armed")
+    with pytest.raises(AssertionError, match="no proof shown"):
+        proof_line(room, "Kill switch armed")
+    unticks = await room.events("item_unchecked")
+    assert [e.actor_id for e in unticks] == [CTO]
     await room.chain_ok()
 
 
