@@ -7,7 +7,7 @@ Each item group's "⋯" menu on the checklist opens the same two actions as form
 
 from __future__ import annotations
 
-from bot.checklist.waive_flows import waiver_rules
+from bot.checklist.waive_flows import name_waiver_later, waiver_rules
 from bot.checklist.waivers import WAIVE_KINDS, find_item, unwaive_item, waive_item
 from bot.core.errors import BadInput, NotFound
 from bot.core.events import Actor
@@ -34,7 +34,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         raise BadInput("Name the item (in quotes when it has spaces) and give a reason.")
     ref, reason = args[0], " ".join(args[1:])
     launch_id, item_id = await _find(cmd, deps, ref)
-    actor = Actor(cmd.user_id, cmd.user_name)
+    actor = Actor(cmd.user_id, deps.identity.cached_name(cmd.user_id) or cmd.user_name)
     rules = await waiver_rules(deps, actor.user_id)
     async with unit_of_work(deps.db.sessions) as session:
         waived = await waive_item(
@@ -52,7 +52,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     if waived.replayed:
         return CommandReply.of(notice(REPLAYED))
     label = WAIVE_KINDS[waived.kind]
-    return CommandReply.of(
+    reply = CommandReply.of(
         notice(
             f"~{escape(waived.text)}~ marked *{label}* by {mention(actor.user_id)}: "
             f"{escape(' '.join(reason.split()))}"
@@ -60,6 +60,12 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         response_type="in_channel",
         launch_id=launch_id,
     )
+
+    async def after_the_ack() -> CommandReply | None:
+        name_waiver_later(deps, waived, actor)
+        return None
+
+    return reply.model_copy(update={"follow_up": after_the_ack})
 
 
 async def _undo(cmd: LaunchCommand, deps: Deps, ref: str) -> CommandReply:

@@ -199,18 +199,19 @@ class ClickApplier:
             if outcome.refusal and url:
                 self._tasks.spawn(_tell(url, outcome.refusal), name="click-refusal")
         for user_id, launch_ids in unnamed.items():
-            self._tasks.spawn(self._name_later(user_id, launch_ids), name="tick-display-name")
+            self._tasks.spawn(self.name_later(user_id, launch_ids), name="tick-display-name")
         return len(pending)
 
-    async def _name_later(self, user_id: str, launch_ids: set[int]) -> None:
-        """A clicker Slack did not name in time: ask again (a cached answer is free) and, once it
-        answers, show their ticks under the display name instead of the handle."""
+    async def name_later(self, user_id: str, launch_ids: set[int]) -> None:
+        """A clicker (or a waiver's author) Slack did not name in time: ask again (a cached answer
+        is free) and, once it answers, show their ticks and waivers under the display name instead
+        of the handle."""
         if self.names is None:
             return
         try:
             name = await self.names(user_id)
         except Exception:  # a failed lookup keeps the handle, as before
-            logger.warning("users.info for %s failed; the ticks keep the handle", user_id)
+            logger.warning("users.info for %s failed; the checklist keeps the handle", user_id)
             return
         if not name:
             return

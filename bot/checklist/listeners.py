@@ -23,7 +23,13 @@ from bot.checklist.waive_blocks import (
     read_unwaive_form,
     read_waive_form,
 )
-from bot.checklist.waive_flows import open_view, unwaive_from_form, waive_from_form, waiver_form
+from bot.checklist.waive_flows import (
+    name_waiver_later,
+    open_view,
+    unwaive_from_form,
+    waive_from_form,
+    waiver_form,
+)
 from bot.core.errors import BadInput
 from bot.core.events import Actor
 from bot.core.ids import ActionId, CallbackId, LaunchBlock
@@ -161,14 +167,14 @@ async def on_waive_submit(
         return
     try:
         meta = WaiveFormMeta.decode(view.get("private_metadata"))
-        waived = await waive_from_form(
-            deps, meta, _form_actor(body, deps), form, view_id=_view_id(view)
-        )
+        actor = _form_actor(body, deps)
+        waived = await waive_from_form(deps, meta, actor, form, view_id=_view_id(view))
     except Refused as exc:
         await ack(response_action="errors", errors={LaunchBlock.WAIVE_ITEM: plain(exc.message)})
         return
     await ack()
     deps.publisher.kick(waived.launch_id)
+    name_waiver_later(deps, waived, actor)
 
 
 async def on_unwaive_submit(

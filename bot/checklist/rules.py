@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.errors import NotAllowed, NotFound
@@ -245,10 +245,11 @@ async def section_of_message(*, session: AsyncSession, channel_id: str, ts: str)
 async def set_item_names(
     *, session: AsyncSession, launch_id: int, user_id: str, name: str, at: datetime
 ) -> bool:
-    """Show ``user_id``'s ticks under their Slack display name, resolved after the ticks were
-    applied (users.info was slow or failed then, so the handle was stored). Recorded like a
-    sign-off's (``display_name_resolved`` with ``items``), so the audit replays it. Returns whether
-    anything changed; the messages of the sections concerned re-render if so."""
+    """Show ``user_id``'s ticks and waivers under their Slack display name, resolved after they
+    were applied (users.info was slow or failed then, or had not been asked yet, so the handle was
+    stored). Recorded like a sign-off's (``display_name_resolved`` with ``items``, and ``waivers``
+    since waivers are renamed too), so the audit replays it. Returns whether anything changed; the
+    messages of the sections concerned re-render if so."""
     name = name.strip()[:200]
     if not name:
         return False
@@ -259,22 +260,27 @@ async def set_item_names(
             .join(ItemGroup, ItemGroup.id == Item.group_id)
             .where(
                 Item.launch_id == launch_id,
-                Item.changed_by_id == user_id,
-                Item.changed_by_name != name,
+                or_(
+                    and_(Item.changed_by_id == user_id, Item.changed_by_name != name),
+                    and_(Item.waived_by_id == user_id, Item.waived_by_name != name),
+                ),
             )
         )
     ).all()
     if not rows:
         return False
     for item, _ in rows:
-        item.changed_by_name = name
+        if item.changed_by_id == user_id:
+            item.changed_by_name = name
+        if item.waived_by_id == user_id:
+            item.waived_by_name = name
     await append_event(
         session=session,
         launch_id=launch_id,
         actor=SYSTEM,
         kind=EventKind.DISPLAY_NAME_RESOLVED,
         at=at,
-        detail={"user_id": user_id, "name": name, "items": True},
+        detail={"user_id": user_id, "name": name, "items": True, "waivers": True},
     )
     await bump_messages(session, launch_id, {section_id for _, section_id in rows})
     return True

@@ -91,6 +91,17 @@ async def waive_from_form(
         )
 
 
+def name_waiver_later(deps: Deps, waived: Waived, actor: Actor) -> None:
+    """Post-ack work of a waiver: stored under the handle (Slack's display name was not cached
+    yet), it shows the display name once users.info answers, as a tick does
+    (``ClickApplier.name_later``)."""
+    if waived.replayed or deps.identity.cached_name(actor.user_id) == actor.name:
+        return
+    deps.tasks.spawn(
+        deps.clicks.name_later(actor.user_id, {waived.launch_id}), name="waiver-display-name"
+    )
+
+
 async def unwaive_from_form(
     deps: Deps, meta: WaiveFormMeta, actor: Actor, item_id: int, *, view_id: str | None
 ) -> Unwaived:

@@ -147,6 +147,27 @@ async def test_verify_catches_a_sign_off_row_that_no_longer_matches_its_event(
     assert "the chain is intact but" in capsys.readouterr().out
 
 
+async def test_verify_replays_a_waiver_named_after_the_ack_and_catches_its_name_edited(
+    room: WarRoom,
+) -> None:
+    """A waiver stored under the handle and shown under the display name once Slack answered
+    verifies; putting the handle back behind the bot's back does not."""
+    carol = "U0CTO00001"  # a sign-off role holder in the test config
+    room.slack.add_user(carol, "carol", "Carol CTO", display_name="Carol C")
+    await room.command(ALICE, "start Trading v2")
+    await room.command(carol, 'waive "Failover tested" covered by the DR drill')
+    assert (await verify(room)).ok
+    await behind_the_bots_back(
+        room, "UPDATE item SET waived_by_name = 'carol' WHERE waived IS NOT NULL"
+    )
+    report = await verify(room)
+    assert report.first_bad is None and not report.ok
+    found = {(m.table, m.field, m.expected, m.found) for m in report.mismatches}
+    assert [f for f in found if f[1] == "waived_by_name"] == [
+        ("item", "waived_by_name", "Carol C", "carol")
+    ]
+
+
 async def test_export_json_matches_what_was_clicked(room: WarRoom, cli, tmp_path: Path) -> None:
     await a_launch_with_history(room)
     out = tmp_path / "record.json"

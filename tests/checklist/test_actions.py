@@ -165,7 +165,7 @@ async def test_a_tick_shows_the_display_name_once_users_info_answers(room: WarRo
             await session.scalars(select(Event).where(Event.kind == "display_name_resolved"))
         ).all()
     assert item is not None and item.changed_by_name == "Bob B"
-    assert resolved.detail == {"user_id": BOB, "name": "Bob B", "items": True}
+    assert resolved.detail == {"user_id": BOB, "name": "Bob B", "items": True, "waivers": True}
     [checked] = await room.events("item_checked")
     assert checked.actor_name == "bob"  # the log keeps what was known when the tick was applied
     await room.chain_ok()  # and the audit replays the name resolved after it

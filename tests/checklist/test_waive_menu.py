@@ -530,3 +530,56 @@ async def test_a_replayed_waive_command_is_not_applied_again(room: WarRoom) -> N
     assert (
         "recorded already" in sent.json["text"] and sent.json.get("response_type") != "in_channel"
     )
+
+
+async def waiver_row(room: WarRoom, text: str) -> Item:
+    async with room.bot.deps.db.read_sessions() as session:
+        item = await session.scalar(select(Item).where(Item.text == text))
+    assert item is not None
+    return item
+
+
+async def test_a_form_waiver_shows_the_display_name_once_users_info_answers(
+    room: WarRoom,
+) -> None:
+    """The form stores the handle when Slack's name for the waiver's author is not cached yet; the
+    waiver then shows the display name, like a tick, and the audit replays the change."""
+    room.slack.add_user(CTO, "carol", "Carol CTO", display_name="Carol C")
+    await room.command(ALICE, "start Trading v2")
+    view = await open_form(room, CTO, ITEM)
+    await room.submit(CTO, view, waive_values(option_value(view, ITEM), "waived", "DR drill"))
+    await room.settle()
+    assert "by Carol C: DR drill" in room.item_option(f"~{ITEM}")["description"]["text"]
+    assert (await waiver_row(room, ITEM)).waived_by_name == "Carol C"
+    [waived] = await room.events("item_waived")
+    assert waived.actor_name == "carol"  # the log keeps what was known when it was waived
+    [resolved] = await room.events("display_name_resolved")
+    assert resolved.detail == {"user_id": CTO, "name": "Carol C", "items": True, "waivers": True}
+    await room.chain_ok()
+    # The name is cached now: the next waiver is stored under it, with nothing left to resolve.
+    other = "Read replicas configured"
+    await room.command(CTO, f'waive "{other}" replicas come with the managed database')
+    assert (await waiver_row(room, other)).waived_by_name == "Carol C"
+    assert len(await room.events("display_name_resolved")) == 1
+    await room.chain_ok()
+
+
+async def test_a_command_waiver_shows_the_display_name_once_users_info_answers(
+    room: WarRoom,
+) -> None:
+    """`/launch waive` too: the answer names the author, the checklist shows the display name once
+    Slack has answered (after the ack), and the tick and waiver of the same person agree."""
+    room.slack.add_user(CTO, "carol", "Carol CTO", display_name="Carol C")
+    await room.command(ALICE, "start Trading v2")
+    await room.command(CTO, f'waive n/a "{ITEM}" single-region launch')
+    await room.settle()
+    description = room.item_option(f"~{ITEM}")["description"]["text"]
+    assert "N/A by Carol C: single-region launch" in description
+    [waived] = await room.events("item_waived")
+    assert waived.actor_name == "carol"
+    await room.click(CTO, "Read replicas configured")
+    assert room.item_option("Read replicas configured")["description"]["text"].startswith(
+        "✓ Carol C · "
+    )
+    assert len(await room.events("display_name_resolved")) == 1
+    await room.chain_ok()

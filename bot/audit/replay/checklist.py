@@ -53,10 +53,13 @@ def replay_checklist(r: Replay, e: Event, d: Mapping[str, Any]) -> bool:
     elif kind == EventKind.ITEM_UNWAIVED and e.item_id is not None:
         _item_unwaived(r, e, e.item_id)
     elif kind == EventKind.DISPLAY_NAME_RESOLVED and d.get("items"):
-        # The ticks of a person named after they were applied (bot/checklist/rules.py).
+        # The ticks (and, since ``waivers`` was logged, the waivers) of a person named after they
+        # were applied (bot/checklist/rules.py).
         for item in r.items.values():
             if item.fields.get("changed_by_id") == d.get("user_id"):
                 item.fields["changed_by_name"] = d.get("name")
+            if d.get("waivers") and item.fields.get("waived_by_id") == d.get("user_id"):
+                item.fields["waived_by_name"] = d.get("name")
     else:
         return False
     return True
