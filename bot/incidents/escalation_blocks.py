@@ -36,6 +36,18 @@ def _tries(n: int) -> str:
     return f"{n} {'try' if n == 1 else 'tries'}"
 
 
+def _maybe_paged(answer: PageTestReply, key: str) -> str:
+    """A refused test page some try of which went unanswered: that try may have paged anyway."""
+    if not answer.may_have_paged:
+        return ""
+    n = answer.unanswered_tries
+    return (
+        f"{'One try' if n == 1 else f'{n} tries'} got no answer, so PagerDuty may have paged "
+        f"anyway: look for a TEST incident with dedup key {key} in PagerDuty and resolve it if it "
+        "is there. "
+    )
+
+
 def level_targets(level: Mapping[str, Any]) -> str:
     names = [mention(u) for u in level.get("users") or []]
     names += [group_mention(g) for g in level.get("usergroups") or []]
@@ -286,8 +298,10 @@ def escalation_test_report(
     else:
         text = (
             f"🧪❌ Escalation test by {who} FAILED: PagerDuty *did not accept* the TEST page — "
-            f"{escape(answer.error or 'refused')} ({_tries(answer.tries)}). Escalations may not "
-            "reach the on-call: check `[pagerduty]` and run `/launch escalate test` again. "
+            f"{escape(answer.error or 'refused')} ({_tries(answer.tries)}). "
+            + _maybe_paged(answer, key)
+            + "Escalations may not reach the on-call: check `[pagerduty]` and run "
+            "`/launch escalate test` again. "
             f"Nothing was ticked.\n*Who to call meanwhile:*\n{call_list(people)}"
         )
     return MessageView(text=text, blocks=[section_block(text)])

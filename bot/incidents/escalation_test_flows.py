@@ -4,6 +4,8 @@ and the result reported in the launch thread (the message the ticked item links 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.checklist.proofs import (
     PROOF_NOTICE,
     Proof,
@@ -13,7 +15,7 @@ from bot.checklist.proofs import (
 )
 from bot.contacts.rules import people_to_call
 from bot.core.events import Actor
-from bot.core.http import DeliveryFailed
+from bot.core.http import Attempt, DeliveryFailed
 from bot.core.launches import lock_launch
 from bot.core.outbox import queue_message
 from bot.deps import Deps
@@ -41,11 +43,24 @@ async def send_test_page(
         delivery = await client.send(event)
     except DeliveryFailed as failed:
         return judge_test_page(
-            http_status=failed.status, body=None, tries=len(failed.attempts), error=failed.message
+            http_status=failed.status,
+            body=None,
+            tries=len(failed.attempts),
+            error=failed.message,
+            unanswered_tries=_unanswered(failed.attempts),
         )
     return judge_test_page(
-        http_status=delivery.status, body=delivery.body, tries=len(delivery.attempts), error=None
+        http_status=delivery.status,
+        body=delivery.body,
+        tries=len(delivery.attempts),
+        error=None,
+        unanswered_tries=_unanswered(delivery.attempts),
     )
+
+
+def _unanswered(attempts: Sequence[Attempt]) -> int:
+    """Tries that got no HTTP answer: PagerDuty may have taken (and paged for) any of them."""
+    return sum(1 for a in attempts if a.status is None)
 
 
 async def run_escalation_test(

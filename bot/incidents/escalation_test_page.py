@@ -19,20 +19,28 @@ from bot.core.launches import lock_launch
 @dataclass(frozen=True)
 class PageTestReply:
     """What PagerDuty made of the test page. ``accepted`` only for its "202 Accepted" with status
-    "success"; ``answered`` False when no answer came at all (then it may or may not have paged)."""
+    "success"; ``answered`` False when the last try got no answer; ``unanswered_tries``: the tries
+    that got none (each may or may not have paged, whatever a later try was told)."""
 
     accepted: bool
     answered: bool
     http_status: int | None
     tries: int
     error: str | None
+    unanswered_tries: int = 0
+
+    @property
+    def may_have_paged(self) -> bool:
+        """Not accepted, yet PagerDuty may have paged: some try went unanswered."""
+        return not self.accepted and (not self.answered or self.unanswered_tries > 0)
 
 
 def judge_test_page(
-    *, http_status: int | None, body: Any, tries: int, error: str | None
+    *, http_status: int | None, body: Any, tries: int, error: str | None, unanswered_tries: int = 0
 ) -> PageTestReply:
     """Accepted means what PagerDuty says when it took an event: 202 and ``"status": "success"``.
-    Anything else (a refusal, an error, another 2xx, no answer) is not."""
+    Anything else (a refusal, an error, another 2xx, no answer) is not. ``unanswered_tries``: how
+    many of the ``tries`` got no answer at all."""
     status = body.get("status") if isinstance(body, dict) else None
     accepted = error is None and http_status == 202 and status == "success"
     if not accepted and error is None:
@@ -43,6 +51,7 @@ def judge_test_page(
         http_status=http_status,
         tries=tries,
         error=None if accepted else error,
+        unanswered_tries=unanswered_tries,
     )
 
 
@@ -101,5 +110,6 @@ async def record_escalation_test(
             "tries": answer.tries,
             "error": answer.error,
             "answered": answer.answered,
+            "unanswered_tries": answer.unanswered_tries,
         },
     )

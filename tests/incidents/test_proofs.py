@@ -287,6 +287,47 @@ async def test_a_refused_failed_or_unanswered_test_page_ticks_nothing_and_says_s
     assert await rows(room, Escalation) == []
 
 
+@pytest.mark.parametrize(
+    ("script", "said"),
+    [
+        (["hang", 400], "(2 tries). One try got no answer, so PagerDuty may have paged"),
+        (["hang", "hang", 500], "(3 tries). 2 tries got no answer, so PagerDuty may have paged"),
+    ],
+)
+async def test_a_refused_test_page_after_an_unanswered_try_says_it_may_have_paged(
+    room: WarRoom, pagerduty: FakePagerDuty, script: list[Any], said: str
+) -> None:
+    """An unanswered try may have reached PagerDuty (and paged) even though a later try was
+    refused: the report says so and names the incident to resolve, and still ticks nothing."""
+    pagerduty.script = list(script)
+    pagerduty.hang_seconds = 1.0  # longer than the configured 0.5 s timeout
+    await room.command(ALICE, "start Trading v2")
+    await post_next_phase(room)
+    await room.command(ALICE, "escalate test")
+    await room.settle()
+    (key,) = {r["dedup_key"] for r in pagerduty.requests}
+    report = thread_message(room, "Escalation test by")
+    shown = report.blocks[0]["text"]["text"]
+    assert "*did not accept* the TEST page" in shown and said in shown, shown
+    assert f"look for a TEST incident with dedup key `{key}` in PagerDuty and resolve it" in shown
+    assert "Nothing was ticked" in shown and not room.is_checked("Escalation working")
+    [failed] = await room.events("escalation_test_failed")
+    assert failed.detail["unanswered_tries"] == script.count("hang")
+
+
+async def test_a_refused_test_page_with_every_try_answered_does_not_say_it_may_have_paged(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    pagerduty.script = [500, 400]
+    await room.command(ALICE, "start Trading v2")
+    await post_next_phase(room)
+    await room.command(ALICE, "escalate test")
+    await room.settle()
+    shown = thread_message(room, "Escalation test by").blocks[0]["text"]["text"]
+    assert "*did not accept* the TEST page — HTTP 400" in shown and "may have paged" not in shown
+    assert pagerduty.incidents == {}
+
+
 async def test_escalate_test_with_more_words_is_refused_with_the_usage_and_sends_nothing(
     room: WarRoom, pagerduty: FakePagerDuty
 ) -> None:
