@@ -132,22 +132,7 @@ async def request_change(
     """Store a stage change before anything is sent (caller locked the launch and checked the gate)."""
     if view.in_flight is not None:
         raise Conflict("A traffic change is still in flight; wait for its answer.")
-    row = TrafficRequest(
-        launch_id=view.launch_id,
-        request_id=str(uuid.uuid4()),
-        action=target.action,
-        from_step=view.step,
-        to_step=target.to_step,
-        weight=target.weight,
-        previous_weight=view.weight,
-        reason=reason,
-        forced=bool(forced_past),
-        requested_by_id=actor.user_id,
-        requested_by_name=actor.name,
-        created_at=at,
-        status="pending",
-        tries=0,
-    )
+    row = _pending_request(view, target, actor, at, reason, forced=bool(forced_past))
     session.add(row)
     await session.flush()
     if forced_past:
@@ -166,19 +151,52 @@ async def request_change(
         actor=actor,
         kind=EventKind.TRAFFIC_REQUESTED,
         at=at,
-        detail={
-            "request_id": row.request_id,
-            "action": target.action,
-            "from_step": view.step,
-            "to_step": target.to_step,
-            "weight": target.weight,
-            "previous_weight": view.weight,
-            "reason": reason,
-            "forced": bool(forced_past),
-        },
+        detail=_requested_detail(row),
         source=source,
     )
     return row
+
+
+def _pending_request(
+    view: GoLiveView,
+    target: Target,
+    actor: Actor,
+    at: datetime,
+    reason: str | None,
+    *,
+    forced: bool,
+) -> TrafficRequest:
+    """The stage change as stored before anything is sent: ``pending``, never tried."""
+    return TrafficRequest(
+        launch_id=view.launch_id,
+        request_id=str(uuid.uuid4()),
+        action=target.action,
+        from_step=view.step,
+        to_step=target.to_step,
+        weight=target.weight,
+        previous_weight=view.weight,
+        reason=reason,
+        forced=forced,
+        requested_by_id=actor.user_id,
+        requested_by_name=actor.name,
+        created_at=at,
+        status="pending",
+        tries=0,
+    )
+
+
+def _requested_detail(row: TrafficRequest) -> dict[str, object]:
+    """What ``traffic_requested`` records of a stored stage change."""
+    return {
+        "request_id": row.request_id,
+        "action": row.action,
+        "from_step": row.from_step,
+        "to_step": row.to_step,
+        "weight": row.weight,
+        "previous_weight": row.previous_weight,
+        "reason": row.reason,
+        "forced": row.forced,
+    }
 
 
 async def record_refusal(
