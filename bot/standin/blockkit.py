@@ -64,6 +64,28 @@ def _option(obj: Any, where: str, errors: list[str], *, plain_only: bool = False
         _text(obj["description"], f"{where}.description", 75, errors)
 
 
+CHOICE_ELEMENTS = (
+    "checkboxes",
+    "radio_buttons",
+    "overflow",
+    "static_select",
+    "multi_static_select",
+)
+# Elements the bot does not build: known to Slack, not checked further here.
+UNCHECKED_ELEMENTS = (
+    "image",
+    "datepicker",
+    "timepicker",
+    "users_select",
+    "conversations_select",
+    "channels_select",
+    "multi_users_select",
+    "number_input",
+    "email_text_input",
+    "url_text_input",
+)
+
+
 def _element(el: Any, where: str, errors: list[str]) -> None:
     if not isinstance(el, dict):
         errors.append(f"{where}: element must be an object")
@@ -75,61 +97,48 @@ def _element(el: Any, where: str, errors: list[str]) -> None:
     if "confirm" in el:
         _confirm(el["confirm"], f"{where}.confirm", errors)
     if kind == "button":
-        _text(el.get("text"), f"{where}.text", 75, errors, plain_only=True)
-        if "value" in el and (not isinstance(el["value"], str) or len(el["value"]) > 2000):
-            errors.append(f"{where}.value: at most 2000 characters")
-        if "url" in el and len(str(el["url"])) > 3000:
-            errors.append(f"{where}.url: at most 3000 characters")
-        if "style" in el and el["style"] not in ("primary", "danger"):
-            errors.append(f"{where}.style: must be primary or danger")
-    elif kind in (
-        "checkboxes",
-        "radio_buttons",
-        "overflow",
-        "static_select",
-        "multi_static_select",
-    ):
-        options = el.get("options")
-        limit = {"overflow": 5, "static_select": 100, "multi_static_select": 100}.get(kind, 10)
-        if not isinstance(options, list) or not options:
-            errors.append(f"{where}.options: required")
-            return
-        if len(options) > limit:
-            errors.append(f"{where}.options: {len(options)} options, more than {limit}")
-        if kind == "overflow" and len(options) < 2:  # older docs and clients want two at least
-            errors.append(f"{where}.options: an overflow needs at least 2 options")
-        # Menus show plain text only; checkboxes and radio buttons take mrkdwn too.
-        plain_only = kind in ("overflow", "static_select", "multi_static_select")
-        for i, option in enumerate(options):
-            _option(option, f"{where}.options[{i}]", errors, plain_only=plain_only)
-        initial = el.get(
-            "initial_options", [el["initial_option"]] if "initial_option" in el else []
-        )
-        if "initial_options" in el and not initial:
-            errors.append(f"{where}.initial_options: must not be empty")
-        for i, chosen in enumerate(initial):
-            if chosen not in options:
-                errors.append(f"{where}.initial_options[{i}]: does not match any option exactly")
+        _button(el, where, errors)
+    elif kind in CHOICE_ELEMENTS:
+        _choices(el, kind, where, errors)
     elif kind == "plain_text_input":
         max_length = el.get("max_length")
         if max_length is not None and not (1 <= int(max_length) <= 3000):
             errors.append(f"{where}.max_length: must be 1-3000")
-    elif kind in ("image",):
-        pass
-    elif kind in (
-        "datepicker",
-        "timepicker",
-        "users_select",
-        "conversations_select",
-        "channels_select",
-        "multi_users_select",
-        "number_input",
-        "email_text_input",
-        "url_text_input",
-    ):
-        pass
-    else:
+    elif kind not in UNCHECKED_ELEMENTS:
         errors.append(f"{where}: unknown element type {kind!r}")
+
+
+def _button(el: dict[str, Any], where: str, errors: list[str]) -> None:
+    _text(el.get("text"), f"{where}.text", 75, errors, plain_only=True)
+    if "value" in el and (not isinstance(el["value"], str) or len(el["value"]) > 2000):
+        errors.append(f"{where}.value: at most 2000 characters")
+    if "url" in el and len(str(el["url"])) > 3000:
+        errors.append(f"{where}.url: at most 3000 characters")
+    if "style" in el and el["style"] not in ("primary", "danger"):
+        errors.append(f"{where}.style: must be primary or danger")
+
+
+def _choices(el: dict[str, Any], kind: str, where: str, errors: list[str]) -> None:
+    """Checkboxes, radio buttons and menus: their options, and the initial ones among them."""
+    options = el.get("options")
+    limit = {"overflow": 5, "static_select": 100, "multi_static_select": 100}.get(kind, 10)
+    if not isinstance(options, list) or not options:
+        errors.append(f"{where}.options: required")
+        return
+    if len(options) > limit:
+        errors.append(f"{where}.options: {len(options)} options, more than {limit}")
+    if kind == "overflow" and len(options) < 2:  # older docs and clients want two at least
+        errors.append(f"{where}.options: an overflow needs at least 2 options")
+    # Menus show plain text only; checkboxes and radio buttons take mrkdwn too.
+    plain_only = kind in ("overflow", "static_select", "multi_static_select")
+    for i, option in enumerate(options):
+        _option(option, f"{where}.options[{i}]", errors, plain_only=plain_only)
+    initial = el.get("initial_options", [el["initial_option"]] if "initial_option" in el else [])
+    if "initial_options" in el and not initial:
+        errors.append(f"{where}.initial_options: must not be empty")
+    for i, chosen in enumerate(initial):
+        if chosen not in options:
+            errors.append(f"{where}.initial_options[{i}]: does not match any option exactly")
 
 
 def _block(block: Any, where: str, errors: list[str], ids: set[str]) -> None:
