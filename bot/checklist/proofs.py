@@ -98,47 +98,12 @@ async def tick_proven_item(
     key = PROVES[proof]
     found = await _keyed_item(session, launch_id, key)
     text = found[1] if found is not None else None
-    why: str
-    if found is None:
-        why = f"this launch's checklist has no item with the key `{key}`"
-    elif found[2] is None:
-        why = f"the phase with “{text}” is not posted yet"
-    elif found[3] is not None:
-        why = f"“{text}” is waived; left as it is"
-    else:
-        item_id = found[0]
-        try:
-            result = await set_items_checked(
-                session=session,
-                launch_id=launch_id,
-                desired={item_id: True},
-                actor=actor,
-                at=at,
-                source=f"{proof}:{ref}",
-                dedup_key=f"proof:{proof}:{ref}",
-                proof=proof,
-            )
-        except NotAllowed as exc:
-            # The rules' words are mrkdwn for a refusal; ``why`` is plain (escaped once, when shown).
-            why = plain(exc.message).rstrip(".")
-        else:
-            if item_id in result.changed:
-                return ProofTick(item=text, item_id=item_id, ticked=True)
-            item = await session.get(Item, item_id)
-            if item is not None and item.checked:
-                return ProofTick(
-                    item=text,
-                    item_id=item_id,
-                    already_by_id=item.changed_by_id,
-                    already_by_name=item.changed_by_name,
-                    already_at=item.changed_at,
-                )
-            if item is not None and item.waived is not None:
-                # Waived between the lookup above and the launch's lock: the waiver stands.
-                why = f"“{text}” is waived; left as it is"
-            else:
-                # A replay of this proof after someone unticked the item: nothing changed now.
-                why = f"“{text}” was unticked after this was recorded"
+    why = _why_untickable(found, key)
+    if found is not None and why is None:
+        ticked = await _tick(session, launch_id, proof, actor, at, ref, found[0], found[1])
+        if isinstance(ticked, ProofTick):
+            return ticked
+        why = ticked
     await lock_launch(session, launch_id)
     await append_event(
         session=session,
@@ -149,6 +114,65 @@ async def tick_proven_item(
         detail={"request_id": ref, "proof": str(proof), "key": str(key), "why": why},
     )
     return ProofTick(item=text, why_not=why)
+
+
+def _why_untickable(
+    found: tuple[int, str, datetime | None, str | None] | None, key: str
+) -> str | None:
+    """Why the item ``_keyed_item`` found (or did not) cannot be ticked before trying; None if it
+    may be."""
+    if found is None:
+        return f"this launch's checklist has no item with the key `{key}`"
+    _, text, posted_at, waived = found
+    if posted_at is None:
+        return f"the phase with “{text}” is not posted yet"
+    if waived is not None:
+        return f"“{text}” is waived; left as it is"
+    return None
+
+
+async def _tick(
+    session: AsyncSession,
+    launch_id: int,
+    proof: Proof,
+    actor: Actor,
+    at: datetime,
+    ref: str,
+    item_id: int,
+    text: str,
+) -> ProofTick | str:
+    """Tick the item under the checklist's rules: what the proof did (ticked it, or found it ticked
+    already), else why it could not."""
+    try:
+        result = await set_items_checked(
+            session=session,
+            launch_id=launch_id,
+            desired={item_id: True},
+            actor=actor,
+            at=at,
+            source=f"{proof}:{ref}",
+            dedup_key=f"proof:{proof}:{ref}",
+            proof=proof,
+        )
+    except NotAllowed as exc:
+        # The rules' words are mrkdwn for a refusal; ``why`` is plain (escaped once, when shown).
+        return plain(exc.message).rstrip(".")
+    if item_id in result.changed:
+        return ProofTick(item=text, item_id=item_id, ticked=True)
+    item = await session.get(Item, item_id)
+    if item is not None and item.checked:
+        return ProofTick(
+            item=text,
+            item_id=item_id,
+            already_by_id=item.changed_by_id,
+            already_by_name=item.changed_by_name,
+            already_at=item.changed_at,
+        )
+    if item is not None and item.waived is not None:
+        # Waived between the lookup above and the launch's lock: the waiver stands.
+        return f"“{text}” is waived; left as it is"
+    # A replay of this proof after someone unticked the item: nothing changed now.
+    return f"“{text}” was unticked after this was recorded"
 
 
 async def untick_disproven_item(
