@@ -327,6 +327,15 @@ async def test_on_a_phone_the_thread_is_full_width_the_switcher_holds_and_reload
         await expect(page.locator(".msg.ephemeral")).to_have_count(0)
         await type_command(page, "/launch help")
         await expect(page.locator(".msg.ephemeral")).to_have_count(1, timeout=STEP_MS)
+
+        # Scrolled up to the card, whoever sends a command sees its answer, as in Slack.
+        below = await page.locator("#messages").evaluate(
+            "el => { el.scrollTop = 0; return el.scrollHeight - el.clientHeight; }"
+        )
+        assert below > 400, "the channel should be taller than the screen here"
+        await type_command(page, "/launch status")
+        status = page.locator(".msg.ephemeral", has_text="Status · Rehearsal")
+        await expect(status).to_be_in_viewport(timeout=STEP_MS)
         await browser.close()
         assert errors == [], f"the page threw: {errors}"
 

@@ -483,6 +483,10 @@
     const value = textarea.value.trim();
     if (!value) return;
     textarea.value = "";
+    // As in Slack, whoever sends jumps to the latest message: the answer lands below, in view
+    // (the pane then stays at the bottom as messages arrive).
+    const pane = $(threadTs ? "#thread-messages" : "#messages");
+    pane.scrollTop = pane.scrollHeight;
     const result = await post("/act/command", { text: value, thread_ts: threadTs });
     if (result && result.ok === false && result.error && !["unknown_command", "not_in_thread"].includes(result.error)) {
       if (!value.startsWith("/")) toast(`Not sent: ${result.error}`);
