@@ -299,7 +299,7 @@ def killswitch_armed_notice(
     """The channel is told who armed or disarmed it, and what that did to the checklist."""
     state = "🔴 *armed*" if armed else "⚪ *disarmed*"
     text = (
-        f"Kill switch for *{escape(launch_name)}* {state} by {mention(user_id)} · {slack_date(at)}"
+        f"Kill switch for *{escape(launch_name)}* {state} by {mention(user_id)} · {slack_date(at)}."
     )
     if armed:
         text += tick_note(tick)

@@ -67,7 +67,7 @@ def launch_card(
         *_calendar_lines(state),
         {"type": "section", "text": mrkdwn_text(_next_step(state))},
         *_golive_lines(state),
-        *signoff_table(state, roles or {}),
+        *signoff_table(state, roles or {}, halted=_halted(state) is not None),
         *_killswitch_line(state),
         context_block(
             (

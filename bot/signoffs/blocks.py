@@ -213,9 +213,16 @@ def _role_blocks(state: LaunchSignOffs, row: RoleStatus) -> list[Block]:
     return [block, *extra]
 
 
-def go_text(state: LaunchSignOffs, rows: tuple[RoleStatus, ...]) -> str:
+def go_text(state: LaunchSignOffs, rows: tuple[RoleStatus, ...], *, halted: bool = False) -> str:
+    """The GO state of the sign-offs; ``halted``: the kill switch fired, so the card never reads GO
+    (the sign-offs still stand)."""
     log = log_of(state)
     go = log.current_go
+    if go is not None and halted:
+        return (
+            f"✅ *Every sign-off is in* (GO #{go.number} · {when(go.at)})"
+            " — 🔴 halted by the kill switch"
+        )
     if go is not None:
         return f"🟢 *GO* — every sign-off is in · {when(go.at)}"
     last = log.go[-1] if log.go else None
@@ -232,9 +239,12 @@ def go_text(state: LaunchSignOffs, rows: tuple[RoleStatus, ...]) -> str:
     return f"⏳ *Not GO yet* · {status}"
 
 
-def signoff_table(state: LaunchSignOffs, roles: Mapping[str, RoleConfig]) -> list[Block]:
-    """The sign-off blocks of the launch card: a summary line with the GO state, then one row per
-    role (at most ``MAX_ROLE_ROWS``; the rest are counted and listed by ``/launch signoff``)."""
+def signoff_table(
+    state: LaunchSignOffs, roles: Mapping[str, RoleConfig], *, halted: bool = False
+) -> list[Block]:
+    """The sign-off blocks of the launch card: a summary line with the GO state (``halted``: the
+    kill switch fired, see ``go_text``), then one row per role (at most ``MAX_ROLE_ROWS``; the rest
+    are counted and listed by ``/launch signoff``)."""
     rows = board(log_of(state), roles)
     if not rows:
         return []
@@ -243,7 +253,7 @@ def signoff_table(state: LaunchSignOffs, roles: Mapping[str, RoleConfig]) -> lis
         {
             "type": "section",
             "block_id": SignOffBlock.GO,
-            "text": mrkdwn_text(f"*Sign-offs* · {go_text(state, rows)}"),
+            "text": mrkdwn_text(f"*Sign-offs* · {go_text(state, rows, halted=halted)}"),
         },
     ]
     for row in rows[:MAX_ROLE_ROWS]:

@@ -228,7 +228,9 @@ async def test_export_csv_and_markdown_hold_the_same_record(
         await cli("export", "Trading v2", "--format", "md", "--output", str(tmp_path / "r.md")) == 0
     )
     md = (tmp_path / "r.md").read_text()
-    assert "## Sign-offs" in md and "| CTO | approved | 1 | U0CTO00001 |" in md
+    assert "## Sign-offs" in md and re.search(
+        r"\| CTO \| approved \| 1 \| \w.* \(U0CTO00001\) \|", md
+    )
     assert chain["hash"] in md
 
 
@@ -381,12 +383,14 @@ async def test_export_csv_and_markdown_of_a_full_lifecycle(room: WarRoom) -> Non
     md = await export(room, "md")
     assert re.search(r"^- Closed by carol \(U0CTO00001\) at \d{4}-\d\d-\d\d ", md, re.M), md
     assert "| Security Officer | pending | 1 | — |" in md
+    # Who approved is named as in the other tables, not by a bare Slack ID.
+    assert f"| CTO | approved | 1 | Carol Chen ({CTO}) |" in md
     assert f"by Sam S ({SECURITY}): {REASON} |" in md
     [go_line] = [line for line in md.splitlines() if line.startswith("- GO #1 at")]
     assert go["hash"] in go_line
     assert (
         "— withdrawn at" in go_line
-        and f"by {SECURITY}: Security Officer revoked ({REASON})" in go_line
+        and f"by Sam S ({SECURITY}): Security Officer revoked ({REASON})" in go_line
     )
 
 

@@ -55,3 +55,28 @@ async def test_the_kill_switch_firing_holds_the_rollout_and_the_card_reads_halte
     await room.command(OPS, "resume")
     await room.settle()
     assert card_state(room).startswith("⏩ *STEP 2/6")
+
+
+async def test_a_halted_launch_reads_go_nowhere_on_its_card(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    """Fired after GO with no rollout under way (as in the rehearsal): the top line reads HALTED and
+    the sign-off table no longer says 🟢 GO, only that every sign-off is in."""
+    await room.command(OPS, "start Trading v2")
+    await approve_all(room)
+    await room.settle()
+    assert "🟢 *GO* — every sign-off is in" in card_texts(room)
+    view = await open_modal(room, CTO)
+    await submit(room, CTO, view, name="Trading v2", reason="runaway orders")
+    await room.settle()
+    assert card_state(room).startswith("🔴 *HALTED* (kill switch fired at")
+    texts = card_texts(room)
+    assert "🟢" not in texts and "*GO*" not in texts, texts
+    assert "✅ *Every sign-off is in* (GO #1 · <!date^" in texts
+    assert "🔴 halted by the kill switch" in texts
+
+
+def card_texts(room: WarRoom) -> str:
+    return "\n".join(
+        str(b["text"]["text"]) for b in room.card().blocks if isinstance(b.get("text"), dict)
+    )

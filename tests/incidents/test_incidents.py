@@ -1594,11 +1594,21 @@ def test_every_incident_config_key_is_in_the_readme_and_the_example() -> None:
 
 
 async def test_the_markdown_report_has_an_incident_timeline_in_words(
-    room: WarRoom, pagerduty: FakePagerDuty
+    room: WarRoom, pagerduty: FakePagerDuty, clock: FakeClock
 ) -> None:
     await room.command(ALICE, "start P&L Engine v2")
     await room.command(ALICE, "escalate sev1 order gateway <b>rejecting</b> all orders")
     await click(room, BOB, escalation_message(room), ActionId.ESCALATION_ACK)
+    # A second one nobody answers: it climbs the whole path on its own.
+    await room.command(ALICE, "escalate sev2 latency p99 above 40ms")
+    second = escalation_message(room)
+    for minutes, count in ((5, 1), (10, 2), (15, 3)):
+        clock.advance(minutes=minutes, seconds=1)
+        await wait_for(
+            lambda n=count: len(room.slack.thread(room.channel, second.ts)) >= n,  # type: ignore[misc]
+            f"ping {count}",
+        )
+    await room.settle()
     text = await export_launch(
         room.bot.deps.settings.database_url,
         "1",
@@ -1614,7 +1624,20 @@ async def test_the_markdown_report_has_an_incident_timeline_in_words(
         in timeline
     )
     assert "📟 PagerDuty paged for escalation #1" in timeline
-    assert "✋ escalation #1 acknowledged (level 0) — time to acknowledge 0 s" in timeline
+    # Levels are numbered as the escalation card numbers them (1. On-call engineer, 2. Leads, …).
+    assert (
+        "✋ escalation #1 acknowledged at level 1 (On-call engineer) — time to acknowledge 0 s"
+        in timeline
+    )
+    assert "⏫ escalation #2 escalated to level 2 (Leads)" in timeline
+    assert "📣 escalation #2: level 2 (Leads) pinged in the channel" in timeline
+    assert "⏫ escalation #2 escalated to level 3 (CTO)" in timeline
+    assert "⛔ escalation #2: the escalation path is exhausted" in timeline
+    assert (
+        "📣 escalation #2: the emergency contacts (after the whole path) pinged in the channel"
+        in timeline
+    )
+    assert "level 0" not in timeline
     # The event log reads as words too: no JSON objects in its cells.
     log = text.split("## Event log", 1)[1]
     assert '{"' not in log and "escalation_id: 1" in log

@@ -6,6 +6,7 @@ key (the bundled table, or a custom template's ``{#key}`` marker), never by thei
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -122,7 +123,10 @@ async def test_arming_ticks_kill_switch_armed_for_the_armer_with_a_link_to_the_a
     assert not room.is_checked("Kill switch armed")
     await room.command(CTO, "killswitch arm")
     announcement = [m for m in room.top_level() if "*armed* by <@U0CTO00001>" in (m.text or "")]
-    assert announcement and "Ticked “Kill switch armed”." in announcement[-1].text
+    # Two sentences: who armed it and when, then what that did to the checklist.
+    assert announcement and re.search(
+        r"UTC>\. Ticked “Kill switch armed”\.$", announcement[-1].text
+    )
     assert room.is_checked("Kill switch armed")
     assert room.item_option("Kill switch armed")["description"]["text"].startswith("✓ carol")
     line = proof_line(room, "Kill switch armed")
@@ -133,7 +137,7 @@ async def test_arming_ticks_kill_switch_armed_for_the_armer_with_a_link_to_the_a
         room,
         "Kill switch for *Trading v2*",
         "*disarmed* by <@U0CTO00001>",
-        "Unticked “Kill switch armed”: the switch is no longer armed.",
+        "UTC>. Unticked “Kill switch armed”: the switch is no longer armed.",
     )
     assert not room.is_checked("Kill switch armed")
     with pytest.raises(AssertionError, match="no proof shown"):

@@ -327,6 +327,34 @@ async def test_on_a_phone_the_thread_is_full_width_the_switcher_holds_and_reload
         await expect(page.locator(".msg.ephemeral")).to_have_count(0)
         await type_command(page, "/launch help")
         await expect(page.locator(".msg.ephemeral")).to_have_count(1, timeout=STEP_MS)
+
+        # Scrolled up to the card, a message someone else posts lands below the fold: a "New
+        # messages" pill says so, as in Slack, and takes you there.
+        to_top = "el => { el.scrollTop = 0; return el.scrollHeight - el.clientHeight; }"
+        below = await page.locator("#messages").evaluate(to_top)
+        assert below > 400, "the channel should be taller than the screen here"
+        pill = page.locator("#new-messages")
+        await expect(pill).to_be_hidden()
+        await page.evaluate(
+            """() => fetch("/act/command", {
+              method: "POST",
+              headers: { "Content-Type": "application/json" },
+              body: JSON.stringify({ user: "U0HANK0001", text: "/launch contacts public" }),
+            })"""
+        )
+        contacts = page.locator("#messages .msg:not(.ephemeral)", has_text="Emergency contacts")
+        await expect(contacts).to_have_count(1, timeout=STEP_MS)
+        await expect(contacts).not_to_be_in_viewport()
+        await expect(pill).to_be_visible()
+        await pill.click()
+        await expect(contacts).to_be_in_viewport(timeout=STEP_MS)
+        await expect(pill).to_be_hidden()
+
+        # Scrolled up, whoever sends a command jumps to the latest message and sees its answer.
+        await page.locator("#messages").evaluate(to_top)
+        await type_command(page, "/launch status")
+        status = page.locator(".msg.ephemeral", has_text="Status · Rehearsal")
+        await expect(status).to_be_in_viewport(timeout=STEP_MS)
         await browser.close()
         assert errors == [], f"the page threw: {errors}"
 

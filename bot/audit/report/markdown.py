@@ -84,10 +84,12 @@ def _sign_off_lines(sign_offs: Mapping[str, Any]) -> list[str]:
         "| Role | Status | Required | Approved by |",
         "| --- | --- | --- | --- |",
     ]
+    names = _people(sign_offs)
     for role in sign_offs["roles"]:
+        approved_by = ", ".join(names.get(u, md(u)) for u in role["approved_by"])
         lines.append(
             f"| {md(role['title'])} | {role['status']} | {role['required']} | "
-            f"{md(', '.join(role['approved_by']))} |"
+            f"{approved_by or '—'} |"
         )
     lines += [
         "",
@@ -111,8 +113,19 @@ def _sign_off_lines(sign_offs: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _people(sign_offs: Mapping[str, Any]) -> dict[str, str]:
+    """Who signed or revoked, by Slack ID, as the other tables name them: ``carol (U0CAROL001)``."""
+    names: dict[str, str] = {}
+    for so in sign_offs["records"]:
+        for person in (so["by"], (so["revoked"] or {}).get("by")):
+            if person and person.get("id"):
+                names[person["id"]] = who(person)
+    return names
+
+
 def _go_lines(record: Mapping[str, Any]) -> list[str]:
     launch = record["launch"]
+    names = _people(record["sign_offs"])
     lines = ["", "## GO", ""]
     if not record["go"]:
         lines.append("Not declared.")
@@ -124,7 +137,8 @@ def _go_lines(record: Mapping[str, Any]) -> list[str]:
         if go["withdrawn"]:
             w = go["withdrawn"]
             line += (
-                f" — withdrawn at {when(w['at'])} by {md(w['by'])}: {md(w['role'])} "
+                f" — withdrawn at {when(w['at'])} by {names.get(w['by'], md(w['by']))}: "
+                f"{md(w['role'])} "
                 f"revoked ({md(w['reason'])})"
             )
         lines.append(line)

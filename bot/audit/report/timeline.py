@@ -14,9 +14,10 @@ def timeline_section(events: list[Mapping[str, Any]]) -> list[str]:
     """Escalations, pages, acknowledgements (with the time to acknowledge), kill-switch requests
     and outcomes, stage changes and holds: what happened when, in words."""
     opened: dict[Any, str] = {}
+    paths: dict[Any, list[str]] = {}
     rows = []
     for e in events:
-        line = timeline_line(e, opened)
+        line = timeline_line(e, opened, paths)
         if line is not None:
             rows.append(f"| {when(e['at'])} | {line} | {who(e['actor'])} | {e['seq']} |")
     lines = ["", "## Incident timeline", ""]
@@ -25,14 +26,17 @@ def timeline_section(events: list[Mapping[str, Any]]) -> list[str]:
     return [*lines, "| At | What happened | By | Event |", "| --- | --- | --- | --- |", *rows]
 
 
-def timeline_line(e: Mapping[str, Any], opened: dict[Any, str]) -> str | None:
+def timeline_line(
+    e: Mapping[str, Any], opened: dict[Any, str], paths: dict[Any, list[str]]
+) -> str | None:
     """One incident or stage-change event in words, or None for an event the timeline leaves to
     the event log (ticks, sign-offs, the bot's own bookkeeping). ``opened``: when each escalation
-    was opened (by id), for the time to acknowledge and to resolve."""
+    was opened (by id), for the time to acknowledge and to resolve; ``paths``: each escalation's
+    level names (by id), so levels read as the card numbers them (1. On-call engineer, …)."""
     d: Mapping[str, Any] = e["detail"] or {}
     kind = e["kind"]
     if kind.startswith(("escalation_", "pagerduty_")):
-        return _escalation_line(kind, d, e["at"], opened)
+        return _escalation_line(kind, d, e["at"], opened, paths)
     if kind.startswith("killswitch_"):
         return _killswitch_line(kind, d)
     if kind.startswith(("traffic_", "golive_")):
@@ -43,24 +47,30 @@ def timeline_line(e: Mapping[str, Any], opened: dict[Any, str]) -> str | None:
 
 
 def _escalation_line(
-    kind: str, d: Mapping[str, Any], at: str, opened: dict[Any, str]
+    kind: str,
+    d: Mapping[str, Any],
+    at: str,
+    opened: dict[Any, str],
+    paths: dict[Any, list[str]],
 ) -> str | None:
     esc = f"escalation #{d.get('escalation_id')}"
+    path_names = paths.get(d.get("escalation_id"), [])
     if kind == "escalation_opened":
         opened[d.get("escalation_id")] = at
+        paths[d.get("escalation_id")] = [str(p) for p in d.get("path") or []]
         path = " → ".join(md(p) for p in d.get("path") or []) or "—"
         return f"🚨 {md(d.get('severity'))} {esc} opened: {md(d.get('summary'))} (path: {path})"
     if kind == "escalation_level_pinged":
-        return f"📣 {esc}: level {d.get('level')} pinged in the channel"
+        return f"📣 {esc}: {_level(d, path_names)} pinged in the channel"
     if kind == "escalation_level_ping_failed":
-        return f"⚠️ {esc}: pinging level {d.get('level')} failed{_http(d)}"
+        return f"⚠️ {esc}: pinging {_level(d, path_names)} failed{_http(d)}"
     if kind == "escalation_level_due":
-        return f"⏫ {esc} escalated to {md(d.get('name'))} (level {d.get('level')})"
+        return f"⏫ {esc} escalated to {_level(d, path_names)}"
     if kind == "escalation_path_exhausted":
         return f"⛔ {esc}: the escalation path is exhausted, nobody acknowledged"
     if kind == "escalation_acknowledged":
         took = _took(opened.get(d.get("escalation_id")), at)
-        return f"✋ {esc} acknowledged (level {d.get('level')}) — time to acknowledge {took}"
+        return f"✋ {esc} acknowledged at {_level(d, path_names)} — time to acknowledge {took}"
     if kind == "escalation_resolved":
         took = _took(opened.get(d.get("escalation_id")), at)
         return f"✅ {esc} resolved — {took} after it was opened"
@@ -72,6 +82,18 @@ def _escalation_line(
     if kind == "pagerduty_retry_requested":
         return f"📟 PagerDuty page for {esc} asked again"
     return None
+
+
+def _level(d: Mapping[str, Any], path: list[str]) -> str:
+    """A level as the escalation card numbers it: ``level 2 (Head of Trading)``; past the last
+    level (everyone on the path was pinged): ``the emergency contacts``. The log counts from 0."""
+    level = d.get("level")
+    if not isinstance(level, int):
+        return "level —"
+    if path and level >= len(path):
+        return "the emergency contacts (after the whole path)"
+    name = d.get("name") or (path[level] if 0 <= level < len(path) else None)
+    return f"level {level + 1}" + (f" ({md(name)})" if name else "")
 
 
 def _killswitch_line(kind: str, d: Mapping[str, Any]) -> str | None:

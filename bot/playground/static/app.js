@@ -16,6 +16,7 @@
     thread: null, // the ts of the open thread
     modalKey: null, // id+hash of the modal on screen, so typing survives a re-render
     highlight: null,
+    seenTs: null, // the newest channel message the person has scrolled down to
   };
 
   // --- talking to the playground server ----------------------------------------------------------
@@ -302,10 +303,10 @@
   }
 
   function keepScroll(el, html) {
-    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+    const bottom = atBottom(el);
     const top = el.scrollTop;
     el.innerHTML = html;
-    el.scrollTop = atBottom ? el.scrollHeight : top;
+    el.scrollTop = bottom ? el.scrollHeight : top;
   }
 
   function renderChannel() {
@@ -320,7 +321,32 @@
     const html = items.length
       ? items.map((m) => message(m, { inThread: false, replies: replies[m.ts] })).join("")
       : `<div class="empty">This is the very beginning of <b>#war-room</b>. Type <code>/launch start Rehearsal</code> to start a launch.</div>`;
-    keepScroll($("#messages"), html);
+    const el = $("#messages");
+    const wasAtBottom = atBottom(el);
+    keepScroll(el, html);
+    // Scrolled up (to press a button on the card, say), a new message lands below the fold: a
+    // "New messages" pill says so, as Slack does, until it is clicked or the channel is scrolled down.
+    const latest = items.reduce((max, m) => Math.max(max, Number(m.ts)), 0);
+    if (wasAtBottom || page.seenTs === null) page.seenTs = latest;
+    $("#new-messages").classList.toggle("hidden", latest <= page.seenTs);
+  }
+
+  function atBottom(el) {
+    return el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+  }
+
+  function seenAll() {
+    const el = $("#messages");
+    el.scrollTop = el.scrollHeight;
+    markSeen();
+  }
+
+  function markSeen() {
+    if (page.state) {
+      const all = [...page.state.messages, ...page.state.ephemerals];
+      page.seenTs = all.reduce((max, m) => Math.max(max, Number(m.ts)), page.seenTs || 0);
+    }
+    $("#new-messages").classList.add("hidden");
   }
 
   function renderThread() {
@@ -483,6 +509,14 @@
     const value = textarea.value.trim();
     if (!value) return;
     textarea.value = "";
+    // As in Slack, whoever sends jumps to the latest message: the answer lands below, in view
+    // (the pane then stays at the bottom as messages arrive).
+    if (threadTs) {
+      const pane = $("#thread-messages");
+      pane.scrollTop = pane.scrollHeight;
+    } else {
+      seenAll();
+    }
     const result = await post("/act/command", { text: value, thread_ts: threadTs });
     if (result && result.ok === false && result.error && !["unknown_command", "not_in_thread"].includes(result.error)) {
       if (!value.startsWith("/")) toast(`Not sent: ${result.error}`);
@@ -525,12 +559,17 @@
       const target = event.target;
       if (target.matches("select[data-kind=overflow]") && target.value) act(target);
     });
+    $("#new-messages").addEventListener("click", seenAll);
+    $("#messages").addEventListener("scroll", () => {
+      if (atBottom($("#messages"))) markSeen();
+    });
     $("#thread-close").addEventListener("click", () => {
       page.thread = null;
       render();
     });
     $("#user-switcher").addEventListener("change", (event) => {
       page.me = event.target.value;
+      page.seenTs = null; // someone else's answers are not news to them
       localStorage.setItem("launchbot.playground.user", page.me);
       refresh();
     });
