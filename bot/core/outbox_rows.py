@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.kit import MessageView
@@ -96,12 +96,19 @@ async def bump_subject(*, session: AsyncSession, kind: str, subject_id: int) -> 
     )
 
 
-async def bump_messages(session: AsyncSession, launch_id: int, section_ids: Iterable[int]) -> None:
-    """Mark the card and the given sections' messages as needing a re-render."""
+async def bump_messages(
+    session: AsyncSession,
+    launch_id: int,
+    section_ids: Iterable[int],
+    *,
+    also_kinds: Iterable[str] = (),
+) -> None:
+    """Mark the card, the given sections' messages and every message of ``also_kinds`` (e.g. the GO
+    messages, which show a halt) as needing a re-render."""
     ids = list(section_ids)
-    condition = SlackMessage.kind == "card"
+    condition: ColumnElement[bool] = SlackMessage.kind.in_(["card", *also_kinds])
     if ids:
-        condition = condition | SlackMessage.section_id.in_(ids)
+        condition = or_(condition, SlackMessage.section_id.in_(ids))
     await session.execute(
         update(SlackMessage)
         .where(SlackMessage.launch_id == launch_id, condition)

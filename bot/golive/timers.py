@@ -67,7 +67,8 @@ async def resume(*, session: AsyncSession, launch_id: int, actor: Actor, at: dat
         at=at,
         detail={"held_seconds": held, "hold_reason": reason, "step": row.step},
     )
-    await bump_messages(session, launch_id, [])
+    # Resuming ends a kill-switch halt, which the GO messages show.
+    await bump_messages(session, launch_id, [], also_kinds=("go",))
     return held
 
 

@@ -249,7 +249,8 @@ async def record_killswitch_result(
         },
     )
     if not row.dry_run:
-        await _show_on_card(session, row.launch_id)
+        # A confirmed fire halts the launch: the GO messages say so as well as the card.
+        await _show_on_card(session, row.launch_id, go_messages=ok)
 
 
 async def interrupted_killswitch_requests(*, session: AsyncSession, before: datetime) -> list[int]:
@@ -358,6 +359,8 @@ async def set_armed(
     return True
 
 
-async def _show_on_card(session: AsyncSession, launch_id: int) -> None:
+async def _show_on_card(
+    session: AsyncSession, launch_id: int, *, go_messages: bool = False
+) -> None:
     """Queue a card re-render: the card shows the kill switch (``LaunchState.killswitch``)."""
-    await bump_messages(session, launch_id, ())
+    await bump_messages(session, launch_id, (), also_kinds=("go",) if go_messages else ())

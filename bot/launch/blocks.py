@@ -67,7 +67,7 @@ def launch_card(
         *_calendar_lines(state),
         {"type": "section", "text": mrkdwn_text(_next_step(state))},
         *_golive_lines(state),
-        *signoff_table(state, roles or {}, halted=_halted(state) is not None),
+        *signoff_table(state, roles or {}, halted=halted_line(state) is not None),
         *_killswitch_line(state),
         context_block(
             (
@@ -217,7 +217,13 @@ def _glance(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
     """Sign-offs, the kill switch and open escalations, one line each."""
     log = state.sign_offs
     rows = board(log, roles) if log is not None else ()
-    go = "GO" if log is not None and log.current_go is not None else "not GO"
+    current_go = log.current_go if log is not None else None
+    if current_go is None:
+        go = "not GO"
+    elif halted_line(state) is not None:
+        go = f"GO #{current_go.number} given, then 🔴 halted by the kill switch"
+    else:
+        go = "GO"
     lines = [f"*Sign-offs:* {sum(1 for r in rows if r.approved)}/{len(rows)} · {go}"]
     summary = state.killswitch
     if summary is not None:
@@ -299,7 +305,7 @@ def state_line(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
             + (f" · {escape(label)}" if label else "")
             + (f" · {slack_date(state.closed_at)}" if state.closed_at else "")
         )
-    halted = _halted(state)
+    halted = halted_line(state)
     if halted is not None:
         return halted
     view = state.golive
@@ -319,7 +325,7 @@ def state_line(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
     return f"🟡 *NOT YET GO* ({done}/{len(rows)})"
 
 
-def _halted(state: LaunchState) -> str | None:
+def halted_line(state: LaunchState) -> str | None:
     """The kill switch fired (confirmed) and the rollout has not been resumed since."""
     summary = state.killswitch
     fire = summary.last_fire if summary is not None else None

@@ -15,8 +15,12 @@ from bot.signoffs.blocks import person_mention, when
 from bot.signoffs.log import GoRecord, LaunchSignOffs, board, log_of
 
 
-def go_message(state: LaunchSignOffs, message: MessageRef) -> MessageView:
-    """The GO announcement in the channel (one message per GO; it says so if the GO is withdrawn)."""
+def go_message(
+    state: LaunchSignOffs, message: MessageRef, *, halted: str | None = None
+) -> MessageView:
+    """The GO announcement in the channel (one message per GO; it says so if the GO is withdrawn).
+    ``halted``: the launch's halted line (the kill switch fired since), so a halted launch's GO
+    message never reads as a plain GO."""
     log = log_of(state)
     go = log.go_number(message.part)
     if go is None:
@@ -32,15 +36,21 @@ def go_message(state: LaunchSignOffs, message: MessageRef) -> MessageView:
         for r in rows
         for a in r.approvals
     )
+    if halted is not None:
+        head = f"🔴 GO, then HALTED — {state.name}"
+        lead = (
+            f"Every sign-off is in for *{escape(state.name)}* (launch #{state.id}), "
+            f"but the launch has since been halted: {halted}"
+        )
+    else:
+        head = f"🟢 GO — {state.name}"
+        lead = (
+            f"Every sign-off is in for *{escape(state.name)}* (launch #{state.id}): "
+            "the launch is cleared to go."
+        )
     blocks: list[Block] = [
-        {"type": "header", "text": plain_text(f"🟢 GO — {state.name}", 150)},
-        {
-            "type": "section",
-            "text": mrkdwn_text(
-                f"Every sign-off is in for *{escape(state.name)}* (launch #{state.id}): "
-                "the launch is cleared to go."
-            ),
-        },
+        {"type": "header", "text": plain_text(head, 150)},
+        {"type": "section", "text": mrkdwn_text(lead)},
     ]
     if approvals:
         blocks.append({"type": "section", "text": mrkdwn_text(approvals)})
@@ -60,6 +70,8 @@ def go_message(state: LaunchSignOffs, message: MessageRef) -> MessageView:
             }
         )
     blocks.append(_go_context(go))
+    if halted is not None:
+        return MessageView(text=f"GO, then HALTED: {escape(state.name)}", blocks=blocks)
     return MessageView(text=f"GO: {escape(state.name)} — every sign-off is in", blocks=blocks)
 
 

@@ -51,10 +51,12 @@ async def test_the_kill_switch_firing_holds_the_rollout_and_the_card_reads_halte
     assert card_state(room).startswith("🔴 *HALTED* (kill switch fired at")
     await room.command(OPS, "advance --force push on")
     assert "on hold: the kill switch fired" in last_ephemeral(room, OPS)
-    # Once safe, the team resumes: the card reads its step again, not HALTED.
+    assert go_message(room).startswith("GO, then HALTED")
+    # Once safe, the team resumes: the card reads its step again, not HALTED, and so does GO.
     await room.command(OPS, "resume")
     await room.settle()
     assert card_state(room).startswith("⏩ *STEP 2/6")
+    assert go_message(room).startswith("GO: Trading v2")
 
 
 async def test_a_halted_launch_reads_go_nowhere_on_its_card(
@@ -74,6 +76,21 @@ async def test_a_halted_launch_reads_go_nowhere_on_its_card(
     assert "🟢" not in texts and "*GO*" not in texts, texts
     assert "✅ *Every sign-off is in* (GO #1 · <!date^" in texts
     assert "🔴 halted by the kill switch" in texts
+    # The GO message in the channel says so too, and so does /launch status.
+    go = [m for m in room.top_level() if (m.text or "").startswith("GO")][-1]
+    assert go.text == "GO, then HALTED: Trading v2"
+    assert go.blocks[0]["text"]["text"] == "🔴 GO, then HALTED — Trading v2"
+    assert "has since been halted: 🔴 *HALTED* (kill switch fired at" in str(go.blocks[1])
+    await room.command(OPS, "status")
+    status = last_ephemeral(room, OPS)
+    assert "🔴 *HALTED*" in status
+    assert "*Sign-offs:* 5/5 · GO #1 given, then 🔴 halted by the kill switch" in status
+    assert "5/5 · GO\n" not in status and not status.rstrip().endswith("5/5 · GO")
+
+
+def go_message(room: WarRoom) -> str:
+    """The text of the latest GO message in the channel."""
+    return [m.text or "" for m in room.top_level() if (m.text or "").startswith("GO")][-1]
 
 
 def card_texts(room: WarRoom) -> str:
