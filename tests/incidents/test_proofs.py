@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 import commands.verify
 from bot.audit.record.build import build_record
+from bot.audit.report.export import export_launch
 from bot.checklist import proofs
 from bot.checklist.parser import parse_template
 from bot.checklist.rules import set_items_checked
@@ -261,6 +262,23 @@ async def test_an_accepted_test_page_ticks_escalation_working_and_opens_no_escal
     assert await rows(room, Escalation) == [] and await rows(room, EscalationLevelPing) == []
     assert not any("Escalation #" in (m.text or "") for m in room.top_level())
     await room.chain_ok()
+    # The report's incident timeline has the test page, not an escalation.
+    timeline = await report_timeline(room)
+    assert "🧪 Escalation test: TEST page to PagerDuty requested" in timeline
+    assert "🧪 Escalation test: PagerDuty accepted the TEST page (HTTP 202, 1 try)" in timeline
+    assert "escalation #" not in timeline
+
+
+async def report_timeline(room: WarRoom) -> str:
+    """The Markdown report's incident timeline section."""
+    text = await export_launch(
+        room.bot.deps.settings.database_url,
+        "1",
+        "md",
+        roles=room.bot.deps.config.roles,
+        now=room.bot.deps.clock(),
+    )
+    return text.split("## Incident timeline", 1)[1].split("\n## ", 1)[0]
 
 
 @pytest.mark.parametrize(
@@ -317,6 +335,9 @@ async def test_a_refused_test_page_after_an_unanswered_try_says_it_may_have_page
     assert "Nothing was ticked" in shown and not room.is_checked("Escalation working")
     [failed] = await room.events("escalation_test_failed")
     assert failed.detail["unanswered_tries"] == script.count("hang")
+    timeline = await report_timeline(room)
+    assert "⚠️ Escalation test: the TEST page FAILED (HTTP " in timeline
+    assert f"unanswered, so PagerDuty may have paged (dedup key `{key}`)" in timeline
 
 
 async def test_a_refused_test_page_with_every_try_answered_does_not_say_it_may_have_paged(

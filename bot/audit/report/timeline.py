@@ -81,6 +81,26 @@ def _escalation_line(
         return f"⚠️ PagerDuty page for {esc} {what}{_http(d)}"
     if kind == "pagerduty_retry_requested":
         return f"📟 PagerDuty page for {esc} asked again"
+    if kind.startswith("escalation_test_"):
+        return _escalation_test_line(kind, d)
+    return None
+
+
+def _escalation_test_line(kind: str, d: Mapping[str, Any]) -> str | None:
+    """``/launch escalate test``: a TEST page to PagerDuty (no escalation, nobody pinged)."""
+    key = f"dedup key `{md(d.get('dedup_key'))}`"
+    if kind == "escalation_test_requested":
+        return f"🧪 Escalation test: TEST page to PagerDuty requested ({key})"
+    if kind == "escalation_test_accepted":
+        return f"🧪 Escalation test: PagerDuty accepted the TEST page{_http(d)}"
+    if kind == "escalation_test_failed":
+        unanswered = d.get("unanswered_tries")
+        maybe = (
+            f"; {unanswered} unanswered, so PagerDuty may have paged ({key})"
+            if isinstance(unanswered, int) and unanswered > 0
+            else ""
+        )
+        return f"⚠️ Escalation test: the TEST page FAILED{_http(d)}{maybe}"
     return None
 
 
