@@ -64,7 +64,15 @@ def still_open(state: LaunchState) -> str:
         lines.append("• The launch is *not GO*")
     open_escalations = [e for e in state.escalations.values() if e.status != "resolved"]
     if open_escalations:
-        lines.append(f"• {len(open_escalations)} escalation(s) not resolved")
+        # Closing does not end an incident: say which ones keep paging afterwards.
+        named = ", ".join(
+            f"#{e.id} {e.severity.upper()} {escape(e.summary)} ({e.status})"
+            for e in open_escalations[:CLOSE_OPEN_ITEMS]
+        )
+        lines.append(
+            f"• {len(open_escalations)} escalation(s) not resolved — {named}. Closing does not "
+            "resolve them: they keep escalating until someone acknowledges or resolves them"
+        )
     golive = state.golive
     if golive is not None and golive.started and golive.completed_at is None:
         lines.append("• The go-live sequence is not finished")

@@ -39,7 +39,7 @@ from bot.core.config import (
 )
 from bot.core.events import Actor
 from bot.core.http import DeliveryFailed, post_with_retries
-from bot.core.ids import ActionId, IncidentBlock
+from bot.core.ids import ActionId, CallbackId, IncidentBlock
 from bot.core.launches import incident_launch
 from bot.core.models import Escalation, EscalationLevelPing, Event, KillSwitchRequest
 from bot.incidents.escalation_pages import claim_page
@@ -928,6 +928,28 @@ async def test_dry_run_on_a_closed_launch_is_logged_not_ticked(
     assert not room.is_checked("Kill switch tested")
     assert any("Not ticked in the checklist" in (m.text or "") for m in room.thread())
     assert "killswitch_test_not_ticked" in await event_kinds(room)
+
+
+async def test_closing_names_the_open_escalations_which_keep_escalating_and_can_be_resolved(
+    room: WarRoom, pagerduty: FakePagerDuty, clock: FakeClock
+) -> None:
+    """Closing a launch does not end its incident: the confirmation names each open escalation
+    and says so; after close it still climbs its path and Acknowledge/Resolve still work."""
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "escalate sev1 gateway <b>down</b>")
+    message = escalation_message(room)
+    await room.command(ALICE, "close")
+    (view,) = [
+        v for v in room.slack.open_views(ALICE) if v.view["callback_id"] == CallbackId.LAUNCH_CLOSE
+    ]
+    shown = view.view["blocks"][0]["text"]["text"]
+    assert "1 escalation(s) not resolved — #1 SEV1 gateway &lt;b&gt;down&lt;/b&gt; (open)" in shown
+    assert "Closing does not resolve them: they keep escalating" in shown
+    await room.submit_close(ALICE, view, outcome="abandoned", note="gateway down")
+    clock.advance(minutes=5, seconds=1)
+    await wait_for(lambda: len(room.slack.thread(room.channel, message.ts)) >= 1, "level 2 ping")
+    await click(room, BOB, escalation_message(room), ActionId.ESCALATION_RESOLVE)
+    assert (await rows(room, Escalation))[0].status == "resolved"
 
 
 async def test_failed_dry_run_is_reported_and_ticks_nothing(
