@@ -202,6 +202,28 @@ async def click(room: WarRoom, user: str, message: Any, action_id: str) -> Any:
     return sent
 
 
+async def climb_whole_path(room: WarRoom, clock: FakeClock, message: Any) -> None:
+    """Nobody answers: the escalation of ``message`` climbs levels 2 and 3 (5 and 10 min) and then
+    pings the emergency contacts (15 min), one thread reply each."""
+    for minutes, count in ((5, 1), (10, 2), (15, 3)):
+        clock.advance(minutes=minutes, seconds=1)
+        await wait_for(
+            lambda n=count: len(room.slack.thread(room.channel, message.ts)) >= n,  # type: ignore[misc]
+            f"ping {count}",
+        )
+
+
+async def markdown_report(room: WarRoom, launch: str = "1") -> str:
+    """``launchbot export LAUNCH --format md``, as of the bot's clock."""
+    return await export_launch(
+        room.bot.deps.settings.database_url,
+        launch,
+        "md",
+        roles=room.bot.deps.config.roles,
+        now=room.bot.deps.clock(),
+    )
+
+
 async def rows(room: WarRoom, model: Any) -> list[Any]:
     async with room.bot.deps.db.read_sessions() as session:
         return list((await session.scalars(select(model).order_by(model.id))).all())
@@ -547,12 +569,7 @@ async def test_whole_path_unanswered_ends_with_phone_numbers(
     await room.command(ALICE, "start Trading v2")
     await room.command(ALICE, "escalate sev1 order gateway rejecting all orders")
     message = escalation_message(room)
-    for minutes, count in ((5, 1), (10, 2), (15, 3)):
-        clock.advance(minutes=minutes, seconds=1)
-        await wait_for(
-            lambda n=count: len(room.slack.thread(room.channel, message.ts)) >= n,  # type: ignore[misc]
-            f"ping {count}",
-        )
+    await climb_whole_path(room, clock, message)
     last = room.slack.thread(room.channel, message.ts)[-1].text
     assert "after the whole escalation path" in last and "+1 555 0100" in last
     (escalation,) = await rows(room, Escalation)
@@ -1624,20 +1641,9 @@ async def test_the_markdown_report_has_an_incident_timeline_in_words(
     # A second one nobody answers: it climbs the whole path on its own.
     await room.command(ALICE, "escalate sev2 latency p99 above 40ms")
     second = escalation_message(room)
-    for minutes, count in ((5, 1), (10, 2), (15, 3)):
-        clock.advance(minutes=minutes, seconds=1)
-        await wait_for(
-            lambda n=count: len(room.slack.thread(room.channel, second.ts)) >= n,  # type: ignore[misc]
-            f"ping {count}",
-        )
+    await climb_whole_path(room, clock, second)
     await room.settle()
-    text = await export_launch(
-        room.bot.deps.settings.database_url,
-        "1",
-        "md",
-        roles=room.bot.deps.config.roles,
-        now=room.bot.deps.clock(),
-    )
+    text = await markdown_report(room)
     assert "# Launch report: P&L Engine v2 (#1)" in text and "&amp;" not in text
     timeline = text.split("## Incident timeline", 1)[1].split("\n## ", 1)[0]
     assert "| At | What happened | By | Event |" in timeline

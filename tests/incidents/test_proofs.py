@@ -15,7 +15,6 @@ from sqlalchemy import select, update
 
 import commands.verify
 from bot.audit.record.build import build_record
-from bot.audit.report.export import export_launch
 from bot.checklist import proofs
 from bot.checklist.parser import parse_template
 from bot.checklist.rules import set_items_checked
@@ -271,13 +270,7 @@ async def test_an_accepted_test_page_ticks_escalation_working_and_opens_no_escal
 
 async def report_timeline(room: WarRoom) -> str:
     """The Markdown report's incident timeline section."""
-    text = await export_launch(
-        room.bot.deps.settings.database_url,
-        "1",
-        "md",
-        roles=room.bot.deps.config.roles,
-        now=room.bot.deps.clock(),
-    )
+    text = await test_incidents.markdown_report(room)
     return text.split("## Incident timeline", 1)[1].split("\n## ", 1)[0]
 
 
