@@ -41,7 +41,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     role = find_role(state.sign_offs or EMPTY_LOG, cmd.args[1])
     text = " ".join(cmd.args[2:])
     identity = deps.identity
-    actor = Actor(cmd.user_id, identity.cached_name(cmd.user_id) or cmd.user_name)
+    actor = identity.actor(cmd.user_id, cmd.user_name)
     # trigger_id is unique per invocation: the same request delivered twice is recorded once.
     dedup_key = f"slash:{cmd.trigger_id}:{action}" if cmd.trigger_id else None
     attempt = SignOffAttempt(

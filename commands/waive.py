@@ -10,7 +10,6 @@ from __future__ import annotations
 from bot.checklist.waive_flows import name_waiver_later, waiver_rules
 from bot.checklist.waivers import WAIVE_KINDS, find_item, unwaive_item, waive_item
 from bot.core.errors import BadInput, NotFound
-from bot.core.events import Actor
 from bot.core.kit import mention, notice
 from bot.core.launches import active_launch
 from bot.core.mrkdwn import escape
@@ -34,7 +33,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         raise BadInput("Name the item (in quotes when it has spaces) and give a reason.")
     ref, reason = args[0], " ".join(args[1:])
     launch_id, item_id = await _find(cmd, deps, ref)
-    actor = Actor(cmd.user_id, deps.identity.cached_name(cmd.user_id) or cmd.user_name)
+    actor = deps.identity.actor(cmd.user_id, cmd.user_name)
     rules = await waiver_rules(deps, actor.user_id)
     async with unit_of_work(deps.db.sessions) as session:
         waived = await waive_item(
@@ -72,7 +71,7 @@ async def _undo(cmd: LaunchCommand, deps: Deps, ref: str) -> CommandReply:
     if not ref.strip():
         raise BadInput('Name the waived item: `/launch waive undo "<item>"`.')
     launch_id, item_id = await _find(cmd, deps, ref)
-    actor = Actor(cmd.user_id, cmd.user_name)
+    actor = deps.identity.actor(cmd.user_id, cmd.user_name)
     rules = await waiver_rules(deps, actor.user_id)
     async with unit_of_work(deps.db.sessions) as session:
         undone = await unwaive_item(

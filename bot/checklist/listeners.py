@@ -148,7 +148,7 @@ async def _open_waiver_form(
 
 def _form_actor(body: dict[str, Any], deps: Deps) -> Actor:
     actor = Actor.of_user(body["user"])
-    return Actor(actor.user_id, deps.identity.cached_name(actor.user_id) or actor.name)
+    return deps.identity.actor(actor.user_id, actor.name)
 
 
 def _view_id(view: dict[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.core.config import RoleConfig
+from bot.core.events import Actor
 from bot.core.slack_client import call_slack
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,11 @@ class Identity:
     def cached_name(self, user_id: str) -> str | None:
         """The display name if it is cached (no I/O: safe before the ack)."""
         return self._names.get(user_id)
+
+    def actor(self, user_id: str, handle: str) -> Actor:
+        """The person acting, named by their cached display name, else by their handle (no I/O:
+        safe before the ack; a later ``users.info`` answer renames what they did)."""
+        return Actor(user_id, self.cached_name(user_id) or handle)
 
     async def display_name(self, user_id: str, *, within: float = 5.0) -> str | None:
         """``profile.display_name``, else the real name; None if Slack does not answer in time."""

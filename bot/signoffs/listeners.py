@@ -46,7 +46,7 @@ from bot.signoffs.rules import SignOffOutcome
 def actor_of(user: dict[str, Any], identity: Identity) -> Actor:
     """The clicking user from the verified payload; the cached display name if there is one."""
     actor = Actor.of_user(user)
-    return Actor(actor.user_id, identity.cached_name(actor.user_id) or actor.name)
+    return identity.actor(actor.user_id, actor.name)
 
 
 def _click_key(body: dict[str, Any], action: dict[str, Any]) -> str:
