@@ -272,8 +272,11 @@ def signoff_table(
     return blocks
 
 
-def signoff_view(state: LaunchSignOffs, roles: Mapping[str, RoleConfig]) -> MessageView:
-    """The answer to ``/launch signoff``: the same table, with buttons, only for the asker."""
+def signoff_view(
+    state: LaunchSignOffs, roles: Mapping[str, RoleConfig], *, halted: bool = False
+) -> MessageView:
+    """The answer to ``/launch signoff``: the same table, with buttons, only for the asker
+    (``halted``: the kill switch fired, so it never reads GO, as on the card)."""
     rows = board(log_of(state), roles)
     if not rows:
         return MessageView(
@@ -290,7 +293,7 @@ def signoff_view(state: LaunchSignOffs, roles: Mapping[str, RoleConfig]) -> Mess
         )
     blocks: list[Block] = [
         {"type": "header", "text": plain_text(f"Sign-offs · {state.name}", 150)},
-        {"type": "section", "text": mrkdwn_text(go_text(state, rows))},
+        {"type": "section", "text": mrkdwn_text(go_text(state, rows, halted=halted))},
     ]
     # An ephemeral message has the same 50-block limit; two header blocks, two per role at most.
     for row in rows[:24]:

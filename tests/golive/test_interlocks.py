@@ -86,6 +86,10 @@ async def test_a_halted_launch_reads_go_nowhere_on_its_card(
     assert "🔴 *HALTED*" in status
     assert "*Sign-offs:* 5/5 · GO #1 given, then 🔴 halted by the kill switch" in status
     assert "5/5 · GO\n" not in status and not status.rstrip().endswith("5/5 · GO")
+    # The private sign-off table too.
+    await room.command(OPS, "signoff")
+    table = last_ephemeral(room, OPS)
+    assert "🟢" not in table and "🔴 halted by the kill switch" in table, table
 
 
 def go_message(room: WarRoom) -> str:
