@@ -332,9 +332,12 @@ def halted_line(state: LaunchState) -> str | None:
     if fire is None or fire.status != "confirmed":
         return None
     view = state.golive
-    if view is not None and view.started and not view.on_hold:
-        return None  # the team resumed after the halt
     at = fire.completed_at or fire.created_at
+    if view is not None and view.started and not view.on_hold:
+        # A rollout under way and not on hold: the team resumed after the halt (the fire held it).
+        # A rollout completed before the fire was not held (nothing to hold): still halted.
+        if view.completed_at is None or view.completed_at > at:
+            return None
     return (
         f"🔴 *HALTED* (kill switch fired at {slack_date(at)}, by "
         f"{mention(fire.requested_by_id, fire.requested_by_name)})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.config import AppConfig, GoLiveConfig
+from bot.golive.flows import golive_view
 from bot.standin.outside import FakeKillSwitch, FakePagerDuty
 from tests.golive.test_golive import (
     CTO,
@@ -101,3 +102,29 @@ def card_texts(room: WarRoom) -> str:
     return "\n".join(
         str(b["text"]["text"]) for b in room.card().blocks if isinstance(b.get("text"), dict)
     )
+
+
+async def test_the_kill_switch_firing_after_a_complete_rollout_reads_halted_everywhere(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    """At 100% live there is no step to hold, and that is when a kill switch matters most: the
+    card, the GO message and /launch status read HALTED, not GO."""
+    await start_and_reach_golive(room)
+    await approve_all(room)
+    for _ in range(10):
+        await room.command(OPS, "advance --force rehearsal")
+        await room.settle()
+        if "Rollout complete" in " ".join(channel_texts(room) + [card_state(room)]):
+            break
+    async with room.bot.deps.db.read_sessions() as session:
+        view = await golive_view(session, 1)
+    assert view.completed_at is not None, card_state(room)
+    assert card_state(room).startswith("🟢 *GO*")
+    view_ = await open_modal(room, CTO)
+    await submit(room, CTO, view_, name="Trading v2", reason="runaway orders")
+    await room.settle()
+    assert killswitch.halted
+    assert card_state(room).startswith("🔴 *HALTED* (kill switch fired at"), card_state(room)
+    assert go_message(room).startswith("GO, then HALTED")
+    await room.command(OPS, "status")
+    assert "🔴 *HALTED*" in last_ephemeral(room, OPS)
