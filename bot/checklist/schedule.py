@@ -101,7 +101,7 @@ def _day_sections(
             title = day_section_title(source.title or "Checks", day, launch_date)
             copy = source.model_copy(update={"title": None})
             days.append(
-                (day, order, TemplateSection(title=title, groups=[copy], line=group.line, day=day))
+                (day, order, TemplateSection(title=title, groups=[copy], line=source.line, day=day))
             )
     return kept, [s for _, _, s in sorted(days, key=lambda d: (d[0], d[1]))]
 
