@@ -6,7 +6,6 @@ import functools
 
 from bot.core.events import SYSTEM, Actor, EventKind
 from bot.core.models import Launch
-from bot.core.mrkdwn import escape
 from bot.core.outbox import queue_notice
 from bot.core.reactions import Happened
 from bot.deps import Deps
@@ -74,8 +73,10 @@ async def hold_for(deps: Deps, happened: Happened, *, live_only: bool, why: str)
         return False
     if live_only and view.weight == 0:
         return False
-    who = f"<@{happened.actor.user_id}>" if happened.actor.user_id.startswith("U") else "the bot"
-    detail = f" ({escape(str(happened.detail['role']))})" if happened.detail.get("role") else ""
+    # The reason is plain text, escaped wherever it is shown: a `<@U…>` in it would show as
+    # literal markup, so it names the person as the log does.
+    who = f"@{happened.actor.name}" if happened.actor.user_id.startswith("U") else "the bot"
+    detail = f" ({happened.detail['role']})" if happened.detail.get("role") else ""
     return await hold_launch(deps, launch=launch, actor=SYSTEM, reason=f"{why}{detail}, by {who}")
 
 

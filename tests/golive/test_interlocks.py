@@ -49,6 +49,8 @@ async def test_the_kill_switch_firing_holds_the_rollout_and_the_card_reads_halte
     assert killswitch.halted  # really sent
     held = [t for t in channel_texts(room) if "ON HOLD" in t]
     assert held and "the kill switch fired" in held[-1]
+    # Named as a person, not as escaped Slack markup.
+    assert "&lt;@" not in held[-1] and "&lt;@" not in card_state(room), held[-1]
     assert card_state(room).startswith("🔴 *HALTED* (kill switch fired at")
     await room.command(OPS, "advance --force push on")
     assert "on hold: the kill switch fired" in last_ephemeral(room, OPS)
