@@ -274,6 +274,19 @@ async def report_timeline(room: WarRoom) -> str:
     return text.split("## Incident timeline", 1)[1].split("\n## ", 1)[0]
 
 
+async def escalation_test_against(
+    room: WarRoom, pagerduty: FakePagerDuty, script: list[Any]
+) -> None:
+    """``/launch escalate test`` on a started launch, PagerDuty answering as ``script`` says
+    ("hang": no answer within the configured 0.5 s timeout)."""
+    pagerduty.script = list(script)
+    pagerduty.hang_seconds = 1.0
+    await room.command(ALICE, "start Trading v2")
+    await post_next_phase(room)
+    await room.command(ALICE, "escalate test")
+    await room.settle()
+
+
 @pytest.mark.parametrize(
     ("script", "said"),
     [
@@ -285,12 +298,7 @@ async def report_timeline(room: WarRoom) -> str:
 async def test_a_refused_failed_or_unanswered_test_page_ticks_nothing_and_says_so(
     room: WarRoom, pagerduty: FakePagerDuty, script: list[Any], said: str
 ) -> None:
-    pagerduty.script = list(script)
-    pagerduty.hang_seconds = 1.0  # longer than the configured 0.5 s timeout
-    await room.command(ALICE, "start Trading v2")
-    await post_next_phase(room)
-    await room.command(ALICE, "escalate test")
-    await room.settle()
+    await escalation_test_against(room, pagerduty, script)
     report = thread_message(room, "Escalation test by")
     shown = report.blocks[0]["text"]["text"]
     assert said in shown and "Nothing was ticked" in shown, shown
@@ -314,12 +322,7 @@ async def test_a_refused_test_page_after_an_unanswered_try_says_it_may_have_page
 ) -> None:
     """An unanswered try may have reached PagerDuty (and paged) even though a later try was
     refused: the report says so and names the incident to resolve, and still ticks nothing."""
-    pagerduty.script = list(script)
-    pagerduty.hang_seconds = 1.0  # longer than the configured 0.5 s timeout
-    await room.command(ALICE, "start Trading v2")
-    await post_next_phase(room)
-    await room.command(ALICE, "escalate test")
-    await room.settle()
+    await escalation_test_against(room, pagerduty, script)
     (key,) = {r["dedup_key"] for r in pagerduty.requests}
     report = thread_message(room, "Escalation test by")
     shown = report.blocks[0]["text"]["text"]
