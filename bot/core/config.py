@@ -309,6 +309,22 @@ class PrometheusConfig(BaseModel):
         parse_duration(value)
         return value
 
+    @field_validator("rules", mode="after")
+    @classmethod
+    def _unique_names(cls, rules: list[PrometheusRule]) -> list[PrometheusRule]:
+        # A rule's stored state, its alerts and its counters are keyed by its name: two rules with
+        # one name would share one state and silently overwrite each other's verdicts.
+        seen: dict[str, int] = {}
+        for number, rule in enumerate(rules, start=1):
+            key = " ".join(rule.name.split()).casefold()
+            if key in seen:
+                raise ValueError(
+                    f'rules {seen[key]} and {number} are both named "{rule.name}": '
+                    "each [[prometheus.rules]] needs its own name"
+                )
+            seen[key] = number
+        return rules
+
     @property
     def recover_seconds(self) -> float:
         return parse_duration(self.recover_after)

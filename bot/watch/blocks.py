@@ -133,11 +133,20 @@ def alert_message(view: AlertView, *, loud: bool) -> MessageView:
         else:
             worse = " — *worse, past its second level*" if view.realerted_at else ""
             lines = [f"🔴 {here}*Rollback rule breached: {escape(view.name)}*{worse}"]
-        lines.append(
-            f"Value *{number(view.value)}* · healthy is `{escape(view.threshold or '')}` · "
-            f"breached for {held_for(seconds)} (since {slack_date(view.breached_since)}) · "
-            f"worst {number(view.worst)}"
-        )
+        threshold = f"healthy is `{escape(view.threshold or '')}`"
+        if view.value is None:
+            # Unknown is never healthy, nor a measured breach: say the metric cannot be read.
+            lines.append(
+                f"❓ Value now *unknown: {escape(view.unknown or 'no reading')}* "
+                f"(as of {slack_date(view.evaluated_at)}) · {threshold} · "
+                f"breached since {slack_date(view.breached_since)} · worst {number(view.worst)}"
+            )
+        else:
+            lines.append(
+                f"Value *{number(view.value)}* · {threshold} · "
+                f"breached for {held_for(seconds)} (since {slack_date(view.breached_since)}) · "
+                f"worst {number(view.worst)}"
+            )
         if view.recovered_at is not None:
             lines.append(f"Recovered {slack_date(view.recovered_at)}")
         lines.append(f"Query: `{escape(view.query or '')}`")

@@ -4,7 +4,7 @@ step (fire after ``for``, re-alert past the second level, recover after the hold
 Semantics (README, "Metric watch"): the condition is evaluated at every ``interval_seconds``; a
 breach fires once it has been true at every evaluation across ``for`` (a healthy reading resets it,
 an unknown one resets nothing); an open alert recovers once healthy at every evaluation across
-``[prometheus].recover_after``; it is posted again (``@here``) once, if the value goes past the
+``[prometheus].recover_after`` (an unknown reading restarts that hold-down: it is not healthy); it is posted again (``@here``) once, if the value goes past the
 rule's second level (``realert``).
 """
 
@@ -132,4 +132,5 @@ def evaluate(
         healthy_since = prior.healthy_since or now
         recover = (now - healthy_since).total_seconds() >= recover_seconds
         return Transition(status, None, healthy_since, recover=recover)
-    return Transition(status, breached_since, prior.healthy_since)
+    # Unknown is never healthy: a gap restarts the recovery hold-down (it is not time healthy).
+    return Transition(status, breached_since, None)

@@ -48,6 +48,9 @@ class AlertView(BaseModel):
     reported_by_name: str | None
     last_action: str | None
     page_status: str | None
+    # Why the rule's latest reading has no number (``value`` is then None): an open alert whose
+    # metric went unknown must say so, never keep showing its last number as if still measured.
+    unknown: str | None = None
 
     @property
     def open(self) -> bool:
@@ -86,11 +89,12 @@ class Outcome:
 
 
 async def watched_launches(session: AsyncSession) -> list[Launch]:
-    """Open launches whose go-live sequence has started: watched during holds and after rollbacks."""
+    """Open launches whose go-live sequence has started: watched during holds and after rollbacks,
+    a rollback to step 0 (before shadow) included: an open alert must still follow its metric."""
     rows = await session.scalars(
         select(Launch)
         .join(GoLive, GoLive.launch_id == Launch.id)
-        .where(Launch.closed_at.is_(None), GoLive.step > 0)
+        .where(Launch.closed_at.is_(None), GoLive.step_started_at.is_not(None))
         .order_by(Launch.id)
     )
     return list(rows.all())
@@ -218,10 +222,13 @@ async def _follow_alert(
 ) -> Outcome:
     """An open episode: update its value, worst and duration in place; re-post or recover it."""
     alert.evaluated_at = now
-    if reading.value is not None:
-        alert.value = reading.value
-        if step.status == BREACHED and worse(rule, reading.value, alert.worst):
-            alert.worst = reading.value
+    alert.value = reading.value  # None while unknown: the message says why (``AlertView.unknown``)
+    if (
+        reading.value is not None
+        and step.status == BREACHED
+        and worse(rule, reading.value, alert.worst)
+    ):
+        alert.worst = reading.value
     outcome = Outcome(changed)
     if step.realert:
         alert.realerted_at = now
@@ -301,8 +308,9 @@ async def alert_event(
 # Messages: the snapshot in the body is what the renderer shows (no state loader needed)
 
 
-def snapshot(alert: MetricAlert, *, loud: bool) -> dict[str, Any]:
-    return {"alert": AlertView.model_validate(alert).model_dump(mode="json"), "loud": loud}
+def snapshot(alert: MetricAlert, *, loud: bool, unknown: str | None = None) -> dict[str, Any]:
+    view = AlertView.model_validate(alert).model_copy(update={"unknown": unknown})
+    return {"alert": view.model_dump(mode="json"), "loud": loud}
 
 
 async def add_alert_message(
@@ -330,6 +338,11 @@ async def refresh_alert_messages(session: AsyncSession, alert: MetricAlert) -> N
     """Every message of the episode shows its current state at the next publish (each keeps its
     own ``loud``: only a first post mentions the channel)."""
     await session.flush()
+    unknown = None
+    if alert.source == "rule" and alert.value is None:
+        unknown = await session.scalar(
+            select(MetricRuleState.reason).where(MetricRuleState.alert_id == alert.id)
+        )
     messages = await session.scalars(
         select(SlackMessage).where(
             SlackMessage.kind == ALERT_MESSAGE, SlackMessage.subject_id == alert.id
@@ -337,10 +350,11 @@ async def refresh_alert_messages(session: AsyncSession, alert: MetricAlert) -> N
     )
     for message in messages.all():
         loud = bool((message.body or {}).get("loud"))
+        body = snapshot(alert, loud=loud, unknown=unknown)
         await session.execute(
             update(SlackMessage)
             .where(SlackMessage.id == message.id)
-            .values(body=snapshot(alert, loud=loud), version=SlackMessage.version + 1)
+            .values(body=body, version=SlackMessage.version + 1)
         )
 
 

@@ -3,6 +3,8 @@ with its reason, never a number."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -102,3 +104,55 @@ def test_checklist_validate_reports_what_each_rule_watches(
 def test_the_fake_refuses_a_fractional_timeout_as_prometheus_does() -> None:
     assert _PROM_DURATION.match("4500ms") and _PROM_DURATION.match("1m30s")
     assert not _PROM_DURATION.match("4.5s")
+
+
+def serve_with(tmp_path: Path, config: str) -> subprocess.CompletedProcess[str]:
+    """``launchbot serve`` with Slack credentials and ``config`` as its config file."""
+    path = tmp_path / "launchbot.toml"
+    path.write_text(config)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(Path.cwd()),
+        "SLACK_BOT_TOKEN": "xoxb-1234-5678",
+        "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef",
+        "LAUNCHBOT_CONFIG": str(path),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "serve", "--port", "0"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [
+        ('healthy = "< 0.001"\nfor = "5 min"', "not a Prometheus duration"),
+        ('healthy = "below 0.001"', "healthy"),
+        ('healthy = "< 0.001"\naction = "page"', "action"),
+        ('healthy = "< 0.001"\nthreshold = "0.001"', "threshold"),
+    ],
+)
+def test_serve_refuses_to_start_on_a_bad_rule_naming_file_rule_and_problem(
+    tmp_path: Path, rule: str, problem: str
+) -> None:
+    result = serve_with(
+        tmp_path, f'[[prometheus.rules]]\nname = "Error rate < 0.1%"\nquery = "x"\n{rule}\n'
+    )
+    assert result.returncode == 2
+    assert str(tmp_path / "launchbot.toml") in result.stderr
+    assert 'rule "Error rate < 0.1%"' in result.stderr and problem in result.stderr
+    assert not (tmp_path / "bot.db").exists()  # refused before touching anything
+
+
+def test_serve_refuses_two_rules_with_one_name(tmp_path: Path) -> None:
+    rule = '[[prometheus.rules]]\nname = "Error rate"\nquery = "x"\nhealthy = "< 0.001"\n'
+    result = serve_with(tmp_path, rule + rule)
+    assert result.returncode == 2
+    assert 'rules 1 and 2 are both named "Error rate"' in result.stderr
+    assert not (tmp_path / "bot.db").exists()

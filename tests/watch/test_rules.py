@@ -66,6 +66,30 @@ def test_recovery_needs_the_hold_down_and_a_flap_restarts_it() -> None:
     assert sum(fire for _, fire, _ in steps) == 1
 
 
+def test_unknown_readings_during_recovery_do_not_count_as_healthy_time() -> None:
+    gap = Reading.failed("query failed: no answer within 5 s")
+    steps = run([0.02] * 6 + [0.001, gap, gap, gap, 0.001, 0.001, 0.001])
+    recovered = [n for n, (_, _, rec) in enumerate(steps) if rec]
+    # Healthy at minute 6, unknown 7-9: the hold-down restarts at minute 10 and ends at 12.
+    assert recovered == [12]
+
+
+def test_two_rules_with_one_name_are_a_config_error() -> None:
+    rule = {"query": "q", "healthy": "< 1"}
+    with pytest.raises(ValidationError, match='rules 1 and 3 are both named "Error rate"'):
+        AppConfig.model_validate(
+            {
+                "prometheus": {
+                    "rules": [
+                        {"name": "error rate", **rule},
+                        {"name": "p95", **rule},
+                        {"name": "Error rate", **rule},
+                    ]
+                }
+            }
+        )
+
+
 def test_realert_only_past_the_second_level_and_once() -> None:
     prior = Prior(status=BREACHED, breached_since=T0, alert_open=True)
     assert not evaluate(ROLLBACK, Reading.of(0.015), prior, now=T0, recover_seconds=60).realert

@@ -4,12 +4,15 @@ block /launch advance; the buttons act with the go-live roles; immediate trigger
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.core.ids import ActionId
 from bot.core.models import Event, TrafficRequest
+from bot.server import make_web_app
 from bot.standin.outside import FakePagerDuty
 from bot.standin.prometheus import PROM_TIMEOUT as PROM_ERROR
 from bot.standin.prometheus import FakePrometheus
@@ -237,3 +240,108 @@ async def test_an_immediate_trigger_is_confirmed_alerted_recorded_and_paged_crit
     assert event["dedup_key"] == "launchbot-1-trigger-1"
     kinds = await event_kinds(room)
     assert "rollback_trigger_reported" in kinds and "pagerduty_trigger_sent" in kinds
+
+
+async def test_an_open_alert_whose_metric_goes_unknown_says_so_and_unknown_time_is_not_recovery(
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
+) -> None:
+    await live(room, prometheus)
+    prometheus.set(ROLLBACK_ERRORS, 0.015)
+    await tick(room, clock)
+    await tick(room, clock, minutes=5)
+    [alert] = alerts(room)
+    assert "Value *0.015*" in shown(alert)
+
+    prometheus.set(ROLLBACK_ERRORS, PROM_ERROR)
+    await tick(room, clock)
+    text = shown(alerts(room)[0])
+    assert "Value *0.015*" not in text  # never the last number as if still measured
+    assert "Value now *unknown: query failed" in text and "worst 0.015" in text
+    assert "actions" in [b["type"] for b in alerts(room)[0].blocks]  # still open, still actionable
+
+    # Healthy for 30 s, then unknown for 2 min, then healthy again: the unknown minutes are not
+    # healthy time, so the 1-minute hold-down starts over when readings come back.
+    prometheus.set(ROLLBACK_ERRORS, 0.002)
+    await tick(room, clock, minutes=0.5)
+    prometheus.set(ROLLBACK_ERRORS, PROM_ERROR)
+    await tick(room, clock)
+    await tick(room, clock)
+    prometheus.set(ROLLBACK_ERRORS, 0.002)
+    await tick(room, clock, minutes=0.5)
+    assert not any("recovered" in t for t in channel_texts(room))
+    assert "Value *0.002*" in shown(alerts(room)[0])  # measured again: the number is back
+    await tick(room, clock)
+    assert any("for 5 minutes* recovered" in t for t in channel_texts(room))
+
+
+async def test_after_a_rollback_to_before_shadow_the_watch_goes_on_and_the_alert_recovers(
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
+) -> None:
+    await live(room, prometheus)
+    prometheus.set(ROLLBACK_ERRORS, 0.015)
+    await tick(room, clock)
+    await tick(room, clock, minutes=5)
+    assert len(alerts(room)) == 1
+    await room.command(OPS, "rollback all error rate")
+    await room.command(OPS, "rollback back to before shadow")
+    await room.settle()
+    async with room.bot.deps.db.read_sessions() as session:
+        rows = (await session.scalars(select(TrafficRequest))).all()
+    assert rows[-1].to_step == 0  # the sequence is back before its first step
+    prometheus.set(ROLLBACK_ERRORS, 0.002)
+    await tick(room, clock)
+    await tick(room, clock)
+    assert any("for 5 minutes* recovered" in t for t in channel_texts(room))
+    assert "Recovered: Error rate" in shown(alerts(room)[0])
+
+
+async def test_a_new_breach_after_recovery_is_a_new_alert_and_metrics_counts_it(
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
+) -> None:
+    await live(room, prometheus)
+    prometheus.set(SUCCESS, [])  # one gate rule without data all along
+    prometheus.set(ROLLBACK_ERRORS, 0.015)
+    await tick(room, clock)
+    await tick(room, clock, minutes=5)
+    prometheus.set(ROLLBACK_ERRORS, 0.002)
+    await tick(room, clock)
+    await tick(room, clock)
+    assert any("recovered" in t for t in channel_texts(room))
+    assert len(alerts(room)) == 1
+
+    prometheus.set(ROLLBACK_ERRORS, 0.012)
+    await tick(room, clock)
+    await tick(room, clock, minutes=5)
+    assert len(alerts(room)) == 2  # a new episode: a new message, the channel told again
+    first, second = alerts(room)
+    assert "<!here>" in second.text and "Value *0.012*" in shown(second)
+    assert "Recovered: Error rate" in shown(first)  # the first episode stays recovered
+    assert (await event_kinds(room)).count("metric_alert_fired") == 2
+
+    scraped = await scrape(room)
+    rollback = "Error rate > 1% for 5 minutes"
+    # Evaluations of this test: 1 healthy, then breached at 0 and 5 min (fired), 2 healthy
+    # (recovered), then breached twice more; the gate rule without data was unknown at all six.
+    assert scraped[("launchbot_metric_evaluations_total", rollback, "breached")] == 4
+    assert scraped[("launchbot_metric_evaluations_total", rollback, "healthy")] == 2
+    assert (
+        scraped[("launchbot_metric_evaluations_total", "Order success rate > 99%", "unknown")] == 6
+    )
+    assert scraped[("launchbot_metric_unknowns_total", "Order success rate > 99%", "")] == 6
+    assert ("launchbot_metric_unknowns_total", rollback, "") not in scraped
+    assert scraped[("launchbot_metric_alerts_total", rollback, "")] == 2
+
+
+async def scrape(room: WarRoom) -> dict[tuple[str, str, str], float]:
+    """The watch's counters as GET /metrics shows them: (name, rule, result) → value."""
+    async with TestClient(TestServer(make_web_app(room.bot.app, room.bot.deps))) as client:
+        response = await client.get("/metrics")
+        assert response.status == 200
+        text = await response.text()
+    samples = {}
+    for name, labels, value in re.findall(
+        r"^(launchbot_metric_\w+_total)\{(.*)\} (\S+)$", text, re.MULTILINE
+    ):
+        found = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        samples[(name, found.get("rule", ""), found.get("result", ""))] = float(value)
+    return samples
