@@ -12,7 +12,12 @@ from bot.core.errors import NotFound
 from bot.core.events import Actor, EventKind
 from bot.core.models import Launch, MetricAlert
 from bot.watch.lines import Trigger
-from bot.watch.state import add_alert_message, alert_event, refresh_alert_messages
+from bot.watch.state import (
+    add_alert_message,
+    alert_event,
+    refresh_alert_messages,
+    trigger_dedup_key,
+)
 
 
 async def alert_for_update(session: AsyncSession, alert_id: int) -> MetricAlert:
@@ -96,7 +101,7 @@ async def report_trigger(
     )
     session.add(alert)
     await session.flush()
-    alert.page_dedup_key = f"launchbot-{launch.id}-trigger-{alert.id}"
+    alert.page_dedup_key = trigger_dedup_key(launch.id, alert.id)
     await alert_event(
         session,
         launch,

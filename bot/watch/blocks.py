@@ -26,7 +26,7 @@ from bot.core.mrkdwn import escape
 from bot.watch.lines import Trigger
 from bot.watch.payloads import AlertValue, TriggerValue
 from bot.watch.rules import BREACHED, HEALTHY, Reading, status_of
-from bot.watch.state import AlertView, RuleStateView
+from bot.watch.state import WATCHED_TRIGGER, AlertView, RuleStateView
 
 
 def number(value: float | None) -> str:
@@ -114,24 +114,25 @@ def alert_message(view: AlertView, *, loud: bool) -> MessageView:
     """One episode's message: first post (and a re-alert) with ``@here``; updated in place with
     the value, how long it has held, the worst value, who acknowledged and what was done."""
     here = "<!here> " if loud else ""
+    immediate = view.source == WATCHED_TRIGGER
     if view.source == "trigger":
         head = f"🚨 {here}*Immediate rollback trigger reported: {escape(view.name)}*"
         body = (
             f"Reported by {mention(view.reported_by_id, view.reported_by_name)} "
             f"{slack_date(view.opened_at)}. *Immediate rollback is recommended.*"
         )
-        page = {
-            "sent": "PagerDuty paged (critical)",
-            "failed": "⚠️ PagerDuty page FAILED: call the on-call",
-            "skipped": "PagerDuty not configured: call the on-call",
-        }.get(view.page_status or "", "paging PagerDuty (critical)…")
-        lines = [head, body, page]
+        lines = [head, body, _page_line(view)]
     else:
         seconds = (view.evaluated_at - view.breached_since).total_seconds()
+        worse = " — *worse, past its second level*" if view.realerted_at else ""
         if view.status == "recovered":
             lines = [f"✅ *Recovered: {escape(view.name)}*"]
+        elif immediate:
+            lines = [
+                f"🚨 {here}*Immediate rollback trigger breached: {escape(view.name)}*{worse}",
+                "*Immediate rollback is recommended.*",
+            ]
         else:
-            worse = " — *worse, past its second level*" if view.realerted_at else ""
             lines = [f"🔴 {here}*Rollback rule breached: {escape(view.name)}*{worse}"]
         threshold = f"healthy is `{escape(view.threshold or '')}`"
         if view.value is None:
@@ -150,6 +151,8 @@ def alert_message(view: AlertView, *, loud: bool) -> MessageView:
         if view.recovered_at is not None:
             lines.append(f"Recovered {slack_date(view.recovered_at)}")
         lines.append(f"Query: `{escape(view.query or '')}`")
+        if immediate:
+            lines.append(_page_line(view))
     if view.acknowledged_by_id:
         lines.append(
             f"👀 Acknowledged by {mention(view.acknowledged_by_id, view.acknowledged_by_name)}"
@@ -165,6 +168,15 @@ def alert_message(view: AlertView, *, loud: bool) -> MessageView:
         else f"{here}Metric alert: {escape(view.name)} ({view.status})"
     )
     return MessageView(text=text, blocks=blocks)
+
+
+def _page_line(view: AlertView) -> str:
+    """Where the critical page of an immediate trigger stands: never "paged" before PagerDuty said so."""
+    return {
+        "sent": "PagerDuty paged (critical)",
+        "failed": "⚠️ PagerDuty page FAILED: call the on-call",
+        "skipped": "PagerDuty not configured: call the on-call",
+    }.get(view.page_status or "", "paging PagerDuty (critical)…")
 
 
 def render_alert(state: Any, message: Any) -> MessageView:

@@ -80,19 +80,24 @@ async def evaluate(deps: Deps, now: datetime) -> int:
         return 0
     readings = await read_rules(deps)
     for launch_id in launches:
-        await _evaluate_launch(deps, launch_id, readings, now)
+        to_page = await _evaluate_launch(deps, launch_id, readings, now)
         deps.publisher.kick(launch_id)
+        for alert_id in to_page:  # committed first: the page follows what the channel is told
+            deps.tasks.spawn(page_trigger(deps, alert_id), name=f"page-trigger-{alert_id}")
     return len(launches)
 
 
 async def _evaluate_launch(
     deps: Deps, launch_id: int, readings: list[tuple[PrometheusRule, Reading]], now: datetime
-) -> None:
+) -> list[int]:
+    """Store one launch's evaluations; returns the watched immediate triggers that fired."""
     recover_seconds = deps.config.prometheus.recover_seconds
+    immediate = {t.text.strip().lower() for t in immediate_triggers(deps.template)}
+    to_page: list[int] = []
     async with deps.db.sessions.begin() as session:
         launch = await lock_launch(session, launch_id)
         if launch.closed_at is not None:
-            return
+            return []
         card_changed = False
         for rule, reading in readings:
             outcome = await state.apply_reading(
@@ -102,7 +107,10 @@ async def _evaluate_launch(
                 reading=reading,
                 now=now,
                 recover_seconds=recover_seconds,
+                immediate=rule.name.strip().lower() in immediate,
             )
+            if outcome.to_page is not None:
+                to_page.append(outcome.to_page)
             card_changed = card_changed or outcome.changed
             if outcome.fired is not None or outcome.realerted is not None:
                 deps.metrics.inc("launchbot_metric_alerts_total", rule=rule.name)
@@ -116,6 +124,7 @@ async def _evaluate_launch(
                 )
         if card_changed:
             await bump_messages(session, launch.id, [])
+    return to_page
 
 
 def watch_job(deps: Deps) -> Job:
@@ -239,7 +248,7 @@ def _page_event(deps: Deps, alert: state.AlertView, launch: Launch) -> dict[str,
     return {
         "routing_key": config.routing_key.get_secret_value(),
         "event_action": "trigger",
-        "dedup_key": f"launchbot-{launch.id}-trigger-{alert.id}",
+        "dedup_key": state.trigger_dedup_key(launch.id, alert.id),
         "payload": {
             "summary": f"[CRITICAL] {launch.name}: immediate rollback trigger: {alert.name}"[:1024],
             "severity": "critical",
@@ -252,7 +261,14 @@ def _page_event(deps: Deps, alert: state.AlertView, launch: Launch) -> dict[str,
                 "launch_id": launch.id,
                 "alert_id": alert.id,
                 "trigger": alert.name,
-                "reported_by": f"{alert.reported_by_name} ({alert.reported_by_id})",
+                "reported_by": (
+                    f"{alert.reported_by_name} ({alert.reported_by_id})"
+                    if alert.reported_by_id
+                    else "the metric watch"
+                ),
+                "value": alert.value,
+                "healthy": alert.threshold,
+                "query": alert.query,
                 "slack_channel": launch.channel_id,
             },
         },

@@ -1,6 +1,6 @@
 """The template lines the metric watch knows: thresholds and gradual rollback triggers a rule may
 watch (a rule whose name equals the line, case-insensitively), and the immediate rollback triggers
-reported by hand (``/launch trigger <slug>``)."""
+reported by hand (``/launch trigger <slug>``); a rule may watch one of those too (its alert pages)."""
 
 from __future__ import annotations
 
@@ -83,9 +83,17 @@ def watched_line(template: ChecklistTemplate, rule: PrometheusRule) -> str | Non
 def rules_report(template: ChecklistTemplate, rules: Sequence[PrometheusRule]) -> list[str]:
     """``launchbot checklist validate --config``: what each rule watches, and the lines none does."""
     lines = [f"prometheus rules: {len(rules)}"]
+    immediate = {t.text.strip().lower(): t for t in immediate_triggers(template)}
     for rule in rules:
         line = watched_line(template, rule)
-        where = f"watches “{line}”" if line else "watches no template line (name differs)"
+        trigger = immediate.get(rule.name.strip().lower())
+        if line:
+            where = f"watches “{line}”"
+        elif trigger is not None:
+            # Also reportable by hand (/launch trigger); a breach alerts at once and pages.
+            where = f"watches immediate rollback trigger “{trigger.text}” (paged critical)"
+        else:
+            where = "watches no template line (name differs)"
         lines.append(
             f"  {rule.name} ({rule.action}, healthy {rule.healthy}, for {rule.for_}): {where}"
         )

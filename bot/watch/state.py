@@ -20,6 +20,14 @@ from bot.core.models import GoLive, Launch, MetricAlert, MetricRuleState, SlackM
 from bot.watch.rules import BREACHED, HEALTHY, Prior, Reading, Transition, evaluate, worse
 
 ALERT_MESSAGE = "metric_alert"
+# ``MetricAlert.source``: "rule" (a rollback rule), "trigger" (an immediate rollback trigger reported
+# by hand) or this: a rule watching an immediate rollback trigger's line, paged like a report.
+WATCHED_TRIGGER = "watched_trigger"
+
+
+def trigger_dedup_key(launch_id: int, alert_id: int) -> str:
+    """PagerDuty's dedup key of an immediate trigger's page: one incident per alert."""
+    return f"launchbot-{launch_id}-trigger-{alert_id}"
 
 
 class AlertView(BaseModel):
@@ -82,6 +90,13 @@ class Outcome:
     fired: AlertView | None = None
     realerted: AlertView | None = None
     recovered: AlertView | None = None
+
+    @property
+    def to_page(self) -> int | None:
+        """A watched immediate trigger that just fired is paged (critical), as a report is."""
+        if self.fired is not None and self.fired.source == WATCHED_TRIGGER:
+            return self.fired.id
+        return None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -151,8 +166,11 @@ async def apply_reading(
     reading: Reading,
     now: datetime,
     recover_seconds: float,
+    immediate: bool = False,
 ) -> Outcome:
-    """Store one evaluation; record a state change, open, re-post or recover the alert."""
+    """Store one evaluation; record a state change, open, re-post or recover the alert.
+    ``immediate``: the rule watches one of the template's immediate rollback triggers (its alert
+    recommends immediate rollback and is paged by the caller, as a trigger reported by hand)."""
     row = await _state_row(session, launch.id, rule)
     alert = await session.get(MetricAlert, row.alert_id) if row and row.alert_id else None
     prior = _prior(row, alert)
@@ -186,7 +204,7 @@ async def apply_reading(
             },
         )
     if step.fire:
-        alert = await _open_alert(session, launch, rule, reading, step, now)
+        alert = await _open_alert(session, launch, rule, reading, step, now, immediate=immediate)
         row.alert_id = alert.id
         await session.flush()
         return Outcome(changed, fired=AlertView.model_validate(alert))
@@ -253,11 +271,13 @@ async def _open_alert(
     reading: Reading,
     step: Transition,
     now: datetime,
+    *,
+    immediate: bool,
 ) -> MetricAlert:
     assert step.breached_since is not None
     alert = MetricAlert(
         launch_id=launch.id,
-        source="rule",
+        source=WATCHED_TRIGGER if immediate else "rule",
         name=rule.name,
         query=rule.query,
         threshold=rule.healthy,
@@ -270,7 +290,12 @@ async def _open_alert(
     )
     session.add(alert)
     await session.flush()
-    await alert_event(session, launch, EventKind.METRIC_ALERT_FIRED, alert, now, {"for": rule.for_})
+    extra: dict[str, Any] = {"for": rule.for_}
+    if immediate:
+        alert.page_status = "pending"
+        alert.page_dedup_key = trigger_dedup_key(launch.id, alert.id)
+        extra["dedup_key"] = alert.page_dedup_key
+    await alert_event(session, launch, EventKind.METRIC_ALERT_FIRED, alert, now, extra)
     await add_alert_message(session, launch, alert, loud=True)
     return alert
 
@@ -339,7 +364,7 @@ async def refresh_alert_messages(session: AsyncSession, alert: MetricAlert) -> N
     own ``loud``: only a first post mentions the channel)."""
     await session.flush()
     unknown = None
-    if alert.source == "rule" and alert.value is None:
+    if alert.source != "trigger" and alert.value is None:
         unknown = await session.scalar(
             select(MetricRuleState.reason).where(MetricRuleState.alert_id == alert.id)
         )

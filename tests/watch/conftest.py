@@ -53,7 +53,18 @@ async def prometheus() -> AsyncIterator[FakePrometheus]:
 
 
 @pytest.fixture
-def config(config: AppConfig, prometheus: FakePrometheus, pagerduty: FakePagerDuty) -> AppConfig:
+def extra_rules() -> list[PrometheusRule]:
+    """Rules a test adds to the seed's (override with ``@pytest.mark.parametrize``)."""
+    return []
+
+
+@pytest.fixture
+def config(
+    config: AppConfig,
+    prometheus: FakePrometheus,
+    pagerduty: FakePagerDuty,
+    extra_rules: list[PrometheusRule],
+) -> AppConfig:
     return config.model_copy(
         update={
             "golive": GoLiveConfig(allowed_roles=["devops_lead", "cto"]),
@@ -62,7 +73,7 @@ def config(config: AppConfig, prometheus: FakePrometheus, pagerduty: FakePagerDu
                 interval_seconds=15,
                 timeout_seconds=1.0,
                 recover_after="1m",
-                rules=seed_rules(),
+                rules=seed_rules() + extra_rules,
             ),
             "pagerduty": PagerDutyConfig(
                 url=pagerduty.url, routing_key=SecretStr(ROUTING_KEY), backoff_seconds=0

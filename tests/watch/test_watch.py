@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from bot.core.config import PrometheusRule
 from bot.core.ids import ActionId
 from bot.core.models import Event, TrafficRequest
 from bot.server import make_web_app
@@ -345,3 +347,47 @@ async def scrape(room: WarRoom) -> dict[tuple[str, str, str], float]:
         found = dict(re.findall(r'(\w+)="([^"]*)"', labels))
         samples[(name, found.get("rule", ""), found.get("result", ""))] = float(value)
     return samples
+
+
+UNRECOVERABLE = "sum(rate(orders_failed_unrecoverable_total[1m]))"
+
+
+@pytest.mark.parametrize(
+    "extra_rules",
+    [
+        [
+            PrometheusRule(
+                name="Unrecoverable errors > 1%",
+                query=UNRECOVERABLE,
+                healthy="< 0.01",
+                action="rollback",
+            )
+        ]
+    ],
+)
+async def test_a_rule_watching_an_immediate_trigger_alerts_at_once_and_pages_critical(
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus, pagerduty: FakePagerDuty
+) -> None:
+    prometheus.set(UNRECOVERABLE, 0.0)
+    await live(room, prometheus)
+    await tick(room, clock)
+    assert alerts(room) == [] and pagerduty.requests == []
+    prometheus.set(UNRECOVERABLE, 0.04)
+    await tick(room, clock)
+    await room.bot.deps.tasks.idle()
+    await room.settle()
+    [alert] = alerts(room)
+    text = shown(alert)
+    assert "<!here>" in alert.text
+    assert "Immediate rollback trigger breached: Unrecoverable errors &gt; 1%" in text
+    assert "Immediate rollback is recommended" in text and "Value *0.04*" in text
+    assert "PagerDuty paged (critical)" in text
+    [event] = [r for r in pagerduty.requests if r.get("event_action") == "trigger"]
+    assert event["payload"]["severity"] == "critical"
+    assert event["dedup_key"] == "launchbot-1-trigger-1"
+    assert event["payload"]["custom_details"]["reported_by"] == "the metric watch"
+    assert {e["action_id"] for e in alert.blocks[-1]["elements"]} >= {ActionId.METRIC_ROLLBACK}
+    await tick(room, clock)
+    assert len([r for r in pagerduty.requests if r.get("event_action") == "trigger"]) == 1
+    kinds = await event_kinds(room)
+    assert kinds.count("metric_alert_fired") == 1 and "pagerduty_trigger_sent" in kinds
