@@ -70,8 +70,10 @@ async def gate_problems(deps: Deps) -> list[str]:
 # The scheduler's job
 
 
-async def evaluate(deps: Deps, now: datetime) -> int:
-    """One evaluation of every rule for every watched launch; returns how many launches."""
+async def evaluate(deps: Deps, now: datetime, *, watching_since: datetime | None = None) -> int:
+    """One evaluation of every rule for every watched launch; returns how many launches.
+    ``watching_since``: when this process began evaluating (a rule last evaluated before that was
+    not watched while the bot was down)."""
     if not deps.config.prometheus.rules:
         return 0
     async with deps.db.read_sessions() as session:
@@ -80,7 +82,7 @@ async def evaluate(deps: Deps, now: datetime) -> int:
         return 0
     readings = await read_rules(deps)
     for launch_id in launches:
-        to_page = await _evaluate_launch(deps, launch_id, readings, now)
+        to_page = await _evaluate_launch(deps, launch_id, readings, now, watching_since)
         deps.publisher.kick(launch_id)
         for alert_id in to_page:  # committed first: the page follows what the channel is told
             deps.tasks.spawn(page_trigger(deps, alert_id), name=f"page-trigger-{alert_id}")
@@ -88,7 +90,11 @@ async def evaluate(deps: Deps, now: datetime) -> int:
 
 
 async def _evaluate_launch(
-    deps: Deps, launch_id: int, readings: list[tuple[PrometheusRule, Reading]], now: datetime
+    deps: Deps,
+    launch_id: int,
+    readings: list[tuple[PrometheusRule, Reading]],
+    now: datetime,
+    watching_since: datetime | None,
 ) -> list[int]:
     """Store one launch's evaluations; returns the watched immediate triggers that fired."""
     recover_seconds = deps.config.prometheus.recover_seconds
@@ -107,6 +113,7 @@ async def _evaluate_launch(
                 reading=reading,
                 now=now,
                 recover_seconds=recover_seconds,
+                watching_since=watching_since,
                 immediate=rule.name.strip().lower() in immediate,
             )
             if outcome.to_page is not None:
@@ -130,14 +137,16 @@ async def _evaluate_launch(
 def watch_job(deps: Deps) -> Job:
     """Evaluates every ``[prometheus].interval_seconds`` of the bot's clock, whatever the loop's
     poll interval."""
+    first: list[datetime] = []
     last: list[datetime] = []
 
     async def run(now: datetime) -> None:
         interval = deps.config.prometheus.interval_seconds
         if last and (now - last[-1]).total_seconds() < interval:
             return
+        first[:] = first or [now]
         last[:] = [now]
-        await evaluate(deps, now)
+        await evaluate(deps, now, watching_since=first[0])
 
     return Job(name="watch", run=run)
 

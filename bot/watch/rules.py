@@ -11,7 +11,7 @@ rule's second level (``realert``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.core.config import PrometheusRule, parse_comparison
@@ -105,10 +105,20 @@ class Transition:
 
 
 def evaluate(
-    rule: PrometheusRule, reading: Reading, prior: Prior, *, now: datetime, recover_seconds: float
+    rule: PrometheusRule,
+    reading: Reading,
+    prior: Prior,
+    *,
+    now: datetime,
+    recover_seconds: float,
+    unobserved_gap: bool = False,
 ) -> Transition:
-    """The rule's next state. Only rollback rules fire; gate rules only change state."""
+    """The rule's next state. Only rollback rules fire; gate rules only change state.
+    ``unobserved_gap``: nothing evaluated the rule since ``prior`` (the bot was down), and time
+    nobody observed is not healthy time: the recovery hold-down starts over."""
     status = status_of(rule, reading)
+    if unobserved_gap:
+        prior = replace(prior, healthy_since=None)
     if status == BREACHED:
         breached_since = prior.breached_since or now
     elif status == HEALTHY:

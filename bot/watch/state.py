@@ -166,6 +166,7 @@ async def apply_reading(
     reading: Reading,
     now: datetime,
     recover_seconds: float,
+    watching_since: datetime | None = None,
     immediate: bool = False,
 ) -> Outcome:
     """Store one evaluation; record a state change, open, re-post or recover the alert.
@@ -174,7 +175,17 @@ async def apply_reading(
     row = await _state_row(session, launch.id, rule)
     alert = await session.get(MetricAlert, row.alert_id) if row and row.alert_id else None
     prior = _prior(row, alert)
-    step = evaluate(rule, reading, prior, now=now, recover_seconds=recover_seconds)
+    step = evaluate(
+        rule,
+        reading,
+        prior,
+        now=now,
+        recover_seconds=recover_seconds,
+        # Last evaluated by an earlier process: the downtime in between was not observed.
+        unobserved_gap=(
+            watching_since is not None and row is not None and row.evaluated_at < watching_since
+        ),
+    )
     if row is None:
         row = MetricRuleState(launch_id=launch.id, rule=rule.name, action=rule.action)
         session.add(row)

@@ -74,6 +74,16 @@ def test_unknown_readings_during_recovery_do_not_count_as_healthy_time() -> None
     assert recovered == [12]
 
 
+def test_downtime_is_not_healthy_time_the_hold_down_starts_over_after_a_restart() -> None:
+    open_alert = Prior(status=HEALTHY, breached_since=None, healthy_since=T0, alert_open=True)
+    later = T0 + timedelta(minutes=10)
+    assert evaluate(ROLLBACK, Reading.of(0.001), open_alert, now=later, recover_seconds=120).recover
+    after_restart = evaluate(
+        ROLLBACK, Reading.of(0.001), open_alert, now=later, recover_seconds=120, unobserved_gap=True
+    )
+    assert not after_restart.recover and after_restart.healthy_since == later
+
+
 def test_two_rules_with_one_name_are_a_config_error() -> None:
     rule = {"query": "q", "healthy": "< 1"}
     with pytest.raises(ValidationError, match='rules 1 and 3 are both named "Error rate"'):

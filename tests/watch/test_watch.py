@@ -391,3 +391,23 @@ async def test_a_rule_watching_an_immediate_trigger_alerts_at_once_and_pages_cri
     assert len([r for r in pagerduty.requests if r.get("event_action") == "trigger"]) == 1
     kinds = await event_kinds(room)
     assert kinds.count("metric_alert_fired") == 1 and "pagerduty_trigger_sent" in kinds
+
+
+async def test_after_a_restart_the_minutes_the_bot_was_down_do_not_count_toward_recovery(
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
+) -> None:
+    await live(room, prometheus)
+    prometheus.set(ROLLBACK_ERRORS, 0.015)
+    await tick(room, clock)
+    await tick(room, clock, minutes=5)
+    prometheus.set(ROLLBACK_ERRORS, 0.002)
+    await tick(room, clock)  # healthy once, then the bot is down for 10 minutes
+    clock.advance(minutes=10)
+    restarted = room.bot.deps.clock()
+    await evaluate(room.bot.deps, restarted, watching_since=restarted)
+    await room.settle()
+    assert not any("recovered" in t for t in channel_texts(room))
+    clock.advance(minutes=1)
+    await evaluate(room.bot.deps, room.bot.deps.clock(), watching_since=restarted)
+    await room.settle()
+    assert any("for 5 minutes* recovered" in t for t in channel_texts(room))
