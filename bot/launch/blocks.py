@@ -259,7 +259,7 @@ def _golive_lines(state: LaunchState) -> list[Block]:
     hold = golive_blocks.hold_line(view)
     if hold:
         lines.append(hold)
-    metrics = card_line(state.metrics)
+    metrics = card_line(state.metrics, on_card=True)
     if metrics:
         lines.append(metrics)
     return [{"type": "section", "text": mrkdwn_text("\n".join(lines))}]

@@ -290,17 +290,21 @@ def trigger_confirm(trigger: Trigger) -> MessageView:
 # The card and /launch status
 
 
-def card_line(states: Sequence[RuleStateView]) -> str | None:
-    """ "📈 Metrics: 3 healthy · Error rate < 0.1% breached for 3 min · p95 unknown: no data"."""
+def card_line(states: Sequence[RuleStateView], *, on_card: bool = False) -> str | None:
+    """ "📈 Metrics: 3 healthy · Error rate < 0.1% breached for 3 min · p95 unknown: no data".
+    ``on_card``: the card stays in the channel, so a breach reads "since <time>" (true however
+    long it stays up) instead of a duration frozen at the last render."""
     if not states:
         return None
     healthy = sum(1 for s in states if s.status == HEALTHY)
     parts = [f"*Metrics:* {healthy}/{len(states)} healthy"]
     for s in states:
-        if s.status != HEALTHY:
-            parts.append(
-                f"*{escape(s.rule)}* "
-                + state_text(s.status, value=s.value, reason=s.reason, seconds=s.breached_for())
-                + (f" ({number(s.value)})" if s.value is not None else "")
-            )
+        if s.status == HEALTHY:
+            continue
+        if on_card and s.status == BREACHED and s.breached_since is not None:
+            words = f"🔴 breached since {slack_date(s.breached_since)}"
+        else:
+            words = state_text(s.status, value=s.value, reason=s.reason, seconds=s.breached_for())
+        value = f" ({number(s.value)})" if s.value is not None else ""
+        parts.append(f"*{escape(s.rule)}* {words}{value}")
     return "📈 " + " · ".join(parts)

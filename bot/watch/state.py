@@ -84,7 +84,8 @@ class RuleStateView:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one evaluation did, for the caller's notices and counters."""
+    """What one evaluation did, for the caller's notices and counters. ``changed``: what the card
+    shows of the rule changed (its state, or the value or reason of a rule not healthy)."""
 
     changed: bool = False
     fired: AlertView | None = None
@@ -186,6 +187,9 @@ async def apply_reading(
             watching_since is not None and row is not None and row.evaluated_at < watching_since
         ),
     )
+    shown_changed = row is None or (
+        step.status != HEALTHY and (row.value != reading.value or row.reason != reading.unknown)
+    )
     if row is None:
         row = MetricRuleState(launch_id=launch.id, rule=rule.name, action=rule.action)
         session.add(row)
@@ -197,7 +201,7 @@ async def apply_reading(
     row.healthy_since = step.healthy_since
     row.evaluated_at = now
     changed = step.changed_from(prior)
-    if changed:
+    if changed:  # recorded; a new value of an unhealthy rule only re-renders the card
         await append_event(
             session=session,
             launch_id=launch.id,
@@ -218,11 +222,13 @@ async def apply_reading(
         alert = await _open_alert(session, launch, rule, reading, step, now, immediate=immediate)
         row.alert_id = alert.id
         await session.flush()
-        return Outcome(changed, fired=AlertView.model_validate(alert))
+        return Outcome(True, fired=AlertView.model_validate(alert))
     if alert is None or alert.status != "firing":
         await session.flush()
-        return Outcome(changed)
-    return await _follow_alert(session, launch, rule, reading, step, alert, row, now, changed)
+        return Outcome(changed or shown_changed)
+    return await _follow_alert(
+        session, launch, rule, reading, step, alert, row, now, changed or shown_changed
+    )
 
 
 def _prior(row: MetricRuleState | None, alert: MetricAlert | None) -> Prior:

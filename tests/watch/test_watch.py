@@ -411,3 +411,24 @@ async def test_after_a_restart_the_minutes_the_bot_was_down_do_not_count_toward_
     await evaluate(room.bot.deps, room.bot.deps.clock(), watching_since=restarted)
     await room.settle()
     assert any("for 5 minutes* recovered" in t for t in channel_texts(room))
+
+
+async def test_the_card_follows_a_breach_value_by_value_and_never_freezes_a_duration(
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
+) -> None:
+    await live(room, prometheus)
+    prometheus.set(ERRORS, 0.004)
+    await tick(room, clock)
+    card = shown(room.card())
+    assert "Error rate &lt; 0.1%* 🔴 breached since <!date^" in card and "(0.004)" in card
+    assert "breached for" not in card  # a duration on a message that stays up would go stale
+    for value in (0.005, 0.006, 0.009):
+        prometheus.set(ERRORS, value)
+        await tick(room, clock)
+    card = shown(room.card())
+    assert "(0.009)" in card and "(0.004)" not in card
+    prometheus.set(ERRORS, PROM_ERROR)
+    await tick(room, clock)
+    assert "Error rate &lt; 0.1%* ❓ unknown: query failed" in shown(room.card())
+    await room.command(ALICE, "status")
+    assert "Error rate &lt; 0.1%* ❓ unknown: query failed" in last_ephemeral(room, ALICE)
