@@ -127,7 +127,11 @@ def register_renderers(publisher: Publisher, deps: Deps) -> None:
         on_posted=escalation_posted,
     )
     # A metric alert renders the snapshot its row stored; updated in place for the whole episode.
-    publisher.register(ALERT_MESSAGE, render_alert, placement=Placement.CHANNEL)
+    publisher.register(
+        ALERT_MESSAGE,
+        lambda state, message: render_alert(message, launch_closed_at=state.closed_at),
+        placement=Placement.CHANNEL,
+    )
     publisher.register(
         ANNOUNCEMENT, lambda state, message: render_body(message.body), placement=Placement.CHANNEL
     )

@@ -179,10 +179,20 @@ def _page_line(view: AlertView) -> str:
     }.get(view.page_status or "", "paging PagerDuty (critical)…")
 
 
-def render_alert(state: Any, message: Any) -> MessageView:
-    """The publisher's renderer for ``metric_alert``: the snapshot stored in the message's body."""
+def render_alert(message: Any, *, launch_closed_at: datetime | None) -> MessageView:
+    """The publisher's renderer for ``metric_alert``: the snapshot stored in the message's body.
+    Once the launch is closed nothing watches the rule any more: an alert still open says so and
+    loses its buttons (they would only answer "no active launch")."""
     body = message.body or {}
-    return alert_message(AlertView.model_validate(body["alert"]), loud=bool(body.get("loud")))
+    view = AlertView.model_validate(body["alert"])
+    shown = alert_message(view, loud=bool(body.get("loud")))
+    if launch_closed_at is None or not view.open:
+        return shown
+    closed = (
+        f"🔒 The launch was closed {slack_date(launch_closed_at)} with this alert open: it is no "
+        "longer watched, and nothing confirmed a recovery."
+    )
+    return MessageView(text=shown.text, blocks=[*shown.blocks[:-1], section_block(closed)])
 
 
 def recovered(view: AlertView) -> MessageView:

@@ -432,3 +432,19 @@ async def test_the_card_follows_a_breach_value_by_value_and_never_freezes_a_dura
     assert "Error rate &lt; 0.1%* ❓ unknown: query failed" in shown(room.card())
     await room.command(ALICE, "status")
     assert "Error rate &lt; 0.1%* ❓ unknown: query failed" in last_ephemeral(room, ALICE)
+
+
+async def test_closing_the_launch_with_an_alert_open_takes_its_buttons_and_says_it_is_unwatched(
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
+) -> None:
+    await live(room, prometheus)
+    prometheus.set(ROLLBACK_ERRORS, 0.015)
+    await tick(room, clock)
+    await tick(room, clock, minutes=5)
+    [alert] = alerts(room)
+    assert "actions" in [b["type"] for b in alert.blocks]
+    await room.close(ALICE, outcome="rolled_back", note="error rate")
+    [alert] = alerts(room)
+    assert "actions" not in [b["type"] for b in alert.blocks]
+    assert "closed <!date^" in shown(alert) and "no longer watched" in shown(alert)
+    assert await evaluate(room.bot.deps, room.bot.deps.clock()) == 0
