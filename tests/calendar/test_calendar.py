@@ -4,12 +4,16 @@ checks; the evening summary; `/launch date`; and a restart that posts late."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.audit.chain import verify_chain
+from bot.audit.report.export import export_launch
 from bot.checklist.rules import set_items_checked
 from bot.core.config import AppConfig
 from bot.core.events import Actor
@@ -160,19 +164,7 @@ async def test_each_first_week_day_posts_its_own_checkbox_items(
     day_messages = [m for m in room.thread() if "Daily checks · Day" in flat(m)]
     assert len(day_messages) == 2
     # Ticking Day 2's reconciliation leaves Day 3's open: each day has its own items.
-    day2 = next(m for m in day_messages if "Day 2" in flat(m))
-    option = next(
-        o
-        for b in day2.blocks
-        for e in b.get("elements", [])
-        for o in e.get("options", [])
-        if o["text"]["text"].startswith("Morning reconciliation")
-    )
-    body, headers = room.slack.checkbox_click(
-        user_id=ALICE, channel_id=room.channel, message_ts=day2.ts, toggle_value=option["value"]
-    )
-    await room.deliver(body, headers)
-    await room.settle()
+    await room.click(ALICE, "Morning reconciliation", within="Daily checks · Day 2")
     reconciliation = await rows(room, Item, Item.text == "Morning reconciliation")
     assert len(reconciliation) == 6  # one per day, T+2 … T+7
     assert sum(i.checked for i in reconciliation) == 1
@@ -189,6 +181,61 @@ async def test_each_first_week_day_posts_its_own_checkbox_items(
         kinds = (await session.scalars(select(Event.kind))).all()
     assert report.ok and not report.mismatches
     assert kinds.count("day_checks_posted") == 7
+
+
+async def test_the_export_has_each_days_checks_as_their_own_items(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    await room.command(ALICE, "start Trading v2 --on 2026-12-09")
+    await run_at(room, clock, utc(2026, 12, 11, 14, 0))  # T+2
+    await run_at(room, clock, utc(2026, 12, 12, 14, 0))  # T+3
+    for text in ("Morning reconciliation", "Backup verification"):
+        await room.click(ALICE, text, within="Daily checks · Day 3")
+    record = json.loads(
+        await export_launch(
+            room.bot.deps.settings.database_url,
+            "1",
+            "json",
+            roles=room.bot.deps.config.roles,
+            now=clock(),
+        )
+    )
+    (post_launch,) = [p for p in record["phases"] if p["title"] == "Post-Launch"]
+    days = {s["day"]: s for s in post_launch["sections"] if s["day"] is not None}
+    assert sorted(days) == [2, 3, 4, 5, 6, 7]
+    assert days[3]["title"] == "Daily checks · Day 3 · Dec 12"
+
+    def checked(day: int) -> dict[str, str | None]:
+        (group,) = days[day]["groups"]
+        return {i["text"]: (i["by"] or {}).get("id") for i in group["items"] if i["checked"]}
+
+    assert checked(3) == {"Morning reconciliation": ALICE, "Backup verification": ALICE}
+    assert checked(2) == {}  # Day 3's ticks are Day 3's: none counted on Day 2
+    ids = [i["id"] for d in (2, 3) for g in days[d]["groups"] for i in g["items"]]
+    assert len(ids) == len(set(ids)) == 10  # five items of each day, each its own
+    # The ordinary sections carry no day; the first week's group left its section.
+    monitoring = [s for s in post_launch["sections"] if s["title"] == "First Week Monitoring"]
+    assert monitoring == [] and all(
+        s["day"] is None for p in record["phases"][:2] for s in p["sections"]
+    )
+    # The CSV export: one row per item, under its day's section.
+    csv_text = await export_launch(
+        room.bot.deps.settings.database_url,
+        "1",
+        "csv",
+        roles=room.bot.deps.config.roles,
+        now=clock(),
+    )
+    reconciliation = [
+        (r["section"], r["state"])
+        for r in csv.DictReader(io.StringIO(csv_text))
+        if r["record"] == "item" and r["item"] == "Morning reconciliation"
+    ]
+    assert reconciliation[:2] == [
+        ("Daily checks · Day 2 · Dec 11", "open"),
+        ("Daily checks · Day 3 · Dec 12", "checked"),
+    ]
+    assert len(reconciliation) == 6
 
 
 async def test_the_evening_before_sums_up_what_is_open_and_names_idle_owners(
