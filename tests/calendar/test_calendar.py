@@ -313,7 +313,8 @@ async def test_a_post_due_while_the_bot_was_down_is_posted_late_once_after_resta
     async with running_bot(settings, config=fast, template=template, clock=clock) as bot_:
         room = WarRoom(slack=slack, bot=bot_)
         await room.command(ALICE, "start Trading v2 --on 2026-12-09")
-    # Down from Dec 1 until 11:02 in New York on launch day: T-0 was due at 09:00 (14:00 UTC).
+    # Down from Dec 1 until 11:02 in New York on launch day: T-0 was due at 09:00 (14:00 UTC), and
+    # pre-launch (started eight days ahead, so waiting for T-7) on Dec 2.
     set_clock(clock, utc(2026, 12, 9, 16, 2))
     for restart in range(2):  # the second restart finds nothing left to post
         async with running_bot(settings, config=fast, template=template, clock=clock) as bot_:
@@ -321,6 +322,8 @@ async def test_a_post_due_while_the_bot_was_down_is_posted_late_once_after_resta
             await until_loop_posted(room, clock)
             launch_day = announcements(room, "*Launch Day* (T-0) is posted")
             assert len(launch_day) == 1, restart
+            (pre_launch,) = announcements(room, "*Pre-Launch Phase* (T-7) is posted")
+            assert "Late: posted at" in flat(pre_launch)
             assert len(announcements(room, "Launch day is tomorrow")) == 1
             (row,) = await rows(room, ScheduledPost, ScheduledPost.key == "phase:1")
             assert row.late and row.message_id is not None and row.sent_at is not None

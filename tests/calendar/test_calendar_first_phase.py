@@ -15,6 +15,7 @@ from bot.runtime import running_bot
 from bot.standin import SlackStandIn
 from tests.calendar.conftest import (
     ALICE,
+    CTO,
     FAST,
     announcements,
     flat,
@@ -130,3 +131,19 @@ async def test_phase_next_posts_a_waiting_pre_launch_now_and_the_calendar_skips_
     await room.command(ALICE, "phase next")
     assert "still has 45 open item(s)" in room.ephemerals_for(ALICE)[-1]
     await room.chain_ok()
+
+
+async def test_moving_launch_day_moves_a_waiting_pre_launch_with_it(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    set_clock(clock, utc(2026, 11, 29, 15, 0))
+    await room.command(ALICE, "start Trading v2 --on 2026-12-09")
+    await room.command(CTO, "date 2026-12-12 exchange not ready")
+    new_t_minus_7 = utc(2026, 12, 5, 14, 0)  # Sat 5 Dec, 09:00 in New York
+    (row,) = await rows(room, ScheduledPost, ScheduledPost.key == "phase:0")
+    assert row.due_at == new_t_minus_7
+    assert f"is posted in the thread {slack_date_of(new_t_minus_7)}" in flat(room.card())
+    assert await run_at(room, clock, T_MINUS_7) == 0
+    assert room.thread() == []
+    assert await run_at(room, clock, new_t_minus_7) == 1
+    assert len(pre_launch_messages(room)) == 1
