@@ -1,4 +1,4 @@
-"""/launch start <name> [--on YYYY-MM-DD]: create the launch from the template and queue its card and first phase.
+"""/launch start <name> [--on YYYY-MM-DD]: create the launch from the template and queue its card and first phase (on its date, if that is still ahead).
 
 ``--on`` is an option wherever it stands, never part of the name: ``/launch start Trading v2 --on
 2026-12-09`` starts "Trading v2" with launch day (T-0) on Dec 9 in ``[schedule] timezone``, and the
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from bot.calendar.blocks import started_text
 from bot.calendar.rules import parse_launch_date, schedule_posts
 from bot.checklist.lifecycle import start_launch, validate_name
 from bot.checklist.schedule import local_today
@@ -43,7 +44,8 @@ def split_on(rest: str, *, today: date) -> tuple[str, date | None]:
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     rule = deps.config.schedule
-    raw_name, launch_date = split_on(cmd.rest, today=local_today(deps.clock(), rule))
+    now = deps.clock()
+    raw_name, launch_date = split_on(cmd.rest, today=local_today(now, rule))
     name = validate_name(raw_name)
     async with deps.db.read_sessions() as session:
         existing = await active_launch(session=session, channel_id=cmd.channel_id)
@@ -63,29 +65,25 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             team_id=cmd.team_id,
             channel_id=cmd.channel_id,
             actor=Actor(cmd.user_id, cmd.user_name),
-            at=deps.clock(),
+            at=now,
             source=f"slash:{cmd.trigger_id}",
             launch_date=launch_date,
             schedule=rule,
         )
-        scheduled = 0
+        posting, dated = "its card and checklist", ""
         if launch_date is not None:
             scheduled = await schedule_posts(
-                session=session, launch_id=launch.id, rule=rule, at=deps.clock()
+                session=session, launch_id=launch.id, rule=rule, at=now
             )
+            dated = started_text(launch_date, rule.timezone, scheduled)
+            if scheduled.first_phase is not None:
+                posting = "its card"
         # Go-live steps that are items of their own are ticked by the bot, never by hand.
         await mark_step_items(session=session, launch_id=launch.id)
     deps.metrics.inc("launchbot_launches_started_total")
-    dated = (
-        f" Launch day (T-0) is {launch_date:%a %Y-%m-%d} ({escape(rule.timezone)}); "
-        f"{scheduled} post(s) are scheduled at {rule.post_at} on their days; the card shows "
-        "what is due next."
-        if launch_date is not None
-        else ""
-    )
     return CommandReply.of(
         notice(
-            f":rocket: Started *{escape(launch.name)}* (launch #{launch.id}). Posting its card and checklist here."
+            f":rocket: Started *{escape(launch.name)}* (launch #{launch.id}). Posting {posting} here."
             + dated
         ),
         launch_id=launch.id,

@@ -133,8 +133,12 @@ class WarRoom:
     def thread(self) -> list[Any]:
         return self.slack.thread(self.channel, self.card().ts)
 
-    def message_with_item(self, text: str) -> tuple[Any, dict[str, Any]]:
+    def message_with_item(self, text: str, *, within: str = "") -> tuple[Any, dict[str, Any]]:
+        """The first thread message with an item starting ``text`` (in one whose blocks contain
+        ``within``, e.g. one day's daily checks), and that item's checkbox option."""
         for message in self.thread():
+            if within and within not in json.dumps(message.blocks or [], ensure_ascii=False):
+                continue
             for block in message.blocks or []:
                 for element in block.get("elements", []):
                     for option in element.get("options", []):
@@ -162,8 +166,9 @@ class WarRoom:
         *,
         view_blocks: list[dict[str, Any]] | None = None,
         settle: bool = True,
+        within: str = "",
     ) -> Any:
-        message, option = self.message_with_item(item_text)
+        message, option = self.message_with_item(item_text, within=within)
         body, headers = self.slack.checkbox_click(
             user_id=user,
             channel_id=self.channel,

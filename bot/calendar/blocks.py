@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.calendar.dates import DateMove
 from bot.calendar.progress import OpenPhase
-from bot.calendar.rules import Claimed
-from bot.calendar.state import CalendarView
-from bot.checklist.schedule import short_date
+from bot.calendar.rules import Claimed, Scheduled
+from bot.calendar.state import CalendarView, PostView
+from bot.checklist.blocks import phase_label
+from bot.checklist.schedule import EVENING, PHASE, short_date
 from bot.checklist.state import PhaseState, SectionState
 from bot.core.kit import MessageView, context_block, mention, mrkdwn_text, slack_date
 from bot.core.mrkdwn import escape
@@ -95,6 +96,53 @@ def date_moved(move: DateMove, actor_id: str) -> MessageView:
     return _view(f"Launch day moved to {move.after.isoformat()}", lines)
 
 
+def post_label(post: PostView) -> str:
+    """What a scheduled post posts: ``*Launch Day* (T-0)``, ``*Daily checks · Day 3 · Dec 12*``, or
+    ``the evening summary of *Pre-Launch Phase*``."""
+    if post.kind == PHASE:
+        return f"*{escape(post.title)}* ({day_label(post.day)})"
+    if post.kind == EVENING:
+        return f"the evening summary of *{escape(post.title)}*"
+    return f"*{escape(post.title)}*"
+
+
+def started_text(launch_date: date, timezone: str, scheduled: Scheduled) -> str:
+    """The answer to ``/launch start … --on``: launch day, and when the first phase and the first
+    scheduled post come (times as every time in Slack, ``kit.slack_date``)."""
+    text = f" Launch day (T-0) is {launch_date:%a %Y-%m-%d} ({escape(timezone)})."
+    first = scheduled.first_phase
+    if first is not None:
+        text += (
+            f" {post_label(first)} is posted {slack_date(first.due_at)}, as scheduled "
+            "(`/launch phase next` posts it now)."
+        )
+    nxt = scheduled.first_post
+    if nxt is not None and nxt != first:
+        text += (
+            f" {scheduled.count} post(s) are scheduled on their days; the next: "
+            f"{post_label(nxt)} {slack_date(nxt.due_at)}."
+        )
+    elif scheduled.count > 1:
+        text += f" {scheduled.count - 1} more post(s) are scheduled on their days."
+    return text + " The card shows what is due next."
+
+
+def waiting_line(view: CalendarView, phase: PhaseState) -> str | None:
+    """``Next: Pre-Launch Phase (T-7 days) is posted <date>``: the first phase of a launch started
+    ahead of its date, not posted yet; None once it is."""
+    if phase.posted:
+        return None
+    due = next(
+        (p for p in view.posts if p.kind == PHASE and p.pending and p.title == phase.title), None
+    )
+    if due is None:
+        return None
+    return (
+        f"*Next:* {phase_label(phase)} — {phase.total} item(s) — is posted in the thread "
+        f"{slack_date(due.due_at)}, as scheduled. `/launch phase next` posts it now."
+    )
+
+
 def _when(days: int) -> str:
     if days == 0:
         return "today"
@@ -115,7 +163,7 @@ def calendar_line(view: CalendarView, current: PhaseState, *, now: datetime) -> 
         line += f" · today is {day_label(-days)}"
     nxt = view.next_post()
     if nxt is not None:
-        line += f" · next: *{escape(nxt.title)}* {slack_date(nxt.due_at)}"
+        line += f" · next: {post_label(nxt)} {slack_date(nxt.due_at)}"
     line += f" · {escape(current.title)} {current.done}/{current.total}"
     return line
 

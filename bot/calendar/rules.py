@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar.progress import OpenPhase, idle_section_owners, open_in_phase, open_phases_before
+from bot.calendar.state import PostView, post_view
 from bot.checklist.lifecycle import post_day_section, post_phase_on_date
 from bot.checklist.schedule import (
     EVENING,
@@ -67,13 +68,23 @@ def due_at_of(launch_date: date, detail: dict[str, object], rule: ScheduleConfig
     return due_at(launch_date, int(str(detail.get("day", 0))), at, rule)
 
 
+@dataclass(frozen=True)
+class Scheduled:
+    """What ``schedule_posts`` scheduled, for the answer to ``/launch start --on``: how many posts,
+    the first phase when it waits for its date, and the post due first."""
+
+    count: int
+    first_phase: PostView | None
+    first_post: PostView | None
+
+
 async def schedule_posts(
     *, session: AsyncSession, launch_id: int, rule: ScheduleConfig, at: datetime
-) -> int:
-    """The scheduled posts of a launch just started with a date: every dated phase after the first
-    (which is posted at start), each section of its own day, and the evening-before summary. A post
-    whose time has already passed is due at once; the evening summary is skipped then. Returns how
-    many were scheduled."""
+) -> Scheduled:
+    """The scheduled posts of a launch just started with a date: every dated phase not posted yet
+    (the first one too when its date is still ahead; ``start_launch`` posted it otherwise), each
+    section of its own day, and the evening-before summary. A post whose time has already passed is
+    due at once; the evening summary is skipped then. Returns how many were scheduled."""
     launch = await lock_launch(session, launch_id)
     assert launch.launch_date is not None
     phases = (
@@ -98,11 +109,9 @@ async def schedule_posts(
     checklist = [p for p in phases if p.kind == "checklist"]
     for phase in checklist:
         day = timing_day(phase.timing)
-        if phase is checklist[0]:
-            if day is not None and day < 0:
-                add(EVENING, "evening", {"phase_id": phase.id, "title": phase.title, "day": -1,
-                                         "at": "evening_at"})  # fmt: skip
-            continue
+        if phase is checklist[0] and day is not None and day < 0:
+            add(EVENING, "evening", {"phase_id": phase.id, "title": phase.title, "day": -1,
+                                     "at": "evening_at"})  # fmt: skip
         if day is not None and phase.posted_at is None:
             add(
                 PHASE,
@@ -124,7 +133,16 @@ async def schedule_posts(
         )
     session.add_all(rows)
     await session.flush()
-    return len(rows)
+    first_id = checklist[0].id if checklist else None
+    first = next(
+        (r for r in rows if r.kind == PHASE and (r.detail or {}).get("phase_id") == first_id), None
+    )
+    soonest = min(rows, key=lambda r: r.due_at, default=None)
+    return Scheduled(
+        count=len(rows),
+        first_phase=post_view(first) if first is not None else None,
+        first_post=post_view(soonest) if soonest is not None else None,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -54,6 +54,19 @@ class CalendarView:
         return max(sent, key=lambda p: (p.due_at, p.day), default=None)
 
 
+def post_view(row: ScheduledPost) -> PostView:
+    detail = row.detail or {}
+    return PostView(
+        kind=row.kind,
+        title=str(detail.get("title") or ""),
+        day=int(str(detail.get("day", 0))),
+        due_at=row.due_at,
+        sent_at=row.sent_at,
+        late=row.late,
+        cancelled=row.cancelled_at is not None,
+    )
+
+
 async def load_calendar(*, session: AsyncSession, launch: Launch) -> CalendarView | None:
     if launch.launch_date is None:
         return None
@@ -70,16 +83,5 @@ async def load_calendar(*, session: AsyncSession, launch: Launch) -> CalendarVie
     return CalendarView(
         launch_date=launch.launch_date,
         timezone=zone,
-        posts=tuple(
-            PostView(
-                kind=r.kind,
-                title=str((r.detail or {}).get("title") or ""),
-                day=int(str((r.detail or {}).get("day", 0))),
-                due_at=r.due_at,
-                sent_at=r.sent_at,
-                late=r.late,
-                cancelled=r.cancelled_at is not None,
-            )
-            for r in rows
-        ),
+        posts=tuple(post_view(r) for r in rows),
     )

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.checklist.layout import section_part_count
 from bot.checklist.rules import open_item_count
-from bot.checklist.schedule import with_days
+from bot.checklist.schedule import first_phase_due, with_days
 from bot.checklist.template import ChecklistTemplate, TemplateSection
 from bot.core.config import ScheduleConfig
 from bot.core.errors import BadInput, Conflict, NotAllowed, PhaseIncomplete
@@ -53,7 +53,9 @@ async def start_launch(
     """Copy ``template`` into a new launch in ``channel_id`` and queue its card and first phase.
 
     With ``launch_date`` (T-0) the launch is dated: the first week's repeating groups become a
-    section per day (``bot.checklist.schedule``), posted by the calendar on their days.
+    section per day (``bot.checklist.schedule``), posted by the calendar on their days, and a first
+    phase whose date (T-7 at ``post_at``) is still ahead is not posted now but on that date (the
+    ``launch_started`` event records when: ``first_phase_due``); the caller schedules it.
 
     Raises Conflict if the channel already has an active launch (also when two starts race: the UNIQUE
     ``active_channel`` decides)."""
@@ -72,7 +74,13 @@ async def start_launch(
         raise BadInput("The checklist template has no checklist phase.")
     launch.current_phase = first_checklist.position
     session.add(SlackMessage(launch_id=launch.id, kind="card", channel_id=channel_id, part=0))
-    await _post_phase(session, launch, first_checklist, at)
+    first_due = (
+        first_phase_due(first_checklist.timing, launch_date, schedule or ScheduleConfig(), at)
+        if launch_date is not None
+        else None
+    )
+    if first_due is None:
+        await _post_phase(session, launch, first_checklist, at)
     await append_event(
         session=session,
         launch_id=launch.id,
@@ -87,6 +95,8 @@ async def start_launch(
             # What the audit can check of this log (bot/audit/replay/state.py, ``LOG_VERSION``).
             "log_version": 2,
             **({"launch_date": launch_date.isoformat()} if launch_date is not None else {}),
+            # The first phase waits for its date (``phase_started`` says when it was posted).
+            **({"first_phase_due": first_due.isoformat()} if first_due is not None else {}),
         },
         source=source,
     )
@@ -246,7 +256,9 @@ async def post_phase_on_date(
             select(Phase).where(Phase.launch_id == launch.id).order_by(Phase.position)
         )
     ).all()
-    before = phases[launch.current_phase].title if launch.current_phase < len(phases) else None
+    current = phases[launch.current_phase] if launch.current_phase < len(phases) else None
+    # The first phase of a launch started ahead of it was current, unposted, until its date.
+    before = current.title if current is not None and current.id != phase.id else None
     launch.current_phase = max(launch.current_phase, phase.position)
     await _post_phase(session, launch, phase, at)
     await append_event(
@@ -274,6 +286,21 @@ async def advance_phase(
         )
     ).all()
     current = phases[launch.current_phase]
+    if current.posted_at is None:
+        # The first phase of a launch started ahead of its date: posted early (it has no
+        # predecessor); the calendar then does not post it again.
+        await _post_phase(session, launch, current, at)
+        await append_event(
+            session=session,
+            launch_id=launch_id,
+            actor=actor,
+            kind=EventKind.PHASE_STARTED,
+            at=at,
+            detail={"phase": current.title, "from": None, "early": True},
+            source=source,
+        )
+        await bump_messages(session, launch_id, [])
+        return current
     if current.completed_at is None:
         open_items = await open_item_count(session, current.id)
         raise PhaseIncomplete(

@@ -7,10 +7,11 @@ whose template words it differently overrides it rather than editing code):
 
 - A checklist phase whose ``##`` heading carries a timing in days, ``(T-7 days)``, ``(T-0)``,
   ``(T+1)``, is *dated*: it is posted on launch day plus that many days, at ``post_at`` in
-  ``timezone``. The first checklist phase is posted when the launch starts (it is the work that
-  leads up to the date); a later one is posted on its date even if the one before still has open
-  items, or earlier by ``/launch phase next`` once its predecessor is complete. A timing in hours or
-  minutes is not a date.
+  ``timezone``. The first checklist phase too: a launch started more than seven days ahead posts
+  only its card, and pre-launch (T-7) on its date; one started later than that posts it at start
+  (it is due already: not late, there was nothing to miss). A later phase is posted on its date even
+  if the one before still has open items, and any phase earlier by ``/launch phase next`` once its
+  predecessor is complete (the first one has none). A timing in hours or minutes is not a date.
 - In a dated phase, a group titled ``daily_group`` ("Daily Checks", case-insensitive) repeats: it is
   taken out of its section (in the seed, "First Week Monitoring") and copied once per day from
   ``daily_from`` to ``daily_to`` (T+2 … T+7) as a section of its own, "Daily checks · Day 3 · Dec 12",
@@ -132,6 +133,18 @@ def due_at(launch_date: date, day: int, at: str, rule: ScheduleConfig) -> dateti
     return local.astimezone(UTC)
 
 
+def first_phase_due(
+    timing: str | None, launch_date: date, rule: ScheduleConfig, at: datetime
+) -> datetime | None:
+    """When the first phase of a launch dated ``launch_date``, started at ``at``, is posted: its date
+    at ``post_at`` if that is still ahead; None if it is posted at start (undated, or due already)."""
+    day = timing_day(timing)
+    if day is None:
+        return None
+    when = due_at(launch_date, day, rule.post_at, rule)
+    return when if when > at else None
+
+
 def local_today(now: datetime, rule: ScheduleConfig) -> date:
     return now.astimezone(rule.zone).date()
 
@@ -147,7 +160,7 @@ class Slot:
     title: str
     phase_position: int | None = None
     section_title: str | None = None
-    at_start: bool = False  # the first phase: posted when the launch starts
+    at_start: bool = False  # the first phase: posted at start instead if the launch starts later
 
 
 def slots(template: ChecklistTemplate, rule: ScheduleConfig) -> list[Slot]:
@@ -201,7 +214,7 @@ def schedule_report(template: ChecklistTemplate, rule: ScheduleConfig, launch_da
             SECTION: slot.title,
             EVENING: f"evening summary of what is open in {slot.title}",
         }[slot.kind]
-        note = " (posted when the launch starts)" if slot.at_start else ""
+        note = " (or at start, if the launch starts after this)" if slot.at_start else ""
         lines.append(f"  T{sign}{abs(slot.day)}  {when:%a %Y-%m-%d} {slot.at}  {what}{note}")
     if not any(s.kind == SECTION for s in slots(dated, rule)):
         lines.append(

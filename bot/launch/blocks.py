@@ -34,6 +34,13 @@ def _next_step(state: LaunchState) -> str:
         closed += f" · {slack_date(state.closed_at)}" if state.closed_at else ""
         return closed + outcome_text(state.close_outcome, state.close_note)
     current = state.current
+    waiting = (
+        calendar_blocks.waiting_line(state.calendar, current)
+        if state.calendar is not None
+        else None
+    )
+    if waiting is not None:
+        return waiting
     if current.completed_at is None:
         open_count = current.total - current.done
         return (

@@ -4,83 +4,38 @@ checks; the evening summary; `/launch date`; and a restart that posts late."""
 
 from __future__ import annotations
 
-import asyncio
+import csv
+import io
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.audit.chain import verify_chain
-from bot.calendar.flows import post_due
+from bot.audit.report.export import export_launch
 from bot.checklist.rules import set_items_checked
-from bot.core.config import AppConfig, EscalationConfig
+from bot.core.config import AppConfig
 from bot.core.events import Actor
-from bot.core.models import Event, Item, ItemGroup, Launch, ScheduledPost, Section
+from bot.core.models import Event, Item, Launch, ScheduledPost, Section
 from bot.runtime import running_bot
 from bot.standin import SlackStandIn
-from tests.calendar.conftest import set_clock
+from tests.calendar.conftest import (
+    ALICE,
+    CTO,
+    FAST,
+    announcements,
+    flat,
+    phase_items,
+    rows,
+    run_at,
+    set_clock,
+    tick_all,
+    until_loop_posted,
+    utc,
+)
 from tests.conftest import FakeClock, make_settings
 from tests.warroom import WarRoom
-
-ALICE = "U0ALICE001"  # no role
-CTO = "U0CTO00001"  # holds a sign-off role
-
-
-def flat(message: Any) -> str:
-    return (message.text or "") + json.dumps(message.blocks or [], ensure_ascii=False)
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
-async def rows(room: WarRoom, model: Any, *where: Any) -> list[Any]:
-    async with room.bot.deps.db.read_sessions() as session:
-        return list((await session.scalars(select(model).where(*where))).all())
-
-
-async def tick_all(room: WarRoom, items: list[Item]) -> None:
-    async with room.bot.deps.db.sessions.begin() as session:
-        await set_items_checked(
-            session=session,
-            launch_id=1,
-            desired={i.id: True for i in items},
-            actor=Actor(ALICE, "Alice Chen"),
-            at=room.bot.deps.clock(),
-            source="test",
-            dedup_key=f"tick-{items[0].id}",
-        )
-
-
-async def phase_items(room: WarRoom, title: str) -> list[Item]:
-    async with room.bot.deps.db.read_sessions() as session:
-        from_phase = (
-            select(Item)
-            .join(ItemGroup, ItemGroup.id == Item.group_id)
-            .join(Section, Section.id == ItemGroup.section_id)
-            .where(
-                Section.phase_id.in_(
-                    select(Section.phase_id)
-                    .where(Section.title == title)
-                    .scalar_subquery()
-                    .correlate(None)
-                )
-            )
-        )
-        return list((await session.scalars(from_phase)).all())
-
-
-async def run_at(room: WarRoom, clock: FakeClock, at: datetime) -> int:
-    set_clock(clock, at)
-    posted = await post_due(room.bot.deps, clock())
-    await room.settle()
-    return posted
-
-
-def announcements(room: WarRoom, marker: str) -> list[Any]:
-    return [m for m in room.top_level() if marker in flat(m)]
-
 
 # --- --on ----------------------------------------------------------------------------------------
 
@@ -92,7 +47,7 @@ async def test_on_is_an_option_never_part_of_the_name(room: WarRoom) -> None:
     assert launch.launch_date == date(2026, 12, 9)
     assert "Launch day (T-0) is Wed 2026-12-09" in room.ephemerals_for(ALICE)[-1]
     card = flat(room.card())
-    assert "T-0 Wed Dec 09" in card and "in 8 days" in card
+    assert "T-0 Wed Dec 09" in card and "in 6 days" in card
 
 
 async def test_on_before_the_name_works_too(room: WarRoom) -> None:
@@ -209,19 +164,7 @@ async def test_each_first_week_day_posts_its_own_checkbox_items(
     day_messages = [m for m in room.thread() if "Daily checks · Day" in flat(m)]
     assert len(day_messages) == 2
     # Ticking Day 2's reconciliation leaves Day 3's open: each day has its own items.
-    day2 = next(m for m in day_messages if "Day 2" in flat(m))
-    option = next(
-        o
-        for b in day2.blocks
-        for e in b.get("elements", [])
-        for o in e.get("options", [])
-        if o["text"]["text"].startswith("Morning reconciliation")
-    )
-    body, headers = room.slack.checkbox_click(
-        user_id=ALICE, channel_id=room.channel, message_ts=day2.ts, toggle_value=option["value"]
-    )
-    await room.deliver(body, headers)
-    await room.settle()
+    await room.click(ALICE, "Morning reconciliation", within="Daily checks · Day 2")
     reconciliation = await rows(room, Item, Item.text == "Morning reconciliation")
     assert len(reconciliation) == 6  # one per day, T+2 … T+7
     assert sum(i.checked for i in reconciliation) == 1
@@ -238,6 +181,61 @@ async def test_each_first_week_day_posts_its_own_checkbox_items(
         kinds = (await session.scalars(select(Event.kind))).all()
     assert report.ok and not report.mismatches
     assert kinds.count("day_checks_posted") == 7
+
+
+async def test_the_export_has_each_days_checks_as_their_own_items(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    await room.command(ALICE, "start Trading v2 --on 2026-12-09")
+    await run_at(room, clock, utc(2026, 12, 11, 14, 0))  # T+2
+    await run_at(room, clock, utc(2026, 12, 12, 14, 0))  # T+3
+    for text in ("Morning reconciliation", "Backup verification"):
+        await room.click(ALICE, text, within="Daily checks · Day 3")
+    record = json.loads(
+        await export_launch(
+            room.bot.deps.settings.database_url,
+            "1",
+            "json",
+            roles=room.bot.deps.config.roles,
+            now=clock(),
+        )
+    )
+    (post_launch,) = [p for p in record["phases"] if p["title"] == "Post-Launch"]
+    days = {s["day"]: s for s in post_launch["sections"] if s["day"] is not None}
+    assert sorted(days) == [2, 3, 4, 5, 6, 7]
+    assert days[3]["title"] == "Daily checks · Day 3 · Dec 12"
+
+    def checked(day: int) -> dict[str, str | None]:
+        (group,) = days[day]["groups"]
+        return {i["text"]: (i["by"] or {}).get("id") for i in group["items"] if i["checked"]}
+
+    assert checked(3) == {"Morning reconciliation": ALICE, "Backup verification": ALICE}
+    assert checked(2) == {}  # Day 3's ticks are Day 3's: none counted on Day 2
+    ids = [i["id"] for d in (2, 3) for g in days[d]["groups"] for i in g["items"]]
+    assert len(ids) == len(set(ids)) == 10  # five items of each day, each its own
+    # The ordinary sections carry no day; the first week's group left its section.
+    monitoring = [s for s in post_launch["sections"] if s["title"] == "First Week Monitoring"]
+    assert monitoring == [] and all(
+        s["day"] is None for p in record["phases"][:2] for s in p["sections"]
+    )
+    # The CSV export: one row per item, under its day's section.
+    csv_text = await export_launch(
+        room.bot.deps.settings.database_url,
+        "1",
+        "csv",
+        roles=room.bot.deps.config.roles,
+        now=clock(),
+    )
+    reconciliation = [
+        (r["section"], r["state"])
+        for r in csv.DictReader(io.StringIO(csv_text))
+        if r["record"] == "item" and r["item"] == "Morning reconciliation"
+    ]
+    assert reconciliation[:2] == [
+        ("Daily checks · Day 2 · Dec 11", "open"),
+        ("Daily checks · Day 3 · Dec 12", "checked"),
+    ]
+    assert len(reconciliation) == 6
 
 
 async def test_the_evening_before_sums_up_what_is_open_and_names_idle_owners(
@@ -310,32 +308,22 @@ async def test_a_post_due_while_the_bot_was_down_is_posted_late_once_after_resta
     clock: FakeClock,
 ) -> None:
     settings = make_settings(database_url=schema_url, api_url=slack.base_url)
-    fast = config.model_copy(update={"escalation": EscalationConfig(poll_seconds=0.05)})
+    fast = config.model_copy(update={"escalation": FAST})
     set_clock(clock, utc(2026, 12, 1, 15, 0))
     async with running_bot(settings, config=fast, template=template, clock=clock) as bot_:
         room = WarRoom(slack=slack, bot=bot_)
         await room.command(ALICE, "start Trading v2 --on 2026-12-09")
-    # Down from Dec 1 until 11:02 in New York on launch day: T-0 was due at 09:00 (14:00 UTC).
+    # Down from Dec 1 until 11:02 in New York on launch day: T-0 was due at 09:00 (14:00 UTC), and
+    # pre-launch (started eight days ahead, so waiting for T-7) on Dec 2.
     set_clock(clock, utc(2026, 12, 9, 16, 2))
     for restart in range(2):  # the second restart finds nothing left to post
         async with running_bot(settings, config=fast, template=template, clock=clock) as bot_:
             room = WarRoom(slack=slack, bot=bot_)
-            for _ in range(300):
-                async with bot_.deps.db.read_sessions() as session:
-                    left = await session.scalar(
-                        select(func.count(ScheduledPost.id)).where(
-                            ScheduledPost.sent_at.is_(None),
-                            ScheduledPost.cancelled_at.is_(None),
-                            ScheduledPost.due_at <= clock(),
-                        )
-                    )
-                if not left:
-                    break
-                await asyncio.sleep(0.02)
-            await asyncio.sleep(0.1)
-            await room.settle()
+            await until_loop_posted(room, clock)
             launch_day = announcements(room, "*Launch Day* (T-0) is posted")
             assert len(launch_day) == 1, restart
+            (pre_launch,) = announcements(room, "*Pre-Launch Phase* (T-7) is posted")
+            assert "Late: posted at" in flat(pre_launch)
             assert len(announcements(room, "Launch day is tomorrow")) == 1
             (row,) = await rows(room, ScheduledPost, ScheduledPost.key == "phase:1")
             assert row.late and row.message_id is not None and row.sent_at is not None

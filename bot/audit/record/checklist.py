@@ -47,6 +47,8 @@ def _phase(
     sections: list[dict[str, Any]] = [
         {
             "title": s.title,
+            # A section of its own day (T+n: one day's daily checks, the weekly review), else None.
+            "day": s.day,
             "groups": [
                 {
                     "title": g.title,

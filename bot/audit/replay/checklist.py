@@ -67,6 +67,7 @@ def replay_checklist(r: Replay, e: Event, d: Mapping[str, Any]) -> bool:
 
 def _launch_started(r: Replay, e: Event, d: Mapping[str, Any]) -> None:
     r.log_version = as_int(d.get("log_version")) or 1
+    r.first_phase_deferred = bool(d.get("first_phase_due"))
     r.launch = Expected(
         {
             "name": d.get("name"),
@@ -168,7 +169,7 @@ async def _compare_phases(
         want = Expected(
             {
                 "posted_at": r.launch.fields["started_at"]
-                if r.launch is not None and phase.position == first
+                if r.launch is not None and phase.position == first and not r.first_phase_deferred
                 else None,
                 "completed_at": None,
             }

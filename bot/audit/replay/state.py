@@ -23,6 +23,8 @@ class Replay:
     launch_id: int
     log_version: int = 1
     launch: Expected | None = None
+    # A dated launch started ahead of its first phase's date posts it then, not at start.
+    first_phase_deferred: bool = False
     phases: dict[str, Expected] = field(default_factory=dict)  # by title
     items: dict[int, Expected] = field(default_factory=dict)
     sign_offs: dict[int, Expected] = field(default_factory=dict)  # in approval order
