@@ -106,6 +106,7 @@ class EventKind(StrEnum):
     METRIC_ALERT_RECOVERED = "metric_alert_recovered"
     METRIC_ALERT_ACKNOWLEDGED = "metric_alert_acknowledged"
     METRIC_ALERT_ACTION = "metric_alert_action"
+    METRIC_ALERT_UNWATCHED = "metric_alert_unwatched"
     ROLLBACK_TRIGGER_REPORTED = "rollback_trigger_reported"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.errors import NotFound
@@ -115,6 +116,42 @@ async def report_trigger(
     return alert
 
 
+async def claim_page(*, session: AsyncSession, launch: Launch, alert_id: int, at: datetime) -> bool:
+    """Mark the critical page as being sent (``sending``) before the first try leaves, so a stop
+    mid-send is told apart from a page never sent; False if it is not waiting to be sent."""
+    alert = await alert_for_update(session, alert_id)
+    if alert.page_status != "pending":
+        return False
+    alert.page_status = "sending"
+    await alert_event(
+        session,
+        launch,
+        EventKind.PAGERDUTY_TRIGGER_SENDING,
+        alert,
+        at,
+        {"dedup_key": alert.page_dedup_key},
+    )
+    return True
+
+
+async def pages_to_resume(
+    *, session: AsyncSession, before: datetime
+) -> tuple[list[int], list[int]]:
+    """Critical pages a stopped process left (alerts opened before ``before``, the start): never
+    sent (``pending``: send now) and sent without an answer (``sending``: unknown)."""
+    rows = (
+        await session.execute(
+            select(MetricAlert.id, MetricAlert.page_status).where(
+                MetricAlert.opened_at < before,
+                MetricAlert.page_status.in_(("pending", "sending")),
+            )
+        )
+    ).all()
+    never = [int(r[0]) for r in rows if r[1] == "pending"]
+    unanswered = [int(r[0]) for r in rows if r[1] == "sending"]
+    return never, unanswered
+
+
 async def record_page(
     *,
     session: AsyncSession,
@@ -124,11 +161,14 @@ async def record_page(
     status: str,
     detail: dict[str, Any],
 ) -> None:
+    """``sent``, ``failed`` (PagerDuty said no), ``unknown`` (no answer: it may have paged) or
+    ``skipped`` (PagerDuty not configured)."""
     alert = await alert_for_update(session, alert_id)
     alert.page_status = status
     kind = {
         "sent": EventKind.PAGERDUTY_TRIGGER_SENT,
         "failed": EventKind.PAGERDUTY_TRIGGER_FAILED,
+        "unknown": EventKind.PAGERDUTY_TRIGGER_UNKNOWN,
     }.get(status, EventKind.PAGERDUTY_TRIGGER_SKIPPED)
     await alert_event(
         session, launch, kind, alert, at, {"dedup_key": alert.page_dedup_key, **detail}

@@ -26,7 +26,7 @@ from bot.core.mrkdwn import escape
 from bot.watch.lines import Trigger
 from bot.watch.payloads import AlertValue, TriggerValue
 from bot.watch.rules import BREACHED, HEALTHY, Reading, status_of
-from bot.watch.state import WATCHED_TRIGGER, AlertView, RuleStateView
+from bot.watch.state import UNWATCHED, WATCHED_TRIGGER, AlertView, RuleStateView
 
 
 def number(value: float | None) -> str:
@@ -127,6 +127,12 @@ def alert_message(view: AlertView, *, loud: bool) -> MessageView:
         worse = " — *worse, past its second level*" if view.realerted_at else ""
         if view.status == "recovered":
             lines = [f"✅ *Recovered: {escape(view.name)}*"]
+        elif view.status == UNWATCHED:
+            lines = [
+                f"⚪ *No longer watched: {escape(view.name)}*",
+                f"The rule left the config (restart {slack_date(view.evaluated_at)}): nothing "
+                "evaluates it any more, and nothing confirmed a recovery.",
+            ]
         elif immediate:
             lines = [
                 f"🚨 {here}*Immediate rollback trigger breached: {escape(view.name)}*{worse}",
@@ -176,6 +182,8 @@ def _page_line(view: AlertView) -> str:
         "sent": "PagerDuty paged (critical)",
         "failed": "⚠️ PagerDuty page FAILED: call the on-call",
         "skipped": "PagerDuty not configured: call the on-call",
+        "unknown": "⚠️ PagerDuty page UNKNOWN: no answer, it may or may not have paged — call the "
+        "on-call",
     }.get(view.page_status or "", "paging PagerDuty (critical)…")
 
 

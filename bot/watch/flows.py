@@ -137,18 +137,39 @@ async def _evaluate_launch(
 def watch_job(deps: Deps) -> Job:
     """Evaluates every ``[prometheus].interval_seconds`` of the bot's clock, whatever the loop's
     poll interval."""
-    first: list[datetime] = []
+    started: list[datetime] = []
     last: list[datetime] = []
 
     async def run(now: datetime) -> None:
         interval = deps.config.prometheus.interval_seconds
         if last and (now - last[-1]).total_seconds() < interval:
             return
-        first[:] = first or [now]
         last[:] = [now]
-        await evaluate(deps, now, watching_since=first[0])
+        await evaluate(deps, now, watching_since=started[0] if started else now)
 
-    return Job(name="watch", run=run)
+    async def resume(started_at: datetime) -> None:
+        started[:] = [started_at]
+        await retire_unwatched(deps, started_at)
+        await resume_pages(deps, started_at)
+
+    return Job(name="watch", run=run, resume=resume)
+
+
+async def retire_unwatched(deps: Deps, at: datetime) -> None:
+    """Rules the config no longer has (removed or renamed since the last start): their stored
+    state leaves the card and status, and an alert they left open is closed as no longer watched
+    (recorded), so no message keeps live buttons for a rule nothing evaluates."""
+    names = {rule.name for rule in deps.config.prometheus.rules}
+    async with deps.db.read_sessions() as session:
+        launches = [launch.id for launch in await state.watched_launches(session)]
+    for launch_id in launches:
+        async with deps.db.sessions.begin() as session:
+            launch = await lock_launch(session, launch_id)
+            retired = await state.retire_rules(session=session, launch=launch, keep=names, at=at)
+            if retired:
+                await bump_messages(session, launch.id, [])
+        if retired:
+            deps.publisher.kick(launch_id)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -219,11 +240,20 @@ async def report_trigger(
 
 
 async def page_trigger(deps: Deps, alert_id: int) -> None:
-    """Page PagerDuty (critical) for a reported trigger, with the report's own dedup key."""
+    """Page PagerDuty (critical) for an immediate trigger, with the alert's own dedup key. Claimed
+    first (``sending``); a try that got no answer may have paged, so an unconfirmed page is
+    ``unknown``, never "failed" (and never "paged")."""
     async with deps.db.read_sessions() as session:
         alert = await state.load_alert(session=session, alert_id=alert_id)
         launch = await session.get(Launch, alert.launch_id)
     assert launch is not None
+    async with deps.db.sessions.begin() as session:
+        locked = await lock_launch(session, launch.id)
+        if not await alerts.claim_page(
+            session=session, launch=locked, alert_id=alert_id, at=deps.clock()
+        ):
+            return
+    deps.publisher.kick(launch.id)
     client = EscalationClient(deps.http, deps.config.pagerduty)
     detail: dict[str, Any] = {}
     if not client.configured:
@@ -233,13 +263,25 @@ async def page_trigger(deps: Deps, alert_id: int) -> None:
         try:
             delivery = await client.send(event)
         except DeliveryFailed as exc:
-            status = "failed"
-            detail = {"http_status": exc.status, "error": str(exc), "tries": len(exc.attempts)}
+            unanswered = sum(1 for a in exc.attempts if a.status is None)
+            status = "unknown" if unanswered else "failed"
+            detail = {
+                "http_status": exc.status,
+                "error": str(exc),
+                "tries": len(exc.attempts),
+                "unanswered_tries": unanswered,
+            }
         else:
             status = "sent"
             detail = {"http_status": delivery.status, "tries": len(delivery.attempts)}
+    await _record_page(deps, launch.id, alert_id, status, detail)
+
+
+async def _record_page(
+    deps: Deps, launch_id: int, alert_id: int, status: str, detail: dict[str, Any]
+) -> None:
     async with deps.db.sessions.begin() as session:
-        locked = await lock_launch(session, launch.id)
+        locked = await lock_launch(session, launch_id)
         await alerts.record_page(
             session=session,
             launch=locked,
@@ -248,7 +290,24 @@ async def page_trigger(deps: Deps, alert_id: int) -> None:
             status=status,
             detail=detail,
         )
-    deps.publisher.kick(launch.id)
+    deps.publisher.kick(launch_id)
+
+
+async def resume_pages(deps: Deps, started_at: datetime) -> None:
+    """Critical pages a stopped process left: one never sent is sent now; one sent without an
+    answer is said to be unknown (PagerDuty may have paged), not sent again behind anyone's back."""
+    async with deps.db.read_sessions() as session:
+        never_sent, unanswered = await alerts.pages_to_resume(session=session, before=started_at)
+        launches = {
+            alert_id: (await state.load_alert(session=session, alert_id=alert_id)).launch_id
+            for alert_id in unanswered
+        }
+    for alert_id in unanswered:
+        detail = {"error": "Launch Control restarted before PagerDuty answered the page"}
+        await _record_page(deps, launches[alert_id], alert_id, "unknown", detail)
+    for alert_id in never_sent:
+        logger.info("resuming the critical page of metric alert #%s", alert_id)
+        await page_trigger(deps, alert_id)
 
 
 def _page_event(deps: Deps, alert: state.AlertView, launch: Launch) -> dict[str, Any]:

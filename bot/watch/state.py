@@ -400,6 +400,51 @@ async def refresh_alert_messages(session: AsyncSession, alert: MetricAlert) -> N
         )
 
 
+UNWATCHED = (
+    "unwatched"  # MetricRuleState.status / MetricAlert.status of a rule no longer configured
+)
+
+
+async def retire_rules(
+    *, session: AsyncSession, launch: Launch, keep: set[str], at: datetime
+) -> list[str]:
+    """Forget the launch's rules not in ``keep`` (the config's), recorded; an alert one left open
+    becomes ``unwatched``: nothing evaluates it any more, so nothing will say it recovered."""
+    rows = await session.scalars(
+        select(MetricRuleState).where(
+            MetricRuleState.launch_id == launch.id, MetricRuleState.rule.not_in(keep)
+        )
+    )
+    retired = []
+    for row in rows.all():
+        retired.append(row.rule)
+        await append_event(
+            session=session,
+            launch_id=launch.id,
+            actor=SYSTEM,
+            kind=EventKind.METRIC_STATE_CHANGED,
+            at=at,
+            detail={
+                "rule": row.rule,
+                "action": row.action,
+                "from": row.status,
+                "to": UNWATCHED,
+                "value": None,
+                "reason": "the rule is no longer in the config",
+                "healthy": None,
+            },
+        )
+        alert = await session.get(MetricAlert, row.alert_id) if row.alert_id else None
+        if alert is not None and alert.status == "firing":
+            alert.status = UNWATCHED
+            alert.evaluated_at = at
+            await alert_event(session, launch, EventKind.METRIC_ALERT_UNWATCHED, alert, at)
+            await refresh_alert_messages(session, alert)
+        await session.delete(row)
+    await session.flush()
+    return retired
+
+
 def alert_launch_check(alert: AlertView, launch: Launch) -> None:
     if alert.launch_id != launch.id:
         raise Conflict("That alert belongs to another launch.")
