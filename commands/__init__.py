@@ -112,7 +112,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     ),
     "signoff": Subcommand(
         signoff.run,
-        "/launch signoff [approve <role> [comment] | revoke <role> <reason>]",
+        "/launch signoff [approve <role> [--anyway] [comment] | revoke <role> <reason>]",
         "the sign-off table with Approve buttons (only you see it), or approve/revoke by command",
     ),
     "report": Subcommand(

@@ -20,7 +20,7 @@ from bot.incidents.pagerduty import EscalationClient
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
-    actor = Actor(cmd.user_id, cmd.user_name)
+    actor = deps.identity.actor(cmd.user_id, cmd.user_name)
     # trigger_id identifies this one request; a replay of it must not open a second escalation.
     request_key = f"slash:{cmd.trigger_id or uuid.uuid4().hex}"
     if cmd.args and cmd.args[0].lower() == "test":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from bot.checklist.name_flows import name_later
 from bot.checklist.proofs import (
     PROOF_ANNOUNCEMENT,
     Proof,
@@ -58,7 +59,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     require_configured(deps)
     if action == "fire":
         return await _fire(cmd, deps, launch, summary)
-    actor = Actor(cmd.user_id, cmd.user_name)
+    actor = deps.identity.actor(cmd.user_id, cmd.user_name)
     source = f"slash:{cmd.trigger_id or uuid.uuid4().hex}"
     membership = await _authorized(deps, launch, actor, action, source)
     if action in ("arm", "disarm"):
@@ -182,8 +183,17 @@ async def _arm(
     if not changed:
         raise Conflict(f"The kill switch is already {'armed' if arm else 'disarmed'}.")
     state = "🔴 armed" if arm else "⚪ disarmed"
+    launch_id = launch.id
+
+    async def after_the_ack() -> CommandReply | None:
+        # Ticked (or unticked) under the handle if Slack's name was not cached: shown once known.
+        name_later(deps, actor, launch_id, what="proof")
+        return None
+
     return CommandReply(
-        text=f"Kill switch {state}; the channel is being told.", launch_id=launch.id
+        text=f"Kill switch {state}; the channel is being told.",
+        launch_id=launch.id,
+        follow_up=after_the_ack,
     )
 
 

@@ -1,8 +1,11 @@
-"""/launch signoff: the sign-off table (only for you), or ``approve <role> [comment]`` / ``revoke <role> <reason>``.
+"""/launch signoff: the sign-off table (only for you), or ``approve <role> [--anyway] [comment]`` /
+``revoke <role> <reason>``.
 
 The buttons on the card are the usual way; the command adds what a button cannot carry: a comment
 with an approval, or a revocation when the form cannot be opened. Authorization is by the verified
-``user_id`` of the command, exactly as for the buttons, and a refused attempt is recorded.
+``user_id`` of the command, exactly as for the buttons, and a refused attempt is recorded. While the
+current phase has open items, an approval asks first, as the Approve button's confirm dialog does:
+nothing is recorded until it is typed again with ``--anyway`` (or Approve is pressed).
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
 from bot.launch.blocks import halted_line
 from bot.launch.state import load_state
-from bot.signoffs.blocks import signoff_view
+from bot.signoffs.blocks import approve_anyway, signoff_view
 from bot.signoffs.flows import SignOffAttempt, after_signoff, approve_signoff, revoke_signoff
 from bot.signoffs.log import EMPTY_LOG, find_role
 from bot.signoffs.rules import SignOffOutcome
 
-USAGE = "`/launch signoff` · `/launch signoff approve &lt;role&gt; [comment]` · `/launch signoff revoke &lt;role&gt; &lt;reason&gt;`"
+USAGE = "`/launch signoff` · `/launch signoff approve &lt;role&gt; [--anyway] [comment]` · `/launch signoff revoke &lt;role&gt; &lt;reason&gt;`"
+ANYWAY = "--anyway"
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
@@ -41,7 +45,9 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     if len(cmd.args) < 2:
         raise BadInput(f"Name the role, e.g. `/launch signoff {action} cto`.")
     role = find_role(state.sign_offs or EMPTY_LOG, cmd.args[1])
-    text = " ".join(cmd.args[2:])
+    words = cmd.args[2:]
+    anyway = action == "approve" and ANYWAY in (w.lower() for w in words)
+    text = " ".join(w for w in words if not (anyway and w.lower() == ANYWAY))
     identity = deps.identity
     actor = identity.actor(cmd.user_id, cmd.user_name)
     # trigger_id is unique per invocation: the same request delivered twice is recorded once.
@@ -55,7 +61,17 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         dedup_key=dedup_key,
     )
     if action == "approve":
-        outcome = await approve_signoff(deps, attempt, comment=text or None)
+        outcome = await approve_signoff(deps, attempt, comment=text or None, open_items_ok=anyway)
+        if outcome.status == "unconfirmed":
+            return CommandReply.of(
+                approve_anyway(
+                    state,
+                    deps.config.roles,
+                    role_id=role.role_id,
+                    question=outcome.message,
+                    comment=text or None,
+                )
+            )
     else:
         if not text.strip():
             raise BadInput(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 from bot.audit.verify_flows import verify_in_slack
-from bot.core.events import Actor
 from bot.core.kit import notice
 from bot.core.launches import incident_launch
 from bot.core.schemas import CommandReply, LaunchCommand
@@ -16,7 +15,7 @@ from bot.deps import Deps
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     async with deps.db.read_sessions() as session:
         launch = await incident_launch(session=session, channel_id=cmd.channel_id)
-    actor = Actor(cmd.user_id, cmd.user_name)
+    actor = deps.identity.actor(cmd.user_id, cmd.user_name)
     request_key = f"slash:{cmd.trigger_id or uuid.uuid4().hex}"
     launch_id, launch_name, channel_id = launch.id, launch.name, launch.channel_id
 

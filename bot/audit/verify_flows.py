@@ -8,6 +8,7 @@ from __future__ import annotations
 from bot.audit.blocks import audit_broken_alarm, audit_verified_report
 from bot.audit.chain import verify_chain
 from bot.audit.verification import record_verification
+from bot.checklist.name_flows import name_later
 from bot.checklist.proofs import (
     PROOF_ANNOUNCEMENT,
     PROOF_NOTICE,
@@ -70,3 +71,5 @@ async def verify_in_slack(
         if tick is not None and tick.ticked and tick.item_id is not None:
             await attach_proof_message(session=session, item_id=tick.item_id, message_id=message.id)
     deps.publisher.kick(launch_id)
+    if tick is not None and tick.ticked:
+        name_later(deps, actor, launch_id, what="proof")

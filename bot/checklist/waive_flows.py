@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.checklist.name_flows import name_later
 from bot.checklist.state import load_phases
 from bot.checklist.waive_blocks import (
     WaiveForm,
@@ -95,11 +96,8 @@ def name_waiver_later(deps: Deps, waived: Waived, actor: Actor) -> None:
     """Post-ack work of a waiver: stored under the handle (Slack's display name was not cached
     yet), it shows the display name once users.info answers, as a tick does
     (``ClickApplier.name_later``)."""
-    if waived.replayed or deps.identity.cached_name(actor.user_id) == actor.name:
-        return
-    deps.tasks.spawn(
-        deps.clicks.name_later(actor.user_id, {waived.launch_id}), name="waiver-display-name"
-    )
+    if not waived.replayed:
+        name_later(deps, actor, waived.launch_id, what="waiver")
 
 
 async def unwaive_from_form(

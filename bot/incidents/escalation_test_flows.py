@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.checklist.name_flows import name_later
 from bot.checklist.proofs import (
     PROOF_NOTICE,
     Proof,
@@ -115,3 +116,5 @@ async def run_escalation_test(
         if tick is not None and tick.ticked and tick.item_id is not None:
             await attach_proof_message(session=session, item_id=tick.item_id, message_id=message.id)
     deps.publisher.kick(launch_id)
+    if tick is not None and tick.ticked:
+        name_later(deps, actor, launch_id, what="proof")

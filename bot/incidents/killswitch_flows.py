@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.checklist.name_flows import name_later
 from bot.checklist.proofs import Proof, ProofTick, attach_proof_message, tick_proven_item
 from bot.contacts.blocks import call_list
 from bot.contacts.rules import people_to_call
@@ -244,13 +245,14 @@ async def _report_test(deps: Deps, request: KillSwitchView) -> None:
     """The dry run's report in the card's thread; a confirmed one ticks "Kill switch tested" for the
     tester, and the item links to this report."""
     tick: ProofTick | None = None
+    tester = Actor(request.requested_by_id, request.requested_by_name)
     async with deps.db.sessions.begin() as session:
         if request.status == "confirmed":
             tick = await tick_proven_item(
                 session=session,
                 launch_id=request.launch_id,
                 proof=Proof.KILLSWITCH_TEST,
-                actor=Actor(request.requested_by_id, request.requested_by_name),
+                actor=tester,
                 at=deps.clock(),
                 ref=request.request_id,
             )
@@ -260,6 +262,8 @@ async def _report_test(deps: Deps, request: KillSwitchView) -> None:
         if tick is not None and tick.ticked and tick.item_id is not None:
             await attach_proof_message(session=session, item_id=tick.item_id, message_id=message)
     deps.publisher.kick(request.launch_id)
+    if tick is not None and tick.ticked:
+        name_later(deps, tester, request.launch_id, what="proof")
 
 
 def announcement_posted(deps: Deps) -> OnPosted:

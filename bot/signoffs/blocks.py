@@ -27,7 +27,7 @@ from bot.core.kit import (
 )
 from bot.core.mrkdwn import escape
 from bot.signoffs.log import LaunchSignOffs, RoleStatus, SignOffRecord, board, log_of
-from bot.signoffs.rules import REASON_MAX
+from bot.signoffs.rules import REASON_MAX, open_items_question
 
 # Slack's published Block Kit limits: confirm title 100, text 300, buttons 30; view title/submit 24.
 CONFIRM_TITLE_MAX = 100
@@ -152,9 +152,7 @@ def approve_button(state: LaunchSignOffs, row: RoleStatus) -> dict[str, Any]:
     )
     current = state.current_open
     if current is not None and current[1] > 0:
-        phase, count = current
-        items = "open item" if count == 1 else "open items"
-        signing = f"{phase} has {count} {items}. Approve anyway? " + signing
+        signing = f"{open_items_question(*current)} {signing}"
     return {
         "type": "button",
         "action_id": ActionId.SIGNOFF_APPROVE,
@@ -299,6 +297,35 @@ def signoff_view(
     for row in rows[:24]:
         blocks.extend(_role_blocks(state, row))
     return MessageView(text=f"Sign-offs of {escape(state.name)}", blocks=blocks[:50])
+
+
+def approve_anyway(
+    state: LaunchSignOffs,
+    roles: Mapping[str, RoleConfig],
+    *,
+    role_id: str,
+    question: str,
+    comment: str | None,
+) -> MessageView:
+    """The answer to ``/launch signoff approve`` while the current phase has open items, as the
+    Approve button's confirm dialog asks: nothing is recorded yet; ``--anyway`` approves, and
+    without a comment (a button cannot carry one) the card's own Approve button is offered too.
+    ``question`` is safe mrkdwn."""
+    row = next((r for r in board(log_of(state), roles) if r.role.role_id == role_id), None)
+    title = escape(row.role.title if row is not None else role_id)
+    how = f"`/launch signoff approve {escape(role_id)} --anyway"
+    text = (
+        f":warning: *{question}* Nothing was recorded. To approve as {title} with them open, type "
+        + (
+            f"{how} &lt;comment&gt;` (your comment was “{escape(comment)}”)."
+            if comment
+            else f"{how}`, or press Approve."
+        )
+    )
+    blocks: list[Block] = [{"type": "section", "text": mrkdwn_text(text)}]
+    if row is not None and not comment:
+        blocks[0]["accessory"] = approve_button(state, row)
+    return MessageView(text=text, blocks=blocks)
 
 
 def revoke_modal(*, state: LaunchSignOffs, role_title: str, meta: RevokeFormMeta) -> dict[str, Any]:

@@ -92,9 +92,11 @@ class SignOffAttempt:
 
 
 async def approve_signoff(
-    deps: Deps, attempt: SignOffAttempt, *, comment: str | None = None
+    deps: Deps, attempt: SignOffAttempt, *, comment: str | None = None, open_items_ok: bool = True
 ) -> SignOffOutcome:
-    """Approve, or raise ``Refused`` (a refused attempt by a person is kept in the log)."""
+    """Approve, or raise ``Refused`` (a refused attempt by a person is kept in the log);
+    ``open_items_ok`` False: ``unconfirmed`` (nothing written) while the current phase has open
+    items, for an approver who was not asked yet (the button's confirm dialog asks)."""
     members = await usergroup_members(deps, attempt.role_id, attempt.actor.user_id)
     async with unit_of_work(deps.db.sessions) as session:
         await _bind(session, attempt, "a sign-off approval")
@@ -110,6 +112,7 @@ async def approve_signoff(
             comment=comment,
             source=attempt.source,
             dedup_key=attempt.dedup_key,
+            open_items_ok=open_items_ok,
         )
 
 

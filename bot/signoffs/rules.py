@@ -20,7 +20,7 @@ from bot.core.launches import lock_launch
 from bot.core.models import Launch, SignOff, SlackMessage
 from bot.core.mrkdwn import escape
 from bot.core.refusal import Refused
-from bot.signoffs.go import declare_go_if_complete, launch_progress
+from bot.signoffs.go import declare_go_if_complete, launch_progress, readiness
 from bot.signoffs.log import LaunchRole, RoleStatus, SignOffLog, board, holders_text, load_sign_offs
 
 COMMENT_MAX = 500
@@ -31,7 +31,15 @@ REASON_MAX = 500
 # Writes
 
 
-Status = Literal["approved", "revoked", "allowed", "duplicate"]
+# "unconfirmed": nothing written, the approver is asked first (``approve``'s ``open_items_ok``).
+Status = Literal["approved", "revoked", "allowed", "duplicate", "unconfirmed"]
+
+
+def open_items_question(phase: str, count: int) -> str:
+    """What an approver is asked while the current phase has open items (plain text): on the
+    Approve button's confirm dialog and in the answer to ``/launch signoff approve``."""
+    items = "open item" if count == 1 else "open items"
+    return f"{phase} has {count} {items}. Approve anyway?"
 
 
 @dataclass(frozen=True)
@@ -75,9 +83,13 @@ async def approve(
     comment: str | None = None,
     source: str = "",
     dedup_key: str | None = None,
+    open_items_ok: bool = True,
 ) -> SignOffOutcome:
     """Approve ``role_id`` as ``actor`` if the rules allow it, else record the attempt and raise
-    ``Refused(recorded=True)``.
+    ``Refused(recorded=True)``. Open items never block an approval (the go-live gate does), but
+    nobody approves unaware: with ``open_items_ok`` False (the approver was not asked yet) and open
+    items in the current phase, nothing is written and the outcome is ``unconfirmed``, whose
+    message asks (once the approval is known to be allowed, so nobody is asked in vain).
 
     ``actor.user_id`` must come from Slack's verified payload. Rules, in order: the launch is open;
     the role has holders; the actor holds it (listed in ``users`` or a member of one of its
@@ -103,6 +115,11 @@ async def approve(
     refusal = refusal or _approval_refusal(a, actor, policy)
     if refusal is not None:
         await refuse(session, launch, a.role, actor, at, "approve", refusal, source, dedup_key)
+    if not open_items_ok:
+        ready = await readiness(session, launch)
+        if ready["open_count"]:
+            question = open_items_question(str(ready["current_phase"]), ready["open_count"])
+            return SignOffOutcome(launch.id, "unconfirmed", escape(question), role=a.role)
     sign_off = await _store_approval(session, a, actor, at, comment, source, dedup_key)
     go_declared = await declare_go_if_complete(session, a.launch, a.log, roles, actor, at)
     await bump_card(session, launch.id)

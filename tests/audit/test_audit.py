@@ -594,7 +594,7 @@ async def as_an_old_log(db: Database) -> None:
 
 async def test_user_html_in_the_markdown_report_is_escaped(room: WarRoom) -> None:
     await room.command(ALICE, "start <script>alert(1)</script> R&D")
-    await room.command(CTO, 'signoff approve cto "<img src=x onerror=alert(1)> | ok"')
+    await room.command(CTO, 'signoff approve cto --anyway "<img src=x onerror=alert(1)> | ok"')
     text = await export_launch(
         room.bot.deps.settings.database_url,
         "1",

@@ -90,7 +90,7 @@ async def everything(room: WarRoom, killswitch: FakeKillSwitch) -> None:
     """A launch that touched every table the log describes."""
     await room.command(ALICE, "start Trading v2")
     await room.click(BOB, "Failover tested")
-    await room.command(CTO, f'signoff approve cto "{COMMENT}"')
+    await room.command(CTO, f'signoff approve cto --anyway "{COMMENT}"')
     await approve_all(room, skip=("cto",))  # GO
     await revoke_via_modal(room, SECURITY, "security_officer", REASON)  # GO withdrawn
     await room.command(ALICE, "escalate sev1 order gateway rejecting all orders")

@@ -6,12 +6,15 @@ names the open items."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.core.ids import ActionId, BlockPrefix, CallbackId, LaunchBlock
 from bot.core.models import Launch
+from tests.audit.test_audit import export
 from tests.signoffs.test_signoffs import approve_all
 from tests.warroom import WarRoom
 
@@ -143,3 +146,64 @@ async def test_go_states_what_it_was_given_on_and_approve_asks_about_open_items(
     launch_go = (await room.events("launch_go"))[-1]
     assert launch_go.detail["readiness"]["open_count"] > 0
     assert launch_go.detail["readiness"]["waived"][0]["text"] == "Failover tested"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "label", "note"),
+    [
+        ("completed", "Completed", "all green at T+1"),
+        ("abandoned", "Abandoned", "vendor pulled out"),
+        ("rolled_back", "Rolled back", "fill latency over SLO"),
+    ],
+)
+async def test_the_report_and_export_have_the_outcome_and_the_waived_items_with_who_and_why(
+    room: WarRoom, outcome: str, label: str, note: str
+) -> None:
+    room.slack.add_user(CTO, "carol", "Carol Chen", display_name="Carol C")
+    await room.command(ALICE, "start Trading v2")
+    await room.command(CTO, 'waive n/a "Failover tested" single-region launch')
+    await room.command(CTO, 'waive "Read replicas configured" managed DB <replicas> & backups')
+    await room.click(ALICE, "Connection pooling optimized")
+    await approve_all(room)
+    await room.close(CTO, outcome=outcome, note=note)
+
+    md = await export(room, "md")
+    [closed_line] = [line for line in md.splitlines() if line.startswith("- Closed by ")]
+    assert closed_line.endswith(f" — outcome: **{label}** ({note})"), closed_line
+    [go_closed] = [line for line in md.splitlines() if line.startswith("- Launch closed at")]
+    assert go_closed.endswith(f"— outcome: **{label}** ({note})"), go_closed  # the GO history
+    waived = md.split("## Waived items", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        cells[1]: cells[2:]
+        for cells in (line.split(" | ") for line in waived.splitlines())
+        if cells[0] == "| Pre-Launch Phase"
+    }
+    by = f"Carol C ({CTO})"  # the display name, once users.info answered
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
+    assert set(rows) == {"Failover tested", "Read replicas configured"}, waived
+    kind, who, at, why = rows["Failover tested"]
+    assert (kind, who, why) == ("not applicable", by, "single-region launch |")
+    assert re.fullmatch(stamp, at), at
+    kind, who, at, why = rows["Read replicas configured"]
+    assert (kind, who, why) == ("waived", by, "managed DB &lt;replicas&gt; & backups |")
+    assert "Connection pooling optimized" not in waived  # ticked, not waived
+
+    record = json.loads(await export(room, "json"))
+    launch = record["launch"]
+    assert (launch["close_outcome"], launch["close_note"]) == (outcome, note)
+    items = {
+        i["text"]: i
+        for p in record["phases"]
+        for sec in p["sections"]
+        for g in sec["groups"]
+        for i in g["items"]
+    }
+    assert items["Failover tested"]["waived"]["kind"] == "not_applicable"
+    assert items["Failover tested"]["waived"]["by"] == {"id": CTO, "name": "Carol C"}
+    assert items["Failover tested"]["waived"]["reason"] == "single-region launch"
+    assert items["Read replicas configured"]["waived"]["reason"] == (
+        "managed DB <replicas> & backups"
+    )
+    assert items["Connection pooling optimized"]["waived"] is None
+    [closed] = [e for e in record["events"] if e["kind"] == "launch_closed"]
+    assert closed["detail"] == {"outcome": outcome, "note": note}

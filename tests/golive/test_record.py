@@ -166,6 +166,52 @@ async def test_the_export_has_the_go_live_sequence_from_the_event_log(
     assert [r["state"] for r in rows if r["record"] == "golive_hold"] == ["resumed", "held"]
 
 
+async def test_the_report_timeline_has_the_stage_changes_in_words(
+    room: WarRoom, clock: FakeClock, router: FakeTrafficRouter
+) -> None:
+    """The incident timeline tells the rollout as it went (requested, failed, entered, forced,
+    rolled back, held, resumed, who), in log order; the JSON export has the same events."""
+    await launch_day(room, clock, router)
+    md = await export(room, "md")
+    timeline = md.split("## Incident timeline", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ")[1:3] for line in timeline.splitlines() if line.startswith("| 2")]
+    ops, cto, bot = f"u0ops00001 ({OPS})", f"carol ({CTO})", "Launch Control (launchbot)"
+    assert rows[0] == ["🚦 Stage change requested: advance step 0 → 1 (0% → 0%)", ops]
+    assert rows[1] == [
+        '⚠️ Traffic change FAILED (HTTP 503, 3 tries, {"error": "scripted 503"})',
+        bot,
+    ]
+    assert rows[2:] == [
+        ["🚦 Stage change requested: advance step 0 → 1 (0% → 0%)", ops],
+        ["⏩ Stage 1: Shadow Mode, 0% live (advance)", ops],
+        ["⏸️ Rollout ON HOLD at step 1: exchange latency spike", cto],
+        ["▶️ Rollout resumed at step 1 after 15 min 00 s", ops],
+        ["🚦 Stage change requested: advance step 1 → 2 (0% → 10%)", ops],
+        ["⏩ Stage 2: Canary Deployment, 10% live (advance)", ops],
+        [
+            "🚦 Stage change requested: advance step 2 → 3 (10% → 25%) (forced past the gate): "
+            "vendor window closes at 10",
+            ops,
+        ],
+        ["⏩ Stage 3: 25% traffic, 25% live (advance)", ops],
+        ["🚦 Stage change requested: rollback step 3 → 2 (25% → 10%): error rate above 1%", cto],
+        ["⏩ Stage 2: Canary Deployment, 10% live (rollback)", cto],
+        ["⏸️ Rollout ON HOLD at step 2: investigating", cto],
+    ], timeline
+
+    exported = await record(room)
+    entered = [
+        (e["detail"]["step"], e["detail"]["action"], e["actor"]["id"])
+        for e in exported["events"]
+        if e["kind"] == "golive_step_entered"
+    ]
+    assert entered == [(1, "advance", OPS), (2, "advance", OPS), (3, "advance", OPS)] + [
+        (2, "rollback", CTO)
+    ]
+    held = [e["detail"]["reason"] for e in exported["events"] if e["kind"] == "golive_held"]
+    assert held == ["exchange latency spike", "investigating"]
+
+
 async def test_a_launch_without_go_live_activity_has_the_steps_and_nothing_else(
     room: WarRoom,
 ) -> None:

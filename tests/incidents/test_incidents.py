@@ -1632,6 +1632,69 @@ def test_every_incident_config_key_is_in_the_readme_and_the_example() -> None:
             assert re.search(rf"\b{key} =", example), (model.__name__, key)
 
 
+async def test_the_report_has_kill_switch_requests_and_their_outcomes(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    """The incident timeline (Markdown) and the export (JSON) both say who asked to fire the kill
+    switch, why, and how it ended: confirmed, or failed after its tries; a refusal too."""
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, CTO)
+    await submit(room, CTO, view, name="Trading v2", reason="order gateway <b>rejecting</b> orders")
+    killswitch.script = [500, 500, 500]
+    view = await open_modal(room, TRADING_LEAD)
+    await submit(room, TRADING_LEAD, view, name="Trading v2", reason="runaway orders")
+    view = await open_modal(room, OUTSIDER)
+    await submit(room, OUTSIDER, view, name="Trading v2", reason="I think it looks wrong")
+    await room.settle()
+
+    text = await markdown_report(room)
+    timeline = text.split("## Incident timeline", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ")[1:3] for line in timeline.splitlines() if line.startswith("| 2")]
+    assert rows == [
+        [
+            "🛑 Kill switch requested: order gateway &lt;b&gt;rejecting&lt;/b&gt; orders",
+            f"carol ({CTO})",
+        ],
+        ["🔴 Kill switch FIRED and confirmed (HTTP 200, 1 try)", "Launch Control (launchbot)"],
+        ["🛑 Kill switch requested: runaway orders", f"{TRADING_LEAD.lower()} ({TRADING_LEAD})"],
+        [rows[3][0], "Launch Control (launchbot)"],
+        [rows[4][0], rows[4][1]],
+    ], timeline
+    # Each fact once: not "HTTP 500, 3 tries, HTTP 500: … (after 3 tries)".
+    assert rows[3][0] == '❌ Kill switch FAILED (HTTP 500, 3 tries, {"error": "scripted 500"})', (
+        rows
+    )
+    assert rows[4][0].startswith("🚫 Kill switch refused: ") and OUTSIDER in rows[4][1], rows[4]
+
+    record = json.loads(
+        await export_launch(
+            room.bot.deps.settings.database_url,
+            "1",
+            "json",
+            roles=room.bot.deps.config.roles,
+            now=room.bot.deps.clock(),
+        )
+    )
+    told = [
+        (e["kind"], e["actor"]["id"], e["detail"].get("reason"), e["detail"].get("http_status"))
+        for e in record["events"]
+        if e["kind"]
+        in (
+            "killswitch_requested",
+            "killswitch_confirmed",
+            "killswitch_failed",
+            "killswitch_refused",
+        )
+    ]
+    assert told == [
+        ("killswitch_requested", CTO, "order gateway <b>rejecting</b> orders", None),
+        ("killswitch_confirmed", "launchbot", None, 200),
+        ("killswitch_requested", TRADING_LEAD, "runaway orders", None),
+        ("killswitch_failed", "launchbot", None, 500),
+        ("killswitch_refused", OUTSIDER, None, None),
+    ]
+
+
 async def test_the_markdown_report_has_an_incident_timeline_in_words(
     room: WarRoom, pagerduty: FakePagerDuty, clock: FakeClock
 ) -> None:

@@ -159,6 +159,68 @@ async def test_arming_before_its_phase_is_posted_says_why_it_ticked_nothing(
     assert (await item_row(room, "Kill switch armed")).checked is False
 
 
+# --- the prover's display name ------------------------------------------------------------------
+
+PROVEN_BY_COMMAND = [
+    # (phases posted after the first, the command, the item it proves)
+    (0, "killswitch test", "Kill switch tested"),
+    (1, "killswitch arm", "Kill switch armed"),
+    (1, "escalate test", "Escalation working"),
+    (2, "verify", "Audit trail complete"),
+]
+
+
+@pytest.mark.parametrize(("phases", "command", "item"), PROVEN_BY_COMMAND)
+async def test_a_proof_tick_shows_the_provers_display_name_once_users_info_answers(
+    room: WarRoom,
+    killswitch: FakeKillSwitch,
+    pagerduty: FakePagerDuty,
+    phases: int,
+    command: str,
+    item: str,
+) -> None:
+    """Slack's name for the prover is not known yet when the proof ticks (the command carries the
+    handle): the item shows the display name once users.info answers, as a click's tick does."""
+    room.slack.add_user(CTO, "carol", "Carol CTO", display_name="Carol C")
+    await room.command(ALICE, "start Trading v2")
+    for _ in range(phases):
+        await post_next_phase(room)
+    await room.command(CTO, command)
+    await room.settle()
+    assert room.is_checked(item)
+    assert room.item_option(item)["description"]["text"].startswith("✓ Carol C · ")
+    assert (await item_row(room, item)).changed_by_name == "Carol C"
+    [checked] = [e for e in await room.events("item_checked") if e.actor_id == CTO]
+    assert checked.actor_name == "carol"  # the log keeps what was known when it was ticked
+    [resolved] = await room.events("display_name_resolved")
+    assert resolved.detail["user_id"] == CTO and resolved.detail["name"] == "Carol C"
+    await room.chain_ok()
+
+
+@pytest.mark.parametrize(("phases", "command", "item"), PROVEN_BY_COMMAND)
+async def test_a_proof_by_someone_slack_has_named_ticks_under_the_display_name(
+    room: WarRoom,
+    killswitch: FakeKillSwitch,
+    pagerduty: FakePagerDuty,
+    phases: int,
+    command: str,
+    item: str,
+) -> None:
+    """Once Slack's name for the prover is cached (here: they ticked something before), the proof
+    is recorded under it straight away, like their clicks and sign-offs: never the handle."""
+    room.slack.add_user(CTO, "carol", "Carol CTO", display_name="Carol C")
+    await room.command(ALICE, "start Trading v2")
+    for _ in range(phases):
+        await post_next_phase(room)
+    await room.click(CTO, "Failover tested")
+    await room.command(CTO, command)
+    await room.settle()
+    assert room.item_option(item)["description"]["text"].startswith("✓ Carol C · ")
+    names = {e.detail["text"]: e.actor_name for e in await room.events("item_checked")}
+    assert names[item] == "Carol C"
+    assert await room.events("display_name_resolved") == []
+
+
 # --- /launch verify -----------------------------------------------------------------------------
 
 

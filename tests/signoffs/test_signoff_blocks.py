@@ -18,11 +18,11 @@ def cto_row(room: WarRoom) -> str:
 
 async def test_a_revocation_under_a_newer_approval_reads_as_history(room: WarRoom) -> None:
     await room.command(ALICE, "start Trading v2")
-    await room.command(CTO, "signoff approve cto")
+    await room.command(CTO, "signoff approve cto --anyway")
     await room.command(CTO, "signoff revoke cto wrong build")
     row = cto_row(room)
     assert row.startswith("⏳") and "↩️ Revoked by" in row and "wrong build" in row
-    await room.command(CTO, "signoff approve cto")
+    await room.command(CTO, "signoff approve cto --anyway")
     row = cto_row(room)
     assert row.startswith("✅ *CTO* — Approved by")
     assert "↩️ Earlier approval revoked by" in row and "↩️ Revoked by" not in row

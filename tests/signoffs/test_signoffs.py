@@ -12,11 +12,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.core.config import RoleConfig, SignOffConfig
 from bot.core.ids import ActionId, BlockPrefix, CallbackId, SignOffBlock
-from bot.core.models import Event, Launch, SignOff
+from bot.core.models import Event, Item, Launch, SignOff
 from bot.signoffs.blocks import SignOffValue
 from bot.standin import SlackStandIn
 from tests.warroom import BotProcess, WarRoom, wait_for
@@ -512,13 +512,73 @@ async def test_signoff_command_shows_the_table_and_approves_with_a_comment(room:
     await room.command(BOB, "signoff")
     [table] = [e for e in room.slack.ephemerals if e.user == BOB]
     assert table.blocks and table.blocks[0]["text"]["text"] == "Sign-offs · Trading v2"
-    await room.command(CTO, 'signoff approve cto "Risk accepted, see RFC-12"')
+    await room.command(CTO, 'signoff approve cto --anyway "Risk accepted, see RFC-12"')
     assert room.ephemerals_for(CTO)[-1] == ":white_check_mark: Approved as CTO."
     [so] = await sign_offs(room)
     assert so.comment == "Risk accepted, see RFC-12"
     assert "> Risk accepted, see RFC-12" in row_text(room, "cto")
     await room.command(CTO, "signoff revoke CTO wrong build")
     assert (await sign_offs(room))[0].revoke_reason == "wrong build"
+
+
+async def test_signoff_approve_by_command_asks_about_open_items_as_the_button_does(
+    room: WarRoom,
+) -> None:
+    """Open items never block an approval, but nobody approves unaware: the typed approval asks
+    the question the Approve button's dialog asks, records nothing, and says how to go ahead."""
+    await room.command(ALICE, "start Trading v2")
+    dialog = buttons(room, "cto")[ActionId.SIGNOFF_APPROVE]["confirm"]["text"]["text"]
+    question = dialog.split("?", 1)[0] + "?"
+    assert re.fullmatch(r"Pre-Launch Phase has \d+ open items\. Approve anyway\?", question)
+    await room.command(CTO, 'signoff approve cto "Risk accepted, see RFC-12"')
+    [asked] = [e for e in room.slack.ephemerals if e.user == CTO]
+    assert asked.text.startswith(f":warning: *{question}* Nothing was recorded.")
+    assert "`/launch signoff approve cto --anyway &lt;comment&gt;`" in asked.text
+    assert "“Risk accepted, see RFC-12”" in asked.text
+    assert "accessory" not in asked.blocks[0]  # a button would lose the comment
+    assert await sign_offs(room) == [] and await events(room, "sign_off_approved") == []
+    assert "✅" not in row_text(room, "cto")
+    # Someone who may not approve is refused as before, not asked in vain.
+    await room.command(BOB, "signoff approve cto")
+    assert "Only " in room.ephemerals_for(BOB)[-1] and "Approve anyway" not in str(
+        room.ephemerals_for(BOB)
+    )
+    assert len(await events(room, "sign_off_refused")) == 1
+    # Typed again with --anyway, it is recorded with the comment and the progress it was given on.
+    await room.command(CTO, 'signoff approve cto --anyway "Risk accepted, see RFC-12"')
+    assert room.ephemerals_for(CTO)[-1] == ":white_check_mark: Approved as CTO."
+    [so] = await sign_offs(room)
+    assert so.comment == "Risk accepted, see RFC-12" and so.progress["done"] == 0
+    # Without a comment the answer carries the card's own Approve button (and its dialog).
+    await room.command(TRADER, "signoff approve head_of_trading")
+    [asked] = [e for e in room.slack.ephemerals if e.user == TRADER]
+    assert "or press Approve." in asked.text
+    button = asked.blocks[0]["accessory"]
+    assert button["confirm"]["text"]["text"].startswith(question)
+    body = room.slack.ephemeral_button_click(
+        user_id=TRADER,
+        ephemeral_ts=asked.ts,
+        action_id=ActionId.SIGNOFF_APPROVE,
+        value=button["value"],
+        block_id=None,
+    )
+    await room.slack.deliver_to(room.dispatch, *body)
+    await room.settle()
+    assert [(s.role_id, s.user_id) for s in await sign_offs(room)] == [
+        ("cto", CTO),
+        ("head_of_trading", TRADER),
+    ]
+
+
+async def test_signoff_approve_by_command_asks_nothing_when_the_phase_has_no_open_items(
+    room: WarRoom,
+) -> None:
+    await room.command(ALICE, "start Trading v2")
+    async with room.bot.deps.db.sessions.begin() as session:  # setup: the whole phase done
+        await session.execute(update(Item).values(checked=True))
+    await room.command(CTO, "signoff approve cto")
+    assert room.ephemerals_for(CTO)[-1] == ":white_check_mark: Approved as CTO."
+    assert [s.role_id for s in await sign_offs(room)] == ["cto"]
 
 
 async def test_approving_from_the_private_table_updates_that_table(room: WarRoom) -> None:

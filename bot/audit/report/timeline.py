@@ -3,6 +3,7 @@ acknowledge), kill-switch requests and outcomes, stage changes and holds, in wor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -167,8 +168,17 @@ def _http(d: Mapping[str, Any]) -> str:
     if d.get("tries"):
         parts.append(f"{d['tries']} tr{'y' if d['tries'] == 1 else 'ies'}")
     if d.get("error"):
-        parts.append(md(d["error"]))
+        error = _TRIES_SUFFIX.sub("", str(d["error"]))
+        if d.get("http_status") is not None:
+            # "HTTP 503: body (after 3 tries)" repeats the status and tries shown just before.
+            status = f"HTTP {d['http_status']}"
+            error = "" if error == status else error.removeprefix(f"{status}: ")
+        if error:
+            parts.append(md(error))
     return f" ({', '.join(parts)})" if parts else ""
+
+
+_TRIES_SUFFIX = re.compile(r"\s*\(after \d+ tr(?:y|ies)\)$")
 
 
 def _parse_at(value: str | None) -> datetime | None:
