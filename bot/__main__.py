@@ -159,10 +159,9 @@ def _playground(args: argparse.Namespace) -> int:
 
 def _audit_command(args: argparse.Namespace, settings: Settings) -> int:
     """``export`` and ``audit verify``: read-only, straight from DATABASE_URL."""
-    from datetime import UTC, datetime
-
     from bot.audit.chain import verify_launch
     from bot.audit.report.export import export_launch
+    from bot.core.clock import BotClock
     from bot.core.refusal import Refused
 
     try:
@@ -174,7 +173,9 @@ def _audit_command(args: argparse.Namespace, settings: Settings) -> int:
                     args.launch,
                     args.format,
                     roles=roles,
-                    now=datetime.now(UTC),
+                    # The bot's clock (LAUNCHBOT_CLOCK_START, LAUNCHBOT_TIME_SCALE), as every
+                    # recorded time: a rehearsal's report is generated on its own clock.
+                    now=BotClock(scale=settings.time_scale, start=settings.clock_start).now(),
                 )
             )
             if args.output is None:

@@ -34,7 +34,10 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         await move_traffic(deps, request_pk)
         return None
 
-    view = notice(f"Rolling back to *{requested.label}*: traffic first, then the channel is told.")
+    view = notice(
+        f"Rolling back to *{requested.label}*: traffic first, then the channel is told. "
+        "The rollback criteria follow in the launch card's thread."
+    )
     return CommandReply(
         text=view.text, blocks=view.blocks, launch_id=requested.launch_id, follow_up=send
     )

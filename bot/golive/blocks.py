@@ -169,7 +169,8 @@ def reminder(
 
 
 def rollback_criteria(criteria: Sequence[PhaseState]) -> MessageView:
-    """The template's rollback criteria, as a reference (posted when the go-live sequence starts)."""
+    """The template's rollback criteria, as a reference (posted when the go-live sequence starts
+    and with every rollback's answer)."""
     lines = ["📕 *Rollback criteria* (from the checklist)"]
     for phase in criteria:
         for section in phase.sections:

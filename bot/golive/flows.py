@@ -230,14 +230,15 @@ async def _record_outcome(
             loud=True,
         )
         starting = request.action == "advance" and request.from_step == 0
-        if request.status in ("confirmed", "declared") and (
-            starting or request.action != "advance"
-        ):
-            await _queue_criteria(session, launch)
+        moved = request.status in ("confirmed", "declared")
+        if request.action != "advance" or (starting and moved):
+            await queue_criteria(session, launch)
     deps.publisher.kick(launch.id)
 
 
-async def _queue_criteria(session: AsyncSession, launch: Launch) -> None:
+async def queue_criteria(session: AsyncSession, launch: Launch) -> None:
+    """The rollback criteria in the card's thread: when the go-live sequence starts and with every
+    rollback's answer (moved, failed or unknown), so whoever decides what next has them at hand."""
     phases = await load_phases(session=session, launch_id=launch.id)
     criteria = [p for p in phases if p.kind == "criteria"]
     if criteria:

@@ -10,7 +10,7 @@ from bot.core.outbox import queue_notice
 from bot.core.scheduler import Job
 from bot.deps import Deps
 from bot.golive import blocks, timers
-from bot.golive.flows import golive_view, traffic_request, who_to_call
+from bot.golive.flows import golive_view, queue_criteria, traffic_request, who_to_call
 
 LATE_REAL_SECONDS = 5.0
 
@@ -69,6 +69,8 @@ async def report_interrupted(deps: Deps, started_at: datetime) -> None:
                 ),
                 loud=True,
             )
+            if request.action != "advance":
+                await queue_criteria(session, launch)
         deps.publisher.kick(view.launch_id)
 
 

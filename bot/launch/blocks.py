@@ -232,16 +232,7 @@ def _glance(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
     else:
         go = "GO"
     lines = [f"*Sign-offs:* {sum(1 for r in rows if r.approved)}/{len(rows)} · {go}"]
-    summary = state.killswitch
-    if summary is not None:
-        armed = "armed" if summary.armed else "not armed"
-        fire = summary.last_fire
-        fired = (
-            f" · last fired {slack_date(fire.completed_at or fire.created_at)}: {fire.status}"
-            if fire is not None
-            else ""
-        )
-        lines.append(f"*Kill switch:* {armed}{fired}")
+    lines.append(_killswitch_glance(state))
     open_escalations = [e for e in state.escalations.values() if e.status != "resolved"]
     if open_escalations:
         listed = ", ".join(
@@ -250,6 +241,27 @@ def _glance(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
         )
         lines.append(f"*Open escalations:* {len(open_escalations)} — {listed}")
     return "\n".join(lines)
+
+
+def _killswitch_glance(state: LaunchState) -> str:
+    """Armed or not (by whom, when) and the last fire (when, by whom, how it ended). A launch whose
+    kill switch was never armed reads "not armed": unknown is never shown as safe."""
+    summary = state.killswitch
+    if summary is None:
+        return "*Kill switch:* not armed"
+    by = mention(summary.changed_by_id) if summary.changed_by_id else None
+    at = f" {slack_date(summary.changed_at)}" if summary.changed_at else ""
+    if summary.armed:
+        text = "*Kill switch:* armed" + (f" by {by}{at}" if by else "")
+    else:
+        text = "*Kill switch:* not armed" + (f" (disarmed by {by}{at})" if by else "")
+    fire = summary.last_fire
+    if fire is not None:
+        text += (
+            f" · last fired {slack_date(fire.completed_at or fire.created_at)} by "
+            f"{mention(fire.requested_by_id, fire.requested_by_name)}: {escape(fire.status)}"
+        )
+    return text
 
 
 def _golive_lines(state: LaunchState) -> list[Block]:

@@ -211,6 +211,22 @@ async def test_export_json_matches_what_was_clicked(room: WarRoom, cli, tmp_path
     assert record["chain"]["events"] == len(record["events"])
 
 
+async def test_export_is_generated_on_the_bots_clock_not_the_wall_clock(
+    room: WarRoom, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rehearsal runs on ``LAUNCHBOT_CLOCK_START``: its report's generated-at time reads that
+    clock, as every time the bot records does, not the machine's."""
+    await a_launch_with_history(room)
+    monkeypatch.setenv("LAUNCHBOT_CLOCK_START", "2031-03-14T09:30:00Z")
+    monkeypatch.setenv("LAUNCHBOT_TIME_SCALE", "60")
+    out = tmp_path / "record.json"
+    assert await cli("export", "1", "--format", "json", "--output", str(out)) == 0
+    # A few real seconds at most pass in the CLI: minutes on a 60x clock, never a year.
+    assert json.loads(out.read_text())["generated_at"].startswith("2031-03-14T09:3")
+    assert await cli("export", "1", "--format", "md", "--output", str(out)) == 0
+    assert "- Generated 2031-03-14 09:3" in out.read_text()
+
+
 async def test_export_csv_and_markdown_hold_the_same_record(
     room: WarRoom, cli, tmp_path: Path
 ) -> None:
@@ -284,13 +300,14 @@ async def a_full_lifecycle(room: WarRoom, *, proof: bool = False) -> None:
 
 
 async def export(room: WarRoom, fmt: Format) -> str:
-    """What `launchbot export 1 --format FMT` writes (the function the CLI calls)."""
+    """What `launchbot export 1 --format FMT` writes (the function the CLI calls), as of the bot's
+    clock."""
     return await export_launch(
         room.bot.deps.settings.database_url,
         "1",
         fmt,
         roles=room.bot.deps.config.roles,
-        now=datetime.now(UTC),
+        now=room.bot.deps.clock(),
     )
 
 

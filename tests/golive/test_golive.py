@@ -258,6 +258,34 @@ async def test_rollback_goes_back_one_step_and_rollback_all_to_zero_traffic(
     assert channel_texts(room)[-1].count("Canary Deployment") == 1
 
 
+def criteria_posts(room: WarRoom) -> list[str]:
+    """The rollback criteria references in the card's thread, oldest first."""
+    return [t for t in thread_texts(room) if t.startswith("📕 *Rollback criteria*")]
+
+
+async def test_every_rollback_answer_shows_the_rollback_criteria_again(room: WarRoom) -> None:
+    await start_and_reach_golive(room)
+    await approve_all(room)
+    for reason in ("shadow", "canary", "25"):
+        await room.command(OPS, f"advance --force {reason}")
+        await room.settle()
+    assert len(criteria_posts(room)) == 1  # when the sequence started; advancing adds none
+    await room.command(OPS, "rollback error rate above 1%")
+    assert "rollback criteria follow" in last_ephemeral(room, OPS)
+    await room.settle()
+    assert len(criteria_posts(room)) == 2
+    await room.command(CTO, "rollback all exchange disconnected")
+    assert "rollback criteria follow" in last_ephemeral(room, CTO)
+    await room.settle()
+    posts = criteria_posts(room)
+    assert len(posts) == 3
+    # Both kinds of trigger, in full, each time.
+    for text in posts[1:]:
+        assert "*Immediate Rollback Triggers*" in text and "• Data corruption detected" in text
+        assert "*Gradual Rollback Triggers*" in text and "• Reconciliation failures" in text
+    assert thread_texts(room)[-1] == posts[-1]  # the latest word in the thread
+
+
 async def test_step_items_are_ticked_by_the_bot_and_a_hand_click_is_explained(
     room: WarRoom,
 ) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from bot.core.config import AppConfig, GoLiveConfig
+from bot.core.ids import ActionId
 from bot.golive.flows import golive_view
 from bot.standin.outside import FakeKillSwitch, FakePagerDuty
 from tests.golive.test_golive import (
+    ALICE,
     CTO,
     OPS,
     approve_all,
@@ -17,6 +19,8 @@ from tests.golive.test_golive import (
     start_and_reach_golive,
 )
 from tests.incidents.test_incidents import (
+    click,
+    escalation_message,
     incident_config,
     open_modal,
     submit,
@@ -130,3 +134,51 @@ async def test_the_kill_switch_firing_after_a_complete_rollout_reads_halted_ever
     assert go_message(room).startswith("GO, then HALTED")
     await room.command(OPS, "status")
     assert "🔴 *HALTED*" in last_ephemeral(room, OPS)
+
+
+async def status_of(room: WarRoom, user: str = ALICE) -> str:
+    await room.command(user, "status")
+    return last_ephemeral(room, user)
+
+
+async def test_status_shows_the_kill_switch_open_escalations_and_a_hold_while_they_are_true(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    """/launch status answers "is it safe?" at a glance: the kill switch armed or not and by whom,
+    its last fire (when, by whom), every open escalation and why the rollout is on hold; a line goes
+    away once it is no longer true."""
+    await start_and_reach_golive(room)
+    status = await status_of(room)
+    assert "*Kill switch:* not armed" in status
+    assert "Open escalations" not in status and "ON HOLD" not in status
+
+    await room.command(CTO, "killswitch arm")
+    status = await status_of(room)
+    assert f"*Kill switch:* armed by <@{CTO}> <!date^" in status
+    assert "last fired" not in status
+    await room.command(CTO, "killswitch disarm")
+    assert f"*Kill switch:* not armed (disarmed by <@{CTO}> <!date^" in await status_of(room)
+    await room.command(CTO, "killswitch arm")
+
+    await room.command(ALICE, "escalate sev2 gateway <b>latency</b>")
+    status = await status_of(room)
+    assert "*Open escalations:* 1 — #1 SEV2 gateway &lt;b&gt;latency&lt;/b&gt; (open)" in status
+    await click(room, OPS, escalation_message(room), ActionId.ESCALATION_RESOLVE)
+    assert "Open escalations" not in await status_of(room)
+
+    await approve_all(room)
+    await room.command(OPS, "advance")
+    await room.command(OPS, "hold waiting for the exchange")
+    status = await status_of(room)
+    assert "⏸️ *ON HOLD* since <!date^" in status
+    assert f"by <@{OPS}>: waiting for the exchange" in status
+    await room.command(OPS, "resume")
+    assert "ON HOLD" not in await status_of(room)
+
+    view = await open_modal(room, CTO)
+    await submit(room, CTO, view, name="Trading v2", reason="orders rejected at the gateway")
+    await room.settle()
+    assert killswitch.halted
+    status = await status_of(room)
+    assert "· last fired <!date^" in status and f"by <@{CTO}>: confirmed" in status
+    assert "*ON HOLD* since" in status and "the kill switch fired" in status

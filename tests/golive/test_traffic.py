@@ -17,7 +17,13 @@ from bot.runtime import running_bot
 from bot.standin import SlackStandIn
 from bot.standin.outside import FakeTrafficRouter, Reply
 from tests.conftest import FakeClock, make_settings
-from tests.golive.test_golive import OPS, channel_texts, start_and_reach_golive
+from tests.golive.test_golive import (
+    OPS,
+    approve_all,
+    channel_texts,
+    criteria_posts,
+    start_and_reach_golive,
+)
 from tests.warroom import WarRoom
 
 SECRET = "traffic-test-secret-9a1e"
@@ -114,6 +120,26 @@ async def test_a_failing_webhook_is_retried_then_leaves_the_stage_and_says_who_t
     await room.command(OPS, "advance")
     await room.settle()
     assert await stage(room) == (1, 0)
+
+
+async def test_a_failed_rollback_is_answered_with_the_rollback_criteria_too(
+    room: WarRoom, router: FakeTrafficRouter
+) -> None:
+    """Traffic did not go back: exactly when the team must decide what next, so the criteria come
+    with the failure as with a rollback that worked."""
+    await start_and_reach_golive(room)
+    await approve_all(room)
+    for reason in ("shadow", "canary"):
+        await room.command(OPS, f"advance --force {reason}")
+        await room.settle()
+    before = len(criteria_posts(room))
+    router.script = [503, 503, 503]
+    await room.command(OPS, "rollback latency above 500ms")
+    await room.settle()
+    assert await stage(room) == (2, 10)
+    assert any("Traffic not moved" in t for t in channel_texts(room))
+    assert len(criteria_posts(room)) == before + 1
+    assert "*Immediate Rollback Triggers*" in criteria_posts(room)[-1]
 
 
 async def test_a_4xx_is_final_and_retry_after_is_honoured(
