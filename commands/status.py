@@ -34,5 +34,6 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             card_link=card.permalink if card else None,
             roles=deps.config.roles,
             all_items=all_items,
+            gate_rules=[r.name for r in deps.config.prometheus.rules if r.action == "gate"],
         )
     )

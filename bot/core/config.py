@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -283,6 +291,29 @@ class PrometheusRule(BaseModel):
     def _duration(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @model_validator(mode="after")
+    def _realert_is_worse(self) -> PrometheusRule:
+        # The second level is further from healthy than the threshold: for "< 0.01" it is a
+        # ">=" level of at least 0.01. A level on the healthy side would re-post @here at once.
+        if self.realert is None:
+            return self
+        op, threshold = parse_comparison(self.healthy)
+        level_op, level = parse_comparison(self.realert)
+        upper = op in ("<", "<=")
+        if upper != (level_op in (">", ">=")) or (
+            level < threshold if upper else level > threshold
+        ):
+            side = (
+                f'">" or ">=" a value of at least {threshold:g}'
+                if upper
+                else (f'"<" or "<=" a value of at most {threshold:g}')
+            )
+            raise ValueError(
+                f'realert "{self.realert}" is not past healthy "{self.healthy}": the second level '
+                f"must be {side}"
+            )
+        return self
 
     @property
     def for_seconds(self) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from bot.calendar import blocks as calendar_blocks
 from bot.checklist.blocks import WAIVE_MARKS, outcome_text, phase_label, phase_line
@@ -138,6 +138,7 @@ def status_view(
     card_link: str | None,
     roles: Mapping[str, RoleConfig] | None = None,
     all_items: bool = False,
+    gate_rules: Sequence[str] = (),
 ) -> MessageView:
     """The answer to ``/launch status``: where the launch stands in a few lines (state, phases, the
     first open items, go-live step and what blocks it, sign-offs, kill switch, open escalations).
@@ -180,7 +181,7 @@ def status_view(
     if waived:
         blocks.append({"type": "section", "text": mrkdwn_text(waived_text(current.title, waived))})
     blocks.append({"type": "section", "text": mrkdwn_text(_next_step(state))})
-    blocks.extend(_golive_status(state, roles))
+    blocks.extend(_golive_status(state, roles, gate_rules))
     blocks.append({"type": "section", "text": mrkdwn_text(_glance(state, roles))})
     link = f"<{card_link}|Open the launch card>" if card_link else "The card is being posted."
     blocks.append(context_block(f"Launch #{state.id} · {link}"))
@@ -284,7 +285,9 @@ def _golive_lines(state: LaunchState) -> list[Block]:
     return [{"type": "section", "text": mrkdwn_text("\n".join(lines))}]
 
 
-def _golive_status(state: LaunchState, roles: Mapping[str, RoleConfig]) -> list[Block]:
+def _golive_status(
+    state: LaunchState, roles: Mapping[str, RoleConfig], gate_rules: Sequence[str] = ()
+) -> list[Block]:
     """Where the rollout stands and everything that blocks its next step, as of ``state.as_of``."""
     view = state.golive
     if view is None or not state.is_active:
@@ -305,7 +308,9 @@ def _golive_status(state: LaunchState, roles: Mapping[str, RoleConfig]) -> list[
             roles=roles,
             now=now,
             # As last evaluated; /launch advance queries them again.
-            unhealthy_metrics=[escape(m) for m in unhealthy_gate_rules(state.metrics)],
+            unhealthy_metrics=[
+                escape(m) for m in unhealthy_gate_rules(state.metrics, configured=gate_rules)
+            ],
         )
         target = golive_blocks.step_label(view, view.next.number)
         if blockers.clear:

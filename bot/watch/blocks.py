@@ -52,7 +52,8 @@ def state_text(status: str, *, value: float | None, reason: str | None, seconds:
         return "✅ healthy"
     if status == BREACHED:
         return f"🔴 breached for {held_for(seconds)}"
-    return f"❓ unknown: {escape(reason or 'no reading')}"
+    why = reason or ("not a finite number" if value is not None else "no reading")
+    return f"❓ unknown: {escape(why)}"
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from bot.incidents.pagerduty import EscalationClient
 from bot.watch import alerts, blocks, state
 from bot.watch.lines import Trigger, find_trigger, immediate_triggers, unwatched_lines
 from bot.watch.prometheus_client import PrometheusClient
-from bot.watch.rules import HEALTHY, Reading, status_of
+from bot.watch.rules import HEALTHY, UNKNOWN, Reading, status_of
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +38,16 @@ def _client(deps: Deps) -> PrometheusClient:
 async def read_rules(deps: Deps) -> list[tuple[PrometheusRule, Reading]]:
     rules = list(deps.config.prometheus.rules)
     readings = await _client(deps).read_all(rules)
-    for rule, reading in zip(rules, readings, strict=True):
-        result = "unknown" if reading.value is None else status_of(rule, reading)
-        deps.metrics.inc("launchbot_metric_evaluations_total", rule=rule.name, result=result)
-        if reading.value is None:
-            deps.metrics.inc("launchbot_metric_unknowns_total", rule=rule.name)
     return list(zip(rules, readings, strict=True))
+
+
+def count_evaluations(deps: Deps, readings: list[tuple[PrometheusRule, Reading]]) -> None:
+    """``/metrics``: the scheduled evaluations only (a ``/launch metrics`` look is not one)."""
+    for rule, reading in readings:
+        result = status_of(rule, reading)
+        deps.metrics.inc("launchbot_metric_evaluations_total", rule=rule.name, result=result)
+        if result == UNKNOWN:
+            deps.metrics.inc("launchbot_metric_unknowns_total", rule=rule.name)
 
 
 async def gate_problems(deps: Deps) -> list[str]:
@@ -81,6 +85,7 @@ async def evaluate(deps: Deps, now: datetime, *, watching_since: datetime | None
     if not launches:
         return 0
     readings = await read_rules(deps)
+    count_evaluations(deps, readings)
     for launch_id in launches:
         to_page = await _evaluate_launch(deps, launch_id, readings, now, watching_since)
         deps.publisher.kick(launch_id)
@@ -184,12 +189,13 @@ async def launch_in(deps: Deps, channel_id: str) -> Launch:
     return launch
 
 
-async def metrics_now(deps: Deps, launch: Launch) -> MessageView:
+async def metrics_now(deps: Deps, launch: Launch | None) -> MessageView:
     readings = await read_rules(deps)
-    async with deps.db.read_sessions() as session:
-        stored = {
-            s.rule: s for s in await state.load_rule_states(session=session, launch_id=launch.id)
-        }
+    stored = {}
+    if launch is not None:
+        async with deps.db.read_sessions() as session:
+            loaded = await state.load_rule_states(session=session, launch_id=launch.id)
+        stored = {s.rule: s for s in loaded}
     now = deps.clock()
     rows = []
     for rule, reading in readings:

@@ -54,7 +54,10 @@ def status_of(rule: PrometheusRule, reading: Reading) -> str:
     if reading.value is None:
         return UNKNOWN
     op, threshold = parse_comparison(rule.healthy)
-    return HEALTHY if _holds(op, reading.value, threshold) else BREACHED
+    if not _holds(op, reading.value, threshold):
+        return BREACHED  # +Inf past an upper bound is a breach, as in Prometheus
+    # ±Inf (a ratio over zero requests, a quantile past the last bucket) measures nothing healthy.
+    return HEALTHY if math.isfinite(reading.value) else UNKNOWN
 
 
 def realert_level(rule: PrometheusRule) -> tuple[str, float] | None:

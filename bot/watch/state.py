@@ -450,6 +450,12 @@ def alert_launch_check(alert: AlertView, launch: Launch) -> None:
         raise Conflict("That alert belongs to another launch.")
 
 
-def unhealthy_gate_rules(states: Sequence[RuleStateView]) -> list[str]:
-    """Gate rules whose last evaluation was not healthy (for the card and status)."""
-    return [s.rule for s in states if s.action == "gate" and s.status != HEALTHY]
+def unhealthy_gate_rules(
+    states: Sequence[RuleStateView], *, configured: Sequence[str] = ()
+) -> list[str]:
+    """Gate rules whose last evaluation was not healthy (for the card and status), then the
+    ``configured`` gate rules never evaluated for this launch: unknown is never healthy."""
+    evaluated = {s.rule for s in states}
+    return [s.rule for s in states if s.action == "gate" and s.status != HEALTHY] + [
+        f"{name} (not evaluated yet)" for name in configured if name not in evaluated
+    ]

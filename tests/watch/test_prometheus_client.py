@@ -14,7 +14,7 @@ import pytest
 from bot.__main__ import main
 from bot.core.config import ConfigError, PrometheusConfig, load_config
 from bot.standin.prometheus import _PROM_DURATION, PROM_TIMEOUT, FakePrometheus, PromError
-from bot.watch.prometheus_client import PrometheusClient
+from bot.watch.prometheus_client import PrometheusClient, _sample
 
 
 @pytest.fixture
@@ -156,3 +156,10 @@ def test_serve_refuses_two_rules_with_one_name(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert 'rules 1 and 2 are both named "Error rate"' in result.stderr
     assert not (tmp_path / "bot.db").exists()
+
+
+def test_a_sample_that_is_not_a_number_is_unknown_and_infinities_are_numbers() -> None:
+    assert _sample([1764000000, "12abc"]).unknown == "not a number ('12abc')"
+    assert _sample([1764000000, "NaN"]).unknown == "not a number (NaN)"
+    assert _sample([1764000000, "+Inf"]).value == float("inf")
+    assert _sample(["1764000000"]).unknown == "query failed: a sample without a value"

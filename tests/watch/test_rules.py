@@ -44,6 +44,12 @@ def test_unknown_is_never_healthy() -> None:
     assert status_of(ROLLBACK, Reading.of(float("nan"))) == UNKNOWN
     assert status_of(ROLLBACK, Reading.of(0.001)) == HEALTHY
     assert status_of(ROLLBACK, Reading.of(0.01)) == BREACHED  # "< 0.01": equal is a breach
+    assert status_of(ROLLBACK, Reading.of(float("inf"))) == BREACHED
+    assert (
+        status_of(ROLLBACK, Reading.of(float("-inf"))) == UNKNOWN
+    )  # below "< 0.01", yet no number
+    lower = PrometheusRule(name="ok", query="q", healthy="> 0.99")
+    assert status_of(lower, Reading.of(float("inf"))) == UNKNOWN  # e.g. a ratio over zero orders
 
 
 def test_breach_fires_once_after_holding_for_its_window() -> None:
@@ -82,6 +88,26 @@ def test_downtime_is_not_healthy_time_the_hold_down_starts_over_after_a_restart(
         ROLLBACK, Reading.of(0.001), open_alert, now=later, recover_seconds=120, unobserved_gap=True
     )
     assert not after_restart.recover and after_restart.healthy_since == later
+
+
+@pytest.mark.parametrize(
+    ("healthy", "realert", "ok"),
+    [
+        ("< 0.01", ">= 0.05", True),
+        ("< 0.01", "> 0.01", True),
+        ("< 0.01", "< 0.05", False),  # on the healthy side: would re-post @here at once
+        ("< 0.01", ">= 0.005", False),  # below the threshold
+        ("> 0.99", "<= 0.9", True),
+        ("> 0.99", ">= 0.995", False),
+    ],
+)
+def test_the_second_level_must_be_past_the_threshold(healthy: str, realert: str, ok: bool) -> None:
+    rule = {"name": "e", "query": "q", "healthy": healthy, "realert": realert}
+    if ok:
+        assert PrometheusRule.model_validate(rule).realert == realert
+    else:
+        with pytest.raises(ValidationError, match="is not past healthy"):
+            PrometheusRule.model_validate(rule)
 
 
 def test_two_rules_with_one_name_are_a_config_error() -> None:

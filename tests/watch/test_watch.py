@@ -174,6 +174,9 @@ async def test_roll_back_and_hold_need_the_golive_roles_and_acknowledge_is_open_
 
     await press(ALICE, ActionId.METRIC_ROLLBACK)
     assert "Only DevOps Lead, CTO may roll back" in room.ephemerals_for(ALICE)[-1]
+    await press(ALICE, ActionId.METRIC_HOLD)
+    assert "Only DevOps Lead, CTO may hold" in room.ephemerals_for(ALICE)[-1]
+    assert not any("ON HOLD" in t for t in channel_texts(room))
     await press(ALICE, ActionId.METRIC_ACK)
     assert "Acknowledged by <@U0ALICE001>" in shown(alerts(room)[0])
 
@@ -194,7 +197,7 @@ async def test_roll_back_and_hold_need_the_golive_roles_and_acknowledge_is_open_
     kinds = await event_kinds(room)
     assert kinds.count("metric_alert_acknowledged") == 1
     assert kinds.count("metric_alert_action") == 2
-    assert "golive_refused" in kinds
+    assert kinds.count("golive_refused") == 2
 
 
 async def test_metrics_shows_every_rule_and_the_lines_not_watched(
@@ -242,6 +245,17 @@ async def test_an_immediate_trigger_is_confirmed_alerted_recorded_and_paged_crit
     assert event["dedup_key"] == "launchbot-1-trigger-1"
     kinds = await event_kinds(room)
     assert "rollback_trigger_reported" in kinds and "pagerduty_trigger_sent" in kinds
+
+    # A second report is its own incident in PagerDuty: a dedup key per report.
+    await room.command(ALICE, "trigger data-corruption")
+    confirm = [e for e in room.slack.ephemerals if e.user == ALICE][-1]
+    body, headers = room.slack.ephemeral_button_click(
+        user_id=ALICE, ephemeral_ts=confirm.ts, action_id=ActionId.TRIGGER_REPORT
+    )
+    await room.deliver(body, headers)
+    await room.settle()
+    keys = [r["dedup_key"] for r in pagerduty.requests if r.get("event_action") == "trigger"]
+    assert keys == ["launchbot-1-trigger-1", "launchbot-1-trigger-2"]
 
 
 async def test_an_open_alert_whose_metric_goes_unknown_says_so_and_unknown_time_is_not_recovery(
@@ -448,3 +462,22 @@ async def test_closing_the_launch_with_an_alert_open_takes_its_buttons_and_says_
     assert "actions" not in [b["type"] for b in alert.blocks]
     assert "closed <!date^" in shown(alert) and "no longer watched" in shown(alert)
     assert await evaluate(room.bot.deps, room.bot.deps.clock()) == 0
+
+
+async def test_metrics_answers_without_a_launch_and_status_never_reads_an_unevaluated_gate_healthy(
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
+) -> None:
+    healthy(prometheus)
+    await room.command(ALICE, "metrics")
+    await room.settle()
+    assert "*Order success rate &gt; 99%* (gate): 0.998" in last_ephemeral(room, ALICE)
+    await start_and_reach_golive(room)
+    await room.command(ALICE, "status")
+    status = last_ephemeral(room, ALICE)
+    # Nothing has evaluated the gate rules for this launch yet: not "nothing blocks it".
+    assert "metric not healthy: Error rate &lt; 0.1% (not evaluated yet)" in status
+    assert "nothing blocks it" not in status
+    before = await scrape(room)
+    await room.command(ALICE, "metrics")
+    await room.settle()
+    assert await scrape(room) == before  # a look is not a scheduled evaluation
