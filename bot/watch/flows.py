@@ -271,7 +271,9 @@ async def acknowledge(
     async with deps.db.sessions.begin() as session:
         locked = await lock_launch(session, launch.id)
         alert = await state.load_alert(session=session, alert_id=alert_id)
-        state.alert_launch_check(alert, locked)
+        state.alert_launch_check(
+            alert, locked, what="a metric alert's Acknowledge button", user_id=actor.user_id
+        )
         first = await alerts.acknowledge(
             session=session,
             launch=locked,
@@ -310,10 +312,13 @@ async def record_action(
     deps.publisher.kick(launch.id)
 
 
-async def check_alert(deps: Deps, *, channel_id: str, alert_id: int) -> Launch:
-    """The alert belongs to this channel's active launch (a button from elsewhere is refused)."""
+async def check_alert(
+    deps: Deps, *, channel_id: str, alert_id: int, what: str, user_id: str | None
+) -> Launch:
+    """The alert belongs to this channel's active launch (a button from elsewhere is refused and
+    logged)."""
     launch = await launch_in(deps, channel_id)
     async with deps.db.read_sessions() as session:
         alert = await state.load_alert(session=session, alert_id=alert_id)
-    state.alert_launch_check(alert, launch)
+    state.alert_launch_check(alert, launch, what=what, user_id=user_id)
     return launch

@@ -822,6 +822,47 @@ async def test_an_escalation_button_from_another_team_is_refused(
     assert any("another Slack workspace" in t for t in room.ephemerals_for(CTO))
 
 
+@pytest.mark.parametrize("action_id", [ActionId.ESCALATION_ACK, ActionId.ESCALATION_RESOLVE])
+async def test_an_escalation_button_naming_another_channels_escalation_is_refused_and_logged(
+    room: WarRoom, pagerduty: FakePagerDuty, caplog: pytest.LogCaptureFixture, action_id: str
+) -> None:
+    """Acknowledge / Resolve pressed on this channel's escalation, its value rewritten to name the
+    escalation of a launch in another channel: neither escalation changes, the log says who tried."""
+    other = "C0OTHER001"
+    room.slack.add_channel(other, "war-room-2")
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "start Payments", channel=other)
+    await room.command(BOB, "escalate sev2 spreads look wrong", channel=other)
+    await room.command(BOB, "escalate sev1 gateway down")
+    here = escalation_message(room)
+    elsewhere, ours = await rows(room, Escalation)
+    assert (elsewhere.channel_id, ours.channel_id) == (other, room.channel)
+    before = await event_kinds(room)
+    body, _ = room.slack.button_click(
+        user_id=CTO, channel_id=room.channel, message_ts=here.ts, action_id=action_id
+    )
+    forged = room.forge(body, lambda p: p["actions"][0].update(value=str(elsewhere.id)))
+    with caplog.at_level(logging.WARNING, logger="bot.core.binding"):
+        status, _ = await room.dispatch(*forged)
+        await room.settle()
+    assert status == 200
+    assert [
+        (e.status, e.acknowledged_by_id, e.resolved_by_id) for e in await rows(room, Escalation)
+    ] == [
+        ("open", None, None),
+        ("open", None, None),
+    ]
+    assert await event_kinds(room) == before
+    assert any("belongs to a launch in another channel" in t for t in room.ephemerals_for(CTO))
+    assert (
+        f"naming escalation {elsewhere.id} (of channel {other}) from channel {room.channel} by {CTO}"
+        in caplog.text
+    )
+    # The button as posted still works on its own escalation.
+    await click(room, CTO, here, action_id)
+    assert (await rows(room, Escalation))[1].status != "open"
+
+
 async def test_wrong_launch_name_or_missing_reason_is_refused_in_the_modal(
     room: WarRoom, killswitch: FakeKillSwitch
 ) -> None:

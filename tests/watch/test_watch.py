@@ -4,12 +4,14 @@ block /launch advance; the buttons act with the go-live roles; immediate trigger
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.core.ids import ActionId
-from bot.core.models import Event, TrafficRequest
+from bot.core.models import Event, GoLive, MetricAlert, TrafficRequest
 from bot.standin.outside import FakePagerDuty
 from bot.standin.prometheus import PROM_TIMEOUT as PROM_ERROR
 from bot.standin.prometheus import FakePrometheus
@@ -190,6 +192,67 @@ async def test_roll_back_and_hold_need_the_golive_roles_and_acknowledge_is_open_
     assert kinds.count("metric_alert_acknowledged") == 1
     assert kinds.count("metric_alert_action") == 2
     assert "golive_refused" in kinds
+
+
+async def test_alert_buttons_naming_another_launchs_alert_are_refused_and_logged(
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Roll back, Hold and Acknowledge pressed in another war room (its own launch) with the value
+    of this launch's alert: each is refused privately and logged, and nothing changes anywhere."""
+    other = "C0OTHER001"
+    await live(room, prometheus)
+    prometheus.set(ROLLBACK_ERRORS, 0.015)
+    await tick(room, clock)
+    await tick(room, clock, minutes=5)
+    [alert] = alerts(room)
+    room.slack.add_channel(other, "war-room-2")
+    await room.command(ALICE, "start Payments", channel=other)
+
+    def stored() -> Any:
+        async def read() -> Any:
+            async with room.bot.deps.db.read_sessions() as session:
+                alert_row = (await session.scalars(select(MetricAlert))).one()
+                golive = (await session.scalars(select(GoLive).order_by(GoLive.id))).all()
+                return (
+                    (alert_row.acknowledged_by_id, alert_row.last_action),
+                    [(g.launch_id, g.step, g.held_since) for g in golive],
+                    len((await session.scalars(select(TrafficRequest))).all()),
+                    len((await session.scalars(select(Event))).all()),
+                )
+
+        return read()
+
+    before = await stored()
+    for action_id, button in (
+        (ActionId.METRIC_ROLLBACK, "Roll back"),
+        (ActionId.METRIC_HOLD, "Hold"),
+        (ActionId.METRIC_ACK, "Acknowledge"),
+    ):
+        body, _ = room.slack.button_click(
+            user_id=CTO, channel_id=room.channel, message_ts=alert.ts, action_id=action_id
+        )
+
+        def elsewhere(payload: dict[str, Any]) -> None:
+            payload["channel"]["id"] = other
+            payload["container"]["channel_id"] = other
+
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="bot.core.binding"):
+            status, _ = await room.dispatch(*room.forge(body, elsewhere))
+            await room.settle()
+        assert status == 200
+        assert "belongs to another launch" in room.ephemerals_for(CTO)[-1], button
+        assert (
+            f"refused a metric alert's {button} button naming metric alert 1 (of launch 1) "
+            f"from channel {other} (launch 2) by {CTO}" in caplog.text
+        )
+    assert await stored() == before
+    assert not any("ON HOLD" in t or "Rolled back" in t for t in channel_texts(room))
+    assert not any(
+        word in (m.text or "")
+        for m in room.slack.messages.get(other, [])
+        for word in ("ON HOLD", "Rolled back", "Rollback", "Acknowledged")
+    )
 
 
 async def test_metrics_shows_every_rule_and_the_lines_not_watched(
