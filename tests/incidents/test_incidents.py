@@ -57,6 +57,7 @@ from tests.conftest import (
     FakeClock,
     make_settings,
 )
+from tests.core.test_escaping import TYPED_IN_MODAL, modal_text_is_shown_once
 from tests.warroom import BotProcess, WarRoom, free_port
 
 ALICE, BOB, CTO, OUTSIDER = "U0ALICE001", "U0BOB00001", "U0CTO00001", "U0OUTSIDE1"
@@ -861,6 +862,22 @@ async def test_an_escalation_button_naming_another_channels_escalation_is_refuse
     # The button as posted still works on its own escalation.
     await click(room, CTO, here, action_id)
     assert (await rows(room, Escalation))[1].status != "open"
+
+
+async def test_a_kill_switch_reason_typed_with_markup_is_stored_raw_and_shown_once(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    """Modal inputs arrive as typed (no entities): the reason is stored and sent to the trading
+    system as typed, and the channel shows it escaped once, its mentions inert."""
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, CTO)
+    await submit(room, CTO, view, name="Trading v2", reason=TYPED_IN_MODAL)
+    await wait_for(lambda: len(killswitch.requests) == 1, "the kill switch fired")
+    await room.settle()
+    (stored,) = await rows(room, KillSwitchRequest)
+    assert stored.reason == TYPED_IN_MODAL
+    assert killswitch.requests[0].json["reason"] == TYPED_IN_MODAL
+    modal_text_is_shown_once(room)
 
 
 async def test_wrong_launch_name_or_missing_reason_is_refused_in_the_modal(
