@@ -559,6 +559,7 @@ async def test_unacknowledged_escalation_pings_the_next_level_after_its_wait(
     # reads as if the on-call engineer handled it.
     path = block_texts(room.slack.message(room.channel, message.ts))
     assert f"⏭ 1. *On-call engineer* — <@{OPS}> · no answer in 5 min" in path
+    await room.chain_ok()  # the level pings are as the log says
     assert f"⏹ 2. *Leads* — <@{TRADING_LEAD}>" in path
     assert f"stopped here: acknowledged by <@{TRADING_LEAD}>" in path
     assert "◻️ 3. *CTO*" in path and "✓" not in path
@@ -576,6 +577,8 @@ async def test_whole_path_unanswered_ends_with_phone_numbers(
     (escalation,) = await rows(room, Escalation)
     assert escalation.next_level_at is None and escalation.level == 3
     assert "escalation_path_exhausted" in await event_kinds(room)
+    await eventually(lambda: posted_levels(room), [(0, True), (1, True), (2, True), (3, True)])
+    await room.chain_ok()  # every level ping, the last one included, is as the log says
 
 
 async def test_resolve_resolves_in_pagerduty_and_removes_the_buttons(

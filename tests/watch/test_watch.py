@@ -115,6 +115,7 @@ async def test_a_held_breach_alerts_once_updates_in_place_realerts_worse_and_rec
     assert kinds.count("metric_alert_recovered") == 1
     metrics = room.bot.deps.metrics
     assert metrics.value("launchbot_metric_alerts_total", rule="Error rate > 1% for 5 minutes") == 2
+    await room.chain_ok()  # every alert and rule state is as the log says
 
 
 async def test_an_unknown_gate_rule_blocks_advance_and_force_passes_it_recorded(
@@ -192,6 +193,7 @@ async def test_roll_back_and_hold_need_the_golive_roles_and_acknowledge_is_open_
     assert kinds.count("metric_alert_acknowledged") == 1
     assert kinds.count("metric_alert_action") == 2
     assert "golive_refused" in kinds
+    await room.chain_ok()  # the alert still firing: what the log says of it is as stored
 
 
 async def test_alert_buttons_naming_another_launchs_alert_are_refused_and_logged(
@@ -300,3 +302,4 @@ async def test_an_immediate_trigger_is_confirmed_alerted_recorded_and_paged_crit
     assert event["dedup_key"] == "launchbot-1-trigger-1"
     kinds = await event_kinds(room)
     assert "rollback_trigger_reported" in kinds and "pagerduty_trigger_sent" in kinds
+    await room.chain_ok()
