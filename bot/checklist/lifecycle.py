@@ -93,7 +93,7 @@ async def start_launch(
             "team_id": team_id,
             "template": template.title,
             # What the audit can check of this log (bot/audit/replay/state.py, ``LOG_VERSION``).
-            "log_version": 2,
+            "log_version": 3,
             **({"launch_date": launch_date.isoformat()} if launch_date is not None else {}),
             # The first phase waits for its date (``phase_started`` says when it was posted).
             **({"first_phase_due": first_due.isoformat()} if first_due is not None else {}),

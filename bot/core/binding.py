@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 WRONG_CHANNEL = (
     "That button belongs to a launch in another channel, so it was not used here. Nothing changed."
 )
+WRONG_LAUNCH = (
+    "That button belongs to another launch than this channel's current one, so it was not used. "
+    "Nothing changed."
+)
 WRONG_TEAM = "That request came from another Slack workspace than this bot's. Nothing changed."
 
 
@@ -77,6 +81,22 @@ def check_team(origin: Origin, installation_team: str | None) -> None:
     raise Refused("wrong_team", WRONG_TEAM)
 
 
+def refuse_unbound(
+    what: str,
+    *,
+    named: str,
+    of: str,
+    here: str,
+    user_id: str | None,
+    code: str = "wrong_channel",
+    message: str = WRONG_CHANNEL,
+) -> Refused:
+    """The one refusal of a value naming something that does not belong where it was used: logged
+    (what, the thing named, where it belongs, where it was used, by whom) and returned to raise."""
+    logger.warning("refused %s naming %s (of %s) from %s by %s", what, named, of, here, user_id)
+    return Refused(code, message)
+
+
 async def launch_in_channel(
     session: AsyncSession, launch_id: int, channel_id: str | None, *, what: str, user_id: str
 ) -> Launch:
@@ -86,13 +106,11 @@ async def launch_in_channel(
     if launch is None:
         raise NotFound(f"There is no launch #{launch_id}.")
     if launch.channel_id != channel_id:
-        logger.warning(
-            "refused %s naming launch %s (of channel %s) from channel %s by %s",
+        raise refuse_unbound(
             what,
-            launch_id,
-            launch.channel_id,
-            channel_id,
-            user_id,
+            named=f"launch {launch_id}",
+            of=f"channel {launch.channel_id}",
+            here=f"channel {channel_id}",
+            user_id=user_id,
         )
-        raise Refused("wrong_channel", WRONG_CHANNEL)
     return launch

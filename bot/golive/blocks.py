@@ -118,15 +118,29 @@ def stage_changed(
 
 
 def traffic_failed(
-    view: GoLiveView, request: TrafficView, *, call: str, unknown: bool = False
+    view: GoLiveView,
+    request: TrafficView,
+    *,
+    call: str,
+    unknown: bool = False,
+    never_sent: bool = False,
 ) -> MessageView:
-    """Traffic did not move (or nobody knows whether it did): the stage stays as it was."""
+    """Traffic did not move (or nobody knows whether it did): the stage stays as it was.
+
+    Three cases read differently: ``never_sent`` (stored, then the bot stopped before calling the
+    webhook: traffic certainly did not move), ``unknown`` (sent, and the bot stopped before the
+    answer: traffic may have moved) and a webhook that answered no, or did not answer at all."""
     target = step_label(view, request.to_step)
     stays = step_label(view, view.step)
     if unknown:
         head = (
             f"<!here> ❓ *UNKNOWN:* the bot stopped while asking the traffic webhook for "
             f"*{target}*. Check the deploy tooling: traffic may or may not have moved."
+        )
+    elif never_sent:
+        head = (
+            f"<!here> ⚠️ *Traffic not moved* to *{target}*: not sent: the bot stopped before "
+            "calling the traffic webhook, so nothing was asked of it."
         )
     else:
         status = f"HTTP {request.http_status}" if request.http_status else "no answer"

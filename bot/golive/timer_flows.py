@@ -65,7 +65,11 @@ async def report_interrupted(deps: Deps, started_at: datetime) -> None:
                 launch_id=launch.id,
                 channel_id=launch.channel_id,
                 view=blocks.traffic_failed(
-                    view, request, call=who_to_call(deps), unknown=status == "unknown"
+                    view,
+                    request,
+                    call=who_to_call(deps),
+                    unknown=status == "unknown",
+                    never_sent=status == "failed",
                 ),
                 loud=True,
             )

@@ -90,7 +90,7 @@ async def record_unknown(*, session: AsyncSession, request_pk: int, at: datetime
     never_sent = row.status == "pending"
     row.status = "failed" if never_sent else "unknown"
     row.error = (
-        "never sent: the bot stopped before calling the traffic webhook"
+        "not sent: the bot stopped before calling the traffic webhook"
         if never_sent
         else "no answer: the bot stopped while the traffic webhook was being called"
     )

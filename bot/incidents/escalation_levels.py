@@ -83,7 +83,12 @@ async def _next_level(session: AsyncSession, row: Escalation, now: datetime) -> 
         actor=SYSTEM,
         kind=EventKind.ESCALATION_LEVEL_DUE if name else EventKind.ESCALATION_PATH_EXHAUSTED,
         at=now,
-        detail={"escalation_id": row.id, "level": level, "name": name},
+        detail={
+            "escalation_id": row.id,
+            "level": level,
+            "name": name,
+            "due_at": due_at.isoformat(),  # the ping row's due time (log version 3)
+        },
     )
 
 

@@ -9,7 +9,6 @@ always the user id of Slack's verified payload; button values and private_metada
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -18,7 +17,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.binding import WRONG_CHANNEL, Origin, launch_in_channel
+from bot.core.binding import Origin, launch_in_channel, refuse_unbound
 from bot.core.events import Actor
 from bot.core.identity import Membership
 from bot.core.ids import ActionId, CallbackId, IncidentBlock
@@ -45,8 +44,6 @@ from bot.incidents.killswitch_flows import (
 from bot.incidents.killswitch_state import killswitch_summary, load_killswitch
 from bot.incidents.payloads import EscalationValue, KillSwitchAgainValue, KillSwitchFormMeta
 
-logger = logging.getLogger(__name__)
-
 Change = Callable[..., Awaitable[bool]]
 
 
@@ -67,14 +64,13 @@ async def _on_escalation_button(
         async with deps.db.sessions.begin() as session:
             view = await load_escalation(session=session, escalation_id=escalation_id)
             if view.channel_id != Origin.of(body).channel_id:
-                logger.warning(
-                    "refused a button naming escalation %s (of channel %s) from channel %s by %s",
-                    escalation_id,
-                    view.channel_id,
-                    Origin.of(body).channel_id,
-                    actor.user_id,
+                raise refuse_unbound(
+                    "a button",
+                    named=f"escalation {escalation_id}",
+                    of=f"channel {view.channel_id}",
+                    here=f"channel {Origin.of(body).channel_id}",
+                    user_id=actor.user_id,
                 )
-                raise Refused("wrong_channel", WRONG_CHANNEL)
             changed = await change(
                 session=session,
                 escalation_id=escalation_id,
@@ -289,7 +285,13 @@ async def _again_modal(
         session, request.launch_id, channel_id, what="a Fire again button", user_id=actor.user_id
     )
     if request.channel_id != channel_id:
-        raise Refused("wrong_channel", WRONG_CHANNEL)
+        raise refuse_unbound(
+            "a Fire again button",
+            named=f"kill-switch request {request.id}",
+            of=f"channel {request.channel_id}",
+            here=f"channel {channel_id}",
+            user_id=actor.user_id,
+        )
     await authorize_killswitch(
         session=session,
         config=deps.config,

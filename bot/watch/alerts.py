@@ -72,7 +72,7 @@ async def record_action(
         EventKind.METRIC_ALERT_ACTION,
         alert,
         at,
-        {"action": action, "source": source},
+        {"action": action, "shown": shown, "source": source},  # shown: log version 3
         actor=actor,
     )
 

@@ -150,7 +150,8 @@ def watch_job(deps: Deps) -> Job:
         if last and (now - last[-1]).total_seconds() < interval:
             return
         last[:] = [now]
-        await evaluate(deps, now, watching_since=started[0] if started else now)
+        started[:] = started or [now]  # resume() sets it first when the scheduler starts
+        await evaluate(deps, now, watching_since=started[0])
 
     async def resume(started_at: datetime) -> None:
         started[:] = [started_at]
@@ -361,7 +362,9 @@ async def acknowledge(
     async with deps.db.sessions.begin() as session:
         locked = await lock_launch(session, launch.id)
         alert = await state.load_alert(session=session, alert_id=alert_id)
-        state.alert_launch_check(alert, locked)
+        state.alert_launch_check(
+            alert, locked, what="a metric alert's Acknowledge button", user_id=actor.user_id
+        )
         first = await alerts.acknowledge(
             session=session,
             launch=locked,
@@ -400,10 +403,13 @@ async def record_action(
     deps.publisher.kick(launch.id)
 
 
-async def check_alert(deps: Deps, *, channel_id: str, alert_id: int) -> Launch:
-    """The alert belongs to this channel's active launch (a button from elsewhere is refused)."""
+async def check_alert(
+    deps: Deps, *, channel_id: str, alert_id: int, what: str, user_id: str | None
+) -> Launch:
+    """The alert belongs to this channel's active launch (a button from elsewhere is refused and
+    logged)."""
     launch = await launch_in(deps, channel_id)
     async with deps.db.read_sessions() as session:
         alert = await state.load_alert(session=session, alert_id=alert_id)
-    state.alert_launch_check(alert, launch)
+    state.alert_launch_check(alert, launch, what=what, user_id=user_id)
     return launch

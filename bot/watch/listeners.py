@@ -47,7 +47,13 @@ async def on_rollback(
     try:
         channel_id = _channel(body)
         alert_id = AlertValue.decode(action.get("value")).alert_id
-        await flows.check_alert(deps, channel_id=channel_id, alert_id=alert_id)
+        await flows.check_alert(
+            deps,
+            channel_id=channel_id,
+            alert_id=alert_id,
+            what="a metric alert's Roll back button",
+            user_id=actor.user_id,
+        )
         requested = await request_rollback(
             deps,
             actor=actor,
@@ -81,7 +87,13 @@ async def on_hold(
     try:
         channel_id = _channel(body)
         alert_id = AlertValue.decode(action.get("value")).alert_id
-        await flows.check_alert(deps, channel_id=channel_id, alert_id=alert_id)
+        await flows.check_alert(
+            deps,
+            channel_id=channel_id,
+            alert_id=alert_id,
+            what="a metric alert's Hold button",
+            user_id=actor.user_id,
+        )
         changed = await hold(
             deps, actor=actor, channel_id=channel_id, reason=f"metric alert #{alert_id}"
         )

@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.binding import WRONG_LAUNCH, refuse_unbound
 from bot.core.config import PrometheusRule
-from bot.core.errors import Conflict, NotFound
+from bot.core.errors import NotFound
 from bot.core.events import SYSTEM, Actor, EventKind, append_event
 from bot.core.models import GoLive, Launch, MetricAlert, MetricRuleState, SlackMessage
 from bot.watch.rules import BREACHED, HEALTHY, Prior, Reading, Transition, evaluate, worse
@@ -445,9 +446,19 @@ async def retire_rules(
     return retired
 
 
-def alert_launch_check(alert: AlertView, launch: Launch) -> None:
+def alert_launch_check(alert: AlertView, launch: Launch, *, what: str, user_id: str | None) -> None:
+    """An alert's button must name an alert of the channel's current launch: refused and logged
+    otherwise (another channel's alert, or one of a launch closed before this one)."""
     if alert.launch_id != launch.id:
-        raise Conflict("That alert belongs to another launch.")
+        raise refuse_unbound(
+            what,
+            named=f"metric alert {alert.id}",
+            of=f"launch {alert.launch_id}",
+            here=f"channel {launch.channel_id} (launch {launch.id})",
+            user_id=user_id,
+            code="wrong_launch",
+            message=WRONG_LAUNCH,
+        )
 
 
 def unhealthy_gate_rules(

@@ -592,6 +592,10 @@ async def as_an_old_log(db: Database) -> None:
         "killswitch_failed": ("response_body",),
         "killswitch_test_confirmed": ("response_body",),
         "killswitch_test_failed": ("response_body",),
+        # log version 3
+        "escalation_level_due": ("due_at",),
+        "escalation_path_exhausted": ("due_at",),
+        "metric_alert_action": ("shown",),
     }
     async with db.sessions.begin() as session:
         events = (await session.scalars(select(Event).order_by(Event.seq))).all()

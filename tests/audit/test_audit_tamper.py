@@ -5,23 +5,16 @@ unchecked, and says so."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.sql import Executable
 
-from bot.__main__ import main
-from bot.audit.report.export import export_launch
 from bot.checklist.template import ChecklistTemplate
-from bot.core.db import Database, open_database
 from bot.core.ids import ActionId
 from bot.core.models import (
     Escalation,
@@ -35,7 +28,8 @@ from bot.core.models import (
 from bot.runtime import running_bot
 from bot.standin import SlackStandIn
 from bot.standin.outside import FakeKillSwitch, FakePagerDuty
-from tests.audit.test_audit import ALICE, BOB, ROOT, as_an_old_log
+from tests.audit.tamper import Copy, edited_and_named, record, sql, verdict
+from tests.audit.test_audit import ALICE, BOB, as_an_old_log
 from tests.conftest import (
     BOT_TOKEN,
     KILL_SECRET,
@@ -44,7 +38,6 @@ from tests.conftest import (
     USERS,
     FakeClock,
     base_config,
-    copy_database,
     create_schema,
     drop_copy,
     make_settings,
@@ -70,7 +63,8 @@ from tests.signoffs.test_signoffs import (
 )
 from tests.warroom import WarRoom
 
-# One worker builds the lifecycle (per database) and runs every case on copies of it.
+# One worker builds the lifecycle (per database) and runs every case on copies of it (the copy and
+# cli fixtures: tests/audit/conftest.py).
 pytestmark = pytest.mark.xdist_group("audit-tamper")
 
 COMMENT = "Risk accepted, see RFC-12"
@@ -140,58 +134,6 @@ def lifecycle(
         yield url
     finally:
         on_own_loop(drop_copy(url))
-
-
-@dataclass(frozen=True)
-class Copy:
-    """One test's copy of the lifecycle's database."""
-
-    url: str
-    db: Database
-
-
-@pytest.fixture
-async def copy(lifecycle: str, tmp_path: Path) -> AsyncIterator[Copy]:
-    url = await copy_database(lifecycle, tmp_path)
-    db = open_database(url)
-    try:
-        yield Copy(url=url, db=db)
-    finally:
-        await db.dispose()
-        await drop_copy(url)
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, copy: Copy) -> Callable[..., Coroutine[Any, Any, int]]:
-    """``launchbot …`` against the copy, run the way a shell runs it (own event loop)."""
-    monkeypatch.setenv("DATABASE_URL", copy.url)
-    monkeypatch.setenv("LAUNCHBOT_CONFIG", str(ROOT / "launchbot.example.toml"))
-
-    async def run(*argv: str) -> int:
-        return await asyncio.to_thread(main, list(argv))
-
-    return run
-
-
-async def sql(copy: Copy, *statements: Executable) -> None:
-    """Someone with database access, behind the bot's back: plain SQL, no event written."""
-    async with copy.db.sessions.begin() as session:
-        for statement in statements:
-            await session.execute(statement)
-
-
-async def verdict(cli: Any, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    capsys.readouterr()
-    code = await cli("audit", "verify", "1")
-    return code, capsys.readouterr().out
-
-
-async def record(copy: Copy) -> dict[str, Any]:
-    """What `launchbot export 1 --format json` writes (the function the CLI calls)."""
-    exported = await export_launch(
-        copy.url, "1", "json", roles=base_config().roles, now=datetime.now(UTC)
-    )
-    return dict(json.loads(exported))
 
 
 def sign_off_record(record: dict[str, Any], role_id: str) -> dict[str, Any]:
@@ -451,20 +393,7 @@ async def test_a_field_edited_behind_the_bots_back_is_named(
     field: str,
     logged: Any,
 ) -> None:
-    await sql(copy, *edit())
-    code, out = await verdict(cli, capsys)
-    assert code == 1, out
-    assert "the chain is intact but" in out
-    assert f"  - {table} " in out and f": {field} is " in out, out
-    if logged is not None:
-        assert f"the event log says {logged!r}" in out, out
-    chain = (await record(copy))["chain"]
-    assert chain["verified"] is False and chain["first_bad"] is None
-    named = [f for f in chain["findings"] if (f["table"], f["field"]) == (table, field)]
-    assert named, chain["findings"]
-    if logged is not None:
-        assert named[0]["expected"] == logged
-    assert len(chain["mismatches"]) == len(chain["findings"])
+    await edited_and_named(copy, cli, capsys, edit(), table, field, logged)
 
 
 async def test_the_export_shows_what_the_log_says_not_the_edited_rows(

@@ -6,6 +6,7 @@ names the open items."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -66,6 +67,53 @@ async def test_missing_outcome_or_note_is_shown_in_the_modal(room: WarRoom) -> N
     assert not view.open
     launch = await the_launch(room)
     assert (launch.close_outcome, launch.close_note) == ("rolled_back", "fill latency over SLO")
+
+
+async def test_a_close_form_naming_another_channel_or_launch_is_refused_and_logged(
+    room: WarRoom, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The close form's private_metadata rewritten to name the other war room's launch, or this
+    launch with another channel: refused in the form, logged, no launch closed, nothing said."""
+    other = "C0OTHER001"
+    room.slack.add_channel(other, "war-room-2")
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "start Payments", channel=other)
+    await room.command(ALICE, "close")
+    view = close_view(room, ALICE)
+    values = {
+        LaunchBlock.CLOSE_OUTCOME: {
+            ActionId.CLOSE_OUTCOME: {
+                "type": "radio_buttons",
+                "selected_option": {"value": "abandoned"},
+            }
+        },
+        LaunchBlock.CLOSE_NOTE: {ActionId.CLOSE_NOTE: {"type": "plain_text_input", "value": "x"}},
+    }
+    body, _ = room.slack.view_submission(user_id=ALICE, view_id=view.id, values=values)
+    posted = {c: len(room.slack.messages.get(c, [])) for c in (room.channel, other)}
+    for named, channel in ((2, room.channel), (1, other)):
+        meta = json.dumps({"launch_id": named, "channel_id": channel})
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="bot.core.binding"):
+            status, answer = await room.dispatch(
+                *room.forge(body, lambda p, m=meta: p["view"].update(private_metadata=m))
+            )
+            await room.settle()
+        assert status == 200
+        error = json.loads(answer)["errors"][LaunchBlock.CLOSE_OUTCOME]
+        assert "another channel" in error and "Nothing changed" in error
+        assert f"refused a close form naming launch {named}" in caplog.text
+        assert f"from channel {channel} by {ALICE}" in caplog.text
+    async with room.bot.deps.db.read_sessions() as session:
+        launches = (await session.scalars(select(Launch).order_by(Launch.id))).all()
+    assert [launch.closed_at for launch in launches] == [None, None]
+    assert "launch_closed" not in [e.kind for e in await room.events()]
+    assert {c: len(room.slack.messages.get(c, [])) for c in (room.channel, other)} == posted
+    # The form as the bot opened it still closes its own launch.
+    await room.submit_close(ALICE, view, outcome="abandoned", note="x")
+    async with room.bot.deps.db.read_sessions() as session:
+        launches = (await session.scalars(select(Launch).order_by(Launch.id))).all()
+    assert [launch.closed_at is not None for launch in launches] == [True, False]
 
 
 async def test_the_outcome_is_on_the_card_the_channel_the_export_and_the_go_message(

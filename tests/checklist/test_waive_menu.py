@@ -6,10 +6,12 @@ within Slack's limits with the menus."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.checklist.blocks import section_message
@@ -477,6 +479,41 @@ async def test_the_undo_form_keeps_its_explanation_with_long_reasons(room: WarRo
     assert "The item you choose is open again" in intro
     assert all(f"~{text}~" in intro for text in chunk), intro
     assert not re.search(r"&(?!amp;|lt;|gt;)", intro)
+
+
+async def test_a_waiver_form_naming_another_channel_or_launch_is_refused_and_logged(
+    room: WarRoom, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The waiver form's private_metadata rewritten to name the other war room's launch, or this
+    launch with another channel: refused in the form, logged, no item waived in either launch."""
+    other = "C0OTHER001"
+    room.slack.add_channel(other, "war-room-2")
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "start Payments", channel=other)
+    view = await open_form(room, CTO, ITEM)
+    meta = json.loads(view.view["private_metadata"])
+    values = waive_values(option_value(view, ITEM), "waived", "crafted")
+    body, _ = room.slack.view_submission(user_id=CTO, view_id=view.id, values=values)
+    for named, channel in ((2, room.channel), (1, other)):
+        forged = json.dumps({**meta, "launch_id": named, "channel_id": channel})
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="bot.core.binding"):
+            status, answer = await room.dispatch(
+                *room.forge(body, lambda p, m=forged: p["view"].update(private_metadata=m))
+            )
+            await room.settle()
+        assert status == 200
+        error = json.loads(answer)["errors"][LaunchBlock.WAIVE_ITEM]
+        assert "another channel" in error and "Nothing changed" in error
+        assert f"refused a waiver form naming launch {named}" in caplog.text
+        assert f"from channel {channel} by {CTO}" in caplog.text
+    async with room.bot.deps.db.read_sessions() as session:
+        waived = (await session.scalars(select(Item).where(Item.waived.is_not(None)))).all()
+    assert waived == [] and await room.events("item_waived") == []
+    assert not room.item_option(ITEM)["text"]["text"].startswith("~")
+    # The form as the bot opened it still waives the item of its own launch.
+    await room.submit(CTO, view, values)
+    assert room.item_option(f"~{ITEM}")
 
 
 async def test_a_replayed_form_submission_is_not_applied_again(room: WarRoom) -> None:

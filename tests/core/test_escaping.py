@@ -8,7 +8,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.core.models import Launch
+from bot.core.models import Item, Launch, SignOff
+from tests.checklist.test_close_confirmation import close_view
+from tests.checklist.test_waive_menu import ITEM, open_form, option_value, waive_values
+from tests.signoffs.test_signoffs import click, revoke_via_modal
 from tests.warroom import WarRoom
 
 # What Slack accepts between < and >: mentions, channels, specials (!here, !date^…, !subteam^…), links.
@@ -119,3 +122,61 @@ async def test_text_without_entities_is_unchanged(room: WarRoom) -> None:
     await room.command(ALICE, 'start "Q&amp;A"'.replace("&", "&amp;"))
     async with room.bot.deps.db.read_sessions() as session:
         assert list(await session.scalars(select(Launch.name))) == ["Q&amp;A"]
+
+
+# --- modal inputs: Slack sends what was typed as is (no entities), unlike a command's text --------
+
+TYPED_IN_MODAL = "R&D <!channel> <@U0OUTSIDE1> > 5%"
+SHOWN_ONCE = "R&amp;D &lt;!channel&gt; &lt;@U0OUTSIDE1&gt; &gt; 5%"
+
+
+def modal_text_is_shown_once(room: WarRoom, *, where: int = 1) -> None:
+    """``TYPED_IN_MODAL`` appears in at least ``where`` mrkdwn texts of what the bot said, escaped
+    exactly once (R&D renders as R&D, the mentions as text), never raw, never twice."""
+    shown = 0
+    messages = [m for ms in room.slack.messages.values() for m in ms] + room.slack.ephemerals
+    for message in messages:
+        top = message.text or ""
+        assert "<!channel>" not in top and "<@U0OUTSIDE1>" not in top, top
+        assert "&amp;amp;" not in top and "&amp;lt;" not in top, top
+        for obj in text_objects(message.blocks or []):
+            text = obj["text"]
+            assert "&amp;amp;" not in text and "&amp;lt;" not in text, text
+            if obj["type"] == "mrkdwn":
+                assert "<!channel>" not in text and "<@U0OUTSIDE1>" not in text, text
+                assert "R&D" not in text, text
+                shown += SHOWN_ONCE in text
+    assert shown >= where, f"the typed text was shown {shown} time(s), escaped once"
+
+
+async def test_text_typed_in_the_waiver_and_close_forms_is_stored_raw_and_shown_once(
+    room: WarRoom,
+) -> None:
+
+    await room.command(ALICE, "start Trading v2")
+    view = await open_form(room, "U0CTO00001", ITEM)
+    values = waive_values(option_value(view, ITEM), "not_applicable", TYPED_IN_MODAL)
+    await room.submit("U0CTO00001", view, values)
+    assert not view.open
+    await room.command(ALICE, "close")
+    view = close_view(room, ALICE)
+    await room.submit_close(ALICE, view, outcome="abandoned", note=TYPED_IN_MODAL)
+    assert not view.open
+    async with room.bot.deps.db.read_sessions() as session:
+        reasons = list(
+            await session.scalars(select(Item.waive_reason).where(Item.waived.is_not(None)))
+        )
+        notes = list(await session.scalars(select(Launch.close_note)))
+    assert reasons == [TYPED_IN_MODAL] and notes == [TYPED_IN_MODAL]
+    # The waiver on its item and the closing announcement (with the card) show it, once escaped.
+    modal_text_is_shown_once(room, where=2)
+
+
+async def test_text_typed_in_the_revoke_form_is_stored_raw_and_shown_once(room: WarRoom) -> None:
+
+    await room.command(ALICE, "start Trading v2")
+    await click(room, "U0CTO00001", "cto")
+    await revoke_via_modal(room, "U0CTO00001", "cto", TYPED_IN_MODAL)
+    async with room.bot.deps.db.read_sessions() as session:
+        assert list(await session.scalars(select(SignOff.revoke_reason))) == [TYPED_IN_MODAL]
+    modal_text_is_shown_once(room)

@@ -205,7 +205,11 @@ async def test_a_request_left_by_a_stopped_bot_is_unknown_never_retried_silently
         await room.settle()
         assert statuses["r-sending"] == "unknown" and statuses["r-pending"] == "failed"
         texts = channel_texts(room)
-        assert any("UNKNOWN" in t and "may or may not have moved" in t for t in texts)
-        assert any("never sent" in t for t in texts)
+        # Sent without an answer: UNKNOWN. Never sent: says so, and claims no answer was awaited.
+        [unknown] = [t for t in texts if "UNKNOWN" in t]
+        assert "may or may not have moved" in unknown and "not sent" not in unknown
+        [not_sent] = [t for t in texts if "Traffic not moved" in t]
+        assert "not sent: the bot stopped before calling the traffic webhook" in not_sent
+        assert "no answer" not in not_sent and "UNKNOWN" not in not_sent
         assert len(router.requests) == sent_before  # nothing was sent again
         assert await stage(room) == (1, 0)

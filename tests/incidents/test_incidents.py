@@ -57,6 +57,7 @@ from tests.conftest import (
     FakeClock,
     make_settings,
 )
+from tests.core.test_escaping import TYPED_IN_MODAL, modal_text_is_shown_once
 from tests.warroom import BotProcess, WarRoom, free_port
 
 ALICE, BOB, CTO, OUTSIDER = "U0ALICE001", "U0BOB00001", "U0CTO00001", "U0OUTSIDE1"
@@ -558,6 +559,7 @@ async def test_unacknowledged_escalation_pings_the_next_level_after_its_wait(
     # reads as if the on-call engineer handled it.
     path = block_texts(room.slack.message(room.channel, message.ts))
     assert f"⏭ 1. *On-call engineer* — <@{OPS}> · no answer in 5 min" in path
+    await room.chain_ok()  # the level pings are as the log says
     assert f"⏹ 2. *Leads* — <@{TRADING_LEAD}>" in path
     assert f"stopped here: acknowledged by <@{TRADING_LEAD}>" in path
     assert "◻️ 3. *CTO*" in path and "✓" not in path
@@ -575,6 +577,8 @@ async def test_whole_path_unanswered_ends_with_phone_numbers(
     (escalation,) = await rows(room, Escalation)
     assert escalation.next_level_at is None and escalation.level == 3
     assert "escalation_path_exhausted" in await event_kinds(room)
+    await eventually(lambda: posted_levels(room), [(0, True), (1, True), (2, True), (3, True)])
+    await room.chain_ok()  # every level ping, the last one included, is as the log says
 
 
 async def test_resolve_resolves_in_pagerduty_and_removes_the_buttons(
@@ -820,6 +824,63 @@ async def test_an_escalation_button_from_another_team_is_refused(
     (escalation,) = await rows(room, Escalation)
     assert escalation.acknowledged_by_id is None and escalation.status != "acknowledged"
     assert any("another Slack workspace" in t for t in room.ephemerals_for(CTO))
+
+
+@pytest.mark.parametrize("action_id", [ActionId.ESCALATION_ACK, ActionId.ESCALATION_RESOLVE])
+async def test_an_escalation_button_naming_another_channels_escalation_is_refused_and_logged(
+    room: WarRoom, pagerduty: FakePagerDuty, caplog: pytest.LogCaptureFixture, action_id: str
+) -> None:
+    """Acknowledge / Resolve pressed on this channel's escalation, its value rewritten to name the
+    escalation of a launch in another channel: neither escalation changes, the log says who tried."""
+    other = "C0OTHER001"
+    room.slack.add_channel(other, "war-room-2")
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "start Payments", channel=other)
+    await room.command(BOB, "escalate sev2 spreads look wrong", channel=other)
+    await room.command(BOB, "escalate sev1 gateway down")
+    here = escalation_message(room)
+    elsewhere, ours = await rows(room, Escalation)
+    assert (elsewhere.channel_id, ours.channel_id) == (other, room.channel)
+    before = await event_kinds(room)
+    body, _ = room.slack.button_click(
+        user_id=CTO, channel_id=room.channel, message_ts=here.ts, action_id=action_id
+    )
+    forged = room.forge(body, lambda p: p["actions"][0].update(value=str(elsewhere.id)))
+    with caplog.at_level(logging.WARNING, logger="bot.core.binding"):
+        status, _ = await room.dispatch(*forged)
+        await room.settle()
+    assert status == 200
+    assert [
+        (e.status, e.acknowledged_by_id, e.resolved_by_id) for e in await rows(room, Escalation)
+    ] == [
+        ("open", None, None),
+        ("open", None, None),
+    ]
+    assert await event_kinds(room) == before
+    assert any("belongs to a launch in another channel" in t for t in room.ephemerals_for(CTO))
+    assert (
+        f"naming escalation {elsewhere.id} (of channel {other}) from channel {room.channel} by {CTO}"
+        in caplog.text
+    )
+    # The button as posted still works on its own escalation.
+    await click(room, CTO, here, action_id)
+    assert (await rows(room, Escalation))[1].status != "open"
+
+
+async def test_a_kill_switch_reason_typed_with_markup_is_stored_raw_and_shown_once(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    """Modal inputs arrive as typed (no entities): the reason is stored and sent to the trading
+    system as typed, and the channel shows it escaped once, its mentions inert."""
+    await room.command(ALICE, "start Trading v2")
+    view = await open_modal(room, CTO)
+    await submit(room, CTO, view, name="Trading v2", reason=TYPED_IN_MODAL)
+    await wait_for(lambda: len(killswitch.requests) == 1, "the kill switch fired")
+    await room.settle()
+    (stored,) = await rows(room, KillSwitchRequest)
+    assert stored.reason == TYPED_IN_MODAL
+    assert killswitch.requests[0].json["reason"] == TYPED_IN_MODAL
+    modal_text_is_shown_once(room)
 
 
 async def test_wrong_launch_name_or_missing_reason_is_refused_in_the_modal(

@@ -4,6 +4,7 @@ block /launch advance; the buttons act with the go-live roles; immediate trigger
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from bot.core.config import PrometheusRule
 from bot.core.ids import ActionId
-from bot.core.models import Event, TrafficRequest
+from bot.core.models import Event, GoLive, MetricAlert, TrafficRequest
 from bot.server import make_web_app
 from bot.standin.outside import FakePagerDuty
 from bot.standin.prometheus import PROM_TIMEOUT as PROM_ERROR
@@ -111,6 +112,7 @@ async def test_a_held_breach_alerts_once_updates_in_place_realerts_worse_and_rec
     await tick(room, clock)
     assert any("Error rate &gt; 1% for 5 minutes* recovered" in t for t in channel_texts(room))
     assert "Recovered: Error rate" in shown(alerts(room)[0])
+    await room.chain_ok()
     assert "actions" not in [b["type"] for b in alerts(room)[0].blocks]
     kinds = await event_kinds(room)
     assert kinds.count("metric_alert_fired") == 1
@@ -118,6 +120,7 @@ async def test_a_held_breach_alerts_once_updates_in_place_realerts_worse_and_rec
     assert kinds.count("metric_alert_recovered") == 1
     metrics = room.bot.deps.metrics
     assert metrics.value("launchbot_metric_alerts_total", rule="Error rate > 1% for 5 minutes") == 2
+    await room.chain_ok()  # every alert and rule state is as the log says
 
 
 async def test_an_unknown_gate_rule_blocks_advance_and_force_passes_it_recorded(
@@ -198,6 +201,68 @@ async def test_roll_back_and_hold_need_the_golive_roles_and_acknowledge_is_open_
     assert kinds.count("metric_alert_acknowledged") == 1
     assert kinds.count("metric_alert_action") == 2
     assert kinds.count("golive_refused") == 2
+    await room.chain_ok()  # the alert still firing: what the log says of it is as stored
+
+
+async def test_alert_buttons_naming_another_launchs_alert_are_refused_and_logged(
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Roll back, Hold and Acknowledge pressed in another war room (its own launch) with the value
+    of this launch's alert: each is refused privately and logged, and nothing changes anywhere."""
+    other = "C0OTHER001"
+    await live(room, prometheus)
+    prometheus.set(ROLLBACK_ERRORS, 0.015)
+    await tick(room, clock)
+    await tick(room, clock, minutes=5)
+    [alert] = alerts(room)
+    room.slack.add_channel(other, "war-room-2")
+    await room.command(ALICE, "start Payments", channel=other)
+
+    def stored() -> Any:
+        async def read() -> Any:
+            async with room.bot.deps.db.read_sessions() as session:
+                alert_row = (await session.scalars(select(MetricAlert))).one()
+                golive = (await session.scalars(select(GoLive).order_by(GoLive.id))).all()
+                return (
+                    (alert_row.acknowledged_by_id, alert_row.last_action),
+                    [(g.launch_id, g.step, g.held_since) for g in golive],
+                    len((await session.scalars(select(TrafficRequest))).all()),
+                    len((await session.scalars(select(Event))).all()),
+                )
+
+        return read()
+
+    before = await stored()
+    for action_id, button in (
+        (ActionId.METRIC_ROLLBACK, "Roll back"),
+        (ActionId.METRIC_HOLD, "Hold"),
+        (ActionId.METRIC_ACK, "Acknowledge"),
+    ):
+        body, _ = room.slack.button_click(
+            user_id=CTO, channel_id=room.channel, message_ts=alert.ts, action_id=action_id
+        )
+
+        def elsewhere(payload: dict[str, Any]) -> None:
+            payload["channel"]["id"] = other
+            payload["container"]["channel_id"] = other
+
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="bot.core.binding"):
+            status, _ = await room.dispatch(*room.forge(body, elsewhere))
+            await room.settle()
+        assert status == 200
+        assert "belongs to another launch" in room.ephemerals_for(CTO)[-1], button
+        assert (
+            f"refused a metric alert's {button} button naming metric alert 1 (of launch 1) "
+            f"from channel {other} (launch 2) by {CTO}" in caplog.text
+        )
+    assert await stored() == before
+    assert not any("ON HOLD" in t or "Rolled back" in t for t in channel_texts(room))
+    assert not any(
+        word in (m.text or "")
+        for m in room.slack.messages.get(other, [])
+        for word in ("ON HOLD", "Rolled back", "Rollback", "Acknowledged")
+    )
 
 
 async def test_metrics_shows_every_rule_and_the_lines_not_watched(
@@ -256,6 +321,7 @@ async def test_an_immediate_trigger_is_confirmed_alerted_recorded_and_paged_crit
     await room.settle()
     keys = [r["dedup_key"] for r in pagerduty.requests if r.get("event_action") == "trigger"]
     assert keys == ["launchbot-1-trigger-1", "launchbot-1-trigger-2"]
+    await room.chain_ok()
 
 
 async def test_an_open_alert_whose_metric_goes_unknown_says_so_and_unknown_time_is_not_recovery(
@@ -288,6 +354,7 @@ async def test_an_open_alert_whose_metric_goes_unknown_says_so_and_unknown_time_
     assert "Value *0.002*" in shown(alerts(room)[0])  # measured again: the number is back
     await tick(room, clock)
     assert any("for 5 minutes* recovered" in t for t in channel_texts(room))
+    await room.chain_ok()
 
 
 async def test_after_a_rollback_to_before_shadow_the_watch_goes_on_and_the_alert_recovers(
@@ -308,7 +375,9 @@ async def test_after_a_rollback_to_before_shadow_the_watch_goes_on_and_the_alert
     await tick(room, clock)
     await tick(room, clock)
     assert any("for 5 minutes* recovered" in t for t in channel_texts(room))
+    await room.chain_ok()
     assert "Recovered: Error rate" in shown(alerts(room)[0])
+    await room.chain_ok()
 
 
 async def test_a_new_breach_after_recovery_is_a_new_alert_and_metrics_counts_it(
@@ -405,6 +474,7 @@ async def test_a_rule_watching_an_immediate_trigger_alerts_at_once_and_pages_cri
     assert len([r for r in pagerduty.requests if r.get("event_action") == "trigger"]) == 1
     kinds = await event_kinds(room)
     assert kinds.count("metric_alert_fired") == 1 and "pagerduty_trigger_sent" in kinds
+    await room.chain_ok()
 
 
 async def test_after_a_restart_the_minutes_the_bot_was_down_do_not_count_toward_recovery(
@@ -446,6 +516,7 @@ async def test_the_card_follows_a_breach_value_by_value_and_never_freezes_a_dura
     assert "Error rate &lt; 0.1%* ❓ unknown: query failed" in shown(room.card())
     await room.command(ALICE, "status")
     assert "Error rate &lt; 0.1%* ❓ unknown: query failed" in last_ephemeral(room, ALICE)
+    await room.chain_ok()
 
 
 async def test_closing_the_launch_with_an_alert_open_takes_its_buttons_and_says_it_is_unwatched(
@@ -462,6 +533,7 @@ async def test_closing_the_launch_with_an_alert_open_takes_its_buttons_and_says_
     assert "actions" not in [b["type"] for b in alert.blocks]
     assert "closed <!date^" in shown(alert) and "no longer watched" in shown(alert)
     assert await evaluate(room.bot.deps, room.bot.deps.clock()) == 0
+    await room.chain_ok()
 
 
 async def test_metrics_answers_without_a_launch_and_status_never_reads_an_unevaluated_gate_healthy(

@@ -73,6 +73,7 @@ async def test_a_rule_taken_out_of_the_config_leaves_the_card_and_its_open_alert
         assert "Metrics:* 2/2 healthy" in shown(room.card())
         kinds = await event_kinds(room)
         assert kinds.count("metric_alert_unwatched") == 1
+        await room.chain_ok()
 
 
 @pytest.mark.parametrize("extra_rules", [[IMMEDIATE]])
@@ -115,6 +116,7 @@ async def test_a_critical_page_cut_off_by_a_stop_is_unknown_and_one_never_sent_i
         await asyncio.sleep(0.3)
         assert len(pagerduty.requests) == 1  # not sent again behind anyone's back
         assert "pagerduty_trigger_unknown" in await event_kinds(room)
+        await room.chain_ok()
 
     # A page recorded but never claimed (the process died between the two commits): sent at the
     # next start, once. The row is put back as such a process leaves it.
@@ -127,3 +129,4 @@ async def test_a_critical_page_cut_off_by_a_stop_is_unknown_and_one_never_sent_i
         await until(room, lambda: "PagerDuty paged (critical)" in shown(alerts(room)[0]), "paged")
         assert len(pagerduty.requests) == 2
         assert pagerduty.requests[0]["dedup_key"] == pagerduty.requests[1]["dedup_key"]
+        await room.chain_ok()

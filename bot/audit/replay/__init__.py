@@ -17,14 +17,20 @@ then, and their outbox message), escalations (channel, severity, summary, report
 level, message, page and resolve status, tries, error, paged at, acknowledged and resolved by/at),
 kill-switch requests (channel, request, requester, reason, dry run, status, tries, HTTP status, error,
 response, duration, completed at), the armed state, the go-live row (step, weight, step
-started at, held seconds, on hold since/why/by whom, completed at) and every traffic request (action,
+started at, held seconds, on hold since/why/by whom, completed at), every traffic request (action,
 steps, weights, reason, forced, requester, requested at, status, tries, HTTP status, error, completed
-at). Not covered (bookkeeping the log
-does not describe): render versions, timers (``next_level_at``), permalinks, ``template_extra``.
+at), every escalation level that came due (due, claimed and posted at, message, tries, error), every
+metric alert (source, rule or trigger, query, threshold, breach start, opened at, status, re-alerted
+and recovered at, acknowledged by/at, reported by, what its buttons did, page key and status; its
+value, worst and last evaluation once it stopped firing) and every rule's state (action, status,
+breach start, hold-down start, open alert). Not covered (bookkeeping the log does not describe):
+render versions, timers (``next_level_at``), permalinks, ``template_extra``, a rule's last reading
+and a firing alert's (rewritten at every evaluation).
 
 The modules: ``expected`` (what a row must hold), ``findings`` (what differs, and how a row is
 compared), ``state`` (the rows replayed so far), one module per table family with its replay and its
 comparison (``checklist``: the launch, phases and items; ``sign_offs``: approvals and GO;
-``incidents``: escalations and the kill switch; ``golive``: the go-live row and traffic requests),
+``incidents``: escalations, their level pings and the kill switch; ``golive``: the go-live row and
+traffic requests; ``watch``: metric alerts and rule states),
 and ``driver``, which runs each event through them and compares every table.
 """

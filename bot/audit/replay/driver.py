@@ -15,6 +15,7 @@ from bot.audit.replay.golive import compare_golive, replay_golive
 from bot.audit.replay.incidents import compare_incidents, replay_incident
 from bot.audit.replay.sign_offs import compare_sign_offs, replay_sign_offs
 from bot.audit.replay.state import Replay
+from bot.audit.replay.watch import compare_watch, replay_watch
 from bot.core.models import Event, Launch
 
 
@@ -31,7 +32,7 @@ def replay(launch_id: int, events: Sequence[Event]) -> Replay:
     for index, e in enumerate(events):
         d: Mapping[str, Any] = e.detail or {}
         before = events[index - 1] if index else None
-        if replay_checklist(r, e, d) or replay_sign_offs(r, e, d, before):
+        if replay_checklist(r, e, d) or replay_sign_offs(r, e, d, before) or replay_watch(r, e, d):
             continue
         if e.kind.startswith(("golive_", "traffic_")):
             replay_golive(r, e, d)
@@ -47,12 +48,14 @@ async def compare(*, session: AsyncSession, launch: Launch, events: Sequence[Eve
     checklist_bad, checklist_unchecked = await compare_checklist(session, launch, r)
     sign_off_bad, sign_off_unchecked = await compare_sign_offs(session, lid, r)
     incident_bad, incident_unchecked = await compare_incidents(session, lid, r)
+    watch_bad, watch_unchecked = await compare_watch(session, lid, r)
     bad = [
         *r.problems,
         *checklist_bad,
         *sign_off_bad,
         *incident_bad,
         *await compare_golive(session, lid, r),
+        *watch_bad,
     ]
-    unchecked = [*checklist_unchecked, *sign_off_unchecked, *incident_unchecked]
+    unchecked = [*checklist_unchecked, *sign_off_unchecked, *incident_unchecked, *watch_unchecked]
     return Findings(r, tuple(bad), tuple(unchecked))

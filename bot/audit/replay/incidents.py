@@ -11,15 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.audit.replay.expected import Expected, OneOf
 from bot.audit.replay.findings import (
+    OLD_LOG,
     ROW,
+    V2_LOG,
     Mismatch,
     Unchecked,
     row_mismatches,
     unchecked_fields,
 )
-from bot.audit.replay.state import Replay, as_int, from_detail
+from bot.audit.replay.state import Replay, as_datetime, as_int, from_detail
 from bot.core.events import EventKind
-from bot.core.models import Escalation, Event, KillSwitchRequest, KillSwitchState
+from bot.core.models import (
+    Escalation,
+    EscalationLevelPing,
+    Event,
+    KillSwitchRequest,
+    KillSwitchState,
+)
 
 UNKNOWN_KS_ERROR = "Launch Control restarted before the trading system answered"
 KS_OUTCOMES = (
@@ -44,15 +52,21 @@ def _escalation(r: Replay, e: Event, d: Mapping[str, Any]) -> bool:
     kind = e.kind
     esc = r.escalations.get(as_int(d.get("escalation_id")) or 0)
     if kind == EventKind.ESCALATION_OPENED:
-        r.escalations[as_int(d.get("escalation_id")) or 0] = _escalation_opened(e, d)
+        esc_id = as_int(d.get("escalation_id")) or 0
+        r.escalations[esc_id] = _escalation_opened(e, d)
+        _level_zero(r, esc_id, e, d)
         return True
     if esc is None:
         return False
     f = esc.fields
     if kind == EventKind.ESCALATION_POSTED:
         f["message_ts"] = d.get("ts")
+        _ping_posted(r.pings.get((_esc_id(d), 0)), e, d, first_only=True)
     elif kind in (EventKind.ESCALATION_LEVEL_DUE, EventKind.ESCALATION_PATH_EXHAUSTED):
         f["level"] = d.get("level")
+        _level_due(r, e, d)
+    elif kind in (EventKind.ESCALATION_LEVEL_PINGED, EventKind.ESCALATION_LEVEL_PING_FAILED):
+        _ping_posted(r.pings.get((_esc_id(d), as_int(d.get("level")) or 0)), e, d)
     elif kind == EventKind.PAGERDUTY_RETRY_REQUESTED:
         f["page_status"] = "pending"
     elif kind.startswith("pagerduty_trigger_"):
@@ -115,6 +129,62 @@ def _escalation_opened(e: Event, d: Mapping[str, Any]) -> Expected:
     )
     from_detail(esc, d, "channel_id")
     return esc
+
+
+def _esc_id(d: Mapping[str, Any]) -> int:
+    return as_int(d.get("escalation_id")) or 0
+
+
+def _ping(e: Event, level: int, due_at: Any) -> Expected:
+    return Expected(
+        {
+            "level": level,
+            "due_at": due_at,
+            "claimed_at": e.at,
+            "posted_at": None,
+            "ts": None,
+            "attempts": 0,
+            "last_error": None,
+        },
+        seq=e.seq,
+    )
+
+
+def _level_zero(r: Replay, escalation_id: int, e: Event, d: Mapping[str, Any]) -> None:
+    """Level 0 is claimed with the escalation when it has a path (its message is the ping)."""
+    if "path" not in d:
+        r.pings_unknown.add(escalation_id)
+    elif d["path"]:
+        r.pings[(escalation_id, 0)] = _ping(e, 0, e.at)
+
+
+def _level_due(r: Replay, e: Event, d: Mapping[str, Any]) -> None:
+    level = as_int(d.get("level")) or 0
+    ping = _ping(e, level, as_datetime(d.get("due_at")))
+    if "due_at" not in d:
+        ping.unknown["due_at"] = V2_LOG
+    r.pings[(_esc_id(d), level)] = ping
+
+
+def _ping_posted(
+    ping: Expected | None, e: Event, d: Mapping[str, Any], *, first_only: bool = False
+) -> None:
+    """A level's message was posted (``ts``) or refused (``error``). The escalation message posts
+    level 0 once (later answers leave the row alone); a due level's ping counts every answer."""
+    if ping is None:
+        return
+    f = ping.fields
+    if first_only:
+        if f["posted_at"] is None and d.get("ts"):
+            f.update(posted_at=e.at, ts=d.get("ts"), attempts=int(f["attempts"]) + 1)
+        return
+    ts = d.get("ts")
+    f.update(
+        posted_at=e.at if ts else None,
+        ts=ts,
+        last_error=d.get("error"),
+        attempts=int(f["attempts"]) + 1,
+    )
 
 
 def _killswitch(r: Replay, e: Event, d: Mapping[str, Any]) -> None:
@@ -186,9 +256,10 @@ async def compare_incidents(
 ) -> tuple[list[Mismatch], list[Unchecked]]:
     """The launch's escalations, kill-switch requests and armed state against the replay."""
     esc_bad, esc_unchecked = await _compare_escalations(session, lid, r)
+    ping_bad, ping_unchecked = await _compare_pings(session, lid, r)
     ks_bad, ks_unchecked = await _compare_killswitch_requests(session, lid, r)
-    bad = esc_bad + ks_bad + await _compare_killswitch_state(session, lid, r)
-    return bad, esc_unchecked + ks_unchecked
+    bad = esc_bad + ping_bad + ks_bad + await _compare_killswitch_state(session, lid, r)
+    return bad, esc_unchecked + ping_unchecked + ks_unchecked
 
 
 async def _compare_escalations(
@@ -214,6 +285,42 @@ async def _compare_escalations(
     for esc_id in sorted(escalations.keys() - r.escalations.keys()):
         bad.append(
             Mismatch("escalation", str(esc_id), ROW, "no row (no escalation_opened event)", "a row")
+        )
+    return bad, unchecked
+
+
+async def _compare_pings(
+    session: AsyncSession, lid: int, r: Replay
+) -> tuple[list[Mismatch], list[Unchecked]]:
+    """Every level ping of the launch's escalations against the levels the log says came due."""
+    table = "escalation_level_ping"
+    bad: list[Mismatch] = []
+    unchecked: list[Unchecked] = []
+    rows = (
+        await session.scalars(
+            select(EscalationLevelPing)
+            .join(Escalation, Escalation.id == EscalationLevelPing.escalation_id)
+            .where(Escalation.launch_id == lid)
+            .order_by(EscalationLevelPing.id)
+        )
+    ).all()
+    found = {(p.escalation_id, p.level): p for p in rows}
+    for key, want in r.pings.items():
+        ping = found.get(key)
+        if ping is None:
+            where = f"escalation {key[0]} level {key[1]}"
+            bad.append(Mismatch(table, where, ROW, f"a row (event #{want.seq})", "no row"))
+            continue
+        bad += row_mismatches(table, ping.id, want, ping)
+        unchecked += unchecked_fields(table, ping.id, want)
+    for key, ping in found.items():
+        if key in r.pings:
+            continue
+        if key[0] in r.pings_unknown and key[1] == 0:
+            unchecked.append(Unchecked(table, str(ping.id), ROW, OLD_LOG))
+            continue
+        bad.append(
+            Mismatch(table, str(ping.id), ROW, "no row (no event says it came due)", "a row")
         )
     return bad, unchecked
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from bot.audit.replay.expected import Expected
 from bot.audit.replay.findings import OLD_LOG, Mismatch
 
-LOG_VERSION = 2
+LOG_VERSION = 3
 """Written in every new ``launch_started`` detail as ``log_version``. Version 2 events carry the
 launch's team, an escalation's and a kill-switch request's channel, the trading system's response,
 and a ``display_name_resolved`` event for every approver name replaced after the ack; a version 1
-log (no ``log_version``) leaves those fields unchecked."""
+log (no ``log_version``) leaves those fields unchecked. Version 3 events also carry a due
+escalation level's due time and what a metric alert's button did (``shown``); events without them
+leave those fields unchecked."""
 
 
 @dataclass
@@ -31,10 +33,16 @@ class Replay:
     go_numbers: list[int] = field(default_factory=list)
     go_current: int | None = None  # the GO standing (its number), None once withdrawn
     escalations: dict[int, Expected] = field(default_factory=dict)
+    # Each escalation level that came due, by (escalation id, level); escalations whose log does not
+    # say whether level 0 has a row (no ``path`` in its opening event) are in ``pings_unknown``.
+    pings: dict[tuple[int, int], Expected] = field(default_factory=dict)
+    pings_unknown: set[int] = field(default_factory=set)
     killswitch: dict[str, Expected] = field(default_factory=dict)  # by request_id
     killswitch_state: Expected | None = None
     golive: Expected | None = None
     traffic: dict[str, Expected] = field(default_factory=dict)  # by request_id
+    alerts: dict[int, Expected] = field(default_factory=dict)  # metric alerts, by id
+    rule_states: dict[str, Expected] = field(default_factory=dict)  # by rule name
     problems: list[Mismatch] = field(default_factory=list)  # the log disagrees with itself
 
     def item(self, item_id: int) -> Expected:
@@ -72,10 +80,19 @@ def as_int(value: Any) -> int | None:
         return None
 
 
-def from_detail(row: Expected, d: Mapping[str, Any], name: str, key: str | None = None) -> None:
+def from_detail(
+    row: Expected, d: Mapping[str, Any], name: str, key: str | None = None, *, why: str = OLD_LOG
+) -> None:
     """The row's ``name`` must be the detail's ``key``; a log without that key cannot vouch for it."""
     key = key or name
     if key in d:
         row.fields[name] = d[key]
     else:
-        row.unknown[name] = OLD_LOG
+        row.unknown[name] = why
+
+
+def as_datetime(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
