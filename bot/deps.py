@@ -6,6 +6,7 @@ button's presser that every feature's listeners give (``answer_privately``, ``re
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,8 @@ from bot.core.outbox import Publisher
 from bot.core.reactions import Reactions
 from bot.core.refusal import Refused
 from bot.core.tasks import BackgroundTasks, RequestGauge
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,17 @@ def answer_privately(
 
 
 async def refuse_privately(
-    ack: AsyncAck, deps: Deps, respond: AsyncRespond, refused: Refused
+    ack: AsyncAck, deps: Deps, respond: AsyncRespond, refused: Refused, *, body: dict[str, Any]
 ) -> None:
-    """A button's refusal: ack it, then tell the presser why not, privately."""
+    """A button's refusal: ack it, then tell the presser why not, privately. Logged (who, where,
+    which button, why), so a refused press during an incident leaves a trace."""
+    actions = body.get("actions") or [{}]
+    logger.info(
+        "button %s refused (%s) for user %s in channel %s",
+        (actions[0] or {}).get("action_id"),
+        refused.code,
+        (body.get("user") or {}).get("id"),
+        (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id"),
+    )
     await ack()
     answer_privately(deps, respond, refused.text, name="respond-refusal")

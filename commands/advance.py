@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bot.core.errors import BadInput
-from bot.core.events import Actor
 from bot.core.kit import notice
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
@@ -24,7 +23,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     force_reason = _force_reason(cmd)
     requested = await request_advance(
         deps,
-        actor=Actor(cmd.user_id, cmd.user_name),
+        actor=deps.identity.actor(cmd.user_id, cmd.user_name),
         channel_id=cmd.channel_id,
         force_reason=force_reason,
         source=f"slash:{cmd.trigger_id}",

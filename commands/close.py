@@ -10,7 +10,6 @@ checks again. ``close`` takes no arguments (the router refuses extra words befor
 from __future__ import annotations
 
 from bot.core.errors import BadInput, NotFound
-from bot.core.events import Actor
 from bot.core.kit import notice
 from bot.core.launches import active_launch
 from bot.core.refusal import unit_of_work
@@ -29,7 +28,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         if found is None:
             raise NotFound("There is no active launch in this channel to close.")
         launch_id, started_by_id = found.id, found.started_by_id
-    actor = Actor(cmd.user_id, cmd.user_name)
+    actor = deps.identity.actor(cmd.user_id, cmd.user_name)
     # Cached and bounded (it runs before the ack); no lookup for the starter or a listed holder.
     membership = await close_membership(deps, actor.user_id, started_by_id=started_by_id)
     # A refusal is raised after its record is committed: the refused attempt stays in the log.

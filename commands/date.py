@@ -11,7 +11,6 @@ from bot.calendar.dates import clean_reason, move_date
 from bot.calendar.rules import parse_launch_date
 from bot.checklist.schedule import local_today
 from bot.core.errors import BadInput, NotAllowed, NotFound
-from bot.core.events import Actor
 from bot.core.identity import holds, usergroup_membership
 from bot.core.kit import notice
 from bot.core.launches import active_launch
@@ -62,7 +61,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             launch_id=launch_id,
             new_date=new_date,
             reason=reason,
-            actor=Actor(cmd.user_id, cmd.user_name),
+            actor=deps.identity.actor(cmd.user_id, cmd.user_name),
             at=deps.clock(),
             rule=rule,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bot.core.events import Actor
 from bot.core.kit import notice
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
@@ -14,7 +13,10 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     reason = clean_reason(cmd.rest, required=True, what="hold")
     assert reason is not None
     changed = await hold(
-        deps, actor=Actor(cmd.user_id, cmd.user_name), channel_id=cmd.channel_id, reason=reason
+        deps,
+        actor=deps.identity.actor(cmd.user_id, cmd.user_name),
+        channel_id=cmd.channel_id,
+        reason=reason,
     )
     if not changed:
         return CommandReply.of(notice("The go-live sequence is already on hold. Nothing changed."))

@@ -6,7 +6,6 @@ from bot.checklist.blocks import phase_posted
 from bot.checklist.lifecycle import advance_phase
 from bot.checklist.rules import open_item_count
 from bot.core.errors import BadInput, NotFound
-from bot.core.events import Actor
 from bot.core.kit import notice
 from bot.core.launches import active_launch
 from bot.core.mrkdwn import escape
@@ -26,7 +25,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         phase = await advance_phase(
             session=session,
             launch_id=launch.id,
-            actor=Actor(cmd.user_id, cmd.user_name),
+            actor=deps.identity.actor(cmd.user_id, cmd.user_name),
             at=at,
             source=f"slash:{cmd.trigger_id}",
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bot.core.events import Actor
 from bot.core.kit import notice
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
@@ -21,7 +20,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     assert reason is not None
     requested = await request_rollback(
         deps,
-        actor=Actor(cmd.user_id, cmd.user_name),
+        actor=deps.identity.actor(cmd.user_id, cmd.user_name),
         channel_id=cmd.channel_id,
         reason=reason,
         all_the_way=all_the_way,

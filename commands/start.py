@@ -16,7 +16,6 @@ from bot.calendar.rules import parse_launch_date, schedule_posts
 from bot.checklist.lifecycle import start_launch, validate_name
 from bot.checklist.schedule import local_today
 from bot.core.errors import BadInput, Conflict
-from bot.core.events import Actor
 from bot.core.kit import notice
 from bot.core.launches import active_launch
 from bot.core.mrkdwn import escape
@@ -64,7 +63,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             name=name,
             team_id=cmd.team_id,
             channel_id=cmd.channel_id,
-            actor=Actor(cmd.user_id, cmd.user_name),
+            actor=deps.identity.actor(cmd.user_id, cmd.user_name),
             at=now,
             source=f"slash:{cmd.trigger_id}",
             launch_date=launch_date,

@@ -84,7 +84,7 @@ async def on_item_toggle(
         message_id, launch_id = await deps.clicks.index.lookup(channel_id, message_ts)
         desired = toggled_items(body, action)
     except Refused as exc:
-        await refuse_privately(ack, deps, respond, exc)
+        await refuse_privately(ack, deps, respond, exc, body=body)
         return
     if desired:
         # Stored before the ack; the applier gives it effect (and the rules their say) right after.
@@ -119,7 +119,7 @@ async def on_item_menu(
             channel_id, str(container.get("message_ts") or "")
         )
     except Refused as exc:
-        await refuse_privately(ack, deps, respond, exc)
+        await refuse_privately(ack, deps, respond, exc, body=body)
         return
     await ack()
     meta = WaiveFormMeta(launch_id=launch_id, group_id=choice.group_id, channel_id=channel_id)

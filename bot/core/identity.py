@@ -87,6 +87,11 @@ class Identity:
         safe before the ack; a later ``users.info`` answer renames what they did)."""
         return Actor(user_id, self.cached_name(user_id) or handle)
 
+    def actor_of_user(self, user: Mapping[str, Any]) -> Actor:
+        """``actor`` for a verified payload's ``user`` object (its id and handle)."""
+        by_handle = Actor.of_user(user)
+        return self.actor(by_handle.user_id, by_handle.name)
+
     async def display_name(self, user_id: str, *, within: float = 5.0) -> str | None:
         """``profile.display_name``, else the real name; None if Slack does not answer in time."""
 

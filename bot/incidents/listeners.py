@@ -58,7 +58,7 @@ async def _on_escalation_button(
     then: Callable[[Deps, int], Coroutine[Any, Any, None]],
     unchanged: Callable[[EscalationView], str],
 ) -> None:
-    actor = Actor.of_user(body["user"])
+    actor = deps.identity.actor_of_user(body["user"])
     try:
         escalation_id = EscalationValue.decode(action.get("value")).escalation_id
         async with deps.db.sessions.begin() as session:
@@ -80,7 +80,7 @@ async def _on_escalation_button(
             )
             view = await load_escalation(session=session, escalation_id=escalation_id)
     except Refused as exc:
-        await refuse_privately(ack, deps, respond, exc)
+        await refuse_privately(ack, deps, respond, exc, body=body)
         return
     await ack()
     if changed:
@@ -154,7 +154,7 @@ async def on_killswitch_submit(
     """Refusals (role, another channel's launch, wrong name, no reason) are shown in the modal and
     logged; an accepted submission is stored, the modal closes, and the request is sent after the
     ack."""
-    actor = Actor.of_user(body["user"])
+    actor = deps.identity.actor_of_user(body["user"])
     meta = KillSwitchFormMeta.decode(view.get("private_metadata"))
     # Before the transaction: no launch lock is held while Slack is asked (cached, bounded).
     membership = await killswitch_membership(deps, actor.user_id)
@@ -255,14 +255,14 @@ async def on_killswitch_again(
     confirmation (typed name, reason, allowed roles checked again on submit), for holders of an
     allowed role (anyone else is refused and logged), from the request's own channel. It never
     sends anything itself."""
-    actor = Actor.of_user(body["user"])
+    actor = deps.identity.actor_of_user(body["user"])
     membership = await killswitch_membership(deps, actor.user_id)
     try:
         require_configured(deps)
         async with unit_of_work(deps.db.sessions) as session:
             modal = await _again_modal(session, deps, body, action, actor, membership)
     except Refused as exc:
-        await refuse_privately(ack, deps, respond, exc)
+        await refuse_privately(ack, deps, respond, exc, body=body)
         return
     await ack()
     trigger_id = str(body.get("trigger_id") or "")

@@ -7,7 +7,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot.core.events import Actor
 from bot.core.ids import CallbackId, LaunchBlock
 from bot.core.mrkdwn import plain
 from bot.core.refusal import Refused
@@ -21,7 +20,7 @@ async def on_close_submit(
 ) -> None:
     """A missing outcome or note is shown on its field; a refusal (not the starter nor a role
     holder, a launch already closed, another channel's launch) on the outcome field, recorded."""
-    actor = Actor.of_user(body["user"])
+    actor = deps.identity.actor_of_user(body["user"])
     outcome, note, errors = read_close_form(view)
     if errors:
         await ack(response_action="errors", errors=errors)

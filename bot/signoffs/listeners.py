@@ -97,7 +97,7 @@ async def on_approve(
         attempt = _attempt(body, action, SignOffValue.decode(action.get("value")), deps.identity)
         outcome = await approve_signoff(deps, attempt)
     except Refused as exc:
-        await refuse_privately(ack, deps, respond, exc)
+        await refuse_privately(ack, deps, respond, exc, body=body)
         return
     await ack()
     after_signoff(deps, outcome, user_id=attempt.actor.user_id)
@@ -113,7 +113,7 @@ async def on_revoke(
         attempt = _attempt(body, action, SignOffValue.decode(action.get("value")), deps.identity)
         outcome = await check_revoke_signoff(deps, attempt)
     except Refused as exc:
-        await refuse_privately(ack, deps, respond, exc)
+        await refuse_privately(ack, deps, respond, exc, body=body)
         return
     await ack()
     if outcome.status != "allowed":

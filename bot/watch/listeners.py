@@ -43,7 +43,7 @@ def _source(action: dict[str, Any], actor: Actor) -> str:
 async def on_rollback(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
 ) -> None:
-    actor = Actor.of_user(body["user"])
+    actor = deps.identity.actor_of_user(body["user"])
     try:
         channel_id = _channel(body)
         alert_id = AlertValue.decode(action.get("value")).alert_id
@@ -72,7 +72,7 @@ async def on_rollback(
             source=_source(action, actor),
         )
     except Refused as exc:
-        await refuse_privately(ack, deps, respond, exc)
+        await refuse_privately(ack, deps, respond, exc, body=body)
         return
     await ack()
     request_pk = requested.request_pk
@@ -83,7 +83,7 @@ async def on_rollback(
 async def on_hold(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
 ) -> None:
-    actor = Actor.of_user(body["user"])
+    actor = deps.identity.actor_of_user(body["user"])
     try:
         channel_id = _channel(body)
         alert_id = AlertValue.decode(action.get("value")).alert_id
@@ -108,7 +108,7 @@ async def on_hold(
                 source=_source(action, actor),
             )
     except Refused as exc:
-        await refuse_privately(ack, deps, respond, exc)
+        await refuse_privately(ack, deps, respond, exc, body=body)
         return
     await ack()
     if not changed:
@@ -123,7 +123,7 @@ async def on_hold(
 async def on_acknowledge(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
 ) -> None:
-    actor = Actor.of_user(body["user"])
+    actor = deps.identity.actor_of_user(body["user"])
     try:
         alert_id = AlertValue.decode(action.get("value")).alert_id
         first = await flows.acknowledge(
@@ -134,7 +134,7 @@ async def on_acknowledge(
             source=_source(action, actor),
         )
     except Refused as exc:
-        await refuse_privately(ack, deps, respond, exc)
+        await refuse_privately(ack, deps, respond, exc, body=body)
         return
     await ack()
     if not first:
@@ -149,7 +149,7 @@ async def on_acknowledge(
 async def on_trigger_report(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
 ) -> None:
-    actor = Actor.of_user(body["user"])
+    actor = deps.identity.actor_of_user(body["user"])
     try:
         slug = TriggerValue.decode(action.get("value")).slug
         alert_id = await flows.report_trigger(
@@ -160,7 +160,7 @@ async def on_trigger_report(
             source=_source(action, actor),
         )
     except Refused as exc:
-        await refuse_privately(ack, deps, respond, exc)
+        await refuse_privately(ack, deps, respond, exc, body=body)
         return
     await ack()
     answer_privately(

@@ -160,8 +160,9 @@ async def test_a_gate_rule_going_unhealthy_shows_on_the_card_and_in_status_witho
 
 
 async def test_roll_back_and_hold_need_the_golive_roles_and_acknowledge_is_open_to_all(
-    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="bot.deps")
     await live(room, prometheus)
     prometheus.set(ROLLBACK_ERRORS, 0.015)
     await tick(room, clock)
@@ -179,6 +180,10 @@ async def test_roll_back_and_hold_need_the_golive_roles_and_acknowledge_is_open_
     assert "Only DevOps Lead, CTO may roll back" in room.ephemerals_for(ALICE)[-1]
     await press(ALICE, ActionId.METRIC_HOLD)
     assert "Only DevOps Lead, CTO may hold" in room.ephemerals_for(ALICE)[-1]
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert f"button {ActionId.METRIC_HOLD} refused (not_allowed) for user {ALICE}" in " ".join(
+        refusals
+    )
     assert not any("ON HOLD" in t for t in channel_texts(room))
     await press(ALICE, ActionId.METRIC_ACK)
     assert "Acknowledged by <@U0ALICE001>" in shown(alerts(room)[0])

@@ -93,7 +93,7 @@ async def test_a_critical_page_cut_off_by_a_stop_is_unknown_and_one_never_sent_i
     )
     settings = make_settings(database_url=schema_url, api_url=slack.base_url)
     prometheus.set(UNRECOVERABLE, 0.0)
-    pagerduty.hang_seconds = 20
+    pagerduty.hang_seconds = 4  # longer than the first bot lives after the page left
     pagerduty.script = ["hang"]
     async with running_bot(settings, config=slow, template=template, clock=clock) as first:
         room = WarRoom(slack=slack, bot=first)
