@@ -17,7 +17,9 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     ref = cmd.args[1:] if all_items else cmd.args
     async with deps.db.read_sessions() as session:
         if ref:
-            launch: Launch | None = await find_launch(session=session, ref=" ".join(ref))
+            launch: Launch | None = await find_launch(
+                session=session, ref=" ".join(ref), channel_id=cmd.channel_id
+            )
         else:
             launch = await active_launch(session=session, channel_id=cmd.channel_id)
             if launch is None:  # after a close: the most recent launch, shown as closed

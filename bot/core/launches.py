@@ -34,19 +34,24 @@ async def latest_launch(*, session: AsyncSession, channel_id: str) -> Launch | N
     )
 
 
-async def find_launch(*, session: AsyncSession, ref: str) -> Launch:
+async def find_launch(*, session: AsyncSession, ref: str, channel_id: str | None = None) -> Launch:
     """A launch by id (``12`` or ``#12``) or by exact name (the newest of that name). Not found,
-    the message echoes the reference as given (``#99`` stays ``#99``)."""
+    the message echoes the reference as given (``#99`` stays ``#99``). ``channel_id``: only that
+    channel's launches (asked from Slack, a private war room's launch is not shown elsewhere; the
+    command line, run by the operator, sees every launch)."""
     typed = ref.strip()
     wanted = typed.lstrip("#")
+    query = select(Launch)
+    if channel_id is not None:
+        query = query.where(Launch.channel_id == channel_id)
     if wanted.isdigit():
-        launch = await session.get(Launch, int(wanted))
+        query = query.where(Launch.id == int(wanted))
     else:
-        launch = await session.scalar(
-            select(Launch).where(Launch.name == wanted).order_by(Launch.id.desc()).limit(1)
-        )
+        query = query.where(Launch.name == wanted).order_by(Launch.id.desc()).limit(1)
+    launch = await session.scalar(query)
     if launch is None:
-        raise NotFound(f"There is no launch called “{escape(typed)}”.")
+        where = " in this channel" if channel_id is not None else ""
+        raise NotFound(f"There is no launch called “{escape(typed)}”{where}.")
     return launch
 
 

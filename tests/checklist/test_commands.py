@@ -216,9 +216,24 @@ async def test_status_usage_shows_the_optional_launch_and_not_found_echoes_the_i
     await room.command(ALICE, "start Trading v2")
     await room.command(ALICE, "status extra args")
     reply = room.ephemerals_for(ALICE)[-1]
-    assert "There is no launch called “extra args”." in reply
+    assert "There is no launch called “extra args” in this channel." in reply
     assert "Usage: `/launch status [items] [&lt;name or #id&gt;]`" in reply
     await room.command(ALICE, "status #99")
-    assert "There is no launch called “#99”." in room.ephemerals_for(ALICE)[-1]
+    assert "There is no launch called “#99” in this channel." in room.ephemerals_for(ALICE)[-1]
     await room.command(ALICE, "status #1")  # the # form still finds it
+    assert room.slack.ephemerals[-1].text == "Status of Trading v2"
+
+
+async def test_status_of_a_named_launch_never_shows_another_channels_launch(room: WarRoom) -> None:
+    """A private war room's launch is not readable from any other channel by its id or name."""
+    other = "C0PRIVATE1"
+    room.slack.add_channel(other, "secret-war-room")
+    await room.command(ALICE, "start Project Falcon", channel=other)
+    await room.command(ALICE, "start Trading v2")
+    for ref in ("#1", "1", "Project Falcon"):
+        await room.command(BOB, f"status {ref}")
+        answer = room.ephemerals_for(BOB)[-1]
+        assert f"There is no launch called “{ref}” in this channel." in answer
+        assert room.slack.ephemerals[-1].text != "Status of Project Falcon"
+    await room.command(BOB, "status #2")
     assert room.slack.ephemerals[-1].text == "Status of Trading v2"
