@@ -297,6 +297,10 @@ async def _enter_step(session: AsyncSession, request: TrafficRequest, at: dateti
     golive.weight = request.weight
     golive.step_started_at = at
     golive.held_seconds = 0
+    if golive.held_since is not None:
+        # Entered on hold (a rollback during a hold): the hold goes on, and only its time from
+        # now on is kept off the new step's soak (the earlier hold was the old step's).
+        golive.held_since = at
     await cancel_reminders(session, request.launch_id, at)
     step = view.steps[request.to_step - 1] if request.to_step > 0 else None
     last = request.to_step == view.total

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.errors import Conflict
 from bot.core.events import SYSTEM, Actor, EventKind, append_event
 from bot.core.launches import lock_launch
-from bot.core.models import ScheduledPost, TrafficRequest
+from bot.core.models import GoLive, ScheduledPost, TrafficRequest
 from bot.core.outbox import bump_messages
 from bot.golive.rules import SOAK_REMINDER, golive_row, request_for_update
 
@@ -118,7 +118,12 @@ class DueReminder:
 
 
 async def claim_due_reminders(*, session: AsyncSession, now: datetime) -> list[DueReminder]:
-    """Claim every soak reminder due by ``now`` (marked sent in this transaction: sent once)."""
+    """Claim every soak reminder due by ``now`` (marked sent in this transaction: sent once).
+    Not while the launch is on hold: its soak clock stands still, and ``resume`` moves the
+    reminder by the time held."""
+    on_hold = select(GoLive.id).where(
+        GoLive.launch_id == ScheduledPost.launch_id, GoLive.held_since.is_not(None)
+    )
     rows = (
         await session.scalars(
             select(ScheduledPost)
@@ -127,6 +132,7 @@ async def claim_due_reminders(*, session: AsyncSession, now: datetime) -> list[D
                 ScheduledPost.sent_at.is_(None),
                 ScheduledPost.cancelled_at.is_(None),
                 ScheduledPost.due_at <= now,
+                ~on_hold.exists(),
             )
             .order_by(ScheduledPost.due_at)
         )

@@ -319,6 +319,49 @@ async def test_a_soak_reminder_is_posted_once_when_the_soak_is_done(
     assert reminders == ["⏰ *Shadow Mode* has soaked 1 h — `/launch advance` when ready"]
 
 
+async def test_no_soak_reminder_while_on_hold_and_one_when_the_soak_really_ends(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    await start_and_reach_golive(room)
+    await room.command(OPS, "advance")  # Shadow Mode: 1 h soak
+    clock.advance(minutes=30)
+    await room.command(OPS, "hold checking a dashboard")
+    clock.advance(minutes=31)  # past the reminder's first due time, but on hold
+    assert await post_due_reminders(room.bot.deps, clock()) == 0
+    await room.command(OPS, "resume")
+    clock.advance(minutes=29)
+    assert await post_due_reminders(room.bot.deps, clock()) == 0  # soaked 59 min
+    clock.advance(minutes=1, seconds=1)
+    assert await post_due_reminders(room.bot.deps, clock()) == 1
+    await room.settle()
+    assert [t for t in thread_texts(room) if "has soaked" in t] == [
+        "⏰ *Shadow Mode* has soaked 1 h — `/launch advance` when ready"
+    ]
+
+
+async def test_a_rollback_during_a_hold_keeps_the_hold_without_charging_its_past_to_the_new_step(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    await start_and_reach_golive(room)
+    await approve_all(room)
+    await room.command(OPS, "advance")
+    await room.command(OPS, "advance --force canary now")
+    clock.advance(minutes=10)
+    await room.command(OPS, "hold error rate climbing")
+    clock.advance(minutes=60)
+    await room.command(OPS, "rollback error rate")  # back into Shadow Mode, still on hold
+    await room.settle()
+    clock.advance(minutes=2)
+    await room.command(OPS, "resume")
+    await room.settle()
+    resumed = [t for t in channel_texts(room) + thread_texts(room) if "*Resumed*" in t]
+    assert resumed and "after 2 min on hold" in resumed[-1], resumed
+    clock.advance(minutes=5)
+    await room.command(OPS, "advance")
+    assert "soak: 55 min left of 60" in last_ephemeral(room, OPS)
+    await room.chain_ok()
+
+
 async def test_status_says_where_the_rollout_stands_and_what_blocks_it(
     room: WarRoom, clock: FakeClock
 ) -> None:

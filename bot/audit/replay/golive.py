@@ -54,13 +54,16 @@ def _golive_row(r: Replay, e: Event) -> Expected:
 def _stage(r: Replay, e: Event, d: Mapping[str, Any]) -> None:
     kind = e.kind
     if kind in (EventKind.GOLIVE_STEP_ENTERED, EventKind.GOLIVE_COMPLETED):
-        _golive_row(r, e).fields.update(
+        f = _golive_row(r, e).fields
+        f.update(
             step=d.get("step"),
             weight=d.get("weight"),
             step_started_at=e.at,
             held_seconds=0,
             completed_at=e.at if kind == EventKind.GOLIVE_COMPLETED else None,
         )
+        if f["held_since"] is not None:  # entered on hold: the hold's clock restarts (rules.py)
+            f["held_since"] = e.at
     elif kind == EventKind.GOLIVE_HELD:
         _golive_row(r, e).fields.update(
             held_since=e.at, hold_reason=d.get("reason"), held_by_id=e.actor_id
