@@ -86,7 +86,7 @@ def _reply(deps: Deps, outcome: SignOffOutcome, actor: Actor) -> CommandReply:
         return CommandReply(text=warning(outcome.message))
 
     async def after_the_ack() -> CommandReply | None:
-        after_signoff(deps, outcome, user_id=actor.user_id)
+        after_signoff(deps, outcome, actor=actor)
         return None
 
     icon = ":white_check_mark:" if outcome.status == "approved" else ":leftwards_arrow_with_hook:"

@@ -173,20 +173,20 @@ async def _bind(session: AsyncSession, attempt: SignOffAttempt, what: str) -> No
     )
 
 
-def after_signoff(deps: Deps, outcome: SignOffOutcome, *, user_id: str) -> None:
+def after_signoff(deps: Deps, outcome: SignOffOutcome, *, actor: Actor) -> None:
     """Post-ack work of an approval or revocation: publish the card, resolve the display name, and
     tell whoever reacts to GO being withdrawn (the go-live sequence holds)."""
     if outcome.go_withdrawn:
         happened = Happened(
             EventKind.GO_WITHDRAWN,
             outcome.launch_id,
-            Actor(user_id, user_id),
+            actor,  # named as everywhere ("by @carol"), never by the bare user id
             {"role": outcome.role.title if outcome.role else None},
         )
         deps.tasks.spawn(deps.reactions.emit(happened), name="go-withdrawn-reactions")
     if outcome.status in ("approved", "revoked"):
         deps.publisher.kick(outcome.launch_id)
         deps.tasks.spawn(
-            store_display_name(deps, launch_id=outcome.launch_id, user_id=user_id),
+            store_display_name(deps, launch_id=outcome.launch_id, user_id=actor.user_id),
             name="signoff-display-name",
         )

@@ -100,7 +100,7 @@ async def on_approve(
         await refuse_privately(ack, deps, respond, exc, body=body)
         return
     await ack()
-    after_signoff(deps, outcome, user_id=attempt.actor.user_id)
+    after_signoff(deps, outcome, actor=attempt.actor)
     _explain(deps, respond, outcome)
     if outcome.status == "approved" and (body.get("container") or {}).get("is_ephemeral"):
         deps.tasks.spawn(refresh_table(deps, respond, outcome.launch_id), name="signoff-table")
@@ -181,7 +181,7 @@ async def on_revoke_submit(
         await ack(response_action="errors", errors={SignOffBlock.REVOKE_REASON: plain(exc.message)})
         return
     await ack()
-    after_signoff(deps, outcome, user_id=actor.user_id)
+    after_signoff(deps, outcome, actor=actor)
 
 
 def register(app: AsyncApp) -> None:

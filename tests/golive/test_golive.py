@@ -386,6 +386,8 @@ async def test_a_sign_off_revoked_during_a_live_step_holds_the_rollout(room: War
     await room.settle()
     held = [t for t in channel_texts(room) if "ON HOLD" in t]
     assert held and "GO withdrawn" in held[-1] and "(CTO)" in held[-1]
+    assert "@U0" not in held[-1] and "by @" in held[-1]  # a name, never the bare user id
+    assert "by @U0" not in str(room.card().blocks)
     await room.command(OPS, "advance --force keep going")
     answer = last_ephemeral(room, OPS)
     assert "on hold: GO withdrawn" in answer and "GO was withdrawn" in answer
