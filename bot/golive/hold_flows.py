@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime
+
+from sqlalchemy import select
 
 from bot.core.events import SYSTEM, Actor, EventKind
-from bot.core.models import Launch
+from bot.core.models import Event, GoLive, Launch
 from bot.core.outbox import queue_notice
 from bot.core.reactions import Happened
 from bot.deps import Deps
@@ -100,3 +103,58 @@ def register_reactions(deps: Deps) -> None:
 
 async def _react(deps: Deps, happened: Happened, *, live_only: bool, why: str) -> None:
     await hold_for(deps, happened, live_only=live_only, why=why)
+
+
+# What holds the rollout, as the log records it, and what the hold's reason says of it.
+_HOLDING = {
+    EventKind.KILLSWITCH_CONFIRMED: "the kill switch fired",
+    EventKind.KILLSWITCH_FAILED: "the kill switch was pressed (no confirmed halt)",
+    EventKind.KILLSWITCH_UNKNOWN: "the kill switch was pressed (no confirmed halt)",
+    EventKind.GO_WITHDRAWN: "GO withdrawn: a sign-off was revoked",
+}
+# After these, an earlier holding event has been dealt with (held, resumed, moved on, GO again).
+_SETTLED = (
+    EventKind.GOLIVE_HELD,
+    EventKind.GOLIVE_RESUMED,
+    EventKind.GOLIVE_STEP_ENTERED,
+    EventKind.GOLIVE_COMPLETED,
+    EventKind.LAUNCH_GO,
+)
+
+
+async def hold_after_restart(deps: Deps, started_at: datetime) -> None:
+    """The interlocks react after their event commits, in memory: a process stopped in between
+    (``kill -9``) would lose the hold for good. At start, a started rollout whose last holding
+    event (kill switch fired, failed or unknown; GO withdrawn) came after anything that settled it
+    is held now, as the reaction would have."""
+    async with deps.db.read_sessions() as session:
+        launches = await session.scalars(
+            select(Launch.id)
+            .join(GoLive, GoLive.launch_id == Launch.id)
+            .where(
+                Launch.closed_at.is_(None),
+                GoLive.step_started_at.is_not(None),
+                GoLive.completed_at.is_(None),
+                GoLive.held_since.is_(None),
+            )
+        )
+        pending = []
+        for launch_id in launches.all():
+            last = await session.scalar(
+                select(Event)
+                .where(
+                    Event.launch_id == launch_id,
+                    Event.at < started_at,
+                    Event.kind.in_([*_HOLDING, *_SETTLED]),
+                )
+                .order_by(Event.seq.desc())
+                .limit(1)
+            )
+            if last is None or last.kind not in _HOLDING or (last.detail or {}).get("dry_run"):
+                continue
+            pending.append(last)
+    for event in pending:
+        kind = EventKind(event.kind)
+        detail = {"role": event.detail.get("role_title")} if kind == EventKind.GO_WITHDRAWN else {}
+        happened = Happened(kind, event.launch_id, Actor(event.actor_id, event.actor_name), detail)
+        await hold_for(deps, happened, live_only=kind == EventKind.GO_WITHDRAWN, why=_HOLDING[kind])

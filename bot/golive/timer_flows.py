@@ -11,6 +11,7 @@ from bot.core.scheduler import Job
 from bot.deps import Deps
 from bot.golive import blocks, timers
 from bot.golive.flows import golive_view, queue_criteria, traffic_request, who_to_call
+from bot.golive.hold_flows import hold_after_restart
 
 LATE_REAL_SECONDS = 5.0
 
@@ -78,9 +79,15 @@ async def report_interrupted(deps: Deps, started_at: datetime) -> None:
         deps.publisher.kick(view.launch_id)
 
 
+async def resume_golive(deps: Deps, started_at: datetime) -> None:
+    """At start: traffic requests a stopped process left, then holds it never applied."""
+    await report_interrupted(deps, started_at)
+    await hold_after_restart(deps, started_at)
+
+
 def golive_job(deps: Deps) -> Job:
     return Job(
         name="golive",
         run=functools.partial(post_due_reminders, deps),
-        resume=functools.partial(report_interrupted, deps),
+        resume=functools.partial(resume_golive, deps),
     )

@@ -154,7 +154,12 @@ async def fire_killswitch(deps: Deps, request_pk: int) -> None:
         await _report_test(deps, request)
         return
     await _announce_outcome(deps, request, "outcome")
-    # Whoever reacts to the kill switch (the go-live sequence holds) hears of it, whatever it answered.
+    await _tell_reactions(deps, request)
+
+
+async def _tell_reactions(deps: Deps, request: KillSwitchView) -> None:
+    """Whoever reacts to the kill switch (the go-live sequence holds) hears of it, whatever it
+    answered: confirmed, failed, or unknown (the trading system may have halted)."""
     kind = OUTCOME_EVENTS.get(request.status)
     if kind is not None:
         actor = Actor(request.requested_by_id, request.requested_by_name)
@@ -364,6 +369,7 @@ async def report_interrupted(deps: Deps, started_at: datetime) -> None:
             await _report_test(deps, request)
         elif status == "unknown":
             await _announce_outcome(deps, request, "unknown")
+            await _tell_reactions(deps, request)  # it may have halted trading: hold the rollout
         else:
             await _announce_not_sent(deps, request)
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bot.core.config import AppConfig, GoLiveConfig
+from bot.core.config import AppConfig, GoLiveConfig, Settings
 from bot.core.ids import ActionId
 from bot.golive.flows import golive_view
+from bot.incidents.killswitch import record_killswitch_result
+from bot.runtime import running_bot
+from bot.standin import SlackStandIn
 from bot.standin.outside import FakeKillSwitch, FakePagerDuty
+from tests.conftest import FakeClock, make_settings
 from tests.golive.test_golive import (
     ALICE,
     CTO,
@@ -15,6 +21,7 @@ from tests.golive.test_golive import (
     approve_all,
     card_state,
     channel_texts,
+    event_kinds,
     last_ephemeral,
     start_and_reach_golive,
 )
@@ -22,10 +29,12 @@ from tests.incidents.test_incidents import (
     click,
     escalation_message,
     incident_config,
+    leave_killswitch_request,
     open_modal,
     submit,
+    texts,
 )
-from tests.warroom import WarRoom
+from tests.warroom import WarRoom, wait_for
 
 
 @pytest.fixture
@@ -182,3 +191,85 @@ async def test_status_shows_the_kill_switch_open_escalations_and_a_hold_while_th
     status = await status_of(room)
     assert "· last fired <!date^" in status and f"by <@{CTO}>: confirmed" in status
     assert "*ON HOLD* since" in status and "the kill switch fired" in status
+
+
+# ---------------------------------------------------------------------------------------------------
+# The interlocks survive a stop: a kill switch whose outcome was recorded (or left unknown) by a
+# process that stopped before holding the rollout holds it at the next start, once.
+
+
+async def live_then_stop_after_a_kill_switch(
+    settings: Settings,
+    slack: SlackStandIn,
+    config: AppConfig,
+    template: Path,
+    clock: FakeClock,
+    *,
+    confirmed: bool,
+) -> None:
+    async with running_bot(settings, config=config, template=template, clock=clock) as first:
+        room = WarRoom(slack=slack, bot=first)
+        await start_and_reach_golive(room)
+        await approve_all(room)
+        await room.command(OPS, "advance")
+        await room.command(OPS, "advance --force canary now")
+        await room.settle()
+        # The process stops between the kill switch's record and the go-live hold it causes.
+        await leave_killswitch_request(first, room, config, clock(), sending=True)
+        if confirmed:
+            async with first.deps.db.sessions.begin() as session:
+                await record_killswitch_result(
+                    session=session,
+                    request_pk=1,
+                    ok=True,
+                    tries=1,
+                    http_status=200,
+                    error=None,
+                    response_body='{"halted": true}',
+                    duration_ms=12,
+                    attempts=[],
+                    at=clock(),
+                )
+        assert not any("ON HOLD" in t for t in channel_texts(room))
+
+
+async def test_a_kill_switch_confirmed_just_before_a_stop_holds_the_rollout_at_the_next_start(
+    schema_url: str, slack: SlackStandIn, config: AppConfig, template: Path, clock: FakeClock
+) -> None:
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    await live_then_stop_after_a_kill_switch(
+        settings, slack, config, template, clock, confirmed=True
+    )
+    clock.advance(minutes=2)
+    async with running_bot(settings, config=config, template=template, clock=clock) as second:
+        room = WarRoom(slack=slack, bot=second)
+        await wait_for(lambda: any("ON HOLD" in t for t in channel_texts(room)), "the hold")
+        held = [t for t in channel_texts(room) if "ON HOLD" in t]
+        assert len(held) == 1 and "the kill switch fired" in held[0]
+        await room.command(OPS, "advance --force keep going")
+        assert "on hold" in last_ephemeral(room, OPS)
+        await room.chain_ok()
+    async with running_bot(settings, config=config, template=template, clock=clock) as third:
+        room = WarRoom(slack=slack, bot=third)
+        await room.settle()
+        assert (await event_kinds(room)).count("golive_held") == 1  # not held twice
+
+
+async def test_a_kill_switch_left_unknown_by_a_stop_holds_the_rollout_at_the_next_start(
+    schema_url: str, slack: SlackStandIn, config: AppConfig, template: Path, clock: FakeClock
+) -> None:
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    await live_then_stop_after_a_kill_switch(
+        settings, slack, config, template, clock, confirmed=False
+    )
+    clock.advance(minutes=2)
+    async with running_bot(settings, config=config, template=template, clock=clock) as second:
+        room = WarRoom(slack=slack, bot=second)
+        await wait_for(lambda: any("ON HOLD" in t for t in channel_texts(room)), "the hold")
+        held = [t for t in channel_texts(room) if "ON HOLD" in t]
+        assert len(held) == 1 and "no confirmed halt" in held[0]
+        await wait_for(
+            lambda: any("Kill switch state UNKNOWN" in t for t in texts(room)), "UNKNOWN"
+        )
+        await room.settle()
+        await room.chain_ok()
