@@ -325,7 +325,10 @@ async def test_export_json_of_a_full_lifecycle(room: WarRoom) -> None:
 
     launch = record["launch"]
     assert launch["started_by"] == {"id": ALICE, "name": "alice"}
-    assert launch["closed_by"] == {"id": CTO, "name": "carol"}
+    assert launch["closed_by"] == {
+        "id": CTO,
+        "name": "Carol Chen",
+    }  # her display name: Slack named her at her sign-off
     assert launch["closed_at"] == closed["at"] and closed["actor"]["id"] == CTO
 
     records = record["sign_offs"]["records"]
@@ -371,7 +374,11 @@ async def test_export_csv_and_markdown_of_a_full_lifecycle(room: WarRoom) -> Non
     [launch] = [r for r in rows if r["record"] == "launch"]
     assert (launch["state"], launch["user_id"]) == ("closed", ALICE)
     [closed] = [r for r in rows if r["record"] == "launch_closed"]
-    assert (closed["state"], closed["user_id"], closed["user_name"]) == ("closed", CTO, "carol")
+    assert (closed["state"], closed["user_id"], closed["user_name"]) == (
+        "closed",
+        CTO,
+        "Carol Chen",
+    )
     [closed_event] = [r for r in rows if r["record"] == "event" and r["state"] == "launch_closed"]
     assert closed["at"] == closed_event["at"] and closed_event["user_id"] == CTO
     [revoked] = [r for r in rows if r["record"] == "sign_off_revoked"]
@@ -398,7 +405,7 @@ async def test_export_csv_and_markdown_of_a_full_lifecycle(room: WarRoom) -> Non
     assert json.loads(go["detail"])["reason"] == REASON
 
     md = await export(room, "md")
-    assert re.search(r"^- Closed by carol \(U0CTO00001\) at \d{4}-\d\d-\d\d ", md, re.M), md
+    assert re.search(r"^- Closed by Carol Chen \(U0CTO00001\) at \d{4}-\d\d-\d\d ", md, re.M), md
     assert "| Security Officer | pending | 1 | — |" in md
     # Who approved is named as in the other tables, not by a bare Slack ID.
     assert f"| CTO | approved | 1 | Carol Chen ({CTO}) |" in md
