@@ -87,9 +87,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     ),
     "waive": Subcommand(
         waive.run,
-        '/launch waive [n/a] "<item>" <reason> | undo "<item>"',
+        '/launch waive [n/a] [Day N] "<item>" <reason> | undo [Day N] "<item>"',
         "waive an item, or mark it not applicable, with a reason; `undo` opens it again (sign-off "
-        "role holders; counted as done for phase completion; also in each group's ⋯ menu)",
+        "role holders; counted as done for phase completion; also in each group's ⋯ menu). "
+        "`Day N` picks that day's daily check (default: today's)",
     ),
     "contacts": Subcommand(
         contacts.run,

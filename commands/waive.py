@@ -1,6 +1,9 @@
-"""/launch waive [n/a] "<item>" <reason>: a sign-off role holder waives an item (or marks it not
-applicable) with a reason; recorded, shown struck through, counted as done for phase completion.
-/launch waive undo "<item>": the same people undo a waiver; the item is open again.
+"""/launch waive [n/a] [Day N] "<item>" <reason>: a sign-off role holder waives an item (or marks it
+not applicable) with a reason; recorded, shown struck through, counted as done for phase completion.
+/launch waive undo [Day N] "<item>": the same people undo a waiver; the item is open again.
+
+A dated launch has a copy of its daily checks per day (T+2 … T+7): ``Day N`` names that day's copy;
+without it, today's copy is meant. A day's checks not posted yet cannot be waived by text.
 
 Each item group's "⋯" menu on the checklist opens the same two actions as forms
 (``bot.checklist.listeners``); both paths share the rules (``bot.checklist.waivers``)."""
@@ -29,6 +32,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     kind = "waived"
     if args and args[0].lower() in NOT_APPLICABLE:
         kind, args = "not_applicable", args[1:]
+    args = _day_joined(args)
     if len(args) < 2:
         raise BadInput("Name the item (in quotes when it has spaces) and give a reason.")
     ref, reason = args[0], " ".join(args[1:])
@@ -70,7 +74,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
 async def _undo(cmd: LaunchCommand, deps: Deps, ref: str) -> CommandReply:
     if not ref.strip():
         raise BadInput('Name the waived item: `/launch waive undo "<item>"`.')
-    launch_id, item_id = await _find(cmd, deps, ref)
+    launch_id, item_id = await _find(cmd, deps, ref, undo=True)
     actor = deps.identity.actor(cmd.user_id, cmd.user_name)
     rules = await waiver_rules(deps, actor.user_id)
     async with unit_of_work(deps.db.sessions) as session:
@@ -96,11 +100,28 @@ async def _undo(cmd: LaunchCommand, deps: Deps, ref: str) -> CommandReply:
     )
 
 
-async def _find(cmd: LaunchCommand, deps: Deps, ref: str) -> tuple[int, int]:
+def _day_joined(args: list[str]) -> list[str]:
+    """``Day 3 "Morning reconciliation" …`` (or ``Day3 …``): the day joined to the item's text, as
+    one reference (``waivers.find_item`` reads the day from it)."""
+    if len(args) >= 3 and args[0].lower() == "day" and args[1].isdigit():
+        return [f"Day {args[1]} {args[2]}", *args[3:]]
+    if len(args) >= 2 and args[0].lower().startswith("day") and args[0][3:].isdigit():
+        return [f"Day {args[0][3:]} {args[1]}", *args[2:]]
+    return args
+
+
+async def _find(cmd: LaunchCommand, deps: Deps, ref: str, *, undo: bool = False) -> tuple[int, int]:
     """(launch id, item id) of the item ``ref`` names in this channel's active launch."""
     async with deps.db.read_sessions() as session:
         launch = await active_launch(session=session, channel_id=cmd.channel_id)
         if launch is None:
             raise NotFound("There is no active launch in this channel.")
-        item = await find_item(session=session, launch_id=launch.id, ref=ref)
+        item = await find_item(
+            session=session,
+            launch_id=launch.id,
+            ref=ref,
+            at=deps.clock(),
+            rule=deps.config.schedule,
+            undo=undo,
+        )
         return launch.id, item.id

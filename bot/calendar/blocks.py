@@ -11,7 +11,13 @@ from bot.calendar.state import CalendarView, PostView
 from bot.checklist.blocks import phase_label
 from bot.checklist.schedule import EVENING, PHASE, short_date
 from bot.checklist.state import PhaseState, SectionState
-from bot.core.kit import MessageView, context_block, mention, mrkdwn_text, slack_date
+from bot.core.kit import (
+    MessageView,
+    context_block,
+    line_sections,
+    mention,
+    slack_date,
+)
 from bot.core.mrkdwn import escape
 
 
@@ -36,8 +42,12 @@ def _where_open(open_before: tuple[OpenPhase, ...]) -> str:
     return "; ".join(parts)
 
 
+# Section blocks an announcement may use (the evening summary's lines per idle section owner).
+VIEW_BLOCKS = 10
+
+
 def _view(text: str, lines: list[str], claimed: Claimed | None = None) -> MessageView:
-    blocks = [{"type": "section", "text": mrkdwn_text("\n".join(lines))}]
+    blocks = line_sections(lines, max_blocks=VIEW_BLOCKS)
     if claimed is not None and claimed.late:
         blocks.append(context_block(late_note(claimed)))
     return MessageView(text=text, blocks=blocks)

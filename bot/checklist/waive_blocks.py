@@ -19,13 +19,21 @@ from bot.checklist.state import GroupState, ItemState, PhaseState
 from bot.checklist.waivers import WAIVE_KINDS, WAIVE_REASON_MAX
 from bot.core.errors import BadInput
 from bot.core.ids import ActionId, CallbackId, LaunchBlock
-from bot.core.kit import OPTION_TEXT_MAX, fit_escaped, mrkdwn_text, plain_text, truncate
+from bot.core.kit import (
+    OPTION_TEXT_MAX,
+    fit_escaped,
+    line_sections,
+    mrkdwn_text,
+    plain_text,
+    truncate,
+)
 from bot.core.mrkdwn import escape
 
 VIEW_TITLE_MAX = 24
 SELECT_OPTIONS_MAX = 100  # Slack's limit for a static_select
 SECTION_TEXT_MAX = 3000
-LISTED_REASON_MAX = 200  # a reason as the undo form lists it (escaped), so the list fits a section
+LISTED_REASON_MAX = 200  # a reason as the undo form lists it (escaped), so a line stays short
+LISTED_BLOCKS = 20  # section blocks the undo form may list waivers in (a modal holds 100)
 WAIVE, UNWAIVE = "waive", "unwaive"
 MENU_LABELS = {WAIVE: "Waive an item…", UNWAIVE: "Undo a waiver…"}
 KIND_LABELS = {"waived": "Waived", "not_applicable": "Not applicable"}
@@ -189,21 +197,22 @@ def unwaive_modal(
             meta,
             [_intro(f"No item of {place} is waived.")],
         )
-    listed = "\n".join(
+    listed = [
         f"• ~{escape(i.text)}~ — {KIND_MARKS.get(i.waived or '', 'waived')} by "
         f"{escape(i.waived_by_name or i.waived_by_id or '?')}: "
         + fit_escaped(i.waive_reason or "", LISTED_REASON_MAX)
         for i in items
+    ]
+    intro = (
+        "The item you choose is open again (to tick, or to waive anew); the undo is "
+        f"recorded. Sign-off role holders only.\n\nWaived in {place}:"
     )
     view = _modal(
         CallbackId.ITEM_UNWAIVE,
         "Undo a waiver",
         meta,
         [
-            _intro(
-                "The item you choose is open again (to tick, or to waive anew); the undo is "
-                f"recorded. Sign-off role holders only.\n\nWaived in {place}:\n{listed}"
-            ),
+            *line_sections([intro, *listed], max_blocks=LISTED_BLOCKS),
             _item_select(
                 [_item_option(i, f" ({KIND_MARKS.get(i.waived or '', 'waived')})") for i in items],
                 "Waived item",

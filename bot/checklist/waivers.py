@@ -9,6 +9,7 @@ imports."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,12 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.checklist.rules import update_phase_completion
-from bot.core.config import RoleConfig
+from bot.checklist.schedule import local_today
+from bot.core.config import RoleConfig, ScheduleConfig
 from bot.core.errors import BadInput, Conflict, NotAllowed, NotFound
 from bot.core.events import Actor, EventKind, append_event
 from bot.core.identity import holds
 from bot.core.launches import lock_launch
-from bot.core.models import Event, Item, ItemGroup, Launch, Phase, Section
+from bot.core.models import Event, Item, ItemGroup, Launch, Phase, Section, SlackMessage
 from bot.core.mrkdwn import escape
 from bot.core.outbox import bump_messages
 
@@ -66,18 +68,122 @@ def may_waive(
     return any(holds(role, user_id, usergroup_members) for role in roles.values())
 
 
-async def find_item(*, session: AsyncSession, launch_id: int, ref: str) -> Item:
-    """An item of the launch by its text (any case) or a unique part of its text."""
-    wanted = " ".join(ref.split()).lower()
-    items = (await session.scalars(select(Item).where(Item.launch_id == launch_id))).all()
-    exact = [i for i in items if i.text.lower() == wanted]
-    found = exact or [i for i in items if wanted and wanted in i.text.lower()]
-    if len(found) == 1:
-        return found[0]
-    if not found:
+# "Day 3 Morning reconciliation", "day 3: Morning reconciliation": the copy of one day's section.
+_DAY_QUALIFIER = re.compile(r"^day\s*(\d{1,3})(?:\s*[:·,-]\s*|\s+)(\S.*)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """An item with where it is: its section's day (None for a section of the template as written),
+    the section's title, its phase's title, and whether people can see it yet (posted)."""
+
+    item: Item
+    day: int | None
+    section: str
+    phase: str
+    phase_posted: bool
+    posted: bool
+
+
+def split_day(ref: str) -> tuple[int | None, str]:
+    """``Day 3 Morning reconciliation`` → (3, ``Morning reconciliation``); any other text → (None, it)."""
+    text = " ".join(ref.split())
+    match = _DAY_QUALIFIER.match(text)
+    if match is None:
+        return None, text
+    return int(match.group(1)), match.group(2)
+
+
+async def find_item(
+    *,
+    session: AsyncSession,
+    launch_id: int,
+    ref: str,
+    at: datetime,
+    rule: ScheduleConfig,
+    undo: bool = False,
+) -> Item:
+    """An item of the launch by its text (any case) or a unique part of its text, among the items
+    people can see: a phase posted, and a section of its own day (a dated launch's daily checks)
+    only once that day's section is posted. Each day has its own copy of the same texts, so:
+    ``Day 3 <text>`` names day 3's copy; without a day, today's copy (the day whose date is today
+    in ``[schedule] timezone``) is the one meant. ``undo``: the one waived copy is the one meant."""
+    day, text = split_day(ref)
+    found = await _items_where(session, launch_id)
+    if day is not None and not any(f.day == day for f in found):
+        day, text = None, " ".join(ref.split())  # an item whose own text starts "Day 3"
+    pool = [f for f in found if day is None or f.day == day]
+    matches = _matching([f for f in pool if f.posted], text)
+    if not matches:
+        _refuse_unposted(_matching([f for f in pool if not f.posted], text), ref)
         raise NotFound(f"No checklist item matches “{escape(ref)}”.")
-    named = ", ".join(f"“{escape(i.text)}”" for i in found[:5])
-    raise BadInput(f"“{escape(ref)}” matches {len(found)} items ({named}…): give more of the text.")
+    if len(matches) > 1 and undo:
+        matches = [f for f in matches if f.item.waived is not None] or matches
+    if len(matches) > 1 and day is None and all(f.day is not None for f in matches):
+        launch = await session.get(Launch, launch_id)
+        if launch is not None and launch.launch_date is not None:
+            today = (local_today(at, rule) - launch.launch_date).days
+            matches = [f for f in matches if f.day == today] or matches
+    if len(matches) == 1:
+        return matches[0].item
+    named = ", ".join(
+        f"“{escape(f.item.text)}”" + (f" (Day {f.day})" if f.day is not None else "")
+        for f in matches[:5]
+    )
+    hint = ""
+    if any(f.day is not None for f in matches):
+        example = next(f for f in matches if f.day is not None)
+        hint = f", or name the day: `Day {example.day} {escape(example.item.text)}`"
+    raise BadInput(
+        f"“{escape(ref)}” matches {len(matches)} items ({named}…): give more of the text{hint}."
+    )
+
+
+def _matching(found: Sequence[_Found], text: str) -> list[_Found]:
+    """The items whose text is ``text`` (any case); failing that, those that contain it."""
+    wanted = text.lower()
+    exact = [f for f in found if f.item.text.lower() == wanted]
+    return exact or [f for f in found if wanted and wanted in f.item.text.lower()]
+
+
+def _refuse_unposted(later: Sequence[_Found], ref: str) -> None:
+    """Raise for an item people cannot see yet (its phase or its day is still to come)."""
+    if not later:
+        return
+    first = later[0]
+    if not first.phase_posted:
+        raise NotAllowed(f"Phase *{escape(first.phase)}* has not started yet.")
+    raise NotAllowed(
+        f"“{escape(first.item.text)}” of *{escape(first.section)}* is not posted yet: a day's "
+        "checks can be waived once they are posted on their day."
+    )
+
+
+async def _items_where(session: AsyncSession, launch_id: int) -> list[_Found]:
+    """Every item of the launch with its section's day and title, in checklist order."""
+    posted_sections = set(
+        (
+            await session.scalars(
+                select(SlackMessage.section_id).where(
+                    SlackMessage.launch_id == launch_id, SlackMessage.section_id.is_not(None)
+                )
+            )
+        ).all()
+    )
+    rows = await session.execute(
+        select(Item, Section.id, Section.day, Section.title, Phase.title, Phase.posted_at)
+        .join(ItemGroup, ItemGroup.id == Item.group_id)
+        .join(Section, Section.id == ItemGroup.section_id)
+        .join(Phase, Phase.id == Section.phase_id)
+        .where(Item.launch_id == launch_id)
+        .order_by(Phase.position, Section.position, ItemGroup.position, Item.position)
+    )
+    found = []
+    for item, section_id, day, section, phase, phase_posted_at in rows.all():
+        phase_posted = phase_posted_at is not None
+        posted = phase_posted and (day is None or section_id in posted_sections)
+        found.append(_Found(item, day, section, phase, phase_posted, posted))
+    return found
 
 
 async def waive_item(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -91,6 +92,62 @@ def notice(text: str) -> MessageView:
 def section_block(text: str) -> Block:
     """A section of mrkdwn ``text`` (already escaped where it holds user text)."""
     return {"type": "section", "text": mrkdwn_text(text)}
+
+
+def and_more(count: int) -> str:
+    return f"… and {count} more"
+
+
+def pack_lines(
+    lines: Sequence[str],
+    *,
+    limit: int = SECTION_TEXT_MAX,
+    max_parts: int | None = None,
+    more: Callable[[int], str] = and_more,
+) -> list[str]:
+    """``lines`` of mrkdwn joined into texts of at most ``limit`` characters each, cut only between
+    lines (a cut never lands inside an item or its markup). At most ``max_parts`` texts: the lines
+    that do not fit then are counted in a last line ``more(n)``, room made for it by leaving out
+    lines from the end. A single line longer than ``limit`` is shortened with "…"."""
+    fitted = [truncate(line, limit) for line in lines]
+    parts: list[list[str]] = []
+    size = 0
+    for index, line in enumerate(fitted):
+        if parts and size + 1 + len(line) <= limit:
+            parts[-1].append(line)
+            size += 1 + len(line)
+            continue
+        if max_parts is not None and len(parts) >= max_parts:
+            return ["\n".join(p) for p in _with_more(parts, len(fitted) - index, limit, more)]
+        parts.append([line])
+        size = len(line)
+    return ["\n".join(p) for p in parts]
+
+
+def _with_more(
+    parts: list[list[str]], left_out: int, limit: int, more: Callable[[int], str]
+) -> list[list[str]]:
+    """``parts`` whose last one ends with the ``more`` line, lines left out of it until it fits."""
+    if not parts:
+        parts.append([])
+    last = parts[-1]
+    while last and len("\n".join([*last, more(left_out)])) > limit:
+        last.pop()
+        left_out += 1
+    last.append(truncate(more(left_out), limit))
+    return parts
+
+
+def line_sections(
+    lines: Sequence[str],
+    *,
+    max_blocks: int,
+    more: Callable[[int], str] = and_more,
+) -> list[Block]:
+    """Section blocks listing ``lines`` (mrkdwn, already escaped): each within Slack's 3,000
+    characters, cut only between lines, at most ``max_blocks`` of them (the rest counted by
+    ``more``). For any list that can grow past one section: open items, waivers."""
+    return [section_block(text) for text in pack_lines(lines, max_parts=max_blocks, more=more)]
 
 
 _GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")

@@ -14,8 +14,10 @@ from bot.core.kit import (
     MessageView,
     context_block,
     header_block,
+    line_sections,
     mention,
     mrkdwn_text,
+    section_block,
     slack_date,
 )
 from bot.core.mrkdwn import escape as escape
@@ -171,15 +173,10 @@ def status_view(
         if not item.done
     ]
     if still_open and state.is_active:
-        blocks.append(
-            {
-                "type": "section",
-                "text": mrkdwn_text(_open_items(current.title, still_open, all_items)),
-            }
-        )
+        blocks.extend(_open_items(current.title, still_open, all_items))
     waived = [item for section in shown for item in section.items if item.waived is not None]
     if waived:
-        blocks.append({"type": "section", "text": mrkdwn_text(waived_text(current.title, waived))})
+        blocks.extend(waived_sections(current.title, waived))
     blocks.append({"type": "section", "text": mrkdwn_text(_next_step(state))})
     blocks.extend(_golive_status(state, roles, gate_rules))
     blocks.append({"type": "section", "text": mrkdwn_text(_glance(state, roles))})
@@ -190,26 +187,34 @@ def status_view(
 
 # Open items named in /launch status before "and N more".
 STATUS_OPEN_ITEMS = 5
+# Section blocks /launch status items may use for the open items (Slack: 50 blocks a message, the
+# rest of the status view takes at most 15), each up to 3,000 characters: hundreds of items.
+STATUS_ITEM_BLOCKS = 20
 
 
 def _open_items(
     phase_title: str, still_open: list[tuple[SectionState, GroupState, ItemState]], all_items: bool
-) -> str:
+) -> list[Block]:
     head = f"*Still open in {escape(phase_title)}* ({len(still_open)}):"
     if all_items:
-        lines: list[str] = []
+        lines = [head]
         for section, group, item in still_open:
             where = escape(section.title) + (f" › {escape(group.title)}" if group.title else "")
             lines.append(f"• _{where}_: {escape(item.text)}")
-        return "\n".join([head, *lines])
+        return line_sections(
+            lines,
+            max_blocks=STATUS_ITEM_BLOCKS,
+            more=lambda n: f"… and {n} more, not shown: `/launch report` lists every item",
+        )
     shown = ", ".join(escape(item.text) for _, _, item in still_open[:STATUS_OPEN_ITEMS])
     more = len(still_open) - STATUS_OPEN_ITEMS
     tail = f" and {more} more — `/launch status items` lists them all" if more > 0 else ""
-    return f"{head} {shown}{tail}"
+    return [section_block(f"{head} {shown}{tail}")]
 
 
-def waived_text(phase_title: str, waived: list[ItemState]) -> str:
-    """The current phase's waived items, apart from ticked ones: struck through, who and why."""
+def waived_sections(phase_title: str, waived: list[ItemState]) -> list[Block]:
+    """The current phase's waived items, apart from ticked ones: struck through, who and why (a
+    long reason takes its own section rather than being cut)."""
     lines = [
         f"• ~{escape(i.text)}~ — {WAIVE_MARKS.get(i.waived or '', 'waived')} by "
         f"{mention(i.waived_by_id, i.waived_by_name)}: {escape(i.waive_reason or '')}"
@@ -218,7 +223,8 @@ def waived_text(phase_title: str, waived: list[ItemState]) -> str:
     more = len(waived) - STATUS_OPEN_ITEMS
     if more > 0:
         lines.append(f"… and {more} more (the report lists them all)")
-    return "\n".join([f"*Waived in {escape(phase_title)}* ({len(waived)}):", *lines])
+    head = f"*Waived in {escape(phase_title)}* ({len(waived)}):"
+    return line_sections([head, *lines], max_blocks=STATUS_OPEN_ITEMS + 2)
 
 
 def _glance(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:

@@ -10,13 +10,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot.checklist.lifecycle import CLOSE_NOTE_MAX, CLOSE_OUTCOMES
 from bot.core.errors import BadInput
 from bot.core.ids import ActionId, CallbackId, LaunchBlock
-from bot.core.kit import mrkdwn_text, plain_text
+from bot.core.kit import line_sections, plain_text
 from bot.core.mrkdwn import escape
 from bot.launch.state import LaunchState
 
 VIEW_TITLE_MAX = 24
 # Open items named in the confirmation before "and N more".
 CLOSE_OPEN_ITEMS = 8
+# Section blocks the confirmation may use for what is still open (a modal holds 100 blocks).
+CLOSE_TEXT_BLOCKS = 10
 
 
 class CloseFormMeta(BaseModel):
@@ -38,9 +40,9 @@ class CloseFormMeta(BaseModel):
             raise BadInput("That close form is not one Launch Control opened.") from exc
 
 
-def still_open(state: LaunchState) -> str:
-    """What closing leaves behind, in mrkdwn: open items per posted phase (the current phase's named),
-    GO, open escalations and an unfinished go-live sequence."""
+def still_open(state: LaunchState) -> list[str]:
+    """What closing leaves behind, in mrkdwn lines: open items per posted phase (the current phase's
+    named), GO, open escalations and an unfinished go-live sequence."""
     lines: list[str] = []
     for phase in state.checklist_phases:
         if not phase.posted or phase.completed_at is not None:
@@ -76,7 +78,7 @@ def still_open(state: LaunchState) -> str:
     golive = state.golive
     if golive is not None and golive.started and golive.completed_at is None:
         lines.append("• The go-live sequence is not finished")
-    return "\n".join(lines) or "Nothing: every posted item is done."
+    return lines or ["Nothing: every posted item is done."]
 
 
 def close_modal(state: LaunchState, meta: CloseFormMeta) -> dict[str, Any]:
@@ -93,14 +95,14 @@ def close_modal(state: LaunchState, meta: CloseFormMeta) -> dict[str, Any]:
         "submit": plain_text("Close launch", VIEW_TITLE_MAX),
         "close": plain_text("Cancel", VIEW_TITLE_MAX),
         "blocks": [
-            {
-                "type": "section",
-                "text": mrkdwn_text(
+            *line_sections(
+                [
                     f"You are closing *{escape(state.name)}* (launch #{state.id}). Its checklist "
-                    "becomes read-only and the channel is free for the next launch. "
-                    "*Still open:*\n" + still_open(state)
-                ),
-            },
+                    "becomes read-only and the channel is free for the next launch. *Still open:*",
+                    *still_open(state),
+                ],
+                max_blocks=CLOSE_TEXT_BLOCKS,
+            ),
             {
                 "type": "input",
                 "block_id": LaunchBlock.CLOSE_OUTCOME,

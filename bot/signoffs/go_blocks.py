@@ -8,7 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from bot.checklist.blocks import outcome_text
-from bot.core.kit import Block, MessageView, mention, mrkdwn_text, plain_text, slack_date
+from bot.core.kit import (
+    Block,
+    MessageView,
+    line_sections,
+    mention,
+    mrkdwn_text,
+    plain_text,
+    slack_date,
+)
 from bot.core.mrkdwn import escape
 from bot.core.outbox import MessageRef
 from bot.signoffs.blocks import person_mention, when
@@ -54,9 +62,7 @@ def go_message(
     ]
     if approvals:
         blocks.append({"type": "section", "text": mrkdwn_text(approvals)})
-    given_on = readiness_text(go.readiness)
-    if given_on:
-        blocks.append({"type": "section", "text": mrkdwn_text(given_on)})
+    blocks.extend(line_sections(readiness_lines(go.readiness), max_blocks=READINESS_BLOCKS))
     if not state.is_active and state.close_outcome is not None:
         blocks.append(
             {
@@ -80,11 +86,15 @@ GO_OPEN_ITEMS = 10
 WAIVE_LABELS = {"not_applicable": "not applicable", "waived": "waived"}
 
 
-def readiness_text(readiness: Mapping[str, Any]) -> str:
-    """What a GO was given on, in mrkdwn: each phase's progress, then the current phase's open
-    items and its waived items (with who and why); empty for a GO recorded without it."""
+# Section blocks the GO message may use for what it was given on (each up to 3,000 characters).
+READINESS_BLOCKS = 15
+
+
+def readiness_lines(readiness: Mapping[str, Any]) -> list[str]:
+    """What a GO was given on, in mrkdwn lines: each phase's progress, then the current phase's open
+    items and its waived items (one a line, with who and why); none for a GO recorded without it."""
     if not readiness:
-        return ""
+        return []
     phases = " · ".join(
         f"{escape(str(p.get('title')))} {p.get('done')}/{p.get('total')}"
         + (" ✅" if p.get("complete") else "")
@@ -105,17 +115,16 @@ def readiness_text(readiness: Mapping[str, Any]) -> str:
         lines.append(f"*Open in {current}:* none")
     waived = readiness.get("waived") or []
     if waived:
-        shown = "; ".join(
-            f"~{escape(str(w.get('text')))}~ ({WAIVE_LABELS.get(str(w.get('kind')), 'waived')} by "
-            f"{mention(w.get('by'))}: {escape(str(w.get('reason') or ''))})"
+        lines.append(f"*Waived in {current}* ({len(waived)}):")
+        lines.extend(
+            f"• ~{escape(str(w.get('text')))}~ ({WAIVE_LABELS.get(str(w.get('kind')), 'waived')} "
+            f"by {mention(w.get('by'))}: {escape(str(w.get('reason') or ''))})"
             for w in waived[:GO_OPEN_ITEMS]
         )
         more = len(waived) - GO_OPEN_ITEMS
-        lines.append(
-            f"*Waived in {current}* ({len(waived)}): {shown}"
-            + (f" and {more} more" if more > 0 else "")
-        )
-    return "\n".join(lines)
+        if more > 0:
+            lines.append(f"… and {more} more")
+    return lines
 
 
 def _go_withdrawn(state: LaunchSignOffs, go: GoRecord) -> MessageView:

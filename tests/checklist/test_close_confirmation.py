@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from bot.core.ids import ActionId, BlockPrefix, CallbackId, LaunchBlock
 from bot.core.models import Launch
+from bot.core.mrkdwn import escape
 from tests.audit.test_audit import export
 from tests.signoffs.test_signoffs import approve_all
 from tests.warroom import WarRoom
@@ -194,6 +195,38 @@ async def test_go_states_what_it_was_given_on_and_approve_asks_about_open_items(
     launch_go = (await room.events("launch_go"))[-1]
     assert launch_go.detail["readiness"]["open_count"] > 0
     assert launch_go.detail["readiness"]["waived"][0]["text"] == "Failover tested"
+
+
+async def test_waivers_with_long_reasons_are_shown_whole_in_status_and_the_go_message(
+    room: WarRoom,
+) -> None:
+    """Ten waivers with 500-character reasons run past one section's 3,000 characters: /launch
+    status and the GO message go on in further sections, every waiver and its reason whole."""
+    await room.command(ALICE, "start Trading v2")
+    items = ["Blue environment provisioned and tested", "Green environment provisioned and tested",
+             "Load balancer configured for traffic switching", "Health check endpoints verified",
+             "Rollback procedure tested", "Production database provisioned",
+             "Read replicas configured", "Backup strategy implemented (daily snapshots)",
+             "Connection pooling optimized", "Failover tested"]  # fmt: skip
+    reasons = [f"{n} " + "R&D " * 124 for n in range(len(items))]
+    for text, reason in zip(items, reasons, strict=True):
+        await room.command(CTO, f'waive "{text}" {reason}')
+    shown = [escape(r.strip()) for r in reasons]
+
+    def sections(blocks: list[dict[str, Any]]) -> list[str]:
+        found = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+        assert all(len(t) <= 3000 for t in found)
+        return found
+
+    await room.command(ALICE, "status")
+    status = sections(room.slack.ephemerals[-1].blocks)
+    assert all(any(r in t for t in status) for r in shown[:5])  # status names the first five
+    assert any("… and 5 more (the report lists them all)" in t for t in status)
+    await approve_all(room)
+    go = next(m for m in room.top_level() if (m.text or "").startswith("GO:"))
+    given_on = sections(go.blocks)
+    assert all(any(f"~{escape(i)}~" in t and r in t for t in given_on) for i, r in zip(
+        items, shown, strict=True))  # fmt: skip
 
 
 @pytest.mark.parametrize(

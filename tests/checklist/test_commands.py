@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from bot.checklist.template import ChecklistTemplate
 from bot.core.models import Launch
 from bot.core.mrkdwn import escape
 from tests.warroom import WarRoom
@@ -134,6 +135,25 @@ async def test_status_shows_progress_open_items_and_card_link(room: WarRoom) -> 
     every = "\n".join(b["text"]["text"] for b in status.blocks if "text" in b)
     assert "_Infrastructure › Database_: Failover tested" in every
     assert "Read replicas configured" not in every  # ticked
+
+
+async def test_status_items_lists_every_open_item_in_sections_slack_accepts(
+    room: WarRoom, template: ChecklistTemplate
+) -> None:
+    """All 45 of the seed's Pre-Launch items open run past one section's 3,000 characters: the list
+    goes on in the next section, cut between lines, the last item included."""
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "status items")
+    status = room.slack.ephemerals[-1]
+    texts = [b["text"]["text"] for b in status.blocks if b["type"] == "section"]
+    assert all(len(t) <= 3000 for t in texts)
+    listed = [line for t in texts for line in t.split("\n") if line.startswith("• _")]
+    pre_launch = template.phases[0]
+    every = [i.text for s in pre_launch.sections for g in s.groups for i in g.items]
+    assert len(every) == 45 and every[-1] == "Report generation working"
+    assert [line.partition("_: ")[2] for line in listed] == [escape(t) for t in every]
+    assert all(line.count("_") == 2 for line in listed)  # no line cut inside its italics
+    assert len(status.blocks) <= 50
 
 
 async def test_status_without_launch_says_how_to_start(room: WarRoom) -> None:
