@@ -39,7 +39,7 @@ from bot.incidents.escalations import record_escalation_message
 from bot.incidents.killswitch_flows import announcement_posted
 from bot.incidents.killswitch_state import KILLSWITCH_MESSAGE, KILLSWITCH_REPORT
 from bot.launch import listeners as launch_listeners
-from bot.launch.blocks import halted_line, launch_card
+from bot.launch.blocks import launch_card, state_alarm
 from bot.launch.state import LaunchState, load_state
 from bot.signoffs import listeners as signoffs_listeners
 from bot.signoffs.go_blocks import go_message
@@ -95,7 +95,7 @@ def register_renderers(publisher: Publisher, deps: Deps) -> None:
         return launch_card(state, roles=roles, time_scale=deps.settings.time_scale)
 
     def go(state: LaunchState, message: MessageRef) -> MessageView:
-        return go_message(state, message, halted=halted_line(state))
+        return go_message(state, message, alarm=state_alarm(state))
 
     def escalation(state: LaunchState, message: MessageRef) -> MessageView:
         assert message.subject_id is not None

@@ -17,7 +17,7 @@ from bot.core.mrkdwn import escape
 from bot.core.refusal import warning
 from bot.core.schemas import CommandReply, LaunchCommand
 from bot.deps import Deps
-from bot.launch.blocks import halted_line
+from bot.launch.blocks import state_alarm
 from bot.launch.state import load_state
 from bot.signoffs.blocks import approve_anyway, signoff_view
 from bot.signoffs.flows import SignOffAttempt, after_signoff, approve_signoff, revoke_signoff
@@ -38,8 +38,8 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             )
         state = await load_state(session=session, launch_id=launch.id)
     if action in ("show", "list", "status"):
-        halted = halted_line(state) is not None
-        return CommandReply.of(signoff_view(state, deps.config.roles, halted=halted))
+        alarm = state_alarm(state)
+        return CommandReply.of(signoff_view(state, deps.config.roles, alarm=alarm))
     if action not in ("approve", "revoke"):
         raise BadInput(f"`{escape(action)}` is not a sign-off action. Use {USAGE}.")
     if len(cmd.args) < 2:

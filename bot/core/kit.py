@@ -26,6 +26,19 @@ class MessageView:
     blocks: list[Block]
 
 
+@dataclass(frozen=True)
+class StateAlarm:
+    """A state that outranks GO wherever the launch's state is shown (the card's top line, the GO
+    message, the sign-off tables): the kill switch halted the launch, is firing, or its last fire
+    did not confirm a halt. ``line`` is the card's top line (mrkdwn); ``label`` names the state in
+    capitals ("HALTED"); ``short`` follows "GO, then" ("halted by the kill switch")."""
+
+    mark: str
+    label: str
+    line: str
+    short: str
+
+
 def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

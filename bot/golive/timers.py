@@ -35,7 +35,8 @@ async def hold(
         at=at,
         detail={"reason": reason, "step": row.step},
     )
-    await bump_messages(session, launch_id, [])
+    # The GO messages too: a kill switch fired during the rollout reads HALTED once it holds it.
+    await bump_messages(session, launch_id, [], also_kinds=("go",))
     return True
 
 

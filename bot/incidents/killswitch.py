@@ -249,8 +249,9 @@ async def record_killswitch_result(
         },
     )
     if not row.dry_run:
-        # A confirmed fire halts the launch: the GO messages say so as well as the card.
-        await _show_on_card(session, row.launch_id, go_messages=ok)
+        # Confirmed, the launch is HALTED; failed, it reads KILL SWITCH FAILED: both on the card
+        # and the GO messages (``_show_on_card``).
+        await _show_on_card(session, row.launch_id)
 
 
 async def interrupted_killswitch_requests(*, session: AsyncSession, before: datetime) -> list[int]:
@@ -359,8 +360,15 @@ async def set_armed(
     return True
 
 
-async def _show_on_card(
-    session: AsyncSession, launch_id: int, *, go_messages: bool = False
-) -> None:
-    """Queue a card re-render: the card shows the kill switch (``LaunchState.killswitch``)."""
-    await bump_messages(session, launch_id, (), also_kinds=("go",) if go_messages else ())
+async def show_killswitch_firing(*, session: AsyncSession, launch_id: int) -> None:
+    """A fire is under way: the card and the GO messages read KILL SWITCH FIRING… until it ends
+    (queued once the "Firing…" announcement is out, so that goes first)."""
+    await lock_launch(session, launch_id)
+    await _show_on_card(session, launch_id)
+
+
+async def _show_on_card(session: AsyncSession, launch_id: int) -> None:
+    """Queue re-renders of the card and the GO messages: their state line follows the kill switch
+    (HALTED, FIRING…, FAILED, UNKNOWN, NOT SENT, or back to the launch's own state once armed or
+    disarmed after a fire that did not confirm)."""
+    await bump_messages(session, launch_id, (), also_kinds=("go",))

@@ -19,6 +19,7 @@ from bot.core.ids import ActionId, CallbackId, IncidentBlock
 from bot.core.kit import (
     Block,
     MessageView,
+    StateAlarm,
     context_block,
     mention,
     plain_text,
@@ -250,6 +251,49 @@ def killswitch_not_sent(request: KillSwitchView, people: Sequence[ContactRow]) -
             context_block(f"Request `{request.request_id}`"),
         ],
     )
+
+
+def fire_alarm(fire: KillSwitchView) -> StateAlarm:
+    """The launch's state while its latest fire is not resolved (``KillSwitchSummary.unresolved_fire``):
+    in flight, UNKNOWN, FAILED or NOT SENT, with when and by whom; it outranks GO, NOT YET GO and
+    ON HOLD, and says whether trading may still be running."""
+    who = mention(fire.requested_by_id, fire.requested_by_name)
+    if fire.status in ("pending", "sending"):
+        return StateAlarm(
+            "🛑",
+            "KILL SWITCH FIRING…",
+            f"🛑 *KILL SWITCH FIRING…* (requested at {slack_date(fire.created_at)}, by {who}) — "
+            "waiting for the trading system to confirm",
+            "the kill switch firing, not yet confirmed",
+        )
+    at = f"at {slack_date(fire.completed_at or fire.created_at)}, by {who}"
+    why = escape(fire.error or "")
+    if fire.status == "unknown":
+        return StateAlarm(
+            "⚠️",
+            "KILL SWITCH UNKNOWN",
+            f"⚠️ *KILL SWITCH UNKNOWN* ({at}: {why or 'no answer from the trading system'}) — "
+            "it may or may not have fired: check the trading system",
+            "kill switch state UNKNOWN",
+        )
+    if fire.status == "not_sent":
+        return StateAlarm(
+            "⚠️",
+            "KILL SWITCH NOT SENT",
+            f"⚠️ *KILL SWITCH NOT SENT* (requested at {slack_date(fire.created_at)}, by {who}: "
+            f"{why or 'never sent'}) — trading was NOT halted",
+            "kill switch NOT sent",
+        )
+    return StateAlarm(
+        "⚠️",
+        "KILL SWITCH FAILED",
+        f"⚠️ *KILL SWITCH FAILED* ({at}: {why or 'no answer'}) — trading may still be running",
+        "kill switch FAILED",
+    )
+
+
+# How the card's kill-switch line ends while a fire is not resolved: what settles it.
+UNRESOLVED_HINT = "fire again, or once trading is checked `/launch killswitch disarm` (or `arm`)"
 
 
 def _request_line(label: str, request: KillSwitchView | None) -> str:

@@ -49,6 +49,7 @@ from bot.incidents.killswitch import (
     record_killswitch_interrupted,
     record_killswitch_result,
     record_killswitch_sending,
+    show_killswitch_firing,
 )
 from bot.incidents.killswitch_blocks import (
     killswitch_firing,
@@ -145,7 +146,7 @@ async def fire_killswitch(deps: Deps, request_pk: int) -> None:
         return
     firing = None
     if not request.dry_run:
-        firing = deps.tasks.spawn(_publish(deps, request.launch_id), name=f"firing-{request_pk}")
+        firing = deps.tasks.spawn(_announce_firing(deps, request), name=f"firing-{request_pk}")
     await _send(deps, request)
     if firing is not None:
         await firing
@@ -197,6 +198,18 @@ async def _queue(
         subject_id=request.id,
     )
     return message.id
+
+
+async def _announce_firing(deps: Deps, request: KillSwitchView) -> None:
+    """The @here "Firing…" first (nothing is re-rendered before it), then the card and the GO
+    messages read KILL SWITCH FIRING… (or the outcome, if the answer came first)."""
+    await _publish(deps, request.launch_id)
+    try:
+        async with deps.db.sessions.begin() as session:
+            await show_killswitch_firing(session=session, launch_id=request.launch_id)
+    except Exception:  # the firing must go on; the card catches up with the outcome
+        logger.exception("showing the kill switch firing on launch %s failed", request.launch_id)
+    deps.publisher.kick(request.launch_id)
 
 
 async def _publish(deps: Deps, launch_id: int) -> None:

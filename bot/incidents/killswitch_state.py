@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,6 +39,12 @@ class KillSwitchView:
     completed_at: datetime | None
 
 
+# A fire still under way: stored (``pending``) or claimed for sending (``sending``).
+IN_FLIGHT = ("pending", "sending")
+# How a fire can end without a confirmed halt.
+UNCONFIRMED = ("failed", "unknown", "not_sent")
+
+
 @dataclass(frozen=True)
 class KillSwitchSummary:
     launch_id: int
@@ -50,8 +55,21 @@ class KillSwitchSummary:
     last_fire: KillSwitchView | None
     last_test: KillSwitchView | None
 
-
-FINISHED = ("confirmed", "failed", "unknown", "not_sent")
+    @property
+    def unresolved_fire(self) -> KillSwitchView | None:
+        """The latest fire while nobody knows that it halted trading: still in flight, or ended
+        FAILED, UNKNOWN or NOT SENT with the switch neither armed nor disarmed since (someone acted
+        on it: it is resolved). Only the latest fire counts: a later one supersedes it, and a later
+        confirmed one halts the launch."""
+        fire = self.last_fire
+        if fire is None or fire.status in IN_FLIGHT:
+            return fire
+        if fire.status not in UNCONFIRMED:
+            return None
+        ended = fire.completed_at or fire.created_at
+        if self.changed_at is not None and self.changed_at > ended:
+            return None
+        return fire
 
 
 async def load_killswitch(*, session: AsyncSession, request_pk: int) -> KillSwitchView:
@@ -88,11 +106,12 @@ async def killswitch_summary(*, session: AsyncSession, launch_id: int) -> KillSw
 
 async def card_killswitch(*, session: AsyncSession, launch: Launch) -> KillSwitchSummary | None:
     """The kill switch as the launch card shows it: None until it was armed, disarmed or fired;
-    ``last_fire`` is the last fire that finished (confirmed, failed or unknown)."""
+    ``last_fire`` is the latest fire, in flight or finished (the card reads FIRING… while the
+    trading system has not answered)."""
     state = await session.scalar(
         select(KillSwitchState).where(KillSwitchState.launch_id == launch.id)
     )
-    last_fire = await _last_request(session, launch, dry_run=False, statuses=FINISHED)
+    last_fire = await _last_request(session, launch, dry_run=False)
     if state is None and last_fire is None:
         return None
     return KillSwitchSummary(
@@ -107,13 +126,11 @@ async def card_killswitch(*, session: AsyncSession, launch: Launch) -> KillSwitc
 
 
 async def _last_request(
-    session: AsyncSession, launch: Launch, *, dry_run: bool, statuses: Sequence[str] = ()
+    session: AsyncSession, launch: Launch, *, dry_run: bool
 ) -> KillSwitchView | None:
     query = select(KillSwitchRequest).where(
         KillSwitchRequest.launch_id == launch.id, KillSwitchRequest.dry_run.is_(dry_run)
     )
-    if statuses:
-        query = query.where(KillSwitchRequest.status.in_(statuses))
     row = await session.scalar(query.order_by(KillSwitchRequest.id.desc()).limit(1))
     return view_of(KillSwitchView, row, launch_name=launch.name) if row is not None else None
 

@@ -12,6 +12,7 @@ from bot.core.config import RoleConfig
 from bot.core.kit import (
     Block,
     MessageView,
+    StateAlarm,
     context_block,
     header_block,
     line_sections,
@@ -23,6 +24,7 @@ from bot.core.kit import (
 from bot.core.mrkdwn import escape as escape
 from bot.golive import blocks as golive_blocks
 from bot.golive.gate import advance_blockers
+from bot.incidents.killswitch_blocks import UNRESOLVED_HINT, fire_alarm
 from bot.launch.state import LaunchState
 from bot.signoffs.blocks import signoff_table
 from bot.signoffs.log import board
@@ -76,7 +78,7 @@ def launch_card(
         *_calendar_lines(state),
         {"type": "section", "text": mrkdwn_text(_next_step(state))},
         *_golive_lines(state),
-        *signoff_table(state, roles or {}, halted=halted_line(state) is not None),
+        *signoff_table(state, roles or {}, alarm=state_alarm(state)),
         *_killswitch_line(state),
         context_block(
             (
@@ -125,12 +127,16 @@ def _killswitch_line(state: LaunchState) -> list[Block]:
     last = shown.last_fire
     if last is not None:
         outcome = {
+            "pending": "🛑 firing, no answer yet",
+            "sending": "🛑 firing, no answer yet",
             "confirmed": "✅ fired, confirmed",
             "failed": "❌ last fire FAILED",
             "not_sent": "⚠️ last fire never sent",
         }
         text += f" · {outcome.get(last.status, '⚠️ last fire unconfirmed')}"
         text += f" {slack_date(last.completed_at)}" if last.completed_at else ""
+        if last.completed_at is not None and shown.unresolved_fire is not None:
+            text += f" · {UNRESOLVED_HINT}"
     return [context_block(text)]
 
 
@@ -232,10 +238,11 @@ def _glance(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
     log = state.sign_offs
     rows = board(log, roles) if log is not None else ()
     current_go = log.current_go if log is not None else None
+    alarm = state_alarm(state)
     if current_go is None:
         go = "not GO"
-    elif halted_line(state) is not None:
-        go = f"GO #{current_go.number} given, then 🔴 halted by the kill switch"
+    elif alarm is not None:
+        go = f"GO #{current_go.number} given, then {alarm.mark} {alarm.short}"
     else:
         go = "GO"
     lines = [f"*Sign-offs:* {sum(1 for r in rows if r.approved)}/{len(rows)} · {go}"]
@@ -264,9 +271,10 @@ def _killswitch_glance(state: LaunchState) -> str:
         text = "*Kill switch:* not armed" + (f" (disarmed by {by}{at})" if by else "")
     fire = summary.last_fire
     if fire is not None:
+        status = "firing, no answer yet" if fire.status in ("pending", "sending") else fire.status
         text += (
             f" · last fired {slack_date(fire.completed_at or fire.created_at)} by "
-            f"{mention(fire.requested_by_id, fire.requested_by_name)}: {escape(fire.status)}"
+            f"{mention(fire.requested_by_id, fire.requested_by_name)}: {escape(status)}"
         )
     return text
 
@@ -327,7 +335,8 @@ def _golive_status(
 
 
 def state_line(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
-    """The launch's state in words, first thing on the card: a halted or held launch never reads GO."""
+    """The launch's state in words, first thing on the card: a halted or held launch never reads GO,
+    nor does one whose kill switch is firing or did not confirm (``state_alarm``)."""
     if not state.is_active:
         label = CLOSE_OUTCOMES.get(state.close_outcome or "", "")
         return (
@@ -335,9 +344,9 @@ def state_line(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
             + (f" · {escape(label)}" if label else "")
             + (f" · {slack_date(state.closed_at)}" if state.closed_at else "")
         )
-    halted = halted_line(state)
-    if halted is not None:
-        return halted
+    alarm = state_alarm(state)
+    if alarm is not None:
+        return alarm.line
     view = state.golive
     if view is not None and view.on_hold:
         return f"⏸️ *ON HOLD* ({escape(view.hold_reason or 'no reason given')})"
@@ -353,6 +362,17 @@ def state_line(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
     rows = board(log, roles) if log is not None else ()
     done = sum(1 for r in rows if r.approved)
     return f"🟡 *NOT YET GO* ({done}/{len(rows)})"
+
+
+def state_alarm(state: LaunchState) -> StateAlarm | None:
+    """What outranks GO (and NOT YET GO, ON HOLD) wherever the launch's state is shown: HALTED (a
+    confirmed fire, not resumed since), else the latest fire while it is not resolved (FIRING…,
+    UNKNOWN, FAILED, NOT SENT: ``KillSwitchSummary.unresolved_fire``)."""
+    halted = halted_line(state)
+    if halted is not None:
+        return StateAlarm("🔴", "HALTED", halted, "halted by the kill switch")
+    fire = state.killswitch.unresolved_fire if state.killswitch is not None else None
+    return fire_alarm(fire) if fire is not None else None
 
 
 def halted_line(state: LaunchState) -> str | None:

@@ -20,6 +20,7 @@ from bot.core.ids import ActionId, BlockPrefix, CallbackId, SignOffBlock
 from bot.core.kit import (
     Block,
     MessageView,
+    StateAlarm,
     mention,
     mrkdwn_text,
     plain_text,
@@ -211,15 +212,17 @@ def _role_blocks(state: LaunchSignOffs, row: RoleStatus) -> list[Block]:
     return [block, *extra]
 
 
-def go_text(state: LaunchSignOffs, rows: tuple[RoleStatus, ...], *, halted: bool = False) -> str:
-    """The GO state of the sign-offs; ``halted``: the kill switch fired, so the card never reads GO
-    (the sign-offs still stand)."""
+def go_text(
+    state: LaunchSignOffs, rows: tuple[RoleStatus, ...], *, alarm: StateAlarm | None = None
+) -> str:
+    """The GO state of the sign-offs; ``alarm``: the kill switch halted the launch, is firing or did
+    not confirm, so the table never reads GO (the sign-offs still stand)."""
     log = log_of(state)
     go = log.current_go
-    if go is not None and halted:
+    if go is not None and alarm is not None:
         return (
             f"✅ *Every sign-off is in* (GO #{go.number} · {when(go.at)})"
-            " — 🔴 halted by the kill switch"
+            f" — {alarm.mark} {alarm.short}"
         )
     if go is not None:
         return f"🟢 *GO* — every sign-off is in · {when(go.at)}"
@@ -238,10 +241,10 @@ def go_text(state: LaunchSignOffs, rows: tuple[RoleStatus, ...], *, halted: bool
 
 
 def signoff_table(
-    state: LaunchSignOffs, roles: Mapping[str, RoleConfig], *, halted: bool = False
+    state: LaunchSignOffs, roles: Mapping[str, RoleConfig], *, alarm: StateAlarm | None = None
 ) -> list[Block]:
-    """The sign-off blocks of the launch card: a summary line with the GO state (``halted``: the
-    kill switch fired, see ``go_text``), then one row per role (at most ``MAX_ROLE_ROWS``; the rest
+    """The sign-off blocks of the launch card: a summary line with the GO state (``alarm``: see
+    ``go_text``), then one row per role (at most ``MAX_ROLE_ROWS``; the rest
     are counted and listed by ``/launch signoff``)."""
     rows = board(log_of(state), roles)
     if not rows:
@@ -251,7 +254,7 @@ def signoff_table(
         {
             "type": "section",
             "block_id": SignOffBlock.GO,
-            "text": mrkdwn_text(f"*Sign-offs* · {go_text(state, rows, halted=halted)}"),
+            "text": mrkdwn_text(f"*Sign-offs* · {go_text(state, rows, alarm=alarm)}"),
         },
     ]
     for row in rows[:MAX_ROLE_ROWS]:
@@ -271,10 +274,11 @@ def signoff_table(
 
 
 def signoff_view(
-    state: LaunchSignOffs, roles: Mapping[str, RoleConfig], *, halted: bool = False
+    state: LaunchSignOffs, roles: Mapping[str, RoleConfig], *, alarm: StateAlarm | None = None
 ) -> MessageView:
     """The answer to ``/launch signoff``: the same table, with buttons, only for the asker
-    (``halted``: the kill switch fired, so it never reads GO, as on the card)."""
+    (``alarm``: the kill switch halted the launch or did not confirm, so it never reads GO, as on
+    the card)."""
     rows = board(log_of(state), roles)
     if not rows:
         return MessageView(
@@ -291,7 +295,7 @@ def signoff_view(
         )
     blocks: list[Block] = [
         {"type": "header", "text": plain_text(f"Sign-offs · {state.name}", 150)},
-        {"type": "section", "text": mrkdwn_text(go_text(state, rows, halted=halted))},
+        {"type": "section", "text": mrkdwn_text(go_text(state, rows, alarm=alarm))},
     ]
     # An ephemeral message has the same 50-block limit; two header blocks, two per role at most.
     for row in rows[:24]:

@@ -11,6 +11,7 @@ from bot.checklist.blocks import outcome_text
 from bot.core.kit import (
     Block,
     MessageView,
+    StateAlarm,
     line_sections,
     mention,
     mrkdwn_text,
@@ -24,11 +25,11 @@ from bot.signoffs.log import GoRecord, LaunchSignOffs, board, log_of
 
 
 def go_message(
-    state: LaunchSignOffs, message: MessageRef, *, halted: str | None = None
+    state: LaunchSignOffs, message: MessageRef, *, alarm: StateAlarm | None = None
 ) -> MessageView:
     """The GO announcement in the channel (one message per GO; it says so if the GO is withdrawn).
-    ``halted``: the launch's halted line (the kill switch fired since), so a halted launch's GO
-    message never reads as a plain GO."""
+    ``alarm``: the kill switch halted the launch since, is firing, or its fire did not confirm, so
+    the GO message never reads as a plain GO then."""
     log = log_of(state)
     go = log.go_number(message.part)
     if go is None:
@@ -44,11 +45,11 @@ def go_message(
         for r in rows
         for a in r.approvals
     )
-    if halted is not None:
-        head = f"🔴 GO, then HALTED — {state.name}"
+    if alarm is not None:
+        head = f"{alarm.mark} GO, then {alarm.label} — {state.name}"
         lead = (
             f"Every sign-off is in for *{escape(state.name)}* (launch #{state.id}), "
-            f"but the launch has since been halted: {halted}"
+            f"but since then: {alarm.line}"
         )
     else:
         head = f"🟢 GO — {state.name}"
@@ -76,8 +77,8 @@ def go_message(
             }
         )
     blocks.append(_go_context(go))
-    if halted is not None:
-        return MessageView(text=f"GO, then HALTED: {escape(state.name)}", blocks=blocks)
+    if alarm is not None:
+        return MessageView(text=f"GO, then {alarm.label}: {escape(state.name)}", blocks=blocks)
     return MessageView(text=f"GO: {escape(state.name)} — every sign-off is in", blocks=blocks)
 
 

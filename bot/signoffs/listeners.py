@@ -24,7 +24,7 @@ from bot.core.mrkdwn import plain
 from bot.core.refusal import Refused, warning
 from bot.core.slack_client import call_slack
 from bot.deps import Deps, answer_privately, refuse_privately
-from bot.launch.blocks import halted_line
+from bot.launch.blocks import state_alarm
 from bot.launch.state import load_state
 from bot.signoffs.blocks import (
     RevokeFormMeta,
@@ -65,7 +65,7 @@ async def refresh_table(deps: Deps, respond: AsyncRespond, launch_id: int) -> No
     with the table as it now stands, so it does not go on saying "awaiting approval"."""
     async with deps.db.read_sessions() as session:
         state = await load_state(session=session, launch_id=launch_id)
-    view = signoff_view(state, deps.config.roles, halted=halted_line(state) is not None)
+    view = signoff_view(state, deps.config.roles, alarm=state_alarm(state))
     # The card shows the approval whatever happens here: this private copy is a courtesy, and a
     # failure is logged by the task runner.
     await respond(text=view.text, blocks=view.blocks, replace_original=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from bot.core.config import AppConfig, GoLiveConfig, Settings
 from bot.core.ids import ActionId
 from bot.golive.flows import golive_view
 from bot.incidents.killswitch import record_killswitch_result
+from bot.incidents.killswitch_flows import report_interrupted
 from bot.runtime import running_bot
 from bot.standin import SlackStandIn
 from bot.standin.outside import FakeKillSwitch, FakePagerDuty
@@ -31,6 +33,7 @@ from tests.incidents.test_incidents import (
     incident_config,
     leave_killswitch_request,
     open_modal,
+    send_submission,
     submit,
     texts,
 )
@@ -96,7 +99,7 @@ async def test_a_halted_launch_reads_go_nowhere_on_its_card(
     go = [m for m in room.top_level() if (m.text or "").startswith("GO")][-1]
     assert go.text == "GO, then HALTED: Trading v2"
     assert go.blocks[0]["text"]["text"] == "🔴 GO, then HALTED — Trading v2"
-    assert "has since been halted: 🔴 *HALTED* (kill switch fired at" in str(go.blocks[1])
+    assert "but since then: 🔴 *HALTED* (kill switch fired at" in str(go.blocks[1])
     await room.command(OPS, "status")
     status = last_ephemeral(room, OPS)
     assert "🔴 *HALTED*" in status
@@ -273,3 +276,117 @@ async def test_a_kill_switch_left_unknown_by_a_stop_holds_the_rollout_at_the_nex
         )
         await room.settle()
         await room.chain_ok()
+
+
+# --- a fire that did not (yet) confirm a halt never reads GO ---------------------------------------
+
+
+def go_header(room: WarRoom) -> str:
+    go = [m for m in room.top_level() if (m.text or "").startswith("GO")][-1]
+    return str(go.blocks[0]["text"]["text"])
+
+
+async def given_go(room: WarRoom) -> None:
+    """GO given with no rollout under way (as in the rehearsal)."""
+    await room.command(OPS, "start Trading v2")
+    await approve_all(room)
+    await room.settle()
+    assert card_state(room) == "🟢 *GO*"
+    assert go_message(room).startswith("GO: Trading v2")
+
+
+async def assert_reads(room: WarRoom, label: str, short: str) -> None:
+    """The card's top line, its sign-off table, the GO message, /launch status and the private
+    /launch signoff table all say ``label`` (``short`` after "GO, then"), never 🟢 GO."""
+    top = card_state(room)
+    assert top.startswith(f"⚠️ *{label}* (") and "<!date^" in top and f"by <@{CTO}>" in top, top
+    texts = card_texts(room)
+    assert "🟢" not in texts and "*GO*" not in texts, texts
+    assert "✅ *Every sign-off is in* (GO #1 · <!date^" in texts
+    assert f"— ⚠️ {short}" in texts
+    assert go_message(room) == f"GO, then {label}: Trading v2"
+    assert go_header(room) == f"⚠️ GO, then {label} — Trading v2"
+    status = await status_of(room, OPS)
+    assert f"⚠️ *{label}*" in status and "🟢" not in status, status
+    assert f"*Sign-offs:* 5/5 · GO #1 given, then ⚠️ {short}" in status
+    await room.command(OPS, "signoff")
+    table = last_ephemeral(room, OPS)
+    assert "🟢" not in table and f"⚠️ {short}" in table, table
+
+
+async def test_a_kill_switch_fire_reads_firing_while_in_flight_then_failed_after_timeouts(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    """Fired after GO: while the trading system has not answered, the card and the GO message read
+    KILL SWITCH FIRING…; three tries without an answer end FAILED (trading may still be running),
+    never GO."""
+    await given_go(room)
+    room.bot.deps.config.killswitch.timeout_seconds = 1.0  # 3 s in flight: time to look
+    killswitch.script, killswitch.hang_seconds = ["hang", "hang", "hang"], 2.0
+    view = await open_modal(room, CTO)
+    await send_submission(room, CTO, view, name="Trading v2", reason="runaway orders")
+    await wait_for(lambda: "FIRING" in card_state(room), "the card to read FIRING", within=3)
+    assert card_state(room).startswith("🛑 *KILL SWITCH FIRING…* (requested at <!date^"), (
+        card_state(room)
+    )
+    assert f"by <@{CTO}>) — waiting for the trading system to confirm" in card_state(room)
+    assert "🟢" not in card_texts(room)
+    await wait_for(lambda: go_message(room) != "GO: Trading v2 — every sign-off is in", "GO")
+    assert go_message(room) == "GO, then KILL SWITCH FIRING…: Trading v2"
+    assert go_header(room) == "🛑 GO, then KILL SWITCH FIRING… — Trading v2"
+    await room.settle()
+    assert len(killswitch.requests) == 3
+    await assert_reads(room, "KILL SWITCH FAILED", "kill switch FAILED")
+    assert "no answer within 1 s (after 3 tries)) — trading may still be running" in card_state(
+        room
+    )
+
+
+async def test_a_failed_fire_reads_failed_everywhere_until_a_retry_halts_it(
+    room: WarRoom, killswitch: FakeKillSwitch
+) -> None:
+    """HTTP 500 three times: FAILED on the card, the GO message, /launch status and /launch
+    signoff; fired again successfully, the launch reads HALTED."""
+    await given_go(room)
+    killswitch.script = [500, 500, 500]
+    view = await open_modal(room, CTO)
+    await submit(room, CTO, view, name="Trading v2", reason="runaway orders")
+    assert killswitch.halted == []
+    await assert_reads(room, "KILL SWITCH FAILED", "kill switch FAILED")
+    assert "HTTP 500" in card_state(room) and "trading may still be running" in card_state(room)
+
+    view = await open_modal(room, CTO)
+    await submit(room, CTO, view, name="Trading v2", reason="runaway orders, again")
+    assert len(killswitch.halted) == 1
+    assert card_state(room).startswith("🔴 *HALTED* (kill switch fired at"), card_state(room)
+    assert go_message(room) == "GO, then HALTED: Trading v2"
+    assert "🔴 *HALTED*" in await status_of(room, OPS)
+
+
+@pytest.mark.parametrize(
+    ("sending", "label", "short", "says"),
+    [
+        (True, "KILL SWITCH UNKNOWN", "kill switch state UNKNOWN", "it may or may not have fired"),
+        (False, "KILL SWITCH NOT SENT", "kill switch NOT sent", "trading was NOT halted"),
+    ],
+)
+async def test_a_fire_a_stop_left_reads_unknown_or_not_sent_until_the_switch_is_set_again(
+    room: WarRoom, sending: bool, label: str, short: str, says: str
+) -> None:
+    """A fire a stopped process left: claimed for sending, nobody knows whether it halted trading
+    (UNKNOWN); never claimed, nothing was sent (NOT SENT). Either reads so everywhere GO is shown,
+    until someone arms or disarms the switch after it: then the launch reads GO again."""
+    await given_go(room)
+    deps = room.bot.deps
+    await leave_killswitch_request(room.bot, room, deps.config, deps.clock(), sending=sending)
+    await report_interrupted(deps, deps.clock() + timedelta(seconds=1))
+    await room.settle()
+    await assert_reads(room, label, short)
+    assert says in card_state(room), card_state(room)
+    hint = "fire again, or once trading is checked `/launch killswitch disarm` (or `arm`)"
+    assert hint in str(room.card().blocks)  # the kill switch's line under the sign-offs
+
+    await room.command(CTO, "killswitch arm")
+    await room.settle()
+    assert card_state(room) == "🟢 *GO*"
+    assert go_message(room).startswith("GO: Trading v2")

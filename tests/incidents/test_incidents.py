@@ -255,6 +255,13 @@ async def open_modal(room: WarRoom, user: str) -> Any:
 
 
 async def submit(room: WarRoom, user: str, view: Any, *, name: str, reason: str) -> Any:
+    sent = await send_submission(room, user, view, name=name, reason=reason)
+    await room.settle()
+    return sent
+
+
+async def send_submission(room: WarRoom, user: str, view: Any, *, name: str, reason: str) -> Any:
+    """Submit the kill-switch confirmation and return once Slack has its answer (the fire goes on)."""
     values = {
         IncidentBlock.KILLSWITCH_NAME: {
             ActionId.KILLSWITCH_NAME: {"type": "plain_text_input", "value": name}
@@ -264,9 +271,7 @@ async def submit(room: WarRoom, user: str, view: Any, *, name: str, reason: str)
         },
     }
     body, headers = room.slack.view_submission(user_id=user, view_id=view.id, values=values)
-    sent = await room.slack.deliver_to(room.dispatch, body, headers)
-    await room.settle()
-    return sent
+    return await room.slack.deliver_to(room.dispatch, body, headers)
 
 
 def channel_has(room: WarRoom, *needles: str) -> str:
