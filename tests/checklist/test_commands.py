@@ -91,7 +91,8 @@ async def test_refusals_escape_the_launch_name(room: WarRoom) -> None:
     assert refusal.startswith(":warning: Launch *&lt;!here&gt; R&amp;D* is closed;")
     await room.command(ALICE, "status <!here> & nobody")
     assert (
-        "There is no launch called “&lt;!here&gt; &amp; nobody”." in room.ephemerals_for(ALICE)[-1]
+        "There is no launch called “&lt;!here&gt; &amp; nobody” in this channel."
+        in room.ephemerals_for(ALICE)[-1]
     )
     replies = [*room.ephemerals_for(ALICE), *room.ephemerals_for(BOB)]
     replies += [m.text for m in room.top_level()]
