@@ -24,6 +24,7 @@ from bot.checklist.schedule import (
     PHASE,
     SECTION,
     due_at,
+    local_today,
     timing_day,
 )
 from bot.core.config import ScheduleConfig
@@ -302,8 +303,13 @@ async def _post_section(
 
 async def _send_evening(
     session: AsyncSession, row: ScheduledPost, claimed: Claimed, rule: ScheduleConfig
-) -> Claimed:
-    """The evening-before summary: what is still open, and the section owners who ticked nothing."""
+) -> Claimed | None:
+    """The evening-before summary: what is still open, and the section owners who ticked nothing.
+    Skipped (recorded) once launch day has come in ``[schedule] timezone``: "Launch day is tomorrow"
+    posted on launch day or later (the bot was down over the evening before) would be wrong."""
+    if local_today(claimed.sent_at, rule) >= claimed.launch_date:
+        await _skip(session, row, claimed.sent_at, "launch day has come")
+        return None
     phase_id = int(str((row.detail or {}).get("phase_id")))
     open_before = await open_in_phase(session, phase_id)
     idle = await idle_section_owners(session, phase_id, rule)

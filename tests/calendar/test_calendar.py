@@ -88,9 +88,11 @@ async def test_launch_day_is_posted_on_its_date_with_what_is_still_open(
     room: WarRoom, clock: FakeClock
 ) -> None:
     await room.command(ALICE, "start Trading v2 --on 2026-12-09")
-    # Nothing before 09:00 New York (14:00 UTC) on Dec 9.
-    assert await run_at(room, clock, utc(2026, 12, 9, 13, 59)) == 1  # the evening summary only
+    # Nothing before 09:00 New York (14:00 UTC) on Dec 9; the evening summary missed on Dec 8 is
+    # not posted on launch day ("Launch day is tomorrow" would be wrong).
+    assert await run_at(room, clock, utc(2026, 12, 9, 13, 59)) == 0
     assert not announcements(room, "(T-0) is posted")
+    assert not announcements(room, "Launch day is tomorrow")
     assert await run_at(room, clock, utc(2026, 12, 9, 14, 0)) == 1
     (posted,) = announcements(room, "*Launch Day* (T-0) is posted")
     assert "45 item(s) of earlier phases are still open" in flat(posted)
@@ -117,8 +119,9 @@ async def test_phase_next_posts_early_once_and_the_calendar_does_not_post_again(
     await room.command(ALICE, "phase next")
     await room.settle()
     room.item_option("All services running")
-    # Only the (late) evening summary: launch day's phase is not posted a second time.
-    assert await run_at(room, clock, utc(2026, 12, 9, 14, 0)) == 1
+    # Nothing: launch day's phase is not posted a second time, and the evening summary missed on
+    # Dec 8 is not posted on launch day.
+    assert await run_at(room, clock, utc(2026, 12, 9, 14, 0)) == 0
     assert not announcements(room, "is posted in the launch thread, as scheduled")
     assert len([m for m in room.thread() if "All services running" in flat(m)]) == 1
     (row,) = await rows(room, ScheduledPost, ScheduledPost.key == "phase:1")
@@ -263,6 +266,38 @@ async def test_the_evening_before_sums_up_what_is_open_and_names_idle_owners(
     assert "Security: nothing ticked" not in text
 
 
+async def test_a_missed_evening_summary_is_posted_late_that_evening_never_on_launch_day(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    await room.command(ALICE, "start Trading v2 --on 2026-12-09")
+    # Down from 18:00 in New York on Dec 8: back at 23:59 the same evening, it is still late on T-1.
+    assert await run_at(room, clock, utc(2026, 12, 9, 4, 59)) == 1
+    (summary,) = announcements(room, "Launch day is tomorrow")
+    assert "Late: posted at" in flat(summary)
+
+
+async def test_an_evening_summary_due_while_down_is_skipped_once_launch_day_has_come(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    await room.command(ALICE, "start Trading v2 --on 2026-12-09")
+    # Back at 00:01 in New York on launch day (05:01 UTC): the evening before is over.
+    assert await run_at(room, clock, utc(2026, 12, 9, 5, 1)) == 0
+    assert not announcements(room, "Launch day is tomorrow")
+    (row,) = await rows(room, ScheduledPost, ScheduledPost.key == "evening")
+    assert row.sent_at is None and row.cancelled_at is not None
+    assert row.detail["skipped"] == "launch day has come"
+    async with room.bot.deps.db.read_sessions() as session:
+        skipped = (
+            await session.scalars(select(Event).where(Event.kind == "scheduled_post_skipped"))
+        ).all()
+        report = await verify_chain(session=session, launch_id=1)
+    assert [e.detail["why"] for e in skipped] == ["launch day has come"]
+    assert report.ok and not report.mismatches
+    # Never later either: launch day's own post comes alone at 09:00.
+    assert await run_at(room, clock, utc(2026, 12, 9, 14, 0)) == 1
+    assert not announcements(room, "Launch day is tomorrow")
+
+
 # --- /launch date ---------------------------------------------------------------------------------
 
 
@@ -285,7 +320,9 @@ async def test_launch_date_moves_what_is_not_posted_yet(room: WarRoom, clock: Fa
     titles = [s.title for s in await rows(room, Section, Section.day == 2)]
     assert titles == ["Daily checks · Day 2 · Dec 12"]
     assert await run_at(room, clock, utc(2026, 12, 9, 14, 0)) == 0
-    assert await run_at(room, clock, utc(2026, 12, 10, 14, 0)) == 2  # evening summary (late), T-0
+    # T-0 only: the evening summary (due Dec 9 18:00) is skipped on the new launch day.
+    assert await run_at(room, clock, utc(2026, 12, 10, 14, 0)) == 1
+    assert not announcements(room, "Launch day is tomorrow")
     async with room.bot.deps.db.read_sessions() as session:
         report = await verify_chain(session=session, launch_id=1)
         moves = (
@@ -324,7 +361,11 @@ async def test_a_post_due_while_the_bot_was_down_is_posted_late_once_after_resta
             assert len(launch_day) == 1, restart
             (pre_launch,) = announcements(room, "*Pre-Launch Phase* (T-7) is posted")
             assert "Late: posted at" in flat(pre_launch)
-            assert len(announcements(room, "Launch day is tomorrow")) == 1
+            # The evening before was missed: on launch day it is skipped, not posted late.
+            assert not announcements(room, "Launch day is tomorrow")
+            (evening,) = await rows(room, ScheduledPost, ScheduledPost.key == "evening")
+            assert evening.sent_at is None and evening.cancelled_at is not None
+            assert evening.detail["skipped"] == "launch day has come"
             (row,) = await rows(room, ScheduledPost, ScheduledPost.key == "phase:1")
             assert row.late and row.message_id is not None and row.sent_at is not None
     text = flat(launch_day[0])
