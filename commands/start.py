@@ -24,7 +24,9 @@ from bot.deps import Deps
 from bot.golive.rules import mark_step_items
 from bot.launch.state import load_state
 
-_ON = re.compile(r"(?:^|\s)--on(?:=|\s+|$)(\S*)")
+# ``--on``, or ``—on`` / ``–on``: Slack clients with smart punctuation turn a typed ``--`` into an
+# em or en dash, and the option must never end up in the launch's name.
+_ON = re.compile(r"(?:^|\s)(?:--|[—–])on(?:=|\s+|$)(\S*)")
 
 
 def split_on(rest: str, *, today: date) -> tuple[str, date | None]:
@@ -35,7 +37,7 @@ def split_on(rest: str, *, today: date) -> tuple[str, date | None]:
     if len(found) > 1:
         raise BadInput("Give `--on` once: `/launch start <name> --on YYYY-MM-DD`.")
     match = found[0]
-    if not match.group(1) or match.group(1).startswith("--"):
+    if not match.group(1) or match.group(1).startswith(("-", "—", "–")):
         raise BadInput("`--on` needs launch day as YYYY-MM-DD, e.g. `--on 2026-12-09`.")
     name = (rest[: match.start()] + " " + rest[match.end() :]).strip()
     return name, parse_launch_date(match.group(1), today=today)

@@ -49,6 +49,20 @@ async def test_on_is_an_option_never_part_of_the_name(room: WarRoom) -> None:
     card = flat(room.card())
     assert "T-0 Wed Dec 09" in card and "in 6 days" in card
 
+    # Slack clients with smart punctuation send a typed ``--on`` as ``—on`` (em dash) or ``–on``
+    # (en dash): still the option (each in a war room of its own: one active launch a channel).
+    for n, text in enumerate(
+        [
+            "start Trading v2 —on 2026-12-10",
+            "start Trading v2 –on 2026-12-11",
+            "start —on=2026-12-12 Trading v2",
+        ]
+    ):
+        room.slack.add_channel(f"C0SMART00{n}", f"war-room-{n + 2}")
+        await room.command(ALICE, text, channel=f"C0SMART00{n}")
+        launch = (await rows(room, Launch, Launch.channel_id == f"C0SMART00{n}"))[0]
+        assert (launch.name, launch.launch_date) == ("Trading v2", date(2026, 12, 10 + n)), text
+
 
 async def test_on_before_the_name_works_too(room: WarRoom) -> None:
     await room.command(ALICE, "start --on=2026-12-09 Trading v2")
@@ -62,6 +76,8 @@ async def test_bad_or_past_dates_get_the_usage_line_and_change_nothing(room: War
         ("start Trading v2 --on 12/09/2026", "is not a date"),
         ("start Trading v2 --on 2026-11-30", "is in the past"),
         ("start Trading v2 --on", "needs launch day"),
+        ("start Trading v2 —on", "needs launch day"),
+        ("start Trading v2 –on 9 Dec", "is not a date"),
         ("start Trading v2 --on 2026-12-09 --on 2026-12-10", "once"),
     ]:
         await room.command(ALICE, text)
