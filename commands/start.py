@@ -3,7 +3,8 @@
 ``--on`` is an option wherever it stands, never part of the name: ``/launch start Trading v2 --on
 2026-12-09`` starts "Trading v2" with launch day (T-0) on Dec 9 in ``[schedule] timezone``, and the
 calendar posts its dated phases and first-week checks on their days. A bad or past date is refused
-with the usage line before anything is written.
+with the usage line before anything is written, and so is any date for a template without dated
+phases (it would schedule nothing).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from datetime import date
 
 from bot.calendar.blocks import started_text
-from bot.calendar.rules import parse_launch_date, schedule_posts
+from bot.calendar.rules import check_dated, parse_launch_date, schedule_posts
 from bot.checklist.lifecycle import start_launch, validate_name
 from bot.checklist.schedule import local_today
 from bot.core.errors import BadInput, Conflict
@@ -48,6 +49,8 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     now = deps.clock()
     raw_name, launch_date = split_on(cmd.rest, today=local_today(now, rule))
     name = validate_name(raw_name)
+    if launch_date is not None:
+        check_dated(deps.template)
     async with deps.db.read_sessions() as session:
         existing = await active_launch(session=session, channel_id=cmd.channel_id)
         if existing is not None:

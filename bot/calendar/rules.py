@@ -27,8 +27,9 @@ from bot.checklist.schedule import (
     local_today,
     timing_day,
 )
+from bot.checklist.template import ChecklistTemplate
 from bot.core.config import ScheduleConfig
-from bot.core.errors import BadInput
+from bot.core.errors import BadInput, Conflict
 from bot.core.events import SYSTEM, EventKind, append_event
 from bot.core.launches import lock_launch
 from bot.core.models import Item, ItemGroup, Launch, Phase, ScheduledPost, Section, SlackMessage
@@ -62,6 +63,19 @@ def parse_launch_date(text: str, *, today: date) -> date:
             "today or later."
         )
     return day
+
+
+def check_dated(template: ChecklistTemplate) -> None:
+    """Refuse a launch day for a template with no dated phase (no ``(T-7 days)``, ``(T-0)`` or
+    ``(T+1)`` in its phase headings): the date would schedule nothing, and the card would still
+    count down to it as if the phases were coming on their own."""
+    if any(p.kind == "checklist" and timing_day(p.timing) is not None for p in template.phases):
+        return
+    raise Conflict(
+        "This launch's checklist template has no dated phases (no `(T-7 days)`, `(T-0)` or "
+        "`(T+1)` in its phase headings), so a launch day would schedule nothing. Start it without "
+        "`--on`: its phases are then posted by `/launch phase next`. Nothing was started."
+    )
 
 
 def due_at_of(launch_date: date, detail: dict[str, object], rule: ScheduleConfig) -> datetime:

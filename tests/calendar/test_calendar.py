@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.audit.chain import verify_chain
 from bot.audit.report.export import export_launch
+from bot.checklist.parser import parse_template
 from bot.checklist.rules import set_items_checked
 from bot.core.config import AppConfig
 from bot.core.events import Actor
@@ -85,6 +86,43 @@ async def test_bad_or_past_dates_get_the_usage_line_and_change_nothing(room: War
         assert says in reply and "Usage: `/launch start &lt;name&gt; [--on YYYY-MM-DD]`" in reply
     assert await rows(room, Launch) == []
     assert room.top_level() == []
+
+
+# A team's template without a dated phase: its phases are timed in hours, not days.
+UNDATED = """# Hotfix
+
+## Prepare (T-2 hours)
+
+### Readiness
+- [ ] Runbook reviewed
+
+## Ship (T+30 minutes)
+
+### Switch
+- [ ] Traffic moved
+"""
+
+
+async def test_on_is_refused_for_a_template_without_dated_phases(
+    schema_url: str, slack: SlackStandIn, config: AppConfig, clock: FakeClock
+) -> None:
+    """A launch day that would schedule nothing is refused, not shown as a countdown in UTC."""
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    set_clock(clock, utc(2026, 12, 3, 15, 0))
+    template = parse_template(UNDATED)
+    async with running_bot(settings, config=config, template=template, clock=clock) as bot_:
+        room = WarRoom(slack=slack, bot=bot_)
+        await room.command(ALICE, "start Hotfix --on 2026-12-09")
+        reply = room.ephemerals_for(ALICE)[-1]
+        assert "has no dated phases" in reply and "Start it without `--on`" in reply
+        assert await rows(room, Launch) == []
+        assert await rows(room, ScheduledPost) == []
+        assert room.top_level() == []
+        # Without the date it starts as usual: phases by `/launch phase next`.
+        await room.command(ALICE, "start Hotfix")
+        (launch,) = await rows(room, Launch)
+        assert (launch.name, launch.launch_date) == ("Hotfix", None)
+        assert "📅" not in flat(room.card())
 
 
 async def test_without_on_the_launch_is_undated_and_nothing_is_scheduled(room: WarRoom) -> None:
