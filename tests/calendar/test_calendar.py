@@ -17,8 +17,16 @@ from bot.audit.report.export import export_launch
 from bot.checklist.parser import parse_template
 from bot.checklist.rules import set_items_checked
 from bot.core.config import AppConfig
-from bot.core.events import Actor
-from bot.core.models import Event, Item, Launch, ScheduledPost, Section
+from bot.core.events import SYSTEM, Actor
+from bot.core.models import (
+    Event,
+    Item,
+    ItemGroup,
+    Launch,
+    ScheduledPost,
+    Section,
+    SlackMessage,
+)
 from bot.runtime import running_bot
 from bot.standin import SlackStandIn
 from tests.calendar.conftest import (
@@ -238,6 +246,93 @@ async def test_each_first_week_day_posts_its_own_checkbox_items(
         kinds = (await session.scalars(select(Event.kind))).all()
     assert report.ok and not report.mismatches
     assert kinds.count("day_checks_posted") == 7
+
+
+async def post_launch_items(room: WarRoom) -> tuple[int, int]:
+    """Post-Launch's items: (in its own sections, posted at T+1; in its day sections, all)."""
+    items = await phase_items(room, "Morning After Review")
+    async with room.bot.deps.db.read_sessions() as session:
+        days = set(
+            (await session.scalars(select(Section.id).where(Section.day.is_not(None)))).all()
+        )
+        group_section = dict(
+            (await session.execute(select(ItemGroup.id, ItemGroup.section_id))).all()
+        )
+    own = [i for i in items if group_section[i.group_id] not in days]
+    return len(own), len(items) - len(own)
+
+
+def post_launch_counts(room: WarRoom, total: int) -> None:
+    """The card, its Approve dialog and /launch status all say Post-Launch has ``total`` items."""
+    card = flat(room.card())
+    assert f"*Post-Launch* (T+1) — 0/{total} " in card
+    assert f"*Now:* *Post-Launch* (T+1) — {total} item(s) open" in card
+    assert f"Post-Launch has {total} open items. Approve anyway?" in card
+    status = flat(room.slack.ephemerals[-1])
+    assert f"*Post-Launch* (T+1) — 0/{total} " in status
+    assert f"*Still open in Post-Launch* ({total})" in status
+
+
+async def test_post_launch_counts_each_days_checks_once_they_are_posted(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    await room.command(ALICE, "start Trading v2 --on 2026-12-09")
+    # The Morning After Review (15) at T+1; five checks a day T+2 … T+7 and the weekly review's five.
+    assert await post_launch_items(room) == (15, 35)
+    own = 15
+    # Post-Launch posted early by `/launch phase next`: its announcement counts what is posted.
+    for title in ("Infrastructure", "Morning Checks (Pre-Market)"):
+        async with room.bot.deps.db.sessions.begin() as session:
+            await set_items_checked(
+                session=session,
+                launch_id=1,
+                desired={i.id: True for i in await phase_items(room, title)},
+                actor=SYSTEM,
+                at=clock(),
+                source="test",
+                dedup_key=f"tick-{title}",
+            )
+        await room.command(ALICE, "phase next")
+    (posted,) = announcements(room, "*Post-Launch* (T+1) is posted in the launch thread")
+    assert f"— {own} item(s) to tick" in flat(posted)
+    await room.command(ALICE, "status")
+    post_launch_counts(room, own)
+    # T+1: nothing more; T+3: Day 2's and Day 3's checks are posted, and count from then on.
+    await run_at(room, clock, utc(2026, 12, 10, 14, 0))
+    await room.command(ALICE, "status")
+    post_launch_counts(room, own)
+    await run_at(room, clock, utc(2026, 12, 11, 14, 0))
+    await run_at(room, clock, utc(2026, 12, 12, 14, 0))
+    await room.command(ALICE, "status")
+    post_launch_counts(room, own + 2 * 5)
+    # All of it ticked: not complete while the rest of the week is to come, and the card says so.
+    async with room.bot.deps.db.read_sessions() as session:
+        in_thread = set(
+            (
+                await session.scalars(
+                    select(ItemGroup.id).join(
+                        SlackMessage, SlackMessage.section_id == ItemGroup.section_id
+                    )
+                )
+            ).all()
+        )
+    items = await phase_items(room, "Morning After Review")
+    async with room.bot.deps.db.sessions.begin() as session:
+        await set_items_checked(
+            session=session,
+            launch_id=1,
+            desired={i.id: True for i in items if i.group_id in in_thread},
+            actor=Actor(ALICE, "Alice Chen"),
+            at=clock(),
+            source="test",
+            dedup_key="tick-posted",
+        )
+    room.bot.deps.publisher.kick(1)
+    await room.settle()
+    card = flat(room.card())
+    assert "▶️ *Post-Launch* (T+1) — 25/25 " in card
+    assert "Post-Launch* (T+1) — 25/25 · complete" not in card
+    assert "everything posted so far is done; its next checks are posted on their day" in card
 
 
 async def test_the_export_has_each_days_checks_as_their_own_items(
