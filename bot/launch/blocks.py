@@ -104,7 +104,7 @@ def _calendar_lines(state: LaunchState, *, today: bool = False) -> list[Block]:
     now = state.as_of or state.started_at
     lines = [calendar_blocks.calendar_line(view, state.current, now=now)]
     if today:
-        line = calendar_blocks.today_line(view, state.phases)
+        line = calendar_blocks.today_line(view, state.phases, now=now)
         if line:
             lines.append(line)
     return [{"type": "section", "text": mrkdwn_text("\n".join(lines))}]

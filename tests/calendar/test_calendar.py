@@ -237,7 +237,19 @@ async def test_each_first_week_day_posts_its_own_checkbox_items(
     await room.command(ALICE, "status")
     status = flat(room.slack.ephemerals[-1])
     assert "Today:* Daily checks · Day 3 · Dec 12 — 0/5" in status
+    # Before 09:00 on T+4, Day 4's checks are not posted yet: no "Today" (Day 3's are yesterday's).
+    set_clock(clock, utc(2026, 12, 13, 13, 0))
+    await room.command(ALICE, "status")
+    assert "Today:*" not in flat(room.slack.ephemerals[-1])
     await run_at(room, clock, utc(2026, 12, 16, 14, 0))  # T+7: day 7 and the weekly review
+    await room.command(ALICE, "status")
+    status = flat(room.slack.ephemerals[-1])
+    assert "Today:* Daily checks · Day 7 · Dec 16 — 0/5" in status
+    assert "Today:* Weekly review · Day 7 · Dec 16 — 0/5" in status
+    # T+8: the first week is over, nothing is today's (it said Day 7 from then on).
+    set_clock(clock, utc(2026, 12, 17, 14, 0))
+    await room.command(ALICE, "status")
+    assert "Today:*" not in flat(room.slack.ephemerals[-1])
     titles = [flat(m) for m in room.top_level()]
     assert any("Weekly review · Day 7 · Dec 16" in t for t in titles)
     assert sum("check(s) for today" in t for t in titles) == 7
