@@ -3,7 +3,8 @@
 ``--on`` is an option wherever it stands, never part of the name: ``/launch start Trading v2 --on
 2026-12-09`` starts "Trading v2" with launch day (T-0) on Dec 9 in ``[schedule] timezone``, and the
 calendar posts its dated phases and first-week checks on their days. A bad or past date is refused
-with the usage line before anything is written.
+with the usage line before anything is written, and so is any date for a template without dated
+phases (it would schedule nothing).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from datetime import date
 
 from bot.calendar.blocks import started_text
-from bot.calendar.rules import parse_launch_date, schedule_posts
+from bot.calendar.rules import check_dated, parse_launch_date, schedule_posts
 from bot.checklist.lifecycle import start_launch, validate_name
 from bot.checklist.schedule import local_today
 from bot.core.errors import BadInput, Conflict
@@ -24,7 +25,9 @@ from bot.deps import Deps
 from bot.golive.rules import mark_step_items
 from bot.launch.state import load_state
 
-_ON = re.compile(r"(?:^|\s)--on(?:=|\s+|$)(\S*)")
+# ``--on``, or ``—on`` / ``–on``: Slack clients with smart punctuation turn a typed ``--`` into an
+# em or en dash, and the option must never end up in the launch's name.
+_ON = re.compile(r"(?:^|\s)(?:--|[—–])on(?:=|\s+|$)(\S*)")
 
 
 def split_on(rest: str, *, today: date) -> tuple[str, date | None]:
@@ -35,7 +38,7 @@ def split_on(rest: str, *, today: date) -> tuple[str, date | None]:
     if len(found) > 1:
         raise BadInput("Give `--on` once: `/launch start <name> --on YYYY-MM-DD`.")
     match = found[0]
-    if not match.group(1) or match.group(1).startswith("--"):
+    if not match.group(1) or match.group(1).startswith(("-", "—", "–")):
         raise BadInput("`--on` needs launch day as YYYY-MM-DD, e.g. `--on 2026-12-09`.")
     name = (rest[: match.start()] + " " + rest[match.end() :]).strip()
     return name, parse_launch_date(match.group(1), today=today)
@@ -46,6 +49,8 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     now = deps.clock()
     raw_name, launch_date = split_on(cmd.rest, today=local_today(now, rule))
     name = validate_name(raw_name)
+    if launch_date is not None:
+        check_dated(deps.template)
     async with deps.db.read_sessions() as session:
         existing = await active_launch(session=session, channel_id=cmd.channel_id)
         if existing is not None:

@@ -178,24 +178,26 @@ def calendar_line(view: CalendarView, current: PhaseState, *, now: datetime) -> 
     return line
 
 
-def today_section(view: CalendarView, phases: tuple[PhaseState, ...]) -> SectionState | None:
-    """The day section posted last (today's daily checks), from the launch's checklist."""
-    latest = view.latest_day_section()
-    if latest is None:
-        return None
-    return next(
-        (s for p in phases for s in p.sections if s.day is not None and s.title == latest.title),
-        None,
-    )
+def today_sections(
+    view: CalendarView, phases: tuple[PhaseState, ...], *, now: datetime
+) -> list[SectionState]:
+    """The day sections of today (their day is today's date minus launch day, in the calendar's
+    zone) once posted: on T+7 Day 7's checks and the weekly review; none on a day without one
+    (before T+2, after T+7, or before ``post_at``)."""
+    day = view.day_of(now)
+    return [s for p in phases for s in p.sections if s.day == day and s.counted]
 
 
-def today_line(view: CalendarView, phases: tuple[PhaseState, ...]) -> str | None:
-    """``Today: Daily checks · Day 3 · Dec 12 — 2/5 · open: …`` for /launch status."""
-    section = today_section(view, phases)
-    if section is None:
-        return None
-    still_open = [i.text for i in section.items if not i.done]
-    tail = (
-        f" · open: {', '.join(escape(t) for t in still_open)}" if still_open else " · all done ✅"
-    )
-    return f"*Today:* {escape(section.title)} — {section.done}/{section.total}{tail}"
+def today_line(view: CalendarView, phases: tuple[PhaseState, ...], *, now: datetime) -> str | None:
+    """``Today: Daily checks · Day 3 · Dec 12 — 2/5 · open: …`` for /launch status, one line per
+    section of today's; None when today has none."""
+    lines = []
+    for section in today_sections(view, phases, now=now):
+        still_open = [i.text for i in section.items if not i.done]
+        tail = (
+            f" · open: {', '.join(escape(t) for t in still_open)}"
+            if still_open
+            else " · all done ✅"
+        )
+        lines.append(f"*Today:* {escape(section.title)} — {section.done}/{section.total}{tail}")
+    return "\n".join(lines) or None

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.checklist.rules import section_counts
 from bot.core.config import ScheduleConfig
-from bot.core.models import Item, ItemGroup, Phase, Section, SlackMessage
+from bot.core.models import Item, ItemGroup, Phase, Section
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,15 @@ async def _open_by_section(
     rows = (
         await session.execute(
             select(Section.phase_id, Section.title, func.count(Item.id))
+            .join(Phase, Phase.id == Section.phase_id)
             .join(ItemGroup, ItemGroup.section_id == Section.id)
             .join(Item, Item.group_id == ItemGroup.id)
-            .join(SlackMessage, SlackMessage.section_id == Section.id)
             .where(
                 Section.phase_id.in_(phase_ids),
+                Phase.posted_at.is_not(None),
+                section_counts(),
                 Item.checked.is_(False),
                 Item.waived.is_(None),
-                SlackMessage.part == 0,
             )
             .group_by(Section.phase_id, Section.id, Section.title, Section.position)
             .order_by(Section.position)

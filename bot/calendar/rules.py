@@ -24,10 +24,12 @@ from bot.checklist.schedule import (
     PHASE,
     SECTION,
     due_at,
+    local_today,
     timing_day,
 )
+from bot.checklist.template import ChecklistTemplate
 from bot.core.config import ScheduleConfig
-from bot.core.errors import BadInput
+from bot.core.errors import BadInput, Conflict
 from bot.core.events import SYSTEM, EventKind, append_event
 from bot.core.launches import lock_launch
 from bot.core.models import Item, ItemGroup, Launch, Phase, ScheduledPost, Section, SlackMessage
@@ -61,6 +63,19 @@ def parse_launch_date(text: str, *, today: date) -> date:
             "today or later."
         )
     return day
+
+
+def check_dated(template: ChecklistTemplate) -> None:
+    """Refuse a launch day for a template with no dated phase (no ``(T-7 days)``, ``(T-0)`` or
+    ``(T+1)`` in its phase headings): the date would schedule nothing, and the card would still
+    count down to it as if the phases were coming on their own."""
+    if any(p.kind == "checklist" and timing_day(p.timing) is not None for p in template.phases):
+        return
+    raise Conflict(
+        "This launch's checklist template has no dated phases (no `(T-7 days)`, `(T-0)` or "
+        "`(T+1)` in its phase headings), so a launch day would schedule nothing. Start it without "
+        "`--on`: its phases are then posted by `/launch phase next`. Nothing was started."
+    )
 
 
 def due_at_of(launch_date: date, detail: dict[str, object], rule: ScheduleConfig) -> datetime:
@@ -302,8 +317,13 @@ async def _post_section(
 
 async def _send_evening(
     session: AsyncSession, row: ScheduledPost, claimed: Claimed, rule: ScheduleConfig
-) -> Claimed:
-    """The evening-before summary: what is still open, and the section owners who ticked nothing."""
+) -> Claimed | None:
+    """The evening-before summary: what is still open, and the section owners who ticked nothing.
+    Skipped (recorded) once launch day has come in ``[schedule] timezone``: "Launch day is tomorrow"
+    posted on launch day or later (the bot was down over the evening before) would be wrong."""
+    if local_today(claimed.sent_at, rule) >= claimed.launch_date:
+        await _skip(session, row, claimed.sent_at, "launch day has come")
+        return None
     phase_id = int(str((row.detail or {}).get("phase_id")))
     open_before = await open_in_phase(session, phase_id)
     idle = await idle_section_owners(session, phase_id, rule)

@@ -48,10 +48,9 @@ class CalendarView:
         """When launch day's phase is (or was) due: the T-0 instant shown in each reader's zone."""
         return next((p.due_at for p in self.posts if p.kind == PHASE and p.day == 0), None)
 
-    def latest_day_section(self) -> PostView | None:
-        """The day section posted last: today's daily checks, once the first week has begun."""
-        sent = [p for p in self.posts if p.kind == SECTION and p.sent_at is not None]
-        return max(sent, key=lambda p: (p.due_at, p.day), default=None)
+    def day_of(self, now: datetime) -> int:
+        """Today relative to launch day (T+n), both dates in the calendar's zone."""
+        return -self.days_to_launch(now)
 
 
 def post_view(row: ScheduledPost) -> PostView:

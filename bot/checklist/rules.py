@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.errors import NotAllowed, NotFound
@@ -187,14 +187,35 @@ async def _record_change(
     )
 
 
+def section_counts() -> ColumnElement[bool]:
+    """The one rule of what a phase's progress counts (``Section`` rows, in a query): its ordinary
+    sections, and a section of its own day (one first-week day's checks, the weekly review) only
+    once it is posted (its messages queued). Until then its items are in no message, nobody can
+    tick them, and counting them made T+1 read "Post-Launch 0/50" with 20 items in the thread.
+    Every count shown (the card, /launch status, announcements, the Approve dialog, what an
+    approval records) follows it; ``SectionState.counted`` is its value, read with the checklist."""
+    posted = exists().where(SlackMessage.section_id == Section.id)
+    return or_(Section.day.is_(None), posted)
+
+
 async def open_item_count(session: AsyncSession, phase_id: int) -> int:
-    count = await session.scalar(
+    """The phase's open items (neither ticked nor waived) in the sections that count now
+    (``section_counts``): what every announcement and refusal says is still open."""
+    return await _open_items(session, phase_id, section_counts())
+
+
+async def _open_items(
+    session: AsyncSession, phase_id: int, where: ColumnElement[bool] | None = None
+) -> int:
+    query = (
         select(func.count(Item.id))
         .join(ItemGroup, ItemGroup.id == Item.group_id)
         .join(Section, Section.id == ItemGroup.section_id)
         .where(Section.phase_id == phase_id, Item.checked.is_(False), Item.waived.is_(None))
     )
-    return int(count or 0)
+    if where is not None:
+        query = query.where(where)
+    return int(await session.scalar(query) or 0)
 
 
 async def update_phase_completion(
@@ -208,7 +229,9 @@ async def update_phase_completion(
 async def _update_phase_completion(
     session: AsyncSession, launch: Launch, phase: Phase, actor: Actor, at: datetime
 ) -> bool:
-    open_items = await open_item_count(session, phase.id)
+    # Every item, the days still to come included: a phase whose first week is not over (its day
+    # sections not all posted and ticked) is not complete, though nothing open is shown yet.
+    open_items = await _open_items(session, phase.id)
     if open_items == 0 and phase.completed_at is None:
         phase.completed_at = at
         await append_event(

@@ -19,7 +19,8 @@ whose template words it differently overrides it rather than editing code):
   moved the same way to a section of its own posted on ``weekly_day`` (T+7). A section left empty
   disappears; its other groups stay with their phase.
 - The evening before launch day, at ``evening_at``, the channel gets one summary of what is still
-  open in the first phase.
+  open in the first phase; missed (the bot was down), it is posted late only while it is still
+  the day before in ``timezone``, never on launch day or later.
 
 Set ``daily_group`` or ``weekly_group`` to ``""`` to turn that part off.
 """

@@ -10,6 +10,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.checklist.rules import section_counts
 from bot.core.db import view_of
 from bot.core.models import Item, ItemGroup, Phase, Section, SlackMessage
 
@@ -67,6 +68,9 @@ class SectionState:
     groups: tuple[GroupState, ...]
     # A section of its own day after launch day (T+n), posted by the calendar on that day.
     day: int | None = None
+    # Whether its items count in the phase's progress now (``rules.section_counts``): a day
+    # section only once posted.
+    counted: bool = True
 
     @property
     def items(self) -> list[ItemState]:
@@ -93,12 +97,17 @@ class PhaseState:
     sections: tuple[SectionState, ...]
 
     @property
+    def counted_sections(self) -> tuple[SectionState, ...]:
+        """The sections whose items count now: a day section only once posted."""
+        return tuple(s for s in self.sections if s.counted)
+
+    @property
     def done(self) -> int:
-        return sum(s.done for s in self.sections)
+        return sum(s.done for s in self.counted_sections)
 
     @property
     def total(self) -> int:
-        return sum(s.total for s in self.sections)
+        return sum(s.total for s in self.counted_sections)
 
     @property
     def is_checklist(self) -> bool:
@@ -137,9 +146,21 @@ async def load_phases(*, session: AsyncSession, launch_id: int) -> tuple[PhaseSt
             view_of(GroupState, group, items=tuple(items_by_group.get(group.id, [])))
         )
     sections_by_phase: dict[int, list[SectionState]] = {}
+    counted = set(
+        (
+            await session.scalars(
+                select(Section.id).where(Section.launch_id == launch_id, section_counts())
+            )
+        ).all()
+    )
     for section in await _rows(session, Section, launch_id):
         sections_by_phase.setdefault(section.phase_id, []).append(
-            view_of(SectionState, section, groups=tuple(groups_by_section.get(section.id, [])))
+            view_of(
+                SectionState,
+                section,
+                groups=tuple(groups_by_section.get(section.id, [])),
+                counted=section.id in counted,
+            )
         )
     return tuple(
         view_of(

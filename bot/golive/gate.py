@@ -52,7 +52,7 @@ def _before_golive(view: GoLiveView, phases: Sequence[PhaseState]) -> list[str]:
     for phase in phases:
         if not phase.is_checklist or phase.position >= view.phase.position:
             continue
-        open_items = _open([i for s in phase.sections for i in s.items])
+        open_items = _open([i for s in phase.counted_sections for i in s.items])
         if open_items:
             unmet.append(
                 f"*{escape(phase.title)}* is not complete: {len(open_items)} open "

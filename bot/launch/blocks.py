@@ -47,6 +47,13 @@ def _next_step(state: LaunchState) -> str:
         return waiting
     if current.completed_at is None:
         open_count = current.total - current.done
+        if open_count == 0:
+            # Everything posted is done, but days of checks are still to come (a day section
+            # counts once posted): the phase is not complete yet.
+            return (
+                f"*Now:* {phase_label(current)} — everything posted so far is done; its next "
+                "checks are posted on their day."
+            )
         return (
             f"*Now:* {phase_label(current)} — {open_count} item(s) open. Tick them in the thread."
         )
@@ -92,10 +99,6 @@ def launch_card(
     return MessageView(text=f"Launch: {escape(state.name)}", blocks=blocks)
 
 
-def _posted(state: LaunchState, section: SectionState) -> bool:
-    return section.day is None or bool(state.section_messages(section.id))
-
-
 def _calendar_lines(state: LaunchState, *, today: bool = False) -> list[Block]:
     """Launch day, what is due next and the current phase's progress; in /launch status also
     today's daily checks."""
@@ -105,7 +108,7 @@ def _calendar_lines(state: LaunchState, *, today: bool = False) -> list[Block]:
     now = state.as_of or state.started_at
     lines = [calendar_blocks.calendar_line(view, state.current, now=now)]
     if today:
-        line = calendar_blocks.today_line(view, state.phases)
+        line = calendar_blocks.today_line(view, state.phases, now=now)
         if line:
             lines.append(line)
     return [{"type": "section", "text": mrkdwn_text("\n".join(lines))}]
@@ -163,7 +166,7 @@ def status_view(
     ]
     blocks.extend(_calendar_lines(state, today=True))
     # Sections of a later day (the first week's checks) count from the day they are posted.
-    shown = [x for x in current.sections if _posted(state, x)]
+    shown = current.counted_sections
     per_section = " · ".join(f"{escape(x.title)} — {x.done}/{x.total}" for x in shown)
     blocks.append(
         {

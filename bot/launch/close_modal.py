@@ -47,9 +47,7 @@ def still_open(state: LaunchState) -> list[str]:
     for phase in state.checklist_phases:
         if not phase.posted or phase.completed_at is not None:
             continue
-        open_items = [
-            item for s in phase.sections for g in s.groups for item in g.items if not item.done
-        ]
+        open_items = [item for s in phase.counted_sections for item in s.items if not item.done]
         if not open_items:
             continue
         line = f"• *{escape(phase.title)}*: {len(open_items)} open item(s)"

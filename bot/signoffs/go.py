@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.checklist.rules import section_counts
 from bot.core.config import RoleConfig
 from bot.core.events import Actor, EventKind, append_event
 from bot.core.models import Event, Item, ItemGroup, Launch, Phase, Section, SlackMessage
@@ -46,7 +47,7 @@ async def launch_progress(session: AsyncSession, launch: Launch) -> dict[str, An
             .join(Section, Section.phase_id == Phase.id)
             .join(ItemGroup, ItemGroup.section_id == Section.id)
             .join(Item, Item.group_id == ItemGroup.id)
-            .where(Phase.launch_id == launch.id, Phase.kind == "checklist")
+            .where(Phase.launch_id == launch.id, Phase.kind == "checklist", section_counts())
             .group_by(Phase.id, Phase.position, Phase.title, Phase.completed_at)
             .order_by(Phase.position)
         )
@@ -100,6 +101,7 @@ async def readiness(session: AsyncSession, launch: Launch) -> dict[str, Any]:
                 Phase.launch_id == launch.id,
                 Phase.position == launch.current_phase,
                 Phase.kind == "checklist",
+                section_counts(),
                 Item.checked.is_(False),
             )
             .order_by(Section.position, ItemGroup.position, Item.position)

@@ -180,7 +180,9 @@ async def test_a_dated_launch_follows_the_overridden_rule(room: WarRoom, clock: 
     assert due["phase:2"] == utc(2026, 12, 10, 23, 30)  # T+2: Fri 11 Dec 08:30
     assert "phase:3" not in due  # "Soak (2 hours)" is not a date
     # Day 3's sweep comes on its morning, not on the seed's T+2.
-    assert await run_at(room, clock, utc(2026, 12, 10, 23, 30)) == 4  # late: T-3, T-1, T-0; T+2
+    # Late: T-3, T-0; T+2 (the evening before is skipped, not posted: launch day has come).
+    assert await run_at(room, clock, utc(2026, 12, 10, 23, 30)) == 3
+    assert not announcements(room, "Launch day is tomorrow")
     assert not announcements(room, "check(s) for today")
     assert await run_at(room, clock, utc(2026, 12, 11, 23, 30)) == 1
     (day3,) = announcements(room, "check(s) for today")
