@@ -5,6 +5,7 @@ unchecked, and says so."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.sql import Executable
 
+from bot.audit.report.export import export_launch
 from bot.checklist.template import ChecklistTemplate
 from bot.core.ids import ActionId
 from bot.core.models import (
@@ -587,6 +589,11 @@ async def test_the_export_shows_the_checklist_the_log_recorded_not_the_edited_ro
     assert [g["duration_minutes"] for g in groups if g["title"] == "Shadow Mode"] == [60]
     assert exported["golive"]["steps"][0]["soak_minutes"] == 60
     assert exported["launch"]["current_phase"] == "Pre-Launch Phase"
+    # The Markdown event log counts the recorded checklist rather than dumping it.
+    markdown = await export_launch(
+        copy.url, "1", "md", roles=base_config().roles, now=datetime.now(UTC)
+    )
+    assert re.search(r"structure: 4 phases, \d+ sections, \d+ groups, \d+ items", markdown)
 
 
 async def test_a_rewritten_chain_head_in_a_sign_off_is_named(
