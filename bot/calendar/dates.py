@@ -64,15 +64,22 @@ async def move_date(
     launch.launch_date = new_date
     pending = await _unsent_posts(session, launch_id)
     moved = 0
+    retitled: list[dict[str, object]] = []
     for row in pending:
-        moved += await _reschedule(session, row, new_date, at, rule)
+        moved += await _reschedule(session, row, new_date, at, rule, retitled)
     await append_event(
         session=session,
         launch_id=launch_id,
         actor=actor,
         kind=EventKind.LAUNCH_DATE_MOVED,
         at=at,
-        detail={"from": before.isoformat(), "to": new_date.isoformat(), "reason": reason},
+        detail={
+            "from": before.isoformat(),
+            "to": new_date.isoformat(),
+            "reason": reason,
+            # The day sections not posted yet, with their new titles (``audit verify`` checks them).
+            "retitled": retitled,
+        },
     )
     await bump_messages(session, launch_id, [])
     live = [r for r in pending if r.cancelled_at is None]
@@ -123,10 +130,16 @@ async def _unsent_posts(session: AsyncSession, launch_id: int) -> list[Scheduled
 
 
 async def _reschedule(
-    session: AsyncSession, row: ScheduledPost, new_date: date, at: datetime, rule: ScheduleConfig
+    session: AsyncSession,
+    row: ScheduledPost,
+    new_date: date,
+    at: datetime,
+    rule: ScheduleConfig,
+    retitled: list[dict[str, object]],
 ) -> int:
-    """Put one unsent post on the new calendar (a day section's title follows it); 1 if it is
-    still to be sent, 0 for an evening summary whose time has passed (dropped)."""
+    """Put one unsent post on the new calendar (a day section's title follows it, added to
+    ``retitled``); 1 if it is still to be sent, 0 for an evening summary whose time has passed
+    (dropped)."""
     detail = dict(row.detail or {})
     when = due_at_of(new_date, detail, rule)
     if row.kind == EVENING and when <= at:
@@ -138,5 +151,6 @@ async def _reschedule(
         if section is not None and section.day is not None:
             section.title = retitle(section.title, section.day, new_date)
             row.detail = {**detail, "title": section.title}
+            retitled.append({"section_id": section.id, "title": section.title})
     row.due_at = max(when, at)
     return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime
 
 from sqlalchemy import func, select, update
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.checklist.layout import section_part_count
 from bot.checklist.rules import open_item_count
 from bot.checklist.schedule import first_phase_due, with_days
+from bot.checklist.structure import logged_structure
 from bot.checklist.template import ChecklistTemplate, TemplateSection
 from bot.core.config import ScheduleConfig
 from bot.core.errors import BadInput, Conflict, NotAllowed, PhaseIncomplete
@@ -81,6 +83,7 @@ async def start_launch(
     )
     if first_due is None:
         await _post_phase(session, launch, first_checklist, at)
+    await session.flush()
     await append_event(
         session=session,
         launch_id=launch.id,
@@ -93,10 +96,14 @@ async def start_launch(
             "team_id": team_id,
             "template": template.title,
             # What the audit can check of this log (bot/audit/replay/state.py, ``LOG_VERSION``).
-            "log_version": 3,
+            "log_version": 4,
             **({"launch_date": launch_date.isoformat()} if launch_date is not None else {}),
             # The first phase waits for its date (``phase_started`` says when it was posted).
             **({"first_phase_due": first_due.isoformat()} if first_due is not None else {}),
+            # The launch's own copy of the checklist, row by row (bot/checklist/structure.py), and
+            # the template's other parts, as frozen at start: verify compares every row with them.
+            "structure": await logged_structure(session, launch.id),
+            "template_extra": copy.deepcopy(launch.template_extra),
         },
         source=source,
     )

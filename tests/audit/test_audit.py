@@ -592,7 +592,7 @@ async def as_an_old_log(db: Database) -> None:
     with it, the chain rehashed as it would have been then (and the chain heads the approvers
     signed with it)."""
     new_detail = {
-        "launch_started": ("log_version", "team_id"),
+        "launch_started": ("log_version", "team_id", "structure", "template_extra"),
         "escalation_opened": ("channel_id",),
         "killswitch_requested": ("channel_id",),
         "killswitch_confirmed": ("response_body",),
@@ -603,6 +603,8 @@ async def as_an_old_log(db: Database) -> None:
         "escalation_level_due": ("due_at",),
         "escalation_path_exhausted": ("due_at",),
         "metric_alert_action": ("shown",),
+        # log version 4
+        "launch_date_moved": ("retitled",),
     }
     async with db.sessions.begin() as session:
         events = (await session.scalars(select(Event).order_by(Event.seq))).all()

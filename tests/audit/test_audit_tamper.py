@@ -5,23 +5,28 @@ unchecked, and says so."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.sql import Executable
 
+from bot.audit.report.export import export_launch
 from bot.checklist.template import ChecklistTemplate
 from bot.core.ids import ActionId
 from bot.core.models import (
     Escalation,
     Item,
+    ItemGroup,
     KillSwitchRequest,
     KillSwitchState,
     Launch,
+    Phase,
+    Section,
     SignOff,
     SlackMessage,
 )
@@ -273,6 +278,121 @@ TAMPERINGS: list[Tampering] = [
         True,
     ),
     (
+        "item text",
+        lambda: [
+            update(Item).where(Item.text == "Failover tested").values(text="Failover skipped")
+        ],
+        "item",
+        "text",
+        "Failover tested",
+    ),
+    (
+        "an unticked item's text",
+        lambda: [update(Item).where(Item.text == "25% traffic").values(text="100% traffic")],
+        "item",
+        "text",
+        "25% traffic",
+    ),
+    (
+        "item duration",
+        lambda: [update(Item).where(Item.text == "25% traffic").values(duration_minutes=1)],
+        "item",
+        "duration_minutes",
+        30,
+    ),
+    (
+        "item key",
+        lambda: [update(Item).where(Item.key.is_not(None)).values(key=None)],
+        "item",
+        "key",
+        None,
+    ),
+    (
+        "item moved to another group",
+        lambda: [update(Item).where(Item.text == "25% traffic").values(group_id=1)],
+        "item",
+        "group_id",
+        None,
+    ),
+    (
+        "item inserted",
+        lambda: [
+            insert(Item).values(
+                launch_id=1, group_id=1, position=99, text="Forged item", checked=True
+            )
+        ],
+        "item",
+        "(row)",
+        "no row (not in launch_started)",
+    ),
+    (
+        "go-live step soak",
+        lambda: [
+            update(ItemGroup).where(ItemGroup.title == "Shadow Mode").values(duration_minutes=1)
+        ],
+        "item_group",
+        "duration_minutes",
+        60,
+    ),
+    (
+        "go-live step stage",
+        lambda: [
+            update(ItemGroup).where(ItemGroup.title == "Canary Deployment").values(stage=None)
+        ],
+        "item_group",
+        "stage",
+        2,
+    ),
+    (
+        "group title",
+        lambda: [update(ItemGroup).where(ItemGroup.title == "Shadow Mode").values(title="Skip")],
+        "item_group",
+        "title",
+        "Shadow Mode",
+    ),
+    (
+        "section title",
+        lambda: [update(Section).where(Section.title == "Security").values(title="Optional")],
+        "section",
+        "title",
+        "Security",
+    ),
+    (
+        "section deleted",
+        lambda: [delete(Section).where(Section.title == "Security")],
+        "section",
+        "(row)",
+        "a row (launch_started)",
+    ),
+    (
+        "phase title",
+        lambda: [update(Phase).where(Phase.title == "Launch Day").values(title="Day off")],
+        "phase",
+        "title",
+        "Launch Day",
+    ),
+    (
+        "phase timing",
+        lambda: [update(Phase).where(Phase.title == "Launch Day").values(timing="T+30 days")],
+        "phase",
+        "timing",
+        "T-0",
+    ),
+    (
+        "launch current phase",
+        lambda: [update(Launch).values(current_phase=2)],
+        "launch",
+        "current_phase",
+        0,
+    ),
+    (
+        "contacts",
+        lambda: [update(Launch).values(template_extra={"contacts": [], "sign_off_roles": []})],
+        "launch",
+        "template_extra.contacts",
+        None,
+    ),
+    (
         "launch name",
         lambda: [update(Launch).values(name="Trading v3")],
         "launch",
@@ -425,6 +545,57 @@ async def test_the_export_shows_what_the_log_says_not_the_edited_rows(
     }
 
 
+async def test_the_export_shows_the_checklist_the_log_recorded_not_the_edited_rows(
+    copy: Copy, cli: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with copy.db.read_sessions() as session:
+        failover = await session.scalar(select(Item).where(Item.text == "Failover tested"))
+        shadow = await session.scalar(select(ItemGroup).where(ItemGroup.title == "Shadow Mode"))
+        assert failover is not None and shadow is not None
+    await sql(
+        copy,
+        update(Item).where(Item.id == failover.id).values(text="Failover skipped"),
+        update(ItemGroup).where(ItemGroup.id == shadow.id).values(duration_minutes=1),
+        update(Section).where(Section.title == "Security").values(title="Optional"),
+        update(Phase).where(Phase.title == "Launch Day").values(title="Day off"),
+        update(Launch).values(current_phase=2),
+    )
+    code, out = await verdict(cli, capsys)
+    assert code == 1, out
+    assert (
+        f"item {failover.id}: text is 'Failover skipped' in the database, "
+        "the event log says 'Failover tested'"
+    ) in out
+    assert (
+        f"item_group {shadow.id}: duration_minutes is 1 in the database, the event log says 60"
+    ) in out
+    assert "launch 1: current_phase is 2 in the database, the event log says 0" in out
+    exported = await record(copy)
+    assert exported["chain"]["verified"] is False
+    found = {(f["table"], f["field"]) for f in exported["chain"]["findings"]}
+    assert found == {
+        ("item", "text"),
+        ("item_group", "duration_minutes"),
+        ("section", "title"),
+        ("phase", "title"),
+        ("launch", "current_phase"),
+    }
+    # The names and soaks the record shows are the log's.
+    assert item_record(exported, "Failover tested")["by"] == {"id": BOB, "name": "bob"}
+    phases = {p["title"]: p for p in exported["phases"]}
+    assert list(phases) == ["Pre-Launch Phase", "Launch Day", "Post-Launch", "Rollback Criteria"]
+    assert "Security" in [s["title"] for s in phases["Pre-Launch Phase"]["sections"]]
+    groups = [g for s in phases["Launch Day"]["sections"] for g in s["groups"]]
+    assert [g["duration_minutes"] for g in groups if g["title"] == "Shadow Mode"] == [60]
+    assert exported["golive"]["steps"][0]["soak_minutes"] == 60
+    assert exported["launch"]["current_phase"] == "Pre-Launch Phase"
+    # The Markdown event log counts the recorded checklist rather than dumping it.
+    markdown = await export_launch(
+        copy.url, "1", "md", roles=base_config().roles, now=datetime.now(UTC)
+    )
+    assert re.search(r"structure: 4 phases, \d+ sections, \d+ groups, \d+ items", markdown)
+
+
 async def test_a_rewritten_chain_head_in_a_sign_off_is_named(
     copy: Copy, cli: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -467,6 +638,13 @@ async def test_an_old_log_verifies_what_it_can_and_names_what_it_cannot(
         ("escalation", "channel_id"),
         ("kill_switch_request", "channel_id"),
         ("kill_switch_request", "response_body"),
+        # log version 4: the checklist's rows and the launch's current phase
+        ("launch", "current_phase"),
+        ("launch", "template_extra"),
+        ("phase", "title, timing, kind, position"),
+        ("section", "title, day, position, phase_id"),
+        ("item_group", "title, stage, duration_minutes, position, section_id"),
+        ("item", "text, key, duration_minutes, position, group_id"),
     }
     # What it can check, it still checks.
     await sql(copy, update(SignOff).where(_cto()).values(comment="Looks fine"))

@@ -10,7 +10,7 @@ import json
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.audit.chain import verify_chain
 from bot.audit.report.export import export_launch
@@ -490,8 +490,25 @@ async def test_launch_date_moves_what_is_not_posted_yet(room: WarRoom, clock: Fa
             await session.scalars(select(Event).where(Event.kind == "launch_date_moved"))
         ).all()
     assert report.ok and not report.mismatches
-    assert [m.detail for m in moves] == [
-        {"from": "2026-12-09", "to": "2026-12-10", "reason": "exchange not ready"}
+    [move] = [m.detail for m in moves]
+    assert {k: move[k] for k in ("from", "to", "reason")} == {
+        "from": "2026-12-09",
+        "to": "2026-12-10",
+        "reason": "exchange not ready",
+    }
+    # The day sections it retitled are in the log: a title edited behind the bot's back is named.
+    day_sections = {s.id: s.title for s in await rows(room, Section, Section.day.is_not(None))}
+    assert {r["section_id"]: r["title"] for r in move["retitled"]} == day_sections
+    [day_2] = [i for i, title in day_sections.items() if title == "Daily checks · Day 2 · Dec 12"]
+    async with room.bot.deps.db.sessions.begin() as session:
+        await session.execute(
+            update(Section).where(Section.id == day_2).values(title="Daily checks · Day 2 · Dec 11")
+        )
+    async with room.bot.deps.db.read_sessions() as session:
+        report = await verify_chain(session=session, launch_id=1)
+    assert [m.describe() for m in report.mismatches] == [
+        f"section {day_2}: title is 'Daily checks · Day 2 · Dec 11' in the database, "
+        "the event log says 'Daily checks · Day 2 · Dec 12'"
     ]
 
 

@@ -19,9 +19,11 @@ from bot.audit.chain import ChainReport, launch_events, verify_with_findings
 from bot.audit.record.checklist import item_history, phases_section
 from bot.audit.record.golive import golive_record
 from bot.audit.record.sign_offs import go_section, replayed_sign_offs, sign_offs_section
+from bot.audit.record.structure import logged_phases
 from bot.audit.record.values import iso_time, person
 from bot.audit.replay.expected import Expected
 from bot.audit.replay.state import Replay
+from bot.checklist.state import PhaseState
 from bot.core.config import RoleConfig
 from bot.core.launches import active_launch
 from bot.core.models import Event, Launch
@@ -49,25 +51,30 @@ async def build_record(
     events = await launch_events(session, launch_id)
     chain, findings = await verify_with_findings(session, launch_id)
     truth = findings.replay if findings is not None else None
+    # The checklist as the log recorded it: titles, texts and go-live soaks are the log's.
+    phases = logged_phases(state.phases, truth)
     log = state.sign_offs or EMPTY_LOG
     if truth is not None:
         log = SignOffLog(roles=log.roles, records=replayed_sign_offs(truth, log), go=log.go)
     return {
         "schema": REPORT_SCHEMA,
         "generated_at": iso_time(now),
-        "launch": _launch_section(state, launch, truth),
-        "phases": phases_section(state, item_history(events), truth),
+        "launch": _launch_section(state, launch, truth, phases),
+        "phases": phases_section(phases, item_history(events), truth),
         "sign_offs": sign_offs_section(log, roles),
         "go": go_section(log),
-        "golive": _golive_section(state, events),
+        "golive": _golive_section(phases, events),
         "events": [_event(e) for e in events],
         "chain": _chain_section(chain),
     }
 
 
-def _launch_section(state: LaunchState, launch: Launch, truth: Replay | None) -> dict[str, Any]:
+def _launch_section(
+    state: LaunchState, launch: Launch, truth: Replay | None, phases: tuple[PhaseState, ...]
+) -> dict[str, Any]:
     card = state.card
     told = truth.launch if truth is not None and truth.launch is not None else Expected()
+    current = told.get("current_phase", state.current_phase)
     return {
         "id": state.id,
         "name": told.get("name", state.name),
@@ -87,13 +94,15 @@ def _launch_section(state: LaunchState, launch: Launch, truth: Replay | None) ->
         "closed_at": iso_time(told.get("closed_at", state.closed_at)),
         "close_outcome": told.get("close_outcome", launch.close_outcome),
         "close_note": told.get("close_note", launch.close_note),
-        "current_phase": state.current.title if state.phases else None,
+        "current_phase": next((p.title for p in phases if p.position == current), None),
     }
 
 
-def _golive_section(state: LaunchState, events: Sequence[Event]) -> dict[str, Any] | None:
+def _golive_section(
+    phases: tuple[PhaseState, ...], events: Sequence[Event]
+) -> dict[str, Any] | None:
     """The go-live sequence as the log tells it; None when the checklist has none."""
-    found = find_golive(state.phases)
+    found = find_golive(phases)
     if found is None:
         return None
     return golive_record(derive_steps(found[1]), events)

@@ -11,7 +11,6 @@ from bot.audit.replay.expected import Expected
 from bot.audit.replay.state import Replay
 from bot.checklist.state import ItemState, PhaseState
 from bot.core.models import Event
-from bot.launch.state import LaunchState
 
 ITEM_EVENTS = ("item_checked", "item_unchecked", "item_waived", "item_unwaived")
 ITEM_ACTIONS = {"item_checked": "checked", "item_waived": "waived", "item_unwaived": "unwaived"}
@@ -36,9 +35,9 @@ def item_history(events: Sequence[Event]) -> dict[int, list[dict[str, Any]]]:
 
 
 def phases_section(
-    state: LaunchState, history: Mapping[int, list[dict[str, Any]]], truth: Replay | None
+    phases: Sequence[PhaseState], history: Mapping[int, list[dict[str, Any]]], truth: Replay | None
 ) -> list[Any]:
-    return [_phase(p, history, truth) for p in state.phases]
+    return [_phase(p, history, truth) for p in phases]
 
 
 def _phase(

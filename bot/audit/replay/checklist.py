@@ -18,6 +18,13 @@ from bot.audit.replay.findings import (
     unchecked_fields,
 )
 from bot.audit.replay.state import Replay, as_date, as_int, from_detail
+from bot.audit.replay.structure import (
+    compare_structure,
+    item_text_logged,
+    phase_started,
+    replay_structure,
+    sections_retitled,
+)
 from bot.core.events import EventKind
 from bot.core.models import Event, Item, Launch, Phase
 
@@ -32,6 +39,7 @@ def replay_checklist(r: Replay, e: Event, d: Mapping[str, Any]) -> bool:
         _launch_started(r, e, d)
     elif kind == EventKind.LAUNCH_DATE_MOVED and r.launch is not None:
         r.launch.fields["launch_date"] = as_date(d.get("to"))
+        sections_retitled(r, e, d)
     elif kind == EventKind.LAUNCH_CLOSED and r.launch is not None:
         r.launch.fields.update(
             closed_at=e.at,
@@ -43,6 +51,7 @@ def replay_checklist(r: Replay, e: Event, d: Mapping[str, Any]) -> bool:
         r.launch.fields["active_channel"] = None
     elif kind == EventKind.PHASE_STARTED:
         r.phases.setdefault(str(d.get("phase")), Expected()).fields["posted_at"] = e.at
+        phase_started(r, e, d)
     elif kind in (EventKind.PHASE_COMPLETED, EventKind.PHASE_REOPENED):
         done = e.at if kind == EventKind.PHASE_COMPLETED else None
         r.phases.setdefault(str(d.get("phase")), Expected()).fields["completed_at"] = done
@@ -88,6 +97,7 @@ def _launch_started(r: Replay, e: Event, d: Mapping[str, Any]) -> None:
         seq=e.seq,
     )
     from_detail(r.launch, d, "team_id")
+    replay_structure(r, e, d)
 
 
 def _item_ticked(r: Replay, e: Event, item_id: int, d: Mapping[str, Any]) -> None:
@@ -104,7 +114,7 @@ def _item_ticked(r: Replay, e: Event, item_id: int, d: Mapping[str, Any]) -> Non
         seq=e.seq,
     )
     if "text" in d:
-        r.items[item_id].fields["text"] = d["text"]
+        item_text_logged(r, item_id, d["text"])
 
 
 def _item_waived(r: Replay, e: Event, item_id: int, d: Mapping[str, Any]) -> None:
@@ -154,7 +164,11 @@ async def compare_checklist(
         bad += row_mismatches("launch", lid, r.launch, launch)
         unchecked += unchecked_fields("launch", lid, r.launch)
     phase_bad, phase_unchecked = await _compare_phases(session, lid, r)
-    return bad + phase_bad + await _compare_items(session, lid, r), unchecked + phase_unchecked
+    rows_bad, rows_unchecked = await compare_structure(session, lid, r)
+    return (
+        bad + phase_bad + rows_bad + await _compare_items(session, lid, r),
+        unchecked + phase_unchecked + rows_unchecked,
+    )
 
 
 async def _compare_phases(
@@ -163,21 +177,33 @@ async def _compare_phases(
     bad: list[Mismatch] = []
     unchecked: list[Unchecked] = []
     phases = (await session.scalars(select(Phase).where(Phase.launch_id == lid))).all()
-    titles = [p.title for p in phases]
-    first = min((p.position for p in phases if p.kind == "checklist"), default=None)
+
+    def told(phase: Phase, name: str) -> Any:
+        """The phase's title, position or kind as ``launch_started`` recorded it (log version 4;
+        ``structure`` compares the row's own)."""
+        logged = r.phase_rows.get(phase.id)
+        return logged.fields[name] if logged is not None else getattr(phase, name)
+
+    titles = [told(p, "title") for p in phases]
+    first = min(
+        (told(p, "position") for p in phases if told(p, "kind") == "checklist"), default=None
+    )
     for phase in phases:
+        title = told(phase, "title")
         want = Expected(
             {
                 "posted_at": r.launch.fields["started_at"]
-                if r.launch is not None and phase.position == first and not r.first_phase_deferred
+                if r.launch is not None
+                and told(phase, "position") == first
+                and not r.first_phase_deferred
                 else None,
                 "completed_at": None,
             }
         )
-        logged = r.phases.get(phase.title)
+        logged = r.phases.get(title)
         if logged is not None:
             want.fields.update(logged.fields)
-        if titles.count(phase.title) > 1:
+        if titles.count(title) > 1:
             unchecked.append(
                 Unchecked(
                     "phase", str(phase.id), "posted_at, completed_at", "two phases share its title"

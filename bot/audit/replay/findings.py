@@ -11,6 +11,10 @@ from bot.audit.replay.expected import Expected, json_value, same, show
 ROW = "(row)"  # the field name of a finding about a whole row (missing, or without its event)
 OLD_LOG = "its events were written before the log recorded it (log version 1)"
 V2_LOG = "its event was written before the log recorded it (log version 2 or older)"
+V3_LOG = (
+    "its launch_started event was written before the log recorded the checklist's rows "
+    "(log version 3 or older)"
+)
 
 
 @dataclass(frozen=True)

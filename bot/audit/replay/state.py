@@ -11,13 +11,17 @@ from typing import Any
 from bot.audit.replay.expected import Expected
 from bot.audit.replay.findings import OLD_LOG, Mismatch
 
-LOG_VERSION = 3
+LOG_VERSION = 4
 """Written in every new ``launch_started`` detail as ``log_version``. Version 2 events carry the
 launch's team, an escalation's and a kill-switch request's channel, the trading system's response,
 and a ``display_name_resolved`` event for every approver name replaced after the ack; a version 1
 log (no ``log_version``) leaves those fields unchecked. Version 3 events also carry a due
 escalation level's due time and what a metric alert's button did (``shown``); events without them
-leave those fields unchecked."""
+leave those fields unchecked. Version 4's ``launch_started`` carries the checklist's structure
+(every phase, section, group and item row: ``bot/checklist/structure.py``) and the template's
+other parts (``template_extra``), and ``launch_date_moved`` the day sections it retitled; an older
+log leaves the rows' titles, texts, durations and stages, and the launch's current phase,
+unchecked."""
 
 
 @dataclass
@@ -28,6 +32,13 @@ class Replay:
     # A dated launch started ahead of its first phase's date posts it then, not at start.
     first_phase_deferred: bool = False
     phases: dict[str, Expected] = field(default_factory=dict)  # by title
+    # The checklist's structure as ``launch_started`` recorded it (log version 4; ``structured``
+    # False for an older log): phase, section and group rows by id (an item's structural fields
+    # are in ``items``), each with its parent's id and its position.
+    structured: bool = False
+    phase_rows: dict[int, Expected] = field(default_factory=dict)
+    sections: dict[int, Expected] = field(default_factory=dict)
+    groups: dict[int, Expected] = field(default_factory=dict)
     items: dict[int, Expected] = field(default_factory=dict)
     sign_offs: dict[int, Expected] = field(default_factory=dict)  # in approval order
     go_numbers: list[int] = field(default_factory=list)

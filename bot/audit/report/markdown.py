@@ -238,7 +238,11 @@ def _detail_text(detail: Mapping[str, Any] | None) -> str:
     for key, value in detail.items():
         if value is None or value == "" or value == [] or value == {}:
             continue
-        if isinstance(value, Mapping):
+        if key == "structure" and isinstance(value, list):
+            shown = _structure_text(value)
+        elif key == "template_extra" and isinstance(value, Mapping):
+            shown = ", ".join(f"{len(v)} {k}" for k, v in value.items() if isinstance(v, list))
+        elif isinstance(value, Mapping):
             shown = ", ".join(f"{k}={v}" for k, v in value.items())
         elif isinstance(value, list):
             shown = ", ".join(
@@ -251,3 +255,11 @@ def _detail_text(detail: Mapping[str, Any] | None) -> str:
             shown = str(value)
         parts.append(f"{key}: {shown}")
     return md("; ".join(parts))
+
+
+def _structure_text(phases: list[Any]) -> str:
+    """``launch_started``'s copy of the checklist, counted (the record's phases show it)."""
+    sections = [s for p in phases for s in p.get("sections", [])]
+    groups = [g for s in sections for g in s.get("groups", [])]
+    items = sum(len(g.get("items", [])) for g in groups)
+    return f"{len(phases)} phases, {len(sections)} sections, {len(groups)} groups, {items} items"
