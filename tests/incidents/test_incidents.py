@@ -1782,9 +1782,10 @@ async def test_the_markdown_report_has_an_incident_timeline_in_words(
     )
     assert "📟 PagerDuty paged for escalation #1" in timeline
     # Levels are numbered as the escalation card numbers them (1. On-call engineer, 2. Leads, …).
-    assert (
-        "✋ escalation #1 acknowledged at level 1 (On-call engineer) — time to acknowledge 0 s"
-        in timeline
+    # (Time to acknowledge: the seconds the click took on this machine's clock, 0 unless loaded.)
+    assert re.search(
+        r"✋ escalation #1 acknowledged at level 1 \(On-call engineer\) — time to acknowledge \d+ s",
+        timeline,
     )
     assert "⏫ escalation #2 escalated to level 2 (Leads)" in timeline
     assert "📣 escalation #2: level 2 (Leads) pinged in the channel" in timeline
