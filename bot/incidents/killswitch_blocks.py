@@ -272,7 +272,7 @@ def fire_alarm(fire: KillSwitchView) -> StateAlarm:
         return StateAlarm(
             "⚠️",
             "KILL SWITCH UNKNOWN",
-            f"⚠️ *KILL SWITCH UNKNOWN* ({at}: {why or 'no answer from the trading system'}) — "
+            f"⚠️ *KILL SWITCH UNKNOWN* ({at}) — {why or 'no answer from the trading system'} — "
             "it may or may not have fired: check the trading system",
             "kill switch state UNKNOWN",
         )
@@ -280,14 +280,14 @@ def fire_alarm(fire: KillSwitchView) -> StateAlarm:
         return StateAlarm(
             "⚠️",
             "KILL SWITCH NOT SENT",
-            f"⚠️ *KILL SWITCH NOT SENT* (requested at {slack_date(fire.created_at)}, by {who}: "
-            f"{why or 'never sent'}) — trading was NOT halted",
+            f"⚠️ *KILL SWITCH NOT SENT* (requested at {slack_date(fire.created_at)}, by {who}) — "
+            f"{why or 'never sent'} — trading was NOT halted",
             "kill switch NOT sent",
         )
     return StateAlarm(
         "⚠️",
         "KILL SWITCH FAILED",
-        f"⚠️ *KILL SWITCH FAILED* ({at}: {why or 'no answer'}) — trading may still be running",
+        f"⚠️ *KILL SWITCH FAILED* ({at}) — {why or 'no answer'} — trading may still be running",
         "kill switch FAILED",
     )
 
