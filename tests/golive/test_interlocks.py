@@ -337,9 +337,7 @@ async def test_a_kill_switch_fire_reads_firing_while_in_flight_then_failed_after
     await room.settle()
     assert len(killswitch.requests) == 3
     await assert_reads(room, "KILL SWITCH FAILED", "kill switch FAILED")
-    assert "no answer within 1 s (after 3 tries) — trading may still be running" in card_state(
-        room
-    )
+    assert "no answer within 1 s (after 3 tries) — trading may still be running" in card_state(room)
 
 
 async def test_a_failed_fire_reads_failed_everywhere_until_a_retry_halts_it(
