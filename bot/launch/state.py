@@ -117,11 +117,13 @@ class LaunchState:
 async def load_state(
     *, session: AsyncSession, launch_id: int, now: datetime | None = None
 ) -> LaunchState:
-    """The whole launch as an immutable tree, in template order."""
-    launch = await session.get(Launch, launch_id)
-    if launch is None:
-        raise NotFound(f"There is no launch #{launch_id}.")
-    phases = await load_phases(session=session, launch_id=launch_id)
+    """The whole launch as an immutable tree, in template order.
+
+    The messages (their versions) are read first: on PostgreSQL each statement of a read sees what
+    was committed when it began, so a click committed between two reads would otherwise be counted
+    in a message's version but missing from the items rendered for it, and the publisher would mark
+    a stale render as current. Read first, a version can only be older than the state rendered
+    with it, and the next publish catches up."""
     messages = (
         await session.scalars(
             select(SlackMessage)
@@ -129,6 +131,10 @@ async def load_state(
             .order_by(SlackMessage.id)
         )
     ).all()
+    launch = await session.get(Launch, launch_id)
+    if launch is None:
+        raise NotFound(f"There is no launch #{launch_id}.")
+    phases = await load_phases(session=session, launch_id=launch_id)
 
     sign_offs = await load_sign_offs(session=session, launch=launch)
     golive = await load_golive(session=session, launch_id=launch_id, phases=phases)
