@@ -3,11 +3,13 @@ vouch for (``Unchecked``), and the field-by-field comparison of one row with wha
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.audit.replay.expected import Expected, json_value, same, show
 
+Key = TypeVar("Key", int, str)
 ROW = "(row)"  # the field name of a finding about a whole row (missing, or without its event)
 OLD_LOG = "its events were written before the log recorded it (log version 1)"
 V2_LOG = "its event was written before the log recorded it (log version 2 or older)"
@@ -88,3 +90,23 @@ def row_mismatches(table: str, row_id: object, want: Expected, row: object) -> l
 
 def unchecked_fields(table: str, row_id: object, want: Expected) -> list[Unchecked]:
     return [Unchecked(table, str(row_id), name, why) for name, why in want.unknown.items()]
+
+
+def compare_rows(
+    table: str, wanted: Mapping[Key, Expected], rows: Mapping[Key, Any], *, unexplained: str
+) -> tuple[list[Mismatch], list[Unchecked]]:
+    """Each row the log describes against the stored one with the same key: a row missing, every
+    field that differs, the fields the log cannot vouch for, and each stored row no event explains
+    (``unexplained``: the event it lacks). A stored row is named by its id."""
+    bad: list[Mismatch] = []
+    unchecked: list[Unchecked] = []
+    for key, want in wanted.items():
+        row = rows.get(key)
+        if row is None:
+            bad.append(Mismatch(table, str(key), ROW, f"a row (event #{want.seq})", "no row"))
+            continue
+        bad += row_mismatches(table, row.id, want, row)
+        unchecked += unchecked_fields(table, row.id, want)
+    for key in sorted(rows.keys() - wanted.keys()):
+        bad.append(Mismatch(table, str(rows[key].id), ROW, f"no row ({unexplained})", "a row"))
+    return bad, unchecked

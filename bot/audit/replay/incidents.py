@@ -16,6 +16,7 @@ from bot.audit.replay.findings import (
     V2_LOG,
     Mismatch,
     Unchecked,
+    compare_rows,
     row_mismatches,
     unchecked_fields,
 )
@@ -265,28 +266,15 @@ async def compare_incidents(
 async def _compare_escalations(
     session: AsyncSession, lid: int, r: Replay
 ) -> tuple[list[Mismatch], list[Unchecked]]:
-    bad: list[Mismatch] = []
-    unchecked: list[Unchecked] = []
     escalations = {
         e.id: e
         for e in (
             await session.scalars(select(Escalation).where(Escalation.launch_id == lid))
         ).all()
     }
-    for esc_id, want in r.escalations.items():
-        esc = escalations.get(esc_id)
-        if esc is None:
-            bad.append(
-                Mismatch("escalation", str(esc_id), ROW, f"a row (event #{want.seq})", "no row")
-            )
-            continue
-        bad += row_mismatches("escalation", esc_id, want, esc)
-        unchecked += unchecked_fields("escalation", esc_id, want)
-    for esc_id in sorted(escalations.keys() - r.escalations.keys()):
-        bad.append(
-            Mismatch("escalation", str(esc_id), ROW, "no row (no escalation_opened event)", "a row")
-        )
-    return bad, unchecked
+    return compare_rows(
+        "escalation", r.escalations, escalations, unexplained="no escalation_opened event"
+    )
 
 
 async def _compare_pings(

@@ -15,8 +15,7 @@ from bot.audit.replay.findings import (
     ROW,
     Mismatch,
     Unchecked,
-    row_mismatches,
-    unchecked_fields,
+    compare_rows,
 )
 from bot.audit.replay.state import Replay, as_int
 from bot.core.events import EventKind
@@ -153,23 +152,11 @@ async def compare_sign_offs(
     session: AsyncSession, lid: int, r: Replay
 ) -> tuple[list[Mismatch], list[Unchecked]]:
     """The launch's sign-off rows, then its GO messages, against the replay."""
-    bad: list[Mismatch] = []
-    unchecked: list[Unchecked] = []
     rows = {
         s.id: s
         for s in (await session.scalars(select(SignOff).where(SignOff.launch_id == lid))).all()
     }
-    for so_id, want in r.sign_offs.items():
-        row = rows.get(so_id)
-        if row is None:
-            bad.append(
-                Mismatch("sign_off", str(so_id), ROW, f"a row (event #{want.seq})", "no row")
-            )
-            continue
-        bad += row_mismatches("sign_off", so_id, want, row)
-        unchecked += unchecked_fields("sign_off", so_id, want)
-    for so_id in rows.keys() - r.sign_offs.keys():
-        bad.append(Mismatch("sign_off", str(so_id), ROW, "no row (no approval event)", "a row"))
+    bad, unchecked = compare_rows("sign_off", r.sign_offs, rows, unexplained="no approval event")
     return bad + await _compare_go_messages(session, lid, r), unchecked
 
 

@@ -17,14 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.audit.replay.expected import Expected
-from bot.audit.replay.findings import (
-    ROW,
-    V2_LOG,
-    Mismatch,
-    Unchecked,
-    row_mismatches,
-    unchecked_fields,
-)
+from bot.audit.replay.findings import V2_LOG, Mismatch, Unchecked, compare_rows
 from bot.audit.replay.state import Replay, as_datetime, as_int, from_detail
 from bot.core.events import EventKind
 from bot.core.models import Event, MetricAlert, MetricRuleState
@@ -210,58 +203,32 @@ async def compare_watch(
 async def _compare_alerts(
     session: AsyncSession, lid: int, r: Replay
 ) -> tuple[list[Mismatch], list[Unchecked]]:
-    bad: list[Mismatch] = []
-    unchecked: list[Unchecked] = []
     rows = {
         a.id: a
         for a in (
             await session.scalars(select(MetricAlert).where(MetricAlert.launch_id == lid))
         ).all()
     }
-    for alert_id, want in r.alerts.items():
-        row = rows.get(alert_id)
-        if row is None:
-            bad.append(
-                Mismatch("metric_alert", str(alert_id), ROW, f"a row (event #{want.seq})", "no row")
-            )
-            continue
-        if want.fields["status"] == "firing":
-            want = Expected(
-                {k: v for k, v in want.fields.items() if k not in LIVE}, dict(want.unknown)
-            )
-        bad += row_mismatches("metric_alert", alert_id, want, row)
-        unchecked += unchecked_fields("metric_alert", alert_id, want)
-    for alert_id in sorted(rows.keys() - r.alerts.keys()):
-        bad.append(
-            Mismatch("metric_alert", str(alert_id), ROW, "no row (no event opened it)", "a row")
+    wanted = {
+        alert_id: (
+            # While it fires, its readings are rewritten in place without an event.
+            Expected({k: v for k, v in want.fields.items() if k not in LIVE}, dict(want.unknown))
+            if want.fields["status"] == "firing"
+            else want
         )
-    return bad, unchecked
+        for alert_id, want in r.alerts.items()
+    }
+    return compare_rows("metric_alert", wanted, rows, unexplained="no event opened it")
 
 
 async def _compare_rule_states(session: AsyncSession, lid: int, r: Replay) -> list[Mismatch]:
-    bad: list[Mismatch] = []
     rows = {
         s.rule: s
         for s in (
             await session.scalars(select(MetricRuleState).where(MetricRuleState.launch_id == lid))
         ).all()
     }
-    for rule, want in r.rule_states.items():
-        row = rows.get(rule)
-        if row is None:
-            bad.append(
-                Mismatch("metric_rule_state", rule, ROW, f"a row (event #{want.seq})", "no row")
-            )
-            continue
-        bad += row_mismatches("metric_rule_state", row.id, want, row)
-    for rule in sorted(rows.keys() - r.rule_states.keys()):
-        bad.append(
-            Mismatch(
-                "metric_rule_state",
-                str(rows[rule].id),
-                ROW,
-                "no row (no metric_state_changed event)",
-                "a row",
-            )
-        )
+    bad, _ = compare_rows(
+        "metric_rule_state", r.rule_states, rows, unexplained="no metric_state_changed event"
+    )
     return bad
