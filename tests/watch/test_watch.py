@@ -51,6 +51,15 @@ async def live(room: WarRoom, prometheus: FakePrometheus) -> None:
     await room.settle()
 
 
+async def breach_held(room: WarRoom, clock: FakeClock, prometheus: FakePrometheus) -> None:
+    """Setup: the rollout live, then the rollback rule breached (0.015) for its 5 minutes: one
+    alert open."""
+    await live(room, prometheus)
+    prometheus.set(ROLLBACK_ERRORS, 0.015)
+    await tick(room, clock)
+    await tick(room, clock, minutes=5)
+
+
 async def tick(room: WarRoom, clock: FakeClock, minutes: float = 1) -> None:
     clock.advance(minutes=minutes)
     await evaluate(room.bot.deps, room.bot.deps.clock())
@@ -163,10 +172,7 @@ async def test_roll_back_and_hold_need_the_golive_roles_and_acknowledge_is_open_
     room: WarRoom, clock: FakeClock, prometheus: FakePrometheus, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.deps")
-    await live(room, prometheus)
-    prometheus.set(ROLLBACK_ERRORS, 0.015)
-    await tick(room, clock)
-    await tick(room, clock, minutes=5)
+    await breach_held(room, clock, prometheus)
     [alert] = alerts(room)
 
     async def press(user: str, action_id: str) -> None:
@@ -215,10 +221,7 @@ async def test_alert_buttons_naming_another_launchs_alert_are_refused_and_logged
     """Roll back, Hold and Acknowledge pressed in another war room (its own launch) with the value
     of this launch's alert: each is refused privately and logged, and nothing changes anywhere."""
     other = "C0OTHER001"
-    await live(room, prometheus)
-    prometheus.set(ROLLBACK_ERRORS, 0.015)
-    await tick(room, clock)
-    await tick(room, clock, minutes=5)
+    await breach_held(room, clock, prometheus)
     [alert] = alerts(room)
     room.slack.add_channel(other, "war-room-2")
     await room.command(ALICE, "start Payments", channel=other)
@@ -332,10 +335,7 @@ async def test_an_immediate_trigger_is_confirmed_alerted_recorded_and_paged_crit
 async def test_an_open_alert_whose_metric_goes_unknown_says_so_and_unknown_time_is_not_recovery(
     room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
 ) -> None:
-    await live(room, prometheus)
-    prometheus.set(ROLLBACK_ERRORS, 0.015)
-    await tick(room, clock)
-    await tick(room, clock, minutes=5)
+    await breach_held(room, clock, prometheus)
     [alert] = alerts(room)
     assert "Value *0.015*" in shown(alert)
 
@@ -365,10 +365,7 @@ async def test_an_open_alert_whose_metric_goes_unknown_says_so_and_unknown_time_
 async def test_after_a_rollback_to_before_shadow_the_watch_goes_on_and_the_alert_recovers(
     room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
 ) -> None:
-    await live(room, prometheus)
-    prometheus.set(ROLLBACK_ERRORS, 0.015)
-    await tick(room, clock)
-    await tick(room, clock, minutes=5)
+    await breach_held(room, clock, prometheus)
     assert len(alerts(room)) == 1
     await room.command(OPS, "rollback all error rate")
     await room.command(OPS, "rollback back to before shadow")
@@ -485,10 +482,7 @@ async def test_a_rule_watching_an_immediate_trigger_alerts_at_once_and_pages_cri
 async def test_after_a_restart_the_minutes_the_bot_was_down_do_not_count_toward_recovery(
     room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
 ) -> None:
-    await live(room, prometheus)
-    prometheus.set(ROLLBACK_ERRORS, 0.015)
-    await tick(room, clock)
-    await tick(room, clock, minutes=5)
+    await breach_held(room, clock, prometheus)
     prometheus.set(ROLLBACK_ERRORS, 0.002)
     await tick(room, clock)  # healthy once, then the bot is down for 10 minutes
     clock.advance(minutes=10)
@@ -527,10 +521,7 @@ async def test_the_card_follows_a_breach_value_by_value_and_never_freezes_a_dura
 async def test_closing_the_launch_with_an_alert_open_takes_its_buttons_and_says_it_is_unwatched(
     room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
 ) -> None:
-    await live(room, prometheus)
-    prometheus.set(ROLLBACK_ERRORS, 0.015)
-    await tick(room, clock)
-    await tick(room, clock, minutes=5)
+    await breach_held(room, clock, prometheus)
     [alert] = alerts(room)
     assert "actions" in [b["type"] for b in alert.blocks]
     await room.close(ALICE, outcome="rolled_back", note="error rate")

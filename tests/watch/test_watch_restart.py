@@ -22,8 +22,7 @@ from bot.watch.flows import evaluate
 from tests.conftest import FakeClock, make_settings
 from tests.golive.test_golive import event_kinds
 from tests.warroom import WarRoom
-from tests.watch.conftest import ROLLBACK_ERRORS
-from tests.watch.test_watch import alerts, live, shown, tick
+from tests.watch.test_watch import alerts, breach_held, live, shown
 
 UNRECOVERABLE = "sum(rate(orders_failed_unrecoverable_total[1m]))"
 IMMEDIATE = PrometheusRule(
@@ -52,10 +51,7 @@ async def test_a_rule_taken_out_of_the_config_leaves_the_card_and_its_open_alert
     settings = make_settings(database_url=schema_url, api_url=slack.base_url)
     async with running_bot(settings, config=config, template=template, clock=clock) as first:
         room = WarRoom(slack=slack, bot=first)
-        await live(room, prometheus)
-        prometheus.set(ROLLBACK_ERRORS, 0.015)
-        await tick(room, clock)
-        await tick(room, clock, minutes=5)
+        await breach_held(room, clock, prometheus)
         assert "Error rate &gt; 1% for 5 minutes" in shown(room.card())
         assert "actions" in [b["type"] for b in alerts(room)[0].blocks]
     clock.advance(minutes=1)
