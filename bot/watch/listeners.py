@@ -166,7 +166,8 @@ async def on_trigger_report(
     answer_privately(
         deps,
         respond,
-        f"Reported `{escape(slug)}`: alert posted; paging PagerDuty (critical) now. The "
+        f"Reported `{escape(slug)}` (recorded): the red alert goes to the channel and PagerDuty "
+        "is being paged (critical). The "
         "alert shows whether the page went through.",
         name="respond-reported",
     )
