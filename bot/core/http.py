@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,12 +30,20 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 @dataclass(frozen=True)
 class Attempt:
-    """One try: the HTTP status if an answer came, else what went wrong."""
+    """One try: the HTTP status if an answer came, else what went wrong. ``may_have_arrived``: no
+    answer came, yet the request may have reached the other side (it timed out or the connection
+    broke after connecting), so whatever it asked for may have happened."""
 
     number: int
     status: int | None
     error: str | None
     elapsed_ms: int
+    may_have_arrived: bool = False
+
+
+def unanswered_tries(attempts: Sequence[Attempt]) -> int:
+    """How many tries may have been acted on without an answer saying so."""
+    return sum(1 for a in attempts if a.may_have_arrived)
 
 
 @dataclass(frozen=True)
@@ -91,10 +99,14 @@ async def post_with_retries(
         t0 = time.monotonic()
         wait: float | None = None
         status: int | None = None
+        may_have_arrived = False
         try:
             response = await http.post(url, content=content, headers=dict(headers), timeout=timeout)
+        except httpx.ConnectTimeout:
+            last_error = f"could not connect within {policy.timeout_seconds:g} s"
         except httpx.TimeoutException:
             last_error = f"no answer within {policy.timeout_seconds:g} s"
+            may_have_arrived = True
         except httpx.UnsupportedProtocol as exc:
             attempts.append(Attempt(number, None, str(exc), _ms(t0)))
             raise DeliveryFailed(
@@ -104,6 +116,7 @@ async def post_with_retries(
             last_error = f"could not connect ({_short(str(exc)) or type(exc).__name__})"
         except httpx.TransportError as exc:
             last_error = f"connection failed ({_short(str(exc)) or type(exc).__name__})"
+            may_have_arrived = True
         else:
             status = response.status_code
             if 200 <= status < 300:
@@ -123,7 +136,7 @@ async def post_with_retries(
                 attempts.append(Attempt(number, status, last_error, _ms(t0)))
                 raise DeliveryFailed(last_error, attempts=tuple(attempts), elapsed_ms=_ms(started))
             wait = _retry_after(response, policy)
-        attempts.append(Attempt(number, status, last_error, _ms(t0)))
+        attempts.append(Attempt(number, status, last_error, _ms(t0), may_have_arrived))
         logger.warning("POST %s try %d/%d failed: %s", url, number, policy.tries, last_error)
         if number < policy.tries:
             backoff = min(policy.backoff_seconds * 2 ** (number - 1), policy.max_backoff_seconds)

@@ -4,8 +4,6 @@ and the result reported in the launch thread (the message the ticked item links 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from bot.checklist.name_flows import name_later
 from bot.checklist.proofs import (
     PROOF_NOTICE,
@@ -16,7 +14,7 @@ from bot.checklist.proofs import (
 )
 from bot.contacts.rules import people_to_call
 from bot.core.events import Actor
-from bot.core.http import Attempt, DeliveryFailed
+from bot.core.http import DeliveryFailed, unanswered_tries
 from bot.core.launches import lock_launch
 from bot.core.outbox import queue_message
 from bot.deps import Deps
@@ -48,20 +46,15 @@ async def send_test_page(
             body=None,
             tries=len(failed.attempts),
             error=failed.message,
-            unanswered_tries=_unanswered(failed.attempts),
+            unanswered_tries=unanswered_tries(failed.attempts),
         )
     return judge_test_page(
         http_status=delivery.status,
         body=delivery.body,
         tries=len(delivery.attempts),
         error=None,
-        unanswered_tries=_unanswered(delivery.attempts),
+        unanswered_tries=unanswered_tries(delivery.attempts),
     )
-
-
-def _unanswered(attempts: Sequence[Attempt]) -> int:
-    """Tries that got no HTTP answer: PagerDuty may have taken (and paged for) any of them."""
-    return sum(1 for a in attempts if a.status is None)
 
 
 async def run_escalation_test(

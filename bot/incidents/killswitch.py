@@ -214,7 +214,7 @@ async def record_killswitch_result(
     *,
     session: AsyncSession,
     request_pk: int,
-    ok: bool,
+    status: str,
     tries: int,
     http_status: int | None,
     error: str | None,
@@ -223,23 +223,25 @@ async def record_killswitch_result(
     attempts: Sequence[Mapping[str, Any]],
     at: datetime,
 ) -> None:
+    """How the POST ended: ``confirmed`` (a 2xx), ``failed`` (every try answered with a refusal or
+    never connected) or ``unknown`` (some try went unanswered: the trading system may have halted)."""
     row = await killswitch_for_update(session, request_pk)
-    row.status = "confirmed" if ok else "failed"
+    row.status = status
     row.tries = tries
     row.http_status = http_status
     row.error = error
     row.response_body = (response_body or "")[:2000] or None
     row.duration_ms = duration_ms
     row.completed_at = at
-    kind = "killswitch_test" if row.dry_run else "killswitch"
     await append_event(
         session=session,
         launch_id=row.launch_id,
         actor=SYSTEM,
-        kind=EventKind(f"{kind}_{'confirmed' if ok else 'failed'}"),
+        kind=_RESULT_EVENTS[status, row.dry_run],
         at=at,
         detail={
             "request_id": row.request_id,
+            "dry_run": row.dry_run,
             "tries": tries,
             "http_status": http_status,
             "error": error,
@@ -249,9 +251,21 @@ async def record_killswitch_result(
         },
     )
     if not row.dry_run:
-        # Confirmed, the launch is HALTED; failed, it reads KILL SWITCH FAILED: both on the card
+        # Confirmed, the launch is HALTED; failed, it reads KILL SWITCH FAILED (UNKNOWN): on the card
         # and the GO messages (``_show_on_card``).
         await _show_on_card(session, row.launch_id)
+
+
+# The event that records how a POST ended; an unanswered one is UNKNOWN, dry run or not (the
+# detail's ``dry_run`` tells them apart, as for a request a stop left unanswered).
+_RESULT_EVENTS = {
+    ("confirmed", False): EventKind.KILLSWITCH_CONFIRMED,
+    ("failed", False): EventKind.KILLSWITCH_FAILED,
+    ("unknown", False): EventKind.KILLSWITCH_UNKNOWN,
+    ("confirmed", True): EventKind.KILLSWITCH_TEST_CONFIRMED,
+    ("failed", True): EventKind.KILLSWITCH_TEST_FAILED,
+    ("unknown", True): EventKind.KILLSWITCH_UNKNOWN,
+}
 
 
 async def interrupted_killswitch_requests(*, session: AsyncSession, before: datetime) -> list[int]:

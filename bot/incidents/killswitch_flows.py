@@ -29,6 +29,7 @@ from bot.core.http import (
     Sleep,
     post_with_retries,
     sign,
+    unanswered_tries,
 )
 from bot.core.identity import Membership, usergroup_membership
 from bot.core.kit import MessageView
@@ -228,12 +229,15 @@ async def _send(deps: Deps, request: KillSwitchView) -> None:
         answer = await client.fire(request)
     except DeliveryFailed as failed:
         answer = failed
-    ok = isinstance(answer, Delivery)
+    if isinstance(answer, Delivery):
+        status = "confirmed"
+    else:  # a try with no answer may have halted trading: that is not a failure we can claim
+        status = "unknown" if unanswered_tries(answer.attempts) else "failed"
     async with deps.db.sessions.begin() as session:
         await record_killswitch_result(
             session=session,
             request_pk=request.id,
-            ok=ok,
+            status=status,
             tries=len(answer.attempts),
             http_status=answer.status,
             error=None if isinstance(answer, Delivery) else answer.message,

@@ -14,7 +14,7 @@ from typing import Any
 from bot.core.config import PrometheusRule
 from bot.core.errors import BadInput, NotFound
 from bot.core.events import Actor
-from bot.core.http import DeliveryFailed
+from bot.core.http import DeliveryFailed, unanswered_tries
 from bot.core.kit import MessageView
 from bot.core.launches import active_launch, lock_launch
 from bot.core.models import Launch
@@ -270,7 +270,7 @@ async def page_trigger(deps: Deps, alert_id: int) -> None:
         try:
             delivery = await client.send(event)
         except DeliveryFailed as exc:
-            unanswered = sum(1 for a in exc.attempts if a.status is None)
+            unanswered = unanswered_tries(exc.attempts)
             status = "unknown" if unanswered else "failed"
             detail = {
                 "http_status": exc.status,

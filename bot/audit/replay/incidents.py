@@ -223,6 +223,8 @@ def _killswitch(r: Replay, e: Event, d: Mapping[str, Any]) -> None:
             error=d.get("error", UNKNOWN_KS_ERROR),  # logs before 0007 said it in the code
             completed_at=e.at,
         )
+        # An unanswered POST (not a stop) records its tries, as a confirmed or failed one does.
+        ks.fields.update({k: d[k] for k in ("tries", "http_status", "duration_ms") if k in d})
 
 
 def _killswitch_requested(e: Event, d: Mapping[str, Any]) -> Expected:
