@@ -128,14 +128,16 @@ def traffic_failed(
     """Traffic did not move (or nobody knows whether it did): the stage stays as it was.
 
     Three cases read differently: ``never_sent`` (stored, then the bot stopped before calling the
-    webhook: traffic certainly did not move), ``unknown`` (sent, and the bot stopped before the
-    answer: traffic may have moved) and a webhook that answered no, or did not answer at all."""
+    webhook: traffic certainly did not move), ``unknown`` (sent, and no answer came: a try timed
+    out or the bot stopped before the answer, so traffic may have moved) and a webhook that said no
+    (or could not be reached)."""
     target = step_label(view, request.to_step)
     stays = step_label(view, view.step)
     if unknown:
         head = (
-            f"<!here> ❓ *UNKNOWN:* the bot stopped while asking the traffic webhook for "
-            f"*{target}*. Check the deploy tooling: traffic may or may not have moved."
+            f"<!here> ❓ *UNKNOWN* whether traffic moved to *{target}*: "
+            f"{_error_and_tries(request, 'no answer')}. "
+            "Check the deploy tooling: traffic may or may not have moved."
         )
     elif never_sent:
         head = (
@@ -146,11 +148,18 @@ def traffic_failed(
         status = f"HTTP {request.http_status}" if request.http_status else "no answer"
         head = (
             f"<!here> ⚠️ *Traffic not moved* to *{target}*: {status} — "
-            f"{escape(request.error or 'failed')}"
-            + (f" (after {request.tries} tries)" if request.tries > 1 else "")
+            f"{_error_and_tries(request, 'failed')}"
         )
     text = f"{head}\nThe stage stays *{stays}*. Call: {call}"
     return MessageView(text=text, blocks=[{"type": "section", "text": mrkdwn_text(text)}])
+
+
+def _error_and_tries(request: TrafficView, default: str) -> str:
+    """The webhook's error, escaped, and how many tries it took (said once: an error from the
+    last of the retries already ends "(after 3 tries)")."""
+    error = request.error or default
+    tries = f" (after {request.tries} tries)" if request.tries > 1 else ""
+    return escape(error if error.endswith(tries) else error + tries)
 
 
 def held(view: GoLiveView, *, by: str, reason: str, launch_name: str) -> MessageView:

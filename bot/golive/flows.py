@@ -19,9 +19,7 @@ from bot.contacts.blocks import call_list
 from bot.contacts.rules import people_to_call
 from bot.core.errors import Conflict, NotAllowed, NotFound
 from bot.core.events import Actor
-from bot.core.http import (
-    DeliveryFailed,
-)
+from bot.core.http import DeliveryFailed, unanswered_tries
 from bot.core.identity import usergroup_membership
 from bot.core.launches import active_launch, lock_launch
 from bot.core.models import Launch, TrafficRequest
@@ -194,7 +192,12 @@ async def move_traffic(deps: Deps, request_pk: int) -> None:
         try:
             delivery = await client.send(content, request.request_id)
         except DeliveryFailed as exc:
-            outcome.update(http_status=exc.status, error=str(exc), tries=len(exc.attempts))
+            outcome.update(
+                http_status=exc.status,
+                error=str(exc),
+                tries=len(exc.attempts),
+                unanswered=unanswered_tries(exc.attempts) > 0,
+            )
         else:
             outcome.update(ok=True, http_status=delivery.status, tries=len(delivery.attempts))
     await _record_outcome(deps, request_pk, launch, outcome)
@@ -221,7 +224,9 @@ async def _record_outcome(
                 view, request, launch_name=launch.name, declared=request.status == "declared"
             )
         else:
-            message = blocks.traffic_failed(view, request, call=who_to_call(deps))
+            message = blocks.traffic_failed(
+                view, request, call=who_to_call(deps), unknown=request.status == "unknown"
+            )
         await queue_notice(
             session=session,
             launch_id=launch.id,

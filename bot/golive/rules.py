@@ -252,24 +252,28 @@ async def complete_request(
     at: datetime,
     ok: bool,
     declared: bool = False,
+    unanswered: bool = False,
     http_status: int | None = None,
     error: str | None = None,
     tries: int = 0,
 ) -> TrafficRequest:
-    """Record the webhook's answer; on success (or a declaration) the stage moves, in this transaction."""
+    """Record the webhook's answer; on success (or a declaration) the stage moves, in this transaction.
+    Not ``ok`` and ``unanswered`` (some try got no answer): the webhook may have moved traffic, so
+    the request is ``unknown``, not ``failed``; the stage stays, as for a failure."""
     row = await request_for_update(session, request_pk)
-    row.status = "declared" if declared else "confirmed" if ok else "failed"
+    row.status = (
+        "declared" if declared else "confirmed" if ok else "unknown" if unanswered else "failed"
+    )
     row.http_status = http_status
     row.error = error
     row.tries = tries
     row.completed_at = at
-    kind = (
-        EventKind.TRAFFIC_DECLARED
-        if declared
-        else EventKind.TRAFFIC_CONFIRMED
-        if ok
-        else EventKind.TRAFFIC_FAILED
-    )
+    kind = {
+        "declared": EventKind.TRAFFIC_DECLARED,
+        "confirmed": EventKind.TRAFFIC_CONFIRMED,
+        "unknown": EventKind.TRAFFIC_UNKNOWN,
+        "failed": EventKind.TRAFFIC_FAILED,
+    }[row.status]
     await append_event(
         session=session,
         launch_id=row.launch_id,

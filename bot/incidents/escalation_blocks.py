@@ -243,7 +243,8 @@ def resolved_note(view: EscalationView) -> MessageView:
 
 
 def page_unknown_message(view: EscalationView, people: Sequence[ContactRow]) -> MessageView:
-    """A page a restart cut off after it was sent: PagerDuty may or may not have paged anyone."""
+    """A page sent without an answer (every try timed out, or a restart cut it off): PagerDuty
+    may or may not have paged anyone."""
     text = (
         f"⚠️ *PagerDuty page state UNKNOWN* for escalation #{view.id} ({view.severity.upper()}: "
         f"{escape(view.summary)}) — {escape(view.page_error or 'no answer')}. It may or may not have "

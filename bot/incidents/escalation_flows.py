@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.contacts.rules import people_to_call
-from bot.core.http import Delivery, DeliveryFailed
+from bot.core.http import Delivery, DeliveryFailed, unanswered_tries
 from bot.core.kit import MessageView
 from bot.core.launches import lock_launch
 from bot.core.outbox import MessageRef, OnPosted, message_tag, queue_message
@@ -145,7 +145,13 @@ async def page(deps: Deps, view: EscalationView, action: PageAction) -> bool:
         )
     except DeliveryFailed as failed:
         await _page_failed(
-            deps, view, action, failed.message, tries=len(failed.attempts), status=failed.status
+            deps,
+            view,
+            action,
+            failed.message,
+            tries=len(failed.attempts),
+            status=failed.status,
+            unanswered=unanswered_tries(failed.attempts) > 0,
         )
         return False
     catch_up = await _page_sent(deps, view, action, delivery)
@@ -183,10 +189,12 @@ async def _page_failed(
     tries: int = 0,
     status: int | None = None,
     skipped: bool = False,
+    unanswered: bool = False,
 ) -> None:
-    """Record the failure and tell the channel: who to phone (trigger), or to do it by hand."""
+    """Record the failure and tell the channel: who to phone (trigger), or to do it by hand. A
+    trigger that went unanswered is said to be UNKNOWN (PagerDuty may have paged), not failed."""
     async with deps.db.sessions.begin() as session:
-        await record_page(
+        outcome = await record_page(
             session=session,
             escalation_id=view.id,
             action=action,
@@ -196,9 +204,14 @@ async def _page_failed(
             error=error,
             at=deps.clock(),
             skipped=skipped,
+            unanswered=unanswered,
         )
     if action == "trigger":
         people = people_to_call(deps.config, deps.config.escalation.call_on_failure)
+        if outcome == "unknown":
+            message = page_unknown_message(await load_escalation(deps, view.id), people)
+            await queue_follow_up(deps, view, "page_unknown", message, loud=True)
+            return
         await queue_follow_up(
             deps, view, "page_failed", page_failed_message(view, error, people), loud=True
         )

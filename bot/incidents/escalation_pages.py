@@ -50,10 +50,22 @@ async def record_page(
     http_status: int | None = None,
     error: str | None = None,
     skipped: bool = False,
-) -> None:
-    """What PagerDuty answered to one event (after its retries), recorded on the escalation."""
+    unanswered: bool = False,
+) -> str:
+    """What PagerDuty answered to one event (after its retries), recorded on the escalation; returns
+    the outcome. A trigger some try of which got no answer is ``unknown`` (PagerDuty may have
+    paged), not ``failed``; an acknowledge or resolve not taken is ``failed`` either way (the note
+    asks for it to be done in PagerDuty by hand)."""
     row = await escalation_for_update(session, escalation_id)
-    outcome = "skipped" if skipped else "sent" if ok else "failed"
+    outcome = (
+        "skipped"
+        if skipped
+        else "sent"
+        if ok
+        else "unknown"
+        if unanswered and action == "trigger"
+        else "failed"
+    )
     if action == "trigger":
         row.page_status = outcome
         row.page_tries += tries
@@ -77,6 +89,7 @@ async def record_page(
             "error": error,
         },
     )
+    return outcome
 
 
 async def retry_page(

@@ -111,12 +111,37 @@ async def test_a_failing_webhook_is_retried_then_leaves_the_stage_and_says_who_t
     assert len({r.idempotency_key for r in router.requests}) == 1
     assert await stage(room) == (0, 0)
     failed = [t for t in channel_texts(room) if "Traffic not moved" in t]
-    assert failed and "HTTP 503" in failed[-1] and "after 3 tries" in failed[-1]
+    assert failed and "HTTP 503" in failed[-1] and failed[-1].count("after 3 tries") == 1
     assert "The stage stays *not started · 0% live*" in failed[-1]
     assert "Call:" in failed[-1]
     [request] = await requests_in_db(room)
     assert request.status == "failed" and request.http_status == 503
     # The gate is clear again: the next advance sends a new request, which succeeds.
+    await room.command(OPS, "advance")
+    await room.settle()
+    assert await stage(room) == (1, 0)
+
+
+async def test_a_webhook_that_never_answers_leaves_traffic_unknown_not_failed(
+    room: WarRoom, router: FakeTrafficRouter
+) -> None:
+    """Three tries time out: each may have reached the router (a slow one moves traffic after
+    the bot gave up), so the channel reads UNKNOWN, never "Traffic not moved"; the stage stays and
+    the next advance asks again with a new request."""
+    await start_and_reach_golive(room)
+    router.script = ["hang", "hang", "hang"]
+    await room.command(OPS, "advance")
+    await room.settle()
+    [request] = await requests_in_db(room)
+    assert (request.status, request.tries, request.http_status) == ("unknown", 3, None)
+    assert await stage(room) == (0, 0)
+    texts = channel_texts(room)
+    [unknown] = [t for t in texts if "UNKNOWN" in t]
+    assert "*UNKNOWN* whether traffic moved to *Step 1/6 · Shadow Mode" in unknown, unknown
+    assert "no answer within 0.5 s (after 3 tries)." in unknown
+    assert "may or may not have moved" in unknown and "Call:" in unknown
+    assert not any("Traffic not moved" in t for t in texts)
+    router.script = []
     await room.command(OPS, "advance")
     await room.settle()
     assert await stage(room) == (1, 0)

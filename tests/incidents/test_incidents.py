@@ -535,6 +535,27 @@ async def test_pagerduty_down_for_every_try_is_reported_not_claimed(
     assert not any("PagerDuty paged" in t for t in texts(room))
 
 
+async def test_pagerduty_silent_for_every_try_is_unknown_not_failed(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    """Every try timed out: PagerDuty may have taken any of them and paged, so the channel reads
+    UNKNOWN (with who to phone and "Page again"), never "could not be paged" nor "paged"."""
+    pagerduty.script, pagerduty.hang_seconds = ["hang", "hang", "hang"], 1.0
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "escalate sev2 fills delayed")
+    assert len(pagerduty.requests) == 3
+    (escalation,) = await rows(room, Escalation)
+    assert (escalation.page_status, escalation.page_tries) == ("unknown", 3)
+    unknown = channel_has(room, "PagerDuty page state UNKNOWN", "no answer within 0.5 s")
+    assert "It may or may not have paged" in unknown and "+1 555 0100" in unknown
+    assert not any("could not be paged" in t or "PagerDuty paged" in t for t in texts(room))
+    message = escalation_message(room)
+    assert "PagerDuty page UNKNOWN" in block_texts(message)
+    assert ActionId.ESCALATION_REPAGE in buttons(message)
+    kinds = await event_kinds(room)
+    assert "pagerduty_trigger_unknown" in kinds and "pagerduty_trigger_failed" not in kinds
+
+
 async def test_the_same_escalation_twice_pages_once(
     room: WarRoom, pagerduty: FakePagerDuty
 ) -> None:
