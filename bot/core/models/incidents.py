@@ -63,7 +63,9 @@ class Escalation(Base):
 
 class EscalationLevelPing(Base):
     """One escalation level that came due: claimed (``claimed_at``) in the same transaction that
-    moves the timer on, then posted to Slack (``posted_at``); an unposted row is retried."""
+    moves the timer on and queues its ping in the outbox, which posts it (a transient Slack failure
+    is retried; a lasting refusal is given up and recorded on the outbox row). ``posted_at``/``ts``
+    record where it landed, for the audit's replay of the path."""
 
     __tablename__ = "escalation_level_ping"
     __table_args__ = (UniqueConstraint("escalation_id", "level"),)
