@@ -118,10 +118,15 @@ def _page_line(view: EscalationView) -> str:
     if view.page_status == "failed":
         return f"❌ *PagerDuty page FAILED* — {escape(view.page_error or 'unknown error')}. Phone the on-call (see below)."
     if view.page_status == "unknown":
-        return (
+        line = (
             f"⚠️ *PagerDuty page UNKNOWN* — {escape(view.page_error or 'no answer')}: it may or may "
-            "not have paged. Phone the on-call (see below) or press *Page again* (same dedup key: "
-            "PagerDuty pages once)."
+            "not have paged."
+        )
+        if view.status == "resolved":
+            return line + _resolve_in_pagerduty(view)
+        return line + (
+            " Phone the on-call (see below) or press *Page again* (same dedup key: PagerDuty "
+            "pages once)."
         )
     if view.page_status == "skipped":
         return "📟 PagerDuty not paged"
@@ -233,9 +238,23 @@ def level_ping(view: EscalationView, level: int, people: Sequence[ContactRow]) -
     return MessageView(text=text, blocks=[section_block(text)])
 
 
+def _resolve_in_pagerduty(view: EscalationView) -> str:
+    """What PagerDuty was told of the resolution of an escalation whose page got no answer (so an
+    incident may be open there): never "resolved in PagerDuty" for an incident nobody saw."""
+    if view.resolve_status == "sent":
+        return " PagerDuty took the resolve (same dedup key): an incident it opened is resolved."
+    if view.resolve_status == "failed":
+        return (
+            " ⚠️ PagerDuty did not confirm the resolve: look for the incident there and resolve it."
+        )
+    return " Resolving it in PagerDuty too…"
+
+
 def resolved_note(view: EscalationView) -> MessageView:
     text = f"☑️ Escalation #{view.id} resolved by {mention(view.resolved_by_id, view.resolved_by_name)}."
-    if view.resolve_status == "sent":
+    if view.page_status == "unknown":
+        text += _resolve_in_pagerduty(view)
+    elif view.resolve_status == "sent":
         text += " PagerDuty incident resolved."
     elif view.resolve_status == "failed":
         text += " ⚠️ PagerDuty did not confirm the resolve: resolve it there too."
@@ -257,9 +276,10 @@ def page_unknown_message(view: EscalationView, people: Sequence[ContactRow]) -> 
 
 
 def pagerduty_failed_note(action: str, error: str) -> MessageView:
-    """PagerDuty did not take an acknowledge or resolve: do it there by hand."""
+    """PagerDuty did not confirm an acknowledge or resolve (refused, or no answer: it may or may
+    not have taken it): do it there by hand."""
     text = (
-        f":warning: Could not tell PagerDuty about the {action} ({escape(error)}). "
+        f":warning: PagerDuty did not confirm the {action} ({escape(error)}). "
         f"Please {action} it in PagerDuty directly."
     )
     return MessageView(text=text, blocks=[section_block(text)])

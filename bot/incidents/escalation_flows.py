@@ -35,6 +35,7 @@ from bot.incidents.escalation_pages import (
 from bot.incidents.escalation_state import (
     ESCALATION_ALERT,
     ESCALATION_NOTE,
+    PAGED_OR_MAYBE,
     EscalationView,
     escalation_message_id,
 )
@@ -144,7 +145,7 @@ async def page(deps: Deps, view: EscalationView, action: PageAction) -> bool:
             client.event(action, dedup_key=view.dedup_key, escalation=view)
         )
     except DeliveryFailed as failed:
-        await _page_failed(
+        catch_up = await _page_failed(
             deps,
             view,
             action,
@@ -153,12 +154,17 @@ async def page(deps: Deps, view: EscalationView, action: PageAction) -> bool:
             status=failed.status,
             unanswered=unanswered_tries(failed.attempts) > 0,
         )
+        await _catch_up(deps, view, catch_up)
         return False
-    catch_up = await _page_sent(deps, view, action, delivery)
-    if catch_up is not None:
-        # Someone acknowledged or resolved in Slack while the trigger was still being sent.
-        await page(deps, await load_escalation(deps, view.id), catch_up)
+    await _catch_up(deps, view, await _page_sent(deps, view, action, delivery))
     return True
+
+
+async def _catch_up(deps: Deps, view: EscalationView, catch_up: PageAction | None) -> None:
+    """Someone acknowledged or resolved in Slack while the trigger was still being sent: tell
+    PagerDuty now (also after a trigger that got no answer, since it may have paged)."""
+    if catch_up is not None:
+        await page(deps, await load_escalation(deps, view.id), catch_up)
 
 
 async def _page_sent(
@@ -190,9 +196,11 @@ async def _page_failed(
     status: int | None = None,
     skipped: bool = False,
     unanswered: bool = False,
-) -> None:
+) -> PageAction | None:
     """Record the failure and tell the channel: who to phone (trigger), or to do it by hand. A
-    trigger that went unanswered is said to be UNKNOWN (PagerDuty may have paged), not failed."""
+    trigger that went unanswered is said to be UNKNOWN (PagerDuty may have paged), not failed;
+    then, as after a page sent, the event PagerDuty still needs (``pagerduty_catch_up``)."""
+    catch_up: PageAction | None = None
     async with deps.db.sessions.begin() as session:
         outcome = await record_page(
             session=session,
@@ -206,12 +214,14 @@ async def _page_failed(
             skipped=skipped,
             unanswered=unanswered,
         )
+        if action == "trigger" and outcome == "unknown":
+            catch_up = await pagerduty_catch_up(session=session, escalation_id=view.id)
     if action == "trigger":
         people = people_to_call(deps.config, deps.config.escalation.call_on_failure)
         if outcome == "unknown":
             message = page_unknown_message(await load_escalation(deps, view.id), people)
             await queue_follow_up(deps, view, "page_unknown", message, loud=True)
-            return
+            return catch_up
         await queue_follow_up(
             deps, view, "page_failed", page_failed_message(view, error, people), loud=True
         )
@@ -219,6 +229,7 @@ async def _page_failed(
         await queue_follow_up(
             deps, view, f"pagerduty_{action}_failed", pagerduty_failed_note(action, error)
         )
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -228,9 +239,10 @@ async def _page_failed(
 async def after_acknowledge(deps: Deps, escalation_id: int) -> None:
     view = await load_escalation(deps, escalation_id)
     deps.publisher.kick(view.launch_id)  # the message shows who took it
-    if view.page_status == "sent":
+    if view.page_status in PAGED_OR_MAYBE:
         # Tell PagerDuty too, so it stops escalating on its side (Slack failing the message's
-        # update is the publisher's to retry and does not stand in the way).
+        # update is the publisher's to retry and does not stand in the way). A page that got no
+        # answer may have paged: acknowledged there too (same dedup_key).
         await page(deps, view, "acknowledge")
     deps.publisher.kick(view.launch_id)
 

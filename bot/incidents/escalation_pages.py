@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.events import SYSTEM, Actor, EventKind, append_event
 from bot.core.models import Escalation
 from bot.core.outbox import bump_subject
-from bot.incidents.escalation_state import ESCALATION_MESSAGE
+from bot.incidents.escalation_state import ESCALATION_MESSAGE, PAGED_OR_MAYBE
 from bot.incidents.escalations import escalation_for_update
 
 PageAction = Literal["trigger", "acknowledge", "resolve"]
@@ -117,11 +117,11 @@ async def retry_page(
 async def pagerduty_catch_up(
     *, session: AsyncSession, escalation_id: int
 ) -> Literal["acknowledge", "resolve"] | None:
-    """After a trigger finally went through: the event PagerDuty still needs because the escalation
-    was acknowledged or resolved in Slack while the trigger was being sent (then the click's own
-    follow-up saw no page to update and skipped PagerDuty)."""
+    """After a trigger went through (or got no answer: it may have paged): the event PagerDuty
+    still needs because the escalation was acknowledged or resolved in Slack while the trigger was
+    being sent (then the click's own follow-up saw no page to update and skipped PagerDuty)."""
     row = await escalation_for_update(session, escalation_id)
-    if row.page_status != "sent":
+    if row.page_status not in PAGED_OR_MAYBE:
         return None
     if row.status == "resolved" and row.resolve_status == "skipped":
         row.resolve_status = "pending"

@@ -23,6 +23,11 @@ ESCALATION_NOTE = "escalation_note"
 # … and those the channel must see too (page_failed, page_unknown).
 ESCALATION_ALERT = "escalation_alert"
 
+# Trigger outcomes after which PagerDuty has, or may have, an incident under the escalation's
+# dedup_key ("unknown": a try got no answer and may have paged): acknowledging or resolving the
+# escalation tells PagerDuty too, so it stops paging whoever it did page.
+PAGED_OR_MAYBE = ("sent", "unknown")
+
 
 @dataclass(frozen=True)
 class EscalationView:

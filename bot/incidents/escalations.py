@@ -18,7 +18,7 @@ from bot.core.events import SYSTEM, Actor, EventKind, append_event
 from bot.core.launches import lock_launch
 from bot.core.models import Escalation, EscalationLevelPing, SlackMessage
 from bot.core.outbox import bump_subject
-from bot.incidents.escalation_state import ESCALATION_MESSAGE
+from bot.incidents.escalation_state import ESCALATION_MESSAGE, PAGED_OR_MAYBE
 
 SEVERITIES = ("sev1", "sev2", "sev3")
 DEFAULT_SEVERITY = "sev2"
@@ -274,8 +274,9 @@ async def resolve(
     row.resolved_by_name = actor.name
     row.resolved_at = at
     row.next_level_at = None
-    # Only an incident PagerDuty knows about needs resolving there.
-    row.resolve_status = "pending" if row.page_status == "sent" else "skipped"
+    # An incident PagerDuty knows about, or may know about (a page that got no answer may have
+    # paged), is resolved there too; a page refused or never sent opened nothing to resolve.
+    row.resolve_status = "pending" if row.page_status in PAGED_OR_MAYBE else "skipped"
     await bump_subject(session=session, kind=ESCALATION_MESSAGE, subject_id=row.id)
     await append_event(
         session=session,

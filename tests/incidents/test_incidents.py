@@ -556,6 +556,41 @@ async def test_pagerduty_silent_for_every_try_is_unknown_not_failed(
     assert "pagerduty_trigger_unknown" in kinds and "pagerduty_trigger_failed" not in kinds
 
 
+async def test_a_page_with_no_answer_is_acknowledged_and_resolved_in_pagerduty_too(
+    room: WarRoom, pagerduty: FakePagerDuty
+) -> None:
+    """Every try timed out, yet PagerDuty took them and paged: the incident is open there. Pressing
+    Acknowledge, then Resolve in Slack tells PagerDuty too (same dedup_key), and the thread never
+    says the escalation is resolved while PagerDuty may still be paging the on-call."""
+    pagerduty.script, pagerduty.hang_seconds = ["hang", "hang", "hang"], 1.0
+    await room.command(ALICE, "start Trading v2")
+    await room.command(ALICE, "escalate sev2 fills delayed")
+    (escalation,) = await rows(room, Escalation)
+    assert escalation.page_status == "unknown"
+    key = escalation.dedup_key
+    await wait_for(lambda: key in pagerduty.incidents, "PagerDuty acting on the late trigger")
+    assert pagerduty.incidents[key].status == "triggered"  # the on-call is being paged
+
+    message = escalation_message(room)
+    await click(room, BOB, message, ActionId.ESCALATION_ACK)
+    assert pagerduty.actions()[3:] == ["acknowledge"]
+    assert pagerduty.incidents[key].status == "acknowledged"
+
+    await click(room, BOB, message, ActionId.ESCALATION_RESOLVE)
+    assert pagerduty.actions()[3:] == ["acknowledge", "resolve"]
+    assert pagerduty.incidents[key].status == "resolved"
+    (escalation,) = await rows(room, Escalation)
+    assert escalation.resolve_status == "sent"
+    note = room.slack.thread(room.channel, message.ts)[-1].text
+    assert "resolved by" in note and "PagerDuty took the resolve" in note
+    updated = block_texts(room.slack.message(room.channel, message.ts))
+    assert "PagerDuty page UNKNOWN" in updated and "PagerDuty took the resolve" in updated
+    assert "Page again" not in updated  # resolved: nothing to page again
+    kinds = await event_kinds(room)
+    assert "pagerduty_acknowledge_sent" in kinds and "pagerduty_resolve_sent" in kinds
+    await room.chain_ok()
+
+
 async def test_the_same_escalation_twice_pages_once(
     room: WarRoom, pagerduty: FakePagerDuty
 ) -> None:
