@@ -41,7 +41,9 @@ def status_line(view: GoLiveView, now: datetime) -> str:
     if step is None:
         first = view.steps[0] if view.steps else None
         nxt = f" · next: {escape(first.title)} ({_soak_text(first)})" if first else ""
-        return f"🛫 *Go-live not started* · 0% live{nxt}"
+        line = f"🛫 *Go-live not started* · 0% live{nxt}"
+        unknown = traffic_unknown_line(view)
+        return line if unknown is None else f"{line}\n{unknown}"
     soaked = view.soaked(now).total_seconds() / 60
     soak = (
         f"soaked {duration(soaked)} of {duration(step.soak_minutes)}"
@@ -49,8 +51,43 @@ def status_line(view: GoLiveView, now: datetime) -> str:
         else "no soak"
     )
     if view.completed_at is not None:
-        return f"✅ *Rollout complete* · {step.weight}% live since {slack_date(view.completed_at)}"
-    return f"⏩ *{step_label(view, view.step)}* · {soak}"
+        line = f"✅ *Rollout complete* · {step.weight}% live since {slack_date(view.completed_at)}"
+    else:
+        line = f"⏩ *{step_label(view, view.step)}* · {soak}"
+    unknown = traffic_unknown_line(view)
+    return line if unknown is None else f"{line}\n{unknown}"
+
+
+def traffic_unknown(view: GoLiveView) -> TrafficView | None:
+    """The stage change since the last one answered (confirmed or declared) that nobody knows
+    whether it moved traffic (no answer, or a restart cut it off): the stage shown is the one
+    recorded, live traffic may be at the requested one. A later change that failed (refused, or
+    never reached the router) moved nothing, so it does not settle an earlier unknown one."""
+    for request in reversed(view.requests):
+        if request.status == "unknown":
+            return request
+        if request.status in ("confirmed", "declared"):
+            return None
+    return None
+
+
+def traffic_unknown_line(view: GoLiveView) -> str | None:
+    """Said wherever the stage is shown, until a later stage change is answered: the stage's
+    weight is what was recorded, not what is known to be live."""
+    request = traffic_unknown(view)
+    if request is None:
+        return None
+    return (
+        f"❓ *Live traffic UNKNOWN*: the move to *{step_label(view, request.to_step)}* "
+        f"({ACTION_WORDS[request.action].lower()} by {_by(request)}, "
+        f"{slack_date(request.completed_at or request.created_at)}) got no answer — "
+        + (
+            f"live traffic may be at {request.weight}% or still at {request.previous_weight}%."
+            if request.weight != request.previous_weight
+            else f"{request.weight}% live either way, the router's stage is not known."
+        )
+        + " Check the deploy tooling; the next stage change asks the router again."
+    )
 
 
 def hold_line(view: GoLiveView) -> str | None:

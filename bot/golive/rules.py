@@ -289,6 +289,9 @@ async def complete_request(
     )
     if ok or declared:
         await _enter_step(session, row, at)
+    elif row.status == "unknown":
+        # The card and status say live traffic is unknown until a later change is answered.
+        await bump_messages(session, row.launch_id, [])
     return row
 
 

@@ -104,6 +104,8 @@ async def record_unknown(*, session: AsyncSession, request_pk: int, at: datetime
         at=at,
         detail={"request_id": row.request_id, "error": row.error},
     )
+    if not never_sent:
+        await bump_messages(session, row.launch_id, [])  # the card: live traffic unknown
     return row.status
 
 

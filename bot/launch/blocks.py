@@ -359,7 +359,14 @@ def state_line(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
         return "⛔ *GO WITHDRAWN*"
     if view is not None and view.current is not None and view.completed_at is None:
         step = view.current
-        return f"⏩ *STEP {view.step}/{view.total} {escape(step.title.upper())} · {step.weight}%*"
+        line = f"⏩ *STEP {view.step}/{view.total} {escape(step.title.upper())} · {step.weight}%*"
+        unknown = golive_blocks.traffic_unknown(view)
+        if unknown is not None:
+            maybe = (
+                f" ({step.weight}% or {unknown.weight}%)" if unknown.weight != step.weight else ""
+            )
+            line += f" · ❓ *live traffic UNKNOWN*{maybe}"
+        return line
     if log is not None and log.current_go is not None:
         return "🟢 *GO*"
     rows = board(log, roles) if log is not None else ()

@@ -18,10 +18,13 @@ from bot.standin import SlackStandIn
 from bot.standin.outside import FakeTrafficRouter, Reply
 from tests.conftest import FakeClock, make_settings
 from tests.golive.test_golive import (
+    ALICE,
     OPS,
     approve_all,
+    card_state,
     channel_texts,
     criteria_posts,
+    last_ephemeral,
     start_and_reach_golive,
 )
 from tests.warroom import WarRoom
@@ -145,6 +148,47 @@ async def test_a_webhook_that_never_answers_leaves_traffic_unknown_not_failed(
     await room.command(OPS, "advance")
     await room.settle()
     assert await stage(room) == (1, 0)
+
+
+async def test_after_a_rollback_nobody_knows_the_card_and_status_never_state_the_weight_as_fact(
+    room: WarRoom, router: FakeTrafficRouter
+) -> None:
+    """A rollback from the canary (10%) to shadow got no answer: the router may be at 0% already.
+    The stage recorded stays, but the card and /launch status say live traffic is UNKNOWN (10% or
+    0%) until a later stage change is answered; they never read "10% live" as if confirmed."""
+    await start_and_reach_golive(room)
+    await approve_all(room)
+    for reason in ("shadow", "canary"):
+        await room.command(OPS, f"advance --force {reason}")
+        await room.settle()
+    assert await stage(room) == (2, 10)
+    router.script = ["hang", "hang", "hang"]
+    await room.command(OPS, "rollback error rate climbing")
+    await room.settle()
+    [*_, request] = await requests_in_db(room)
+    assert request.status == "unknown" and await stage(room) == (2, 10)
+
+    assert "live traffic UNKNOWN* (10% or 0%)" in card_state(room)
+    card = str(room.card().blocks)
+    assert "Live traffic UNKNOWN*: the move to *Step 1/6 · Shadow Mode · 0% live*" in card
+    assert "may be at 0% or still at 10%" in card
+    await room.command(ALICE, "status")
+    status = last_ephemeral(room, ALICE)
+    assert "Step 2/6 · Canary Deployment · 10% live" in status
+    assert "Live traffic UNKNOWN" in status and "may be at 0% or still at 10%" in status
+
+    # Refused outright: that request moved nothing, so the earlier one is still unknown.
+    router.script = [503, 503, 503]
+    await room.command(OPS, "rollback error rate climbing")
+    await room.settle()
+    assert "live traffic UNKNOWN* (10% or 0%)" in card_state(room)
+
+    # Asked again and answered: the stage is known again, and so is the traffic.
+    router.script = []
+    await room.command(OPS, "rollback error rate climbing")
+    await room.settle()
+    assert await stage(room) == (1, 0)
+    assert "UNKNOWN" not in card_state(room) and "UNKNOWN" not in str(room.card().blocks)
 
 
 async def test_a_failed_rollback_is_answered_with_the_rollback_criteria_too(
