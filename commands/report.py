@@ -54,6 +54,13 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             ),
             what=f"report upload for launch {state.id}",
         )
+        if not answer.ok and not answer.answered:
+            # No answer (a timeout, a dropped connection): the file may be in the thread already.
+            return CommandReply(
+                text=f":warning: Slack did not answer the upload (`{escape(str(answer.error))}`): "
+                "the report may or may not be in the launch thread. Look there before trying "
+                f"again, or run `launchbot export {state.id} --format {fmt_key}` on the bot's host."
+            )
         if not answer.ok:
             return CommandReply(
                 text=f":x: The report was not uploaded: Slack said `{escape(str(answer.error))}`. Nothing "

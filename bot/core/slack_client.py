@@ -82,6 +82,9 @@ class SlackAnswer:
     response: AsyncSlackResponse | None = None
     error: str | None = None
     transient: bool = False
+    # False when no answer came at all (a timeout, a dropped connection): Slack may or may not
+    # have done what was asked, so the caller must not say it did not happen.
+    answered: bool = True
 
     @property
     def ok(self) -> bool:
@@ -101,7 +104,11 @@ async def call_slack(call: Awaitable[AsyncSlackResponse], *, what: str) -> Slack
     except SLACK_CALL_ERRORS as exc:
         error = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
         logger.warning("%s failed: %s", what, error)
-        return SlackAnswer(error=error, transient=is_transient(exc))
+        return SlackAnswer(
+            error=error,
+            transient=is_transient(exc),
+            answered=isinstance(exc, SlackApiError),
+        )
     return SlackAnswer(response=response)
 
 

@@ -657,6 +657,22 @@ async def test_report_upload_failure_is_told_truthfully(room: WarRoom) -> None:
     assert not [m for m in room.thread() if m.files]
 
 
+async def test_report_upload_with_no_answer_from_slack_is_unknown_not_failed(
+    room: WarRoom,
+) -> None:
+    """The connection dropped on completeUploadExternal: Slack may have shared the file, so the
+    answer says it may or may not be in the thread, never that it was not uploaded."""
+    await room.command(ALICE, "start Trading v2")
+    # Two: slack_sdk tries a dropped connection once more on its own.
+    room.slack.fail_next("files.completeUploadExternal", disconnect=True, times=2)
+    await room.command(ALICE, "report json")
+    answer = room.ephemerals_for(ALICE)[-1]
+    assert answer.startswith(":warning: Slack did not answer the upload"), answer
+    assert "may or may not be in the launch thread" in answer and "Look there" in answer
+    assert "was not uploaded" not in answer and "Uploaded" not in answer
+    assert "launchbot export 1 --format json" in answer
+
+
 # --- through the real server process -----------------------------------------------------------
 
 
