@@ -39,6 +39,7 @@ from bot.incidents.escalation_state import (
     EscalationView,
     escalation_message_id,
 )
+from bot.incidents.escalation_test_flows import resume_escalation_tests
 from bot.incidents.escalations import record_escalation_notice
 from bot.incidents.pagerduty import EscalationClient
 
@@ -285,7 +286,8 @@ async def fire_due_levels(deps: Deps, now: datetime) -> int:
 async def resume_escalations(deps: Deps, started_at: datetime) -> None:
     """Finish escalations a stopped process left half done: a page never sent is sent now (the
     message is the outbox's to recover); one sent without an answer is not sent again behind
-    anyone's back but said to be UNKNOWN, with "Page again" and who to phone."""
+    anyone's back but said to be UNKNOWN, with "Page again" and who to phone. Test pages left
+    without an answer are sent again (their own dedup key: PagerDuty pages once) and reported."""
     async with deps.db.read_sessions() as session:
         never_sent, unanswered = await pages_to_resume(session=session, before=started_at)
     for escalation_id in unanswered:
@@ -302,6 +304,7 @@ async def resume_escalations(deps: Deps, started_at: datetime) -> None:
     for escalation_id in never_sent:
         logger.info("resuming escalation #%s", escalation_id)
         await run_escalation(deps, escalation_id)
+    await resume_escalation_tests(deps, started_at)
 
 
 def escalation_job(deps: Deps) -> Job:

@@ -4,6 +4,9 @@ and the result reported in the launch thread (the message the ticked item links 
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
+
 from bot.checklist.name_flows import name_later
 from bot.checklist.proofs import (
     PROOF_NOTICE,
@@ -23,8 +26,11 @@ from bot.incidents.escalation_test_page import (
     PageTestReply,
     judge_test_page,
     record_escalation_test,
+    unfinished_escalation_tests,
 )
 from bot.incidents.pagerduty import EscalationClient
+
+logger = logging.getLogger(__name__)
 
 
 async def send_test_page(
@@ -111,3 +117,20 @@ async def run_escalation_test(
     deps.publisher.kick(launch_id)
     if tick is not None and tick.ticked:
         name_later(deps, actor, launch_id, what="proof")
+
+
+async def resume_escalation_tests(deps: Deps, started_at: datetime) -> None:
+    """Test pages a stopped process left without an answer are sent (again) now and reported as
+    usual: the person who asked was told the result goes in the launch thread, and it does."""
+    async with deps.db.read_sessions() as session:
+        unfinished = await unfinished_escalation_tests(session=session, before=started_at)
+    for test in unfinished:
+        logger.info("resuming the escalation test page %s", test.dedup_key)
+        await run_escalation_test(
+            deps,
+            launch_id=test.launch_id,
+            launch_name=test.launch_name,
+            channel_id=test.channel_id,
+            actor=test.actor,
+            dedup_key=test.dedup_key,
+        )

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.events import Actor, EventKind, append_event, seen
 from bot.core.launches import lock_launch
+from bot.core.models import Event, Launch
 
 
 @dataclass(frozen=True)
@@ -113,3 +115,58 @@ async def record_escalation_test(
             "unanswered_tries": answer.unanswered_tries,
         },
     )
+
+
+@dataclass(frozen=True)
+class UnfinishedTest:
+    """A test page recorded before a stop with no answer recorded after it."""
+
+    launch_id: int
+    launch_name: str
+    channel_id: str
+    actor: Actor
+    dedup_key: str
+
+
+async def unfinished_escalation_tests(
+    *, session: AsyncSession, before: datetime
+) -> list[UnfinishedTest]:
+    """Test pages of open launches recorded before ``before`` (this start) whose answer never was:
+    the process stopped between recording one and PagerDuty's answer. Whether it left is not
+    recorded; it does not need to be: the test has its own ``dedup_key``, so sending it again
+    pages at most once, and gets an answer to report."""
+    rows = (
+        await session.execute(
+            select(Event, Launch.name, Launch.channel_id)
+            .join(Launch, Launch.id == Event.launch_id)
+            .where(
+                Launch.closed_at.is_(None),
+                Event.at < before,
+                Event.kind.in_(
+                    [
+                        EventKind.ESCALATION_TEST_REQUESTED,
+                        EventKind.ESCALATION_TEST_ACCEPTED,
+                        EventKind.ESCALATION_TEST_FAILED,
+                    ]
+                ),
+            )
+            .order_by(Event.launch_id, Event.seq)
+        )
+    ).all()
+    answered = {
+        e.detail.get("dedup_key")
+        for e, _, _ in rows
+        if e.kind != EventKind.ESCALATION_TEST_REQUESTED
+    }
+    return [
+        UnfinishedTest(
+            launch_id=e.launch_id,
+            launch_name=name,
+            channel_id=channel_id,
+            actor=Actor(e.actor_id, e.actor_name),
+            dedup_key=str(e.detail.get("dedup_key")),
+        )
+        for e, name, channel_id in rows
+        if e.kind == EventKind.ESCALATION_TEST_REQUESTED
+        and e.detail.get("dedup_key") not in answered
+    ]

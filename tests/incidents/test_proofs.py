@@ -5,6 +5,7 @@ key (the bundled table, or a custom template's ``{#key}`` marker), never by thei
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -18,8 +19,9 @@ from bot.audit.record.build import build_record
 from bot.checklist import proofs
 from bot.checklist.parser import parse_template
 from bot.checklist.rules import set_items_checked
+from bot.checklist.template import ChecklistTemplate
 from bot.core.config import AppConfig
-from bot.core.events import SYSTEM
+from bot.core.events import SYSTEM, Actor
 from bot.core.models import (
     Escalation,
     EscalationLevelPing,
@@ -29,13 +31,14 @@ from bot.core.models import (
     Phase,
     Section,
 )
+from bot.incidents.escalation_test_page import request_escalation_test
 from bot.runtime import RunningBot, running_bot
 from bot.standin import SlackStandIn
 from bot.standin.outside import FakeKillSwitch, FakePagerDuty
 from tests.conftest import FakeClock, make_settings
 from tests.incidents import test_incidents
 from tests.incidents.test_incidents import ALICE, CTO, channel_has, event_kinds, rows
-from tests.warroom import WarRoom
+from tests.warroom import WarRoom, wait_for
 
 config, running = test_incidents.config, test_incidents.running
 
@@ -421,6 +424,49 @@ async def test_escalate_test_with_more_words_is_refused_with_the_usage_and_sends
     assert "Usage: `/launch escalate [sev1|sev2|sev3] &lt;what's wrong&gt; | test`" in refusal
     assert sent.json.get("response_type", "ephemeral") == "ephemeral"
     assert pagerduty.requests == [] and await rows(room, Escalation) == []
+
+
+async def test_a_test_page_a_stop_left_unanswered_is_sent_at_the_next_start_and_reported(
+    schema_url: str,
+    slack: SlackStandIn,
+    config: AppConfig,
+    template: ChecklistTemplate,
+    clock: FakeClock,
+    pagerduty: FakePagerDuty,
+) -> None:
+    """The bot stopped between recording `/launch escalate test` and PagerDuty's answer (the person
+    was told "the result goes in the launch's thread"): the next start sends the same test page
+    (its own dedup key: PagerDuty pages at most once) and the thread gets the report."""
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    async with running_bot(settings, config=config, template=template, clock=clock) as first:
+        room = WarRoom(slack=slack, bot=first)
+        await room.command(ALICE, "start Trading v2")
+        await post_next_phase(room)
+        async with first.deps.db.sessions.begin() as session:
+            key = await request_escalation_test(
+                session=session,
+                launch_id=1,
+                actor=Actor(ALICE, "alice"),
+                at=clock(),
+                request_key="slash:cut-off",
+            )
+        await room.settle()
+    assert pagerduty.requests == []
+    clock.advance(minutes=2)
+    async with running_bot(settings, config=config, template=template, clock=clock) as second:
+        room = WarRoom(slack=slack, bot=second)
+        await wait_for(lambda: len(pagerduty.requests) == 1, "the test page")
+        await room.settle()
+        assert pagerduty.requests[0]["dedup_key"] == key
+        report = thread_message(room, "Escalation test by")
+        assert "accepted" in report.blocks[0]["text"]["text"]
+        assert room.is_checked("Escalation working")
+        assert [e.detail["dedup_key"] for e in await room.events("escalation_test_accepted")] == [
+            key
+        ]
+    async with running_bot(settings, config=config, template=template, clock=clock):
+        await asyncio.sleep(0.3)  # another start: answered now, it is not sent again
+    assert len(pagerduty.requests) == 1
 
 
 # --- a custom template: the {#key} marker -------------------------------------------------------
