@@ -100,6 +100,7 @@ SQLITE_ONLY: dict[str, tuple[str, ...]] = {
         "test_help_usage_lines_and_refusals_have_no_bare_placeholders",
         "test_status_echoes_the_name_escaped_once",
         "test_text_without_entities_is_unchanged",
+        "test_an_unknown_trigger_name_is_echoed_escaped_once",
     ),
     "tests/golive/test_golive.py": (
         "test_first_advance_lists_every_open_condition_and_changes_nothing",

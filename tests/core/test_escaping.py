@@ -180,3 +180,15 @@ async def test_text_typed_in_the_revoke_form_is_stored_raw_and_shown_once(room: 
     async with room.bot.deps.db.read_sessions() as session:
         assert list(await session.scalars(select(SignOff.revoke_reason))) == [TYPED_IN_MODAL]
     modal_text_is_shown_once(room)
+
+
+async def test_an_unknown_trigger_name_is_echoed_escaped_once(room: WarRoom) -> None:
+    """``/launch trigger R&D <!channel> <@U…>``: the name matching no trigger is shown as text."""
+    await room.command(ALICE, f"trigger {AS_SLACK_SENDS} &lt;@U0OUTSIDE1&gt;")
+    reply = room.ephemerals_for(ALICE)[-1]
+    assert "No immediate rollback trigger is called" in reply, reply
+    assert "R&amp;D &lt;!channel&gt; &lt;v2&gt; &lt;@U0OUTSIDE1&gt;" in reply, reply
+    assert "<!channel>" not in reply and "<@U0OUTSIDE1>" not in reply and "R&D" not in reply
+    # A pasted page is not echoed whole.
+    await room.command(ALICE, "trigger " + "x" * 5000)
+    assert len(room.ephemerals_for(ALICE)[-1]) < 1000
