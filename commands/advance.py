@@ -14,7 +14,7 @@ def _force_reason(cmd: LaunchCommand) -> str | None:
     if not cmd.args:
         return None
     if cmd.args[0] != "--force":
-        raise BadInput("`/launch advance` takes no words, or `--force <reason>` to override.")
+        raise BadInput("`/launch advance` takes no words, or `--force &lt;reason&gt;` to override.")
     rest = cmd.rest.split(None, 1)
     return clean_reason(rest[1] if len(rest) > 1 else "", required=True, what="advance --force")
 

@@ -62,6 +62,16 @@ async def test_help_usage_lines_and_refusals_have_no_bare_placeholders(room: War
         "close now",
         "status #99",
         "help me",
+        "start Trading v2 --on 2099-01-01 --on 2099-01-02",
+        "trigger",
+        "advance now",
+        "advance --force",
+        "hold",
+        "rollback",
+        "rollback all",
+        "date",
+        "date 2099-01-01",
+        "waive undo",
     ):
         await room.command(user, text)
     said = everything_said(room)
