@@ -58,6 +58,7 @@ SQLITE_ONLY: dict[str, tuple[str, ...]] = {
     "tests/calendar/test_calendar.py": (
         "test_bad_or_past_dates_get_the_usage_line_and_change_nothing",
         "test_on_before_the_name_works_too",
+        "test_on_in_any_case_is_the_option",
         "test_on_is_an_option_never_part_of_the_name",
     ),
     "tests/checklist/test_actions.py": (
