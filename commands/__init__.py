@@ -10,7 +10,6 @@ runs as an owned background task after the ack and answers through ``respond``.
 from __future__ import annotations
 
 import logging
-import shlex
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -168,14 +167,55 @@ def usage_lines() -> list[tuple[str, str]]:
     return [(s.usage, s.summary) for s in SUBCOMMANDS.values()]
 
 
+_DOUBLE_QUOTES = '"“”„'
+_SINGLE_QUOTES = "'‘’‚"
+
+
+def split_words(text: str) -> list[str]:
+    """The words of ``text``; a word that starts with a quote runs to its closing quote at the end
+    of a word (``"Blue environment"``, or ``“Blue environment”`` as a phone's smart punctuation
+    sends it), without the quotes. A quote anywhere else is a character of its word, so an
+    apostrophe (``don't``, ``it’s``) never swallows the words after it, and a quote that is never
+    closed stays as typed."""
+    words: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        quotes = (
+            _DOUBLE_QUOTES
+            if text[i] in _DOUBLE_QUOTES
+            else _SINGLE_QUOTES
+            if text[i] in _SINGLE_QUOTES
+            else ""
+        )
+        if quotes:
+            end = next(
+                (
+                    j
+                    for j in range(i + 1, n)
+                    if text[j] in quotes and (j + 1 == n or text[j + 1].isspace())
+                ),
+                None,
+            )
+            if end is not None:
+                words.append(text[i + 1 : end])
+                i = end + 1
+                continue
+        j = i
+        while j < n and not text[j].isspace():
+            j += 1
+        words.append(text[i:j])
+        i = j
+    return words
+
+
 def parse(command: dict[str, Any]) -> LaunchCommand:
     # Slack sends a slash command's ``&``, ``<``, ``>`` as entities (``R&amp;D``): decoded once
     # here, so names are stored as typed and escaped once on the way out (bot.core.mrkdwn.escape).
     text = unescape(str(command.get("text") or "")).strip()
-    try:
-        words = shlex.split(text)
-    except ValueError:  # an unbalanced quote: fall back to plain whitespace splitting
-        words = text.split()
+    words = split_words(text)
     name = words[0].lower() if words else "help"
     rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
     return LaunchCommand(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.errors import BadInput
 from bot.core.kit import notice
-from bot.core.schemas import CommandReply, LaunchCommand
+from bot.core.schemas import CommandReply, LaunchCommand, is_option
 from bot.deps import Deps
 from bot.golive.flows import move_traffic, request_advance
 from bot.golive.rules import clean_reason
@@ -13,8 +13,8 @@ from bot.golive.rules import clean_reason
 def _force_reason(cmd: LaunchCommand) -> str | None:
     if not cmd.args:
         return None
-    if cmd.args[0] != "--force":
-        raise BadInput("`/launch advance` takes no words, or `--force <reason>` to override.")
+    if not is_option(cmd.args[0], "force"):
+        raise BadInput("`/launch advance` takes no words, or `--force &lt;reason&gt;` to override.")
     rest = cmd.rest.split(None, 1)
     return clean_reason(rest[1] if len(rest) > 1 else "", required=True, what="advance --force")
 

@@ -45,7 +45,7 @@ async def _authorize(deps: Deps, user_id: str) -> None:
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
     if not cmd.args:
-        raise BadInput("Give the new launch day and why: `/launch date YYYY-MM-DD <reason>`.")
+        raise BadInput("Give the new launch day and why: `/launch date YYYY-MM-DD &lt;reason&gt;`.")
     rule = deps.config.schedule
     new_date = parse_launch_date(cmd.args[0], today=local_today(deps.clock(), rule))
     reason = clean_reason(cmd.rest.split(None, 1)[1] if len(cmd.rest.split(None, 1)) > 1 else "")

@@ -15,7 +15,7 @@ from bot.core.events import Actor
 from bot.core.launches import active_launch
 from bot.core.mrkdwn import escape
 from bot.core.refusal import warning
-from bot.core.schemas import CommandReply, LaunchCommand
+from bot.core.schemas import CommandReply, LaunchCommand, is_option
 from bot.deps import Deps
 from bot.launch.blocks import state_alarm
 from bot.launch.state import load_state
@@ -25,7 +25,6 @@ from bot.signoffs.log import EMPTY_LOG, find_role
 from bot.signoffs.rules import SignOffOutcome
 
 USAGE = "`/launch signoff` · `/launch signoff approve &lt;role&gt; [--anyway] [comment]` · `/launch signoff revoke &lt;role&gt; &lt;reason&gt;`"
-ANYWAY = "--anyway"
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
@@ -46,8 +45,8 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
         raise BadInput(f"Name the role, e.g. `/launch signoff {action} cto`.")
     role = find_role(state.sign_offs or EMPTY_LOG, cmd.args[1])
     words = cmd.args[2:]
-    anyway = action == "approve" and ANYWAY in (w.lower() for w in words)
-    text = " ".join(w for w in words if not (anyway and w.lower() == ANYWAY))
+    anyway = action == "approve" and any(is_option(w, "anyway") for w in words)
+    text = " ".join(w for w in words if not (anyway and is_option(w, "anyway")))
     identity = deps.identity
     actor = identity.actor(cmd.user_id, cmd.user_name)
     # trigger_id is unique per invocation: the same request delivered twice is recorded once.

@@ -27,21 +27,32 @@ from bot.launch.state import load_state
 
 # ``--on``, or ``—on`` / ``–on``: Slack clients with smart punctuation turn a typed ``--`` into an
 # em or en dash, and the option must never end up in the launch's name.
-_ON = re.compile(r"(?:^|\s)(?:--|[—–])on(?:=|\s+|$)(\S*)")
+_ON = re.compile(r"(?:^|\s)(?:--|[—–])on(?:=|\s+|$)(\S*)", re.IGNORECASE)
+# Any other word that looks like an option (``--forse``, ``-on``, ``——on``): a typo of ``--on`` or
+# an option ``start`` does not have, refused rather than made part of the launch's name.
+_OPTION_LIKE = re.compile(r"(?:^|\s)((?:--+|[—–]+)[^\W\d_]\S*|-on(?:=\S*)?)(?=\s|$)", re.IGNORECASE)
 
 
 def split_on(rest: str, *, today: date) -> tuple[str, date | None]:
     """The launch name and the ``--on`` date, if any (one ``--on``; a value is required)."""
     found = list(_ON.finditer(rest))
-    if not found:
-        return rest, None
     if len(found) > 1:
-        raise BadInput("Give `--on` once: `/launch start <name> --on YYYY-MM-DD`.")
-    match = found[0]
-    if not match.group(1) or match.group(1).startswith(("-", "—", "–")):
-        raise BadInput("`--on` needs launch day as YYYY-MM-DD, e.g. `--on 2026-12-09`.")
-    name = (rest[: match.start()] + " " + rest[match.end() :]).strip()
-    return name, parse_launch_date(match.group(1), today=today)
+        raise BadInput("Give `--on` once: `/launch start &lt;name&gt; --on YYYY-MM-DD`.")
+    name = rest
+    if found:
+        match = found[0]
+        if not match.group(1) or match.group(1).startswith(("-", "—", "–")):
+            raise BadInput("`--on` needs launch day as YYYY-MM-DD, e.g. `--on 2026-12-09`.")
+        name = (rest[: match.start()] + " " + rest[match.end() :]).strip()
+    unknown = _OPTION_LIKE.search(name)
+    if unknown is not None:
+        raise BadInput(
+            f"`{escape(unknown.group(1))}` is not an option of `/launch start`: its only option is "
+            "`--on YYYY-MM-DD`. Nothing was started."
+        )
+    if not found:
+        return name, None
+    return name, parse_launch_date(found[0].group(1), today=today)
 
 
 async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:

@@ -73,7 +73,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
 
 async def _undo(cmd: LaunchCommand, deps: Deps, ref: str) -> CommandReply:
     if not ref.strip():
-        raise BadInput('Name the waived item: `/launch waive undo "<item>"`.')
+        raise BadInput('Name the waived item: `/launch waive undo "&lt;item&gt;"`.')
     launch_id, item_id = await _find(cmd, deps, ref, undo=True)
     actor = deps.identity.actor(cmd.user_id, cmd.user_name)
     rules = await waiver_rules(deps, actor.user_id)

@@ -58,6 +58,7 @@ SQLITE_ONLY: dict[str, tuple[str, ...]] = {
     "tests/calendar/test_calendar.py": (
         "test_bad_or_past_dates_get_the_usage_line_and_change_nothing",
         "test_on_before_the_name_works_too",
+        "test_on_in_any_case_is_the_option",
         "test_on_is_an_option_never_part_of_the_name",
     ),
     "tests/checklist/test_actions.py": (
@@ -100,6 +101,7 @@ SQLITE_ONLY: dict[str, tuple[str, ...]] = {
         "test_help_usage_lines_and_refusals_have_no_bare_placeholders",
         "test_status_echoes_the_name_escaped_once",
         "test_text_without_entities_is_unchanged",
+        "test_an_unknown_trigger_name_is_echoed_escaped_once",
     ),
     "tests/golive/test_golive.py": (
         "test_first_advance_lists_every_open_condition_and_changes_nothing",

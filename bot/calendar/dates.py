@@ -40,7 +40,7 @@ class DateMove:
 def clean_reason(text: str) -> str:
     reason = " ".join(text.split())
     if not reason:
-        raise BadInput("Say why launch day moves: `/launch date YYYY-MM-DD <reason>`.")
+        raise BadInput("Say why launch day moves: `/launch date YYYY-MM-DD &lt;reason&gt;`.")
     if len(reason) > MAX_REASON:
         raise BadInput(f"A reason is at most {MAX_REASON} characters (yours has {len(reason)}).")
     return reason

@@ -40,6 +40,9 @@ KINDS = (PHASE, SECTION, EVENING)
 # Sent more than this after its due time, a post says it is late (the process was down).
 LATE_AFTER = timedelta(minutes=5)
 MAX_REASON = 500
+# How far ahead launch day may be: a mistyped year (2062 for 2026, 9999) is refused, never scheduled
+# (the first week's posts of a day near the end of the calendar would not even have a date).
+MAX_AHEAD = timedelta(days=5 * 365)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -61,6 +64,11 @@ def parse_launch_date(text: str, *, today: date) -> date:
         raise BadInput(
             f"{day.isoformat()} is in the past (today is {today.isoformat()}): launch day must be "
             "today or later."
+        )
+    if day > today + MAX_AHEAD:
+        raise BadInput(
+            f"{day.isoformat()} is more than {MAX_AHEAD.days // 365} years away: launch day must "
+            f"be before {(today + MAX_AHEAD).isoformat()}. Check the year."
         )
     return day
 

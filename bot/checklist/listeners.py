@@ -142,7 +142,7 @@ async def _open_waiver_form(
             deps,
             respond,
             f":warning: The waiver form did not open ({error}). Nothing changed; you can also "
-            'type `/launch waive "<item>" <reason>` or `/launch waive undo "<item>"`.',
+            'type `/launch waive "&lt;item&gt;" &lt;reason&gt;` or `/launch waive undo "&lt;item&gt;"`.',
         )
 
 

@@ -34,6 +34,10 @@ async def latest_launch(*, session: AsyncSession, channel_id: str) -> Launch | N
     )
 
 
+# The largest id a launch can have (Launch.id is a 32-bit integer on PostgreSQL).
+MAX_ID = 2**31 - 1
+
+
 async def find_launch(*, session: AsyncSession, ref: str, channel_id: str | None = None) -> Launch:
     """A launch by id (``12`` or ``#12``) or by exact name (the newest of that name). Not found,
     the message echoes the reference as given (``#99`` stays ``#99``). ``channel_id``: only that
@@ -44,8 +48,11 @@ async def find_launch(*, session: AsyncSession, ref: str, channel_id: str | None
     query = select(Launch)
     if channel_id is not None:
         query = query.where(Launch.channel_id == channel_id)
-    if wanted.isdigit():
-        query = query.where(Launch.id == int(wanted))
+    if wanted.isascii() and wanted.isdigit():
+        # ASCII only ("²".isdigit() is true, int("²") fails); an id past the column's range
+        # (a 32-bit integer on PostgreSQL) names no launch rather than failing the query.
+        number = int(wanted)
+        query = query.where(Launch.id == (number if number <= MAX_ID else -1))
     else:
         query = query.where(Launch.name == wanted).order_by(Launch.id.desc()).limit(1)
     launch = await session.scalar(query)

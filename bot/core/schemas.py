@@ -26,6 +26,12 @@ class LaunchCommand(BaseModel):
     response_url: str = ""
 
 
+def is_option(word: str, name: str) -> bool:
+    """``word`` is the option ``--name``: in any case, and with the em or en dash (``—force``) that
+    Slack clients with smart punctuation make of a typed ``--``."""
+    return word.lower() in (f"--{name}", f"—{name}", f"–{name}")
+
+
 FollowUp = Callable[[], Awaitable["CommandReply | None"]]
 
 

@@ -115,7 +115,7 @@ def refusal(view: GoLiveView, blockers: Blockers, *, forced: bool) -> str:
     if blockers.soft and not blockers.hard:
         return head + (
             "\nAn allowed role can override open items, soak time and metrics with "
-            "`/launch advance --force <reason>` (announced and recorded)."
+            "`/launch advance --force &lt;reason&gt;` (announced and recorded)."
         )
     return head
 
@@ -242,8 +242,8 @@ def rollback_criteria(criteria: Sequence[PhaseState]) -> MessageView:
         blocks=[
             {"type": "section", "text": mrkdwn_text(text)},
             context_block(
-                "`/launch rollback <reason>` goes back one step; "
-                "`/launch rollback all <reason>` takes live traffic to 0."
+                "`/launch rollback &lt;reason&gt;` goes back one step; "
+                "`/launch rollback all &lt;reason&gt;` takes live traffic to 0."
             ),
         ],
     )

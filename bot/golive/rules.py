@@ -59,7 +59,7 @@ def clean_reason(text: str, *, required: bool, what: str) -> str | None:
     reason = " ".join(text.split())
     if not reason:
         if required:
-            raise BadInput(f"Say why: `/launch {what} <reason>`.")
+            raise BadInput(f"Say why: `/launch {what} &lt;reason&gt;`.")
         return None
     if len(reason) > MAX_REASON:
         raise BadInput(f"A reason is at most {MAX_REASON} characters (yours has {len(reason)}).")

@@ -267,7 +267,7 @@ def trigger_list(triggers: Sequence[Trigger]) -> MessageView:
         return notice("The checklist template has no *Immediate Rollback Triggers*.")
     listed = "\n".join(f"• `{t.slug}` — {escape(t.text)}" for t in triggers)
     return notice(
-        f"*Immediate rollback triggers* (`/launch trigger <name>` reports one):\n{listed}"
+        f"*Immediate rollback triggers* (`/launch trigger &lt;name&gt;` reports one):\n{listed}"
     )
 
 

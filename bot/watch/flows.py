@@ -15,7 +15,7 @@ from bot.core.config import PrometheusRule
 from bot.core.errors import BadInput, NotFound
 from bot.core.events import Actor
 from bot.core.http import DeliveryFailed, unanswered_tries
-from bot.core.kit import MessageView
+from bot.core.kit import MessageView, fit_escaped
 from bot.core.launches import active_launch, lock_launch
 from bot.core.models import Launch
 from bot.core.mrkdwn import escape
@@ -216,11 +216,18 @@ async def metrics_now(deps: Deps, launch: Launch | None) -> MessageView:
 # Immediate rollback triggers
 
 
+# How much of a name that matches no trigger is echoed back (a 5,000-character paste is not).
+NAME_ECHO_MAX = 200
+
+
 def trigger_named(deps: Deps, name: str) -> Trigger:
     trigger = find_trigger(deps.template, name)
     if trigger is None:
         known = ", ".join(f"`{t.slug}`" for t in immediate_triggers(deps.template))
-        raise BadInput(f"No immediate rollback trigger is called “{name}”. Known: {known}.")
+        raise BadInput(
+            f"No immediate rollback trigger is called “{fit_escaped(name, NAME_ECHO_MAX)}”. "
+            f"Known: {known}."
+        )
     return trigger
 
 

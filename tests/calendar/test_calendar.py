@@ -73,6 +73,13 @@ async def test_on_is_an_option_never_part_of_the_name(room: WarRoom) -> None:
         assert (launch.name, launch.launch_date) == ("Trading v2", date(2026, 12, 10 + n)), text
 
 
+async def test_on_in_any_case_is_the_option(room: WarRoom) -> None:
+    """``--On`` or ``--ON`` (a phone's auto-capitalisation) is launch day, not part of the name."""
+    await room.command(ALICE, "start Trading v2 --On 2026-12-09")
+    (launch,) = await rows(room, Launch)
+    assert (launch.name, launch.launch_date) == ("Trading v2", date(2026, 12, 9))
+
+
 async def test_on_before_the_name_works_too(room: WarRoom) -> None:
     await room.command(ALICE, "start --on=2026-12-09 Trading v2")
     (launch,) = await rows(room, Launch)
@@ -88,10 +95,18 @@ async def test_bad_or_past_dates_get_the_usage_line_and_change_nothing(room: War
         ("start Trading v2 —on", "needs launch day"),
         ("start Trading v2 –on 9 Dec", "is not a date"),
         ("start Trading v2 --on 2026-12-09 --on 2026-12-10", "once"),
+        # A mistyped year is refused, not scheduled (9999-12-31's first week has no dates).
+        ("start Trading v2 --on 9999-12-31", "more than 5 years away"),
+        ("start Trading v2 --on 2062-12-09", "Check the year"),
+        # An option start does not have, or a mistyped --on, is not made part of the name.
+        ("start Trading v2 --forse", "`--forse` is not an option of `/launch start`"),
+        ("start Trading v2 -on 2026-12-09", "`-on` is not an option"),
+        ("start Trading v2 ——on 2026-12-09", "is not an option"),
     ]:
         await room.command(ALICE, text)
         reply = room.ephemerals_for(ALICE)[-1]
         assert says in reply and "Usage: `/launch start &lt;name&gt; [--on YYYY-MM-DD]`" in reply
+        assert "<name>" not in reply, reply
     assert await rows(room, Launch) == []
     assert room.top_level() == []
 
@@ -470,6 +485,12 @@ async def test_launch_date_moves_what_is_not_posted_yet(room: WarRoom, clock: Fa
     assert "Usage: `/launch date YYYY-MM-DD &lt;reason&gt;`" in room.ephemerals_for(CTO)[-1]
     await room.command(CTO, "date 2026-12-10")
     assert "Say why" in room.ephemerals_for(CTO)[-1]
+    assert "<reason>" not in room.ephemerals_for(CTO)[-1]
+    await room.command(CTO, "date")
+    assert "<reason>" not in room.ephemerals_for(CTO)[-1]
+    await room.command(CTO, "date 9999-12-28 typo")  # its first week would run off the calendar
+    assert "more than 5 years away" in room.ephemerals_for(CTO)[-1]
+    assert (await rows(room, Launch))[0].launch_date == date(2026, 12, 9)
     await room.command(CTO, "date 2026-12-10 exchange not ready")
     (launch,) = await rows(room, Launch)
     assert launch.launch_date == date(2026, 12, 10)

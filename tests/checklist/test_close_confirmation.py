@@ -175,6 +175,32 @@ async def test_a_role_holder_waives_an_item_and_it_counts_as_done(room: WarRoom)
     await room.chain_ok()
 
 
+async def test_waive_takes_smart_quotes_and_apostrophes_as_typed_on_a_phone(room: WarRoom) -> None:
+    """A phone sends “…” for "…" and ’ for '; an apostrophe in the reason never swallows words,
+    and the reason is stored as typed."""
+    await room.command(ALICE, "start Trading v2")
+    for typed, item, reason in [
+        ("waive “Failover tested” single-region", "Failover tested", "single-region"),
+        ('waive "Backup strategy" don\'t need it', "Backup strategy", "don't need it"),
+        (
+            "waive ‘Rollback procedure’ it’s the vendor’s job",
+            "Rollback procedure",
+            "it’s the vendor’s job",
+        ),
+        ("waive n/a 'Health check' it's the vendor's job", "Health check", "it's the vendor's job"),
+    ]:
+        await room.command(CTO, typed)
+        assert "marked" in (room.top_level()[-1].text or ""), room.ephemerals_for(CTO)[-1:]
+        _, option = room.message_with_item("~" + item)
+        assert escape(reason) in option["description"]["text"], option
+    await room.command(CTO, "waive undo “Failover tested”")
+    assert "is open again" in (room.top_level()[-1].text or "")
+    await room.command(CTO, "signoff approve “cto” --anyway “looks good”")
+    assert "Approved as CTO" in room.ephemerals_for(CTO)[-1]
+    (approved,) = await room.events("sign_off_approved")
+    assert approved.detail.get("comment") == "looks good", approved.detail
+
+
 async def test_go_states_what_it_was_given_on_and_approve_asks_about_open_items(
     room: WarRoom,
 ) -> None:

@@ -245,6 +245,18 @@ async def test_status_usage_shows_the_optional_launch_and_not_found_echoes_the_i
     assert room.slack.ephemerals[-1].text == "Status of Trading v2"
 
 
+async def test_status_with_a_huge_or_non_ascii_number_says_no_such_launch(room: WarRoom) -> None:
+    """``#99999999999999999999`` (past the id column) and ``#²`` (a digit to str.isdigit, not to
+    int) are references that name no launch, not an internal error."""
+    await room.command(ALICE, "start Trading v2")
+    for ref in ("#99999999999999999999", "3000000000", "#²", "²"):
+        await room.command(ALICE, f"status {ref}")
+        reply = room.ephemerals_for(ALICE)[-1]
+        assert f"There is no launch called “{ref}” in this channel." in reply, reply
+    await room.command(ALICE, "status items #²")
+    assert "There is no launch called “#²”" in room.ephemerals_for(ALICE)[-1]
+
+
 async def test_status_of_a_named_launch_never_shows_another_channels_launch(room: WarRoom) -> None:
     """A private war room's launch is not readable from any other channel by its id or name."""
     other = "C0PRIVATE1"

@@ -62,6 +62,16 @@ async def test_help_usage_lines_and_refusals_have_no_bare_placeholders(room: War
         "close now",
         "status #99",
         "help me",
+        "start Trading v2 --on 2099-01-01 --on 2099-01-02",
+        "trigger",
+        "advance now",
+        "advance --force",
+        "hold",
+        "rollback",
+        "rollback all",
+        "date",
+        "date 2099-01-01",
+        "waive undo",
     ):
         await room.command(user, text)
     said = everything_said(room)
@@ -180,3 +190,15 @@ async def test_text_typed_in_the_revoke_form_is_stored_raw_and_shown_once(room: 
     async with room.bot.deps.db.read_sessions() as session:
         assert list(await session.scalars(select(SignOff.revoke_reason))) == [TYPED_IN_MODAL]
     modal_text_is_shown_once(room)
+
+
+async def test_an_unknown_trigger_name_is_echoed_escaped_once(room: WarRoom) -> None:
+    """``/launch trigger R&D <!channel> <@U…>``: the name matching no trigger is shown as text."""
+    await room.command(ALICE, f"trigger {AS_SLACK_SENDS} &lt;@U0OUTSIDE1&gt;")
+    reply = room.ephemerals_for(ALICE)[-1]
+    assert "No immediate rollback trigger is called" in reply, reply
+    assert "R&amp;D &lt;!channel&gt; &lt;v2&gt; &lt;@U0OUTSIDE1&gt;" in reply, reply
+    assert "<!channel>" not in reply and "<@U0OUTSIDE1>" not in reply and "R&D" not in reply
+    # A pasted page is not echoed whole.
+    await room.command(ALICE, "trigger " + "x" * 5000)
+    assert len(room.ephemerals_for(ALICE)[-1]) < 1000

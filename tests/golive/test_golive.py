@@ -231,6 +231,19 @@ async def test_force_passes_open_items_and_soak_and_is_announced_and_recorded(
     assert any("Shadow Mode" in past for past in event.detail["past"])
 
 
+async def test_force_typed_on_a_phone_or_in_capitals_is_the_option(room: WarRoom) -> None:
+    """Smart punctuation sends a typed ``--force`` as ``—force``; it is the option, in any case."""
+    await start_and_reach_golive(room)
+    await approve_all(room)
+    await room.command(OPS, "advance")  # into shadow mode: its soak is still to run
+    await room.command(OPS, "advance —Force vendor window closes at 10")
+    await room.settle()
+    assert "(forced, recorded)" in last_ephemeral(room, OPS)
+    async with room.bot.deps.db.read_sessions() as session:
+        event = (await session.scalars(select(Event).where(Event.kind == "golive_forced"))).one()
+    assert event.detail["reason"] == "vendor window closes at 10"
+
+
 async def test_rollback_goes_back_one_step_and_rollback_all_to_zero_traffic(
     room: WarRoom, clock: FakeClock
 ) -> None:

@@ -519,6 +519,10 @@ async def test_signoff_command_shows_the_table_and_approves_with_a_comment(room:
     assert "> Risk accepted, see RFC-12" in row_text(room, "cto")
     await room.command(CTO, "signoff revoke CTO wrong build")
     assert (await sign_offs(room))[0].revoke_reason == "wrong build"
+    # A phone's smart punctuation sends --anyway as —anyway: still the option, not the comment.
+    await room.command(CTO, "signoff approve cto —anyway rebuilt")
+    assert room.ephemerals_for(CTO)[-1] == ":white_check_mark: Approved as CTO."
+    assert (await sign_offs(room))[-1].comment == "rebuilt"
 
 
 async def test_signoff_approve_by_command_asks_about_open_items_as_the_button_does(
