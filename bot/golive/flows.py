@@ -61,9 +61,13 @@ async def authorize(deps: Deps, actor: Actor, launch: Launch, action: str) -> No
     unchecked = (
         " (some user groups did not answer in time; try again)" if membership.unchecked else ""
     )
+    titles = rules.who_may_move(deps.config)
+    what = f"{action.replace('_', ' ')} the go-live sequence"
     raise NotAllowed(
-        f"Only {escape(rules.who_may_move(deps.config))} may {action.replace('_', ' ')} the "
-        f"go-live sequence{unchecked}. Nothing was changed."
+        f"Only {escape(', '.join(titles))} may {what}{unchecked}. Nothing was changed."
+        if titles
+        else f"Nobody may {what}: `[golive] allowed_roles` names no role of `[roles]`. Nothing "
+        "was changed."
     )
 
 

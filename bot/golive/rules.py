@@ -50,9 +50,9 @@ def may_move(config: AppConfig, user_id: str, members: Mapping[str, frozenset[st
     return holds_any(_allowed_roles(config), user_id, members)
 
 
-def who_may_move(config: AppConfig) -> str:
-    titles = [config.roles[r].title for r in config.golive.allowed_roles if r in config.roles]
-    return ", ".join(titles) if titles else "nobody (no `[golive] allowed_roles` configured)"
+def who_may_move(config: AppConfig) -> list[str]:
+    """The titles of the roles that may move the go-live sequence (none: nobody may)."""
+    return [config.roles[r].title for r in config.golive.allowed_roles if r in config.roles]
 
 
 def clean_reason(text: str, *, required: bool, what: str) -> str | None:

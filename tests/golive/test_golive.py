@@ -156,6 +156,19 @@ async def test_only_allowed_roles_move_the_rollout_and_refusals_are_logged(
     assert (await event_kinds(room)).count("golive_refused") == 4
 
 
+async def test_with_no_allowed_roles_nobody_moves_the_rollout_and_the_refusal_says_why(
+    room: WarRoom,
+) -> None:
+    """Fail closed, in words a person can act on (it read "Only nobody (no …) may advance")."""
+    await start_and_reach_golive(room)
+    room.bot.deps.config.golive.allowed_roles = []
+    await room.command(OPS, "advance")
+    answer = last_ephemeral(room, OPS)
+    assert "Nobody may advance the go-live sequence: `[golive] allowed_roles` names no" in answer
+    assert "Only" not in answer and "Nothing was changed" in answer
+    assert await traffic_requests(room) == []
+
+
 async def test_advance_into_shadow_then_soak_items_and_go_gate_the_canary(
     room: WarRoom, clock: FakeClock
 ) -> None:
