@@ -110,12 +110,19 @@ async def find_item(
     in ``[schedule] timezone``) is the one meant. ``undo``: the one waived copy is the one meant."""
     day, text = split_day(ref)
     found = await _items_where(session, launch_id)
-    if day is not None and not any(f.day == day for f in found):
+    no_such_day = day if day is not None and not any(f.day == day for f in found) else None
+    if no_such_day is not None:
         day, text = None, " ".join(ref.split())  # an item whose own text starts "Day 3"
     pool = [f for f in found if day is None or f.day == day]
     matches = _matching([f for f in pool if f.posted], text)
     if not matches:
         _refuse_unposted(_matching([f for f in pool if not f.posted], text), ref)
+        days = sorted({f.day for f in found if f.day is not None})
+        if no_such_day is not None and days:
+            raise NotFound(
+                f"There is no Day {no_such_day} of daily checks: they run Day {days[0]} to "
+                f"Day {days[-1]}."
+            )
         raise NotFound(f"No checklist item matches “{escape(ref)}”.")
     if len(matches) > 1 and undo:
         matches = [f for f in matches if f.item.waived is not None] or matches

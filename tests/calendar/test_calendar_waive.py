@@ -54,6 +54,13 @@ async def test_waive_by_text_takes_todays_copy_and_day_n_names_another(
     assert "not posted yet" in room.ephemerals_for(CTO)[-1]
     assert await waived_days(room, "EOD reports generated") == before
 
+    # A day the first week does not have: says which days there are, and changes nothing.
+    for day in ("Day 0", "Day 99"):
+        await room.command(CTO, f'waive {day} "{RECONCILIATION}" not needed')
+        told = room.ephemerals_for(CTO)[-1]
+        assert f"There is no {day} of daily checks: they run Day 2 to Day 7" in told, told
+    assert (await waived_days(room, RECONCILIATION))[2] == "not_applicable"
+
     # Undo without a day: the one waived copy of Backup verification (Day 2's).
     await room.command(CTO, 'waive undo "Backup verification"')
     assert (await waived_days(room, "Backup verification"))[2] is None
