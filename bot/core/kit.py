@@ -39,8 +39,25 @@ class StateAlarm:
     short: str
 
 
+# How far back a cut looks for an unclosed ``<``: a mention or a date is well under it; a stray
+# "<" in plain text further back is left alone rather than losing the text after it.
+_LONGEST_MARKUP = 200
+
+
 def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` in at most ``limit`` characters, ending "…" when cut. The cut never splits mrkdwn
+    markup (``&amp;``, ``<@U…>``, ``<!date^…>``, ``<url|label>``): it backs up to before it, so a
+    shortened message never shows half an entity or a broken control sequence."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    opened = cut.rfind("<")
+    if opened > cut.rfind(">") and len(cut) - opened <= _LONGEST_MARKUP:
+        cut = cut[:opened]
+    amp = cut.rfind("&")
+    if amp >= 0 and ";" not in cut[amp:] and len(cut) - amp <= 5:  # &amp; &lt; &gt; at most
+        cut = cut[:amp]
+    return cut + "…"
 
 
 def fit_escaped(text: str, room: int) -> str:

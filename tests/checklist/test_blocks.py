@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.checklist.blocks import section_message
 from bot.checklist.state import GroupState, ItemState, PhaseState, SectionState
 from bot.core.ids import ActionId
-from bot.core.kit import MessageView, mrkdwn_text, notice
+from bot.core.kit import MessageView, mrkdwn_text, notice, truncate
 from bot.core.outbox import MessageRef
 from bot.launch.blocks import launch_card, status_view
 from bot.launch.state import LaunchState
@@ -272,6 +274,24 @@ def test_long_item_text_is_truncated_to_slack_option_limit() -> None:
     view = section_message(state, section_ref())
     assert len(checkboxes(view)[0]["options"][0]["text"]["text"]) == 75
     assert validate_message_blocks(view.blocks) == []
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["R&amp;D", "<@U0CTO00001>", "<!date^1796289816^{date_short_pretty}|Dec 03>", "a &lt;b&gt;"],
+)
+def test_a_cut_never_splits_markup_and_keeps_text_far_before_a_stray_bracket(tail: str) -> None:
+    """Slack would show half an entity ("R&am…") or a broken control sequence ("<@U0C…")."""
+    for limit in range(40, 40 + len(tail) + 2):
+        cut = truncate("x" * 38 + " " + tail + " and more", limit)
+        assert len(cut) <= limit and cut.endswith("…")
+        shown = cut.removesuffix("…")
+        assert shown.count("<") == shown.count(">"), cut
+        assert all(
+            shown[i:].startswith(("&amp;", "&lt;", "&gt;")) for i, c in enumerate(shown) if c == "&"
+        ), cut
+    plain = "p95 < 100 ms " + "y" * 400  # raw text: a "<" far before the cut is not markup
+    assert len(truncate(plain, 300)) == 300
 
 
 def test_card_shows_progress_and_next_step() -> None:
