@@ -455,9 +455,13 @@ async def test_a_test_page_a_stop_left_unanswered_is_sent_at_the_next_start_and_
     clock.advance(minutes=2)
     async with running_bot(settings, config=config, template=template, clock=clock) as second:
         room = WarRoom(slack=slack, bot=second)
-        await wait_for(lambda: len(pagerduty.requests) == 1, "the test page")
+        # The page is sent, answered, recorded and reported by the start's resume job: wait for
+        # the report itself (PagerDuty has the request before the bot has its answer).
+        await wait_for(
+            lambda: any("Escalation test by" in (m.text or "") for m in room.thread()), "the report"
+        )
         await room.settle()
-        assert pagerduty.requests[0]["dedup_key"] == key
+        assert len(pagerduty.requests) == 1 and pagerduty.requests[0]["dedup_key"] == key
         report = thread_message(room, "Escalation test by")
         assert "accepted" in report.blocks[0]["text"]["text"]
         assert room.is_checked("Escalation working")
