@@ -92,7 +92,12 @@ def register_renderers(publisher: Publisher, deps: Deps) -> None:
         return await load_state(session=session, launch_id=launch_id, now=deps.clock())
 
     def card(state: LaunchState, message: MessageRef) -> MessageView:
-        return launch_card(state, roles=roles, time_scale=deps.settings.time_scale)
+        return launch_card(
+            state,
+            roles=roles,
+            time_scale=deps.settings.time_scale,
+            watched=[r.name for r in deps.config.prometheus.rules],
+        )
 
     def go(state: LaunchState, message: MessageRef) -> MessageView:
         return go_message(state, message, alarm=state_alarm(state))

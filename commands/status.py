@@ -37,5 +37,6 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
             roles=deps.config.roles,
             all_items=all_items,
             gate_rules=[r.name for r in deps.config.prometheus.rules if r.action == "gate"],
+            watched=[r.name for r in deps.config.prometheus.rules],
         )
     )

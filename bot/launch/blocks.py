@@ -68,9 +68,11 @@ def launch_card(
     *,
     roles: Mapping[str, RoleConfig] | None = None,
     time_scale: float = 1.0,
+    watched: Sequence[str] = (),
 ) -> MessageView:
     """The launch's parent message: who/when, progress per phase, the current step, the sign-offs
-    (holders and required counts from ``roles``, the config's ``[roles.*]``)."""
+    (holders and required counts from ``roles``, the config's ``[roles.*]``); ``watched``: the
+    metric rules the config names (one not evaluated yet reads unknown)."""
 
     intro = (
         f"*Launch #{state.id}* · started by {mention(state.started_by_id, state.started_by_name)}"
@@ -84,7 +86,7 @@ def launch_card(
         {"type": "section", "text": mrkdwn_text(progress)},
         *_calendar_lines(state),
         {"type": "section", "text": mrkdwn_text(_next_step(state))},
-        *_golive_lines(state),
+        *_golive_lines(state, watched),
         *signoff_table(state, roles or {}, alarm=state_alarm(state)),
         *_killswitch_line(state),
         context_block(
@@ -150,6 +152,7 @@ def status_view(
     roles: Mapping[str, RoleConfig] | None = None,
     all_items: bool = False,
     gate_rules: Sequence[str] = (),
+    watched: Sequence[str] = (),
 ) -> MessageView:
     """The answer to ``/launch status``: where the launch stands in a few lines (state, phases, the
     first open items, go-live step and what blocks it, sign-offs, kill switch, open escalations).
@@ -187,7 +190,7 @@ def status_view(
     if waived:
         blocks.extend(waived_sections(current.title, waived))
     blocks.append({"type": "section", "text": mrkdwn_text(_next_step(state))})
-    blocks.extend(_golive_status(state, roles, gate_rules))
+    blocks.extend(_golive_status(state, roles, gate_rules, watched))
     blocks.append({"type": "section", "text": mrkdwn_text(_glance(state, roles))})
     link = f"<{card_link}|Open the launch card>" if card_link else "The card is being posted."
     blocks.append(context_block(f"Launch #{state.id} · {link}"))
@@ -282,7 +285,7 @@ def _killswitch_glance(state: LaunchState) -> str:
     return text
 
 
-def _golive_lines(state: LaunchState) -> list[Block]:
+def _golive_lines(state: LaunchState, watched: Sequence[str] = ()) -> list[Block]:
     """The go-live step, its share of live traffic, the soak and any hold, once the launch has one."""
     view = state.golive
     if view is None:
@@ -296,14 +299,17 @@ def _golive_lines(state: LaunchState) -> list[Block]:
     hold = golive_blocks.hold_line(view)
     if hold:
         lines.append(hold)
-    metrics = card_line(state.metrics, on_card=True)
+    metrics = card_line(state.metrics, configured=watched, on_card=True)
     if metrics:
         lines.append(metrics)
     return [{"type": "section", "text": mrkdwn_text("\n".join(lines))}]
 
 
 def _golive_status(
-    state: LaunchState, roles: Mapping[str, RoleConfig], gate_rules: Sequence[str] = ()
+    state: LaunchState,
+    roles: Mapping[str, RoleConfig],
+    gate_rules: Sequence[str] = (),
+    watched: Sequence[str] = (),
 ) -> list[Block]:
     """Where the rollout stands and everything that blocks its next step, as of ``state.as_of``."""
     view = state.golive
@@ -314,7 +320,7 @@ def _golive_status(
     hold = golive_blocks.hold_line(view)
     if hold:
         lines.append(hold)
-    metrics = card_line(state.metrics)
+    metrics = card_line(state.metrics, configured=watched)
     if metrics:
         lines.append(metrics)
     if view.next is not None:

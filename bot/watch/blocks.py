@@ -25,7 +25,7 @@ from bot.core.kit import (
 from bot.core.mrkdwn import escape
 from bot.watch.lines import Trigger
 from bot.watch.payloads import AlertValue, TriggerValue
-from bot.watch.rules import BREACHED, HEALTHY, Reading, status_of
+from bot.watch.rules import BREACHED, HEALTHY, UNKNOWN, Reading, status_of
 from bot.watch.state import UNWATCHED, WATCHED_TRIGGER, AlertView, RuleStateView
 
 
@@ -309,14 +309,20 @@ def trigger_confirm(trigger: Trigger) -> MessageView:
 # The card and /launch status
 
 
-def card_line(states: Sequence[RuleStateView], *, on_card: bool = False) -> str | None:
+def card_line(
+    states: Sequence[RuleStateView], *, configured: Sequence[str] = (), on_card: bool = False
+) -> str | None:
     """ "📈 Metrics: 3 healthy · Error rate < 0.1% breached for 3 min · p95 unknown: no data".
-    ``on_card``: the card stays in the channel, so a breach reads "since <time>" (true however
-    long it stays up) instead of a duration frozen at the last render."""
+    ``configured``: the rules the config watches; one not evaluated for this launch yet (added
+    since the last evaluation) counts as unknown, never as healthy. ``on_card``: the card stays
+    in the channel, so a breach reads "since <time>" (true however long it stays up) instead of a
+    duration frozen at the last render."""
     if not states:
         return None
+    evaluated = {s.rule for s in states}
+    missing = [name for name in configured if name not in evaluated]
     healthy = sum(1 for s in states if s.status == HEALTHY)
-    parts = [f"*Metrics:* {healthy}/{len(states)} healthy"]
+    parts = [f"*Metrics:* {healthy}/{len(states) + len(missing)} healthy"]
     for s in states:
         if s.status == HEALTHY:
             continue
@@ -326,4 +332,6 @@ def card_line(states: Sequence[RuleStateView], *, on_card: bool = False) -> str 
             words = state_text(s.status, value=s.value, reason=s.reason, seconds=s.breached_for())
         value = f" ({number(s.value)})" if s.value is not None else ""
         parts.append(f"*{escape(s.rule)}* {words}{value}")
+    unknown = state_text(UNKNOWN, value=None, reason="not evaluated yet", seconds=0)
+    parts.extend(f"*{escape(name)}* {unknown}" for name in missing)
     return "📈 " + " · ".join(parts)

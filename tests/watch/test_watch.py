@@ -167,6 +167,18 @@ async def test_a_gate_rule_going_unhealthy_shows_on_the_card_and_in_status_witho
     assert alerts(room) == []
     assert "metric_state_changed" in await event_kinds(room)
 
+    # A rule added to the config since the last evaluation is unknown, never counted healthy.
+    prometheus.set(ERRORS, 0.0005)
+    prometheus.set(SUCCESS, 0.999)
+    await tick(room, clock)
+    assert "Metrics:* 3/3 healthy" in shown(room.card())
+    rules = room.bot.deps.config.prometheus.rules
+    rules.append(rules[0].model_copy(update={"name": "Fills per second > 10"}))
+    await room.command(ALICE, "status")
+    status = last_ephemeral(room, ALICE)
+    assert "Metrics:* 3/4 healthy" in status
+    assert "*Fills per second &gt; 10* ❓ unknown: not evaluated yet" in status
+
 
 async def test_roll_back_and_hold_need_the_golive_roles_and_acknowledge_is_open_to_all(
     room: WarRoom, clock: FakeClock, prometheus: FakePrometheus, caplog: pytest.LogCaptureFixture
