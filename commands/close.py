@@ -52,12 +52,12 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
 
     async def follow_up() -> CommandReply | None:
         # trigger_id lives 3 s: this runs right after the ack, before anything else.
-        error = await open_close_confirmation(deps, trigger_id, view)
-        if error is None:
+        problem = await open_close_confirmation(deps, trigger_id, view)
+        if problem is None:
             return None
         return CommandReply.of(
             notice(
-                f":warning: The close confirmation did not open (Slack said `{error}`). "
+                f":warning: The close confirmation {problem}. "
                 "Nothing was closed; run `/launch close` again."
             )
         )

@@ -118,13 +118,12 @@ async def _fire(
 
     async def follow_up() -> CommandReply | None:
         # trigger_id lives 3 s: this runs right after the ack, before anything else.
-        error = await open_confirmation(deps, trigger_id, view)
-        if error is None:
+        problem = await open_confirmation(deps, trigger_id, view)
+        if problem is None:
             return None
         return CommandReply.of(
             notice(
-                f":warning: The kill-switch confirmation did not open (Slack said `{error}`). "
-                "Run `/launch killswitch` again."
+                f":warning: The kill-switch confirmation {problem}. Run `/launch killswitch` again."
             )
         )
 

@@ -134,14 +134,14 @@ async def _open_waiver_form(
     deps: Deps, respond: AsyncRespond, trigger_id: str, meta: WaiveFormMeta, undo: bool
 ) -> None:
     try:
-        error = await open_view(deps, trigger_id, await waiver_form(deps, meta, undo=undo))
+        problem = await open_view(deps, trigger_id, await waiver_form(deps, meta, undo=undo))
     except Refused as exc:
-        error = exc.message
-    if error is not None:
+        problem = f"did not open ({exc.message})"
+    if problem is not None:
         answer_privately(
             deps,
             respond,
-            f":warning: The waiver form did not open ({error}). Nothing changed; you can also "
+            f":warning: The waiver form {problem}. Nothing changed; you can also "
             'type `/launch waive "&lt;item&gt;" &lt;reason&gt;` or `/launch waive undo "&lt;item&gt;"`.',
         )
 

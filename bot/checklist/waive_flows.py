@@ -20,9 +20,8 @@ from bot.core.errors import BadInput, NotFound
 from bot.core.events import Actor
 from bot.core.identity import usergroup_membership
 from bot.core.models import Launch
-from bot.core.mrkdwn import escape
 from bot.core.refusal import unit_of_work
-from bot.core.slack_client import call_slack
+from bot.core.slack_client import open_modal
 from bot.deps import Deps
 
 
@@ -51,11 +50,8 @@ async def waiver_form(deps: Deps, meta: WaiveFormMeta, *, undo: bool) -> dict[st
 
 
 async def open_view(deps: Deps, trigger_id: str, view: dict[str, object]) -> str | None:
-    """views.open (trigger_id lives 3 s: right after the ack); Slack's error, escaped, if it failed."""
-    answer = await call_slack(
-        deps.slack.views_open(trigger_id=trigger_id, view=view), what="views.open for a waiver form"
-    )
-    return None if answer.ok else escape(answer.error or "")
+    """The waiver form opened (None), or what happened (``open_modal``)."""
+    return await open_modal(deps.slack, trigger_id, view, what="a waiver form")
 
 
 async def _bound(session: AsyncSession, meta: WaiveFormMeta, actor: Actor) -> None:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.core.metrics import Metrics
+from bot.core.mrkdwn import escape
 
 # Slack answers that say "not now" rather than "never": worth trying again after a pause. Anything
 # else (invalid_auth, invalid_blocks, channel_not_found, …) would fail the same way every time.
@@ -110,6 +111,23 @@ async def call_slack(call: Awaitable[AsyncSlackResponse], *, what: str) -> Slack
             answered=isinstance(exc, SlackApiError),
         )
     return SlackAnswer(response=response)
+
+
+async def open_modal(
+    slack: AsyncWebClient, trigger_id: str, view: Mapping[str, Any], *, what: str
+) -> str | None:
+    """``views.open`` (a trigger_id lives 3 s: call it right after the ack). None once Slack opened
+    the modal; else what happened, as the end of a sentence about ``what`` ("did not open (Slack
+    said `expired_trigger_id`)"). With no answer at all the modal may have opened: it says so
+    rather than claiming it did not."""
+    answer = await call_slack(
+        slack.views_open(trigger_id=trigger_id, view=dict(view)), what=f"views.open for {what}"
+    )
+    if answer.ok:
+        return None
+    if not answer.answered:
+        return "may not have opened (no answer from Slack)"
+    return f"did not open (Slack said `{escape(answer.error or '')}`)"
 
 
 async def permalink_of(slack: AsyncWebClient, channel: str, ts: str) -> str | None:

@@ -35,11 +35,10 @@ from bot.core.identity import Membership, usergroup_membership
 from bot.core.kit import MessageView
 from bot.core.launches import lock_launch
 from bot.core.models import Launch
-from bot.core.mrkdwn import escape
 from bot.core.outbox import MessageRef, OnPosted, message_tag, queue_message, replace_body
 from bot.core.reactions import Happened
 from bot.core.scheduler import Job
-from bot.core.slack_client import call_slack
+from bot.core.slack_client import open_modal
 from bot.deps import Deps
 from bot.incidents import killswitch_state
 from bot.incidents.killswitch import (
@@ -347,12 +346,8 @@ def confirmation_modal(
 
 
 async def open_confirmation(deps: Deps, trigger_id: str, view: dict[str, Any]) -> str | None:
-    """views.open (trigger_id lives 3 s: right after the ack); Slack's error, escaped, if it failed."""
-    answer = await call_slack(
-        deps.slack.views_open(trigger_id=trigger_id, view=view),
-        what="views.open for the kill-switch confirmation",
-    )
-    return None if answer.ok else escape(answer.error or "")
+    """The kill-switch confirmation opened (None), or what happened (``open_modal``)."""
+    return await open_modal(deps.slack, trigger_id, view, what="the kill-switch confirmation")
 
 
 async def killswitch_membership(deps: Deps, user_id: str) -> Membership:

@@ -312,10 +312,10 @@ async def _again_modal(
 async def _open_again(
     deps: Deps, respond: AsyncRespond, trigger_id: str, modal: dict[str, Any]
 ) -> None:
-    error = await open_confirmation(deps, trigger_id, modal)
-    if error is not None:
+    problem = await open_confirmation(deps, trigger_id, modal)
+    if problem is not None:
         await respond(
-            text=f":warning: The kill-switch confirmation did not open (Slack said `{error}`). "
+            text=f":warning: The kill-switch confirmation {problem}. "
             "Press *Fire again…* once more, or run `/launch killswitch`.",
             response_type="ephemeral",
             replace_original=False,

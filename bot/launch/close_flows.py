@@ -12,7 +12,7 @@ from bot.core.kit import mention, notice
 from bot.core.mrkdwn import escape
 from bot.core.outbox import queue_notice
 from bot.core.refusal import unit_of_work
-from bot.core.slack_client import call_slack
+from bot.core.slack_client import open_modal
 from bot.deps import Deps
 from bot.launch.close_modal import CloseFormMeta
 from bot.signoffs.close import authorize_close
@@ -22,12 +22,8 @@ from bot.signoffs.flows import close_membership
 async def open_close_confirmation(
     deps: Deps, trigger_id: str, view: dict[str, object]
 ) -> str | None:
-    """views.open (trigger_id lives 3 s: right after the ack); Slack's error, escaped, if it failed."""
-    answer = await call_slack(
-        deps.slack.views_open(trigger_id=trigger_id, view=view),
-        what="views.open for the close confirmation",
-    )
-    return None if answer.ok else escape(answer.error or "")
+    """The close confirmation opened (None), or what happened (``open_modal``)."""
+    return await open_modal(deps.slack, trigger_id, view, what="the close confirmation")
 
 
 @dataclass(frozen=True)

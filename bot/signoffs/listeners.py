@@ -22,7 +22,7 @@ from bot.core.identity import Identity
 from bot.core.ids import ActionId, CallbackId, SignOffBlock
 from bot.core.mrkdwn import plain
 from bot.core.refusal import Refused, warning
-from bot.core.slack_client import call_slack
+from bot.core.slack_client import open_modal
 from bot.deps import Deps, answer_privately, refuse_privately
 from bot.launch.blocks import state_alarm
 from bot.launch.state import load_state
@@ -137,15 +137,15 @@ async def _open_revoke_modal(
     log = state.sign_offs or EMPTY_LOG
     role = log.role(meta.role_id)
     title = role.title if role else meta.role_id
-    answer = await call_slack(
-        deps.slack.views_open(
-            trigger_id=trigger_id, view=revoke_modal(state=state, role_title=title, meta=meta)
-        ),
-        what="views.open for a revoke form",
+    problem = await open_modal(
+        deps.slack,
+        trigger_id,
+        revoke_modal(state=state, role_title=title, meta=meta),
+        what="a revoke form",
     )
-    if not answer.ok:
+    if problem is not None:
         await respond(
-            text=f":warning: I could not open the revoke form (Slack said `{answer.error}`). Nothing "
+            text=f":warning: The revoke form {problem}. Nothing "
             f"changed. You can also type `/launch signoff revoke {meta.role_id} &lt;reason&gt;`.",
             response_type="ephemeral",
             replace_original=False,

@@ -270,6 +270,26 @@ async def open_modal(room: WarRoom, user: str) -> Any:
     return views[-1]
 
 
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [
+        ({"error": "expired_trigger_id"}, "did not open (Slack said `expired_trigger_id`)"),
+        ({"disconnect": True, "times": 2}, "may not have opened (no answer from Slack)"),
+    ],
+)
+async def test_a_confirmation_slack_refused_or_never_answered_is_said_as_such(
+    room: WarRoom, killswitch: FakeKillSwitch, failure: dict[str, Any], said: str
+) -> None:
+    """Refused, it did not open; with no answer at all it may have: never claimed either way."""
+    await room.command(ALICE, "start Trading v2")
+    room.slack.fail_next("views.open", **failure)
+    await room.command(CTO, "killswitch")
+    await room.settle()
+    told = room.ephemerals_for(CTO)[-1]
+    assert f"The kill-switch confirmation {said}. Run `/launch killswitch` again." in told, told
+    assert killswitch.requests == [] and await rows(room, KillSwitchRequest) == []
+
+
 async def submit(room: WarRoom, user: str, view: Any, *, name: str, reason: str) -> Any:
     sent = await send_submission(room, user, view, name=name, reason=reason)
     await room.settle()
