@@ -27,6 +27,7 @@ from bot.incidents.escalation_levels import any_due, claim_due_levels, record_pi
 from bot.incidents.escalation_pages import (
     PageAction,
     claim_page,
+    follow_ups_to_resume,
     pagerduty_catch_up,
     pages_to_resume,
     record_page,
@@ -290,20 +291,39 @@ async def resume_escalations(deps: Deps, started_at: datetime) -> None:
     without an answer are sent again (their own dedup key: PagerDuty pages once) and reported."""
     async with deps.db.read_sessions() as session:
         never_sent, unanswered = await pages_to_resume(session=session, before=started_at)
+        acks, resolves = await follow_ups_to_resume(session=session, before=started_at)
     for escalation_id in unanswered:
         async with deps.db.sessions.begin() as session:
             changed = await record_page_unknown(
                 session=session, escalation_id=escalation_id, at=deps.clock()
             )
+            # Acknowledged or resolved while the trigger was being sent: PagerDuty may have paged,
+            # so it is told now, as the trigger's own answer would have done.
+            catch_up = (
+                await pagerduty_catch_up(session=session, escalation_id=escalation_id)
+                if changed
+                else None
+            )
         if changed:
             view = await load_escalation(deps, escalation_id)
-            people = people_to_call(deps.config, deps.config.escalation.call_on_failure)
-            await queue_follow_up(
-                deps, view, "page_unknown", page_unknown_message(view, people), loud=True
-            )
+            if view.status != "resolved":
+                people = people_to_call(deps.config, deps.config.escalation.call_on_failure)
+                await queue_follow_up(
+                    deps, view, "page_unknown", page_unknown_message(view, people), loud=True
+                )
+            await _catch_up(deps, view, catch_up)
     for escalation_id in never_sent:
         logger.info("resuming escalation #%s", escalation_id)
         await run_escalation(deps, escalation_id)
+    # Acknowledge and Resolve are stored before the ack and sent to PagerDuty after it: what a stop
+    # in between left untold is told now, or PagerDuty keeps paging for an incident Slack shows as
+    # taken or resolved.
+    for escalation_id in acks:
+        logger.info("telling PagerDuty escalation #%s was acknowledged", escalation_id)
+        await after_acknowledge(deps, escalation_id)
+    for escalation_id in resolves:
+        logger.info("telling PagerDuty escalation #%s was resolved", escalation_id)
+        await after_resolve(deps, escalation_id)
     await resume_escalation_tests(deps, started_at)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.events import SYSTEM, Actor, EventKind, append_event
-from bot.core.models import Escalation
+from bot.core.models import Escalation, Event
 from bot.core.outbox import bump_subject
 from bot.incidents.escalation_state import ESCALATION_MESSAGE, PAGED_OR_MAYBE
 from bot.incidents.escalations import escalation_for_update
@@ -133,19 +133,63 @@ async def pages_to_resume(
     *, session: AsyncSession, before: datetime
 ) -> tuple[list[int], list[int]]:
     """Escalations created before ``before`` (the start) whose trigger a stopped process left:
-    (never sent: still ``pending``, to send now; sent without an answer: ``sending``)."""
+    (never sent: still ``pending``, to send now unless resolved since; sent without an answer:
+    ``sending``, resolved or not, since PagerDuty may have paged)."""
     rows = (
         await session.execute(
-            select(Escalation.id, Escalation.page_status).where(
+            select(Escalation.id, Escalation.page_status, Escalation.status).where(
                 Escalation.created_at < before,
-                Escalation.status != "resolved",
                 Escalation.page_status.in_(("pending", "sending")),
             )
         )
     ).all()
-    never = [int(r[0]) for r in rows if r[1] == "pending"]
+    never = [int(r[0]) for r in rows if r[1] == "pending" and r[2] != "resolved"]
     unanswered = [int(r[0]) for r in rows if r[1] == "sending"]
     return never, unanswered
+
+
+async def follow_ups_to_resume(
+    *, session: AsyncSession, before: datetime
+) -> tuple[list[int], list[int]]:
+    """Acknowledgements and resolutions stored before ``before`` (the start) that a stopped process
+    never told PagerDuty: (acknowledged with a page that went, or may have gone, out and no
+    ``pagerduty_acknowledge_*`` recorded; resolved with its resolve still ``pending``). Sending
+    either again is harmless: PagerDuty applies an event to the open incident of its dedup key."""
+    resolves = (
+        await session.scalars(
+            select(Escalation.id).where(
+                Escalation.status == "resolved",
+                Escalation.resolve_status == "pending",
+                Escalation.resolved_at < before,
+            )
+        )
+    ).all()
+    taken = (
+        await session.scalars(
+            select(Escalation).where(
+                Escalation.status == "acknowledged",
+                Escalation.page_status.in_(PAGED_OR_MAYBE),
+                Escalation.acknowledged_at < before,
+            )
+        )
+    ).all()
+    told: set[int] = set()
+    if taken:
+        answered = await session.scalars(
+            select(Event.detail).where(
+                Event.launch_id.in_({e.launch_id for e in taken}),
+                Event.kind.in_(
+                    [
+                        EventKind.PAGERDUTY_ACKNOWLEDGE_SENT,
+                        EventKind.PAGERDUTY_ACKNOWLEDGE_FAILED,
+                        EventKind.PAGERDUTY_ACKNOWLEDGE_SKIPPED,
+                    ]
+                ),
+            )
+        )
+        told = {int((d or {}).get("escalation_id") or 0) for d in answered.all()}
+    acks = [e.id for e in taken if e.id not in told]
+    return acks, [int(i) for i in resolves]
 
 
 async def record_page_unknown(*, session: AsyncSession, escalation_id: int, at: datetime) -> bool:

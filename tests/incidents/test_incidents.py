@@ -44,7 +44,7 @@ from bot.core.ids import ActionId, CallbackId, IncidentBlock
 from bot.core.launches import incident_launch
 from bot.core.models import Escalation, EscalationLevelPing, Event, KillSwitchRequest
 from bot.incidents.escalation_pages import claim_page
-from bot.incidents.escalations import open_escalation, path_snapshot
+from bot.incidents.escalations import acknowledge, open_escalation, path_snapshot, resolve
 from bot.incidents.killswitch import record_killswitch_sending, request_killswitch
 from bot.runtime import RunningBot, running_bot
 from bot.standin import SlackStandIn
@@ -1653,6 +1653,104 @@ async def test_a_page_cut_off_by_a_restart_is_unknown_not_resent_and_page_again_
         assert kinds.index("pagerduty_trigger_sending") < kinds.index("pagerduty_trigger_unknown")
         assert "pagerduty_trigger_sent" in kinds
         await room.chain_ok()
+
+
+async def test_acknowledge_and_resolve_cut_off_by_a_restart_still_reach_pagerduty(
+    schema_url: str,
+    slack: SlackStandIn,
+    config: AppConfig,
+    template: ChecklistTemplate,
+    pagerduty: FakePagerDuty,
+) -> None:
+    """Acknowledge and Resolve are stored before the ack; PagerDuty is told after it. A process
+    killed in between must not leave PagerDuty paging the on-call for an incident Slack shows as
+    taken or resolved: the next start sends what PagerDuty was never told (same dedup key), and
+    the resolve's note reaches the thread."""
+    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
+    clock = FakeClock()
+    async with running_bot(settings, config=config, template=template, clock=clock) as first:
+        room = WarRoom(slack=slack, bot=first)
+        await room.command(ALICE, "start Trading v2")
+        await room.command(ALICE, "escalate sev1 order gateway rejecting all orders")
+        await room.command(ALICE, "escalate sev2 fills delayed")
+        assert pagerduty.actions() == ["trigger", "trigger"]
+        taken, ended = await rows(room, Escalation)
+        # Both presses commit; the process dies before either follow-up runs.
+        async with first.deps.db.sessions.begin() as session:
+            await acknowledge(
+                session=session,
+                escalation_id=taken.id,
+                actor=Actor(BOB, "bob"),
+                at=clock(),
+                source="block_actions:1:U0BOB00001",
+            )
+            await resolve(
+                session=session,
+                escalation_id=ended.id,
+                actor=Actor(BOB, "bob"),
+                at=clock(),
+                source="block_actions:2:U0BOB00001",
+            )
+            # A third one was resolved while its trigger was being sent: it may have paged.
+            launch = await incident_launch(session=session, channel_id=room.channel)
+            sent_blind, _ = await open_escalation(
+                session=session,
+                launch_id=launch.id,
+                channel_id=room.channel,
+                severity="sev3",
+                summary="dashboards slow",
+                reporter=Actor(ALICE, "alice"),
+                path=path_snapshot(config.escalation.levels),
+                at=clock(),
+                request_key="slash:sent-blind",
+            )
+            await claim_page(session=session, escalation_id=sent_blind.id, at=clock())
+            await resolve(
+                session=session,
+                escalation_id=sent_blind.id,
+                actor=Actor(BOB, "bob"),
+                at=clock(),
+                source="block_actions:3:U0BOB00001",
+            )
+    clock.advance(seconds=1)
+    async with running_bot(settings, config=config, template=template, clock=clock) as second:
+        room = WarRoom(slack=slack, bot=second)
+        await wait_for(lambda: len(pagerduty.requests) == 5, "PagerDuty told")
+        assert pagerduty.incidents[taken.dedup_key].status == "acknowledged"
+        assert pagerduty.incidents[ended.dedup_key].status == "resolved"
+        assert pagerduty.requests[-1]["event_action"] == "resolve"
+        assert {r["dedup_key"] for r in pagerduty.requests[2:]} == {
+            taken.dedup_key,
+            ended.dedup_key,
+            sent_blind.dedup_key,
+        }
+        await eventually(
+            lambda: _resolve_statuses(room),
+            [(taken.id, None), (ended.id, "sent"), (sent_blind.id, "sent")],
+        )
+        message = next(
+            m
+            for m in room.slack.messages.get(room.channel, [])
+            if m.blocks and f"Escalation #{ended.id}" in json.dumps(m.blocks[0])
+        )
+        await wait_for(
+            lambda: any(
+                "PagerDuty incident resolved" in (r.text or "")
+                for r in room.slack.thread(room.channel, message.ts)
+            ),
+            "the resolve's note in the escalation's thread",
+        )
+        kinds = await event_kinds(room)
+        assert "pagerduty_acknowledge_sent" in kinds and "pagerduty_resolve_sent" in kinds
+        await room.chain_ok()
+    # A later start has nothing left to tell PagerDuty.
+    async with running_bot(settings, config=config, template=template, clock=clock) as third:
+        await third.deps.tasks.idle()
+    assert len(pagerduty.requests) == 5
+
+
+async def _resolve_statuses(room: WarRoom) -> list[tuple[int, str | None]]:
+    return [(e.id, e.resolve_status) for e in await rows(room, Escalation)]
 
 
 async def killswitch_statuses(room: WarRoom) -> list[str]:
