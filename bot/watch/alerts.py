@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.errors import NotFound
 from bot.core.events import Actor, EventKind
-from bot.core.models import Launch, MetricAlert
+from bot.core.models import Event, Launch, MetricAlert
 from bot.watch.lines import Trigger
 from bot.watch.state import (
     add_alert_message,
@@ -87,7 +87,12 @@ async def report_trigger(
     source: str,
 ) -> MetricAlert:
     """An immediate rollback trigger reported by hand: an alert of its own, paged by the caller
-    with a dedup key per report."""
+    with a dedup key per report. The same Slack request again (``source``: a retry after a late
+    answer, a replay) is that report: its alert is returned, nothing new is recorded."""
+    key = f"trigger-report:{source}"
+    reported = await session.scalar(select(Event).where(Event.dedup_key == key).limit(1))
+    if reported is not None:
+        return await alert_for_update(session, int(reported.detail["alert_id"]))
     alert = MetricAlert(
         launch_id=launch.id,
         source="trigger",
@@ -111,6 +116,7 @@ async def report_trigger(
         at,
         {"slug": trigger.slug, "dedup_key": alert.page_dedup_key, "source": source},
         actor=actor,
+        dedup_key=key,
     )
     await add_alert_message(session, launch, alert, loud=True)
     return alert

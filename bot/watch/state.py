@@ -326,6 +326,7 @@ async def alert_event(
     at: datetime,
     extra: dict[str, Any] | None = None,
     actor: Actor = SYSTEM,
+    dedup_key: str | None = None,
 ) -> None:
     await append_event(
         session=session,
@@ -333,6 +334,7 @@ async def alert_event(
         actor=actor,
         kind=kind,
         at=at,
+        dedup_key=dedup_key,
         detail={
             "alert_id": alert.id,
             "source": alert.source,

@@ -561,3 +561,28 @@ async def test_metrics_answers_without_a_launch_and_status_never_reads_an_uneval
     await room.command(ALICE, "metrics")
     await room.settle()
     assert await scrape(room) == before  # a look is not a scheduled evaluation
+
+
+async def test_a_report_press_delivered_twice_opens_one_alert_and_pages_once(
+    room: WarRoom, prometheus: FakePrometheus, pagerduty: FakePagerDuty
+) -> None:
+    """The same Report request twice (Slack's retry after a late answer, or a replay within the
+    signature's five minutes) is one report: one red alert, one critical page."""
+    await live(room, prometheus)
+    await room.command(ALICE, "trigger data-corruption")
+    confirm = [e for e in room.slack.ephemerals if e.user == ALICE][-1]
+    body, headers = room.slack.ephemeral_button_click(
+        user_id=ALICE, ephemeral_ts=confirm.ts, action_id=ActionId.TRIGGER_REPORT
+    )
+    await room.deliver(body, headers)
+    await room.settle()
+    await room.deliver(body, headers)
+    await room.settle()
+    reported = [m for m in room.top_level() if "Immediate rollback trigger" in (m.text or "")]
+    assert len(reported) == 1
+    keys = [r["dedup_key"] for r in pagerduty.requests if r.get("event_action") == "trigger"]
+    assert keys == ["launchbot-1-trigger-1"]
+    async with room.bot.deps.db.read_sessions() as session:
+        assert len((await session.scalars(select(MetricAlert))).all()) == 1
+    assert (await event_kinds(room)).count("rollback_trigger_reported") == 1
+    await room.chain_ok()
