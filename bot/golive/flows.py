@@ -91,6 +91,16 @@ class Requested:
     request_pk: int | None = None
     label: str = ""
     refusal: str | None = None
+    # The same Slack request was delivered before: ``request_pk`` is the change it stored then.
+    replayed: bool = False
+
+
+async def _replayed(session: AsyncSession, launch_id: int, source: str) -> Requested | None:
+    row = await rules.replayed_request(session, source)
+    if row is None or row.launch_id != launch_id:
+        return None
+    view = await golive_view(session, launch_id)
+    return Requested(launch_id, row.id, blocks.step_label(view, row.to_step), replayed=True)
 
 
 async def golive_view(session: AsyncSession, launch_id: int) -> GoLiveView:
@@ -111,6 +121,8 @@ async def request_advance(
     now = deps.clock()
     async with deps.db.sessions.begin() as session:
         locked = await lock_launch(session, launch.id)
+        if (replayed := await _replayed(session, launch.id, source)) is not None:
+            return replayed
         phases = await load_phases(session=session, launch_id=launch.id)
         view = await golive_view(session, launch.id)
         blockers = advance_blockers(
@@ -156,6 +168,8 @@ async def request_rollback(
     now = deps.clock()
     async with deps.db.sessions.begin() as session:
         await lock_launch(session, launch.id)
+        if (replayed := await _replayed(session, launch.id, source)) is not None:
+            return replayed
         view = await golive_view(session, launch.id)
         if view.in_flight is not None:
             raise Conflict("A traffic change is still in flight; wait for its answer.")

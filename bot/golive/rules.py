@@ -22,7 +22,7 @@ from bot.core.errors import BadInput, Conflict, NotFound
 from bot.core.events import SYSTEM, Actor, EventKind, append_event
 from bot.core.identity import groups_deciding, holds_any, roles_named
 from bot.core.launches import lock_launch
-from bot.core.models import GoLive, Item, ScheduledPost, TrafficRequest
+from bot.core.models import Event, GoLive, Item, ScheduledPost, TrafficRequest
 from bot.core.outbox import bump_messages
 from bot.golive.state import GoLiveView, load_golive
 
@@ -118,6 +118,31 @@ def target_of(view: GoLiveView, action: Action) -> Target:
     return Target(action, zero[-1].number if zero else 0, 0)
 
 
+def request_dedup_key(source: str) -> str | None:
+    """The ``traffic_requested`` event's dedup key for the Slack request ``source`` names
+    (``slash:<trigger_id>``, ``block_actions:<action_ts>:<user>``); None when Slack sent no id."""
+    parts = source.split(":")
+    if len(parts) < 2 or not all(p and p != "None" for p in parts[1:]):
+        return None
+    return f"traffic:{source}"
+
+
+async def replayed_request(session: AsyncSession, source: str) -> TrafficRequest | None:
+    """The stage change the Slack request ``source`` already stored, if it did: the same request
+    delivered again (a retry after a late answer, a replay) is that change, not another step."""
+    key = request_dedup_key(source)
+    if key is None:
+        return None
+    event = await session.scalar(select(Event).where(Event.dedup_key == key).limit(1))
+    if event is None:
+        return None
+    return await session.scalar(
+        select(TrafficRequest).where(
+            TrafficRequest.request_id == str((event.detail or {}).get("request_id"))
+        )
+    )
+
+
 async def request_change(
     *,
     session: AsyncSession,
@@ -153,6 +178,7 @@ async def request_change(
         at=at,
         detail=_requested_detail(row),
         source=source,
+        dedup_key=request_dedup_key(source),
     )
     return row
 

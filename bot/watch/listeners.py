@@ -62,15 +62,16 @@ async def on_rollback(
             all_the_way=False,
             source=_source(action, actor),
         )
-        await flows.record_action(
-            deps,
-            actor=actor,
-            channel_id=channel_id,
-            alert_id=alert_id,
-            action="rollback",
-            shown=f"⏪ Rollback to {escape(requested.label)} requested by <@{actor.user_id}>",
-            source=_source(action, actor),
-        )
+        if not requested.replayed:  # the same press delivered again was recorded the first time
+            await flows.record_action(
+                deps,
+                actor=actor,
+                channel_id=channel_id,
+                alert_id=alert_id,
+                action="rollback",
+                shown=f"⏪ Rollback to {escape(requested.label)} requested by <@{actor.user_id}>",
+                source=_source(action, actor),
+            )
     except Refused as exc:
         await refuse_privately(ack, deps, respond, exc, body=body)
         return

@@ -284,6 +284,41 @@ async def test_rollback_goes_back_one_step_and_rollback_all_to_zero_traffic(
     assert channel_texts(room)[-1].count("Canary Deployment") == 1
 
 
+async def test_a_rollback_or_advance_delivered_twice_moves_the_rollout_once(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    """The same /launch rollback (or advance) request twice (Slack's retry after a late answer, a
+    replay within the signature's five minutes) is one stage change, not two steps."""
+    await start_and_reach_golive(room)
+    await approve_all(room)
+    await room.command(OPS, "advance")
+    await room.command(OPS, "advance --force canary now")
+    await room.command(OPS, "advance --force on to 25")
+    await room.settle()
+    body, headers = room.slack.slash_command(
+        user_id=OPS, channel_id=room.channel, text="rollback error rate above 1%"
+    )
+    await room.deliver(body, headers)
+    await room.settle()
+    again = await room.deliver(body, headers)
+    await room.settle()
+    assert "Rolling back to *Step 2/6" in again.json["text"]
+    back = [t for t in channel_texts(room) if "Rolled back:" in t]
+    assert len(back) == 1 and "Step 2/6 · Canary Deployment · 10% live" in back[-1]
+    body, headers = room.slack.slash_command(
+        user_id=OPS, channel_id=room.channel, text="advance --force recovered"
+    )
+    await room.deliver(body, headers)
+    await room.settle()
+    await room.deliver(body, headers)
+    await room.settle()
+    async with room.bot.deps.db.read_sessions() as session:
+        actions = [r.action for r in (await session.scalars(select(TrafficRequest))).all()]
+    assert actions == ["advance", "advance", "advance", "rollback", "advance"]
+    assert channel_texts(room)[-1].count("25% traffic") == 1
+    await room.chain_ok()
+
+
 def criteria_posts(room: WarRoom) -> list[str]:
     """The rollback criteria references in the card's thread, oldest first."""
     return [t for t in thread_texts(room) if t.startswith("📕 *Rollback criteria*")]

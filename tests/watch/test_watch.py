@@ -586,3 +586,29 @@ async def test_a_report_press_delivered_twice_opens_one_alert_and_pages_once(
         assert len((await session.scalars(select(MetricAlert))).all()) == 1
     assert (await event_kinds(room)).count("rollback_trigger_reported") == 1
     await room.chain_ok()
+
+
+async def test_a_roll_back_press_delivered_twice_rolls_back_one_step(
+    room: WarRoom, clock: FakeClock, prometheus: FakePrometheus
+) -> None:
+    await breach_held(room, clock, prometheus)
+    await room.command(OPS, "advance --force on to 25")
+    await room.settle()
+    [alert] = alerts(room)
+    body, headers = room.slack.button_click(
+        user_id=OPS,
+        channel_id=room.channel,
+        message_ts=alert.ts,
+        action_id=ActionId.METRIC_ROLLBACK,
+    )
+    await room.deliver(body, headers)
+    await room.settle()
+    await room.deliver(body, headers)
+    await room.settle()
+    async with room.bot.deps.db.read_sessions() as session:
+        rows = (await session.scalars(select(TrafficRequest))).all()
+    assert [r.action for r in rows][-2:] == ["advance", "rollback"]
+    back = [t for t in channel_texts(room) if "Rolled back:" in t]
+    assert len(back) == 1 and "Step 2/6 · Canary Deployment · 10% live" in back[-1]
+    assert (await event_kinds(room)).count("metric_alert_action") == 1
+    await room.chain_ok()
