@@ -128,6 +128,11 @@ def and_more(count: int) -> str:
     return f"… and {count} more"
 
 
+def tries_text(count: int) -> str:
+    """How many tries an outbound POST took: "1 try", "3 tries"."""
+    return f"{count} {'try' if count == 1 else 'tries'}"
+
+
 def pack_lines(
     lines: Sequence[str],
     *,
