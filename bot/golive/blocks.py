@@ -141,7 +141,7 @@ def stage_changed(
     return MessageView(text=text, blocks=[{"type": "section", "text": mrkdwn_text(text)}])
 
 
-def traffic_failed(
+def traffic_unconfirmed(
     view: GoLiveView,
     request: TrafficView,
     *,
