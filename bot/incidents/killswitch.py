@@ -237,7 +237,7 @@ async def record_killswitch_result(
         session=session,
         launch_id=row.launch_id,
         actor=SYSTEM,
-        kind=_RESULT_EVENTS[status, row.dry_run],
+        kind=RESULT_EVENTS[status, row.dry_run],
         at=at,
         detail={
             "request_id": row.request_id,
@@ -258,7 +258,7 @@ async def record_killswitch_result(
 
 # The event that records how a POST ended; an unanswered one is UNKNOWN, dry run or not (the
 # detail's ``dry_run`` tells them apart, as for a request a stop left unanswered).
-_RESULT_EVENTS = {
+RESULT_EVENTS = {
     ("confirmed", False): EventKind.KILLSWITCH_CONFIRMED,
     ("failed", False): EventKind.KILLSWITCH_FAILED,
     ("unknown", False): EventKind.KILLSWITCH_UNKNOWN,
