@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.checklist.name_flows import name_later
 from bot.checklist.proofs import Proof, ProofTick, attach_proof_message, tick_proven_item
 from bot.contacts.blocks import call_list
-from bot.contacts.rules import people_to_call
+from bot.contacts.rules import ContactRow, people_to_call
 from bot.core.config import KillSwitchConfig
 from bot.core.errors import Conflict
 from bot.core.events import Actor
@@ -242,7 +242,8 @@ async def _send(deps: Deps, request: KillSwitchView) -> None:
         )
 
 
-def _people(deps: Deps) -> Any:
+def _people(deps: Deps) -> list[ContactRow]:
+    """Who to phone when the kill switch did not confirm (``[killswitch].call_on_failure``)."""
     return people_to_call(deps.config, deps.config.killswitch.call_on_failure)
 
 
