@@ -223,8 +223,9 @@ async def record_killswitch_result(
     attempts: Sequence[Mapping[str, Any]],
     at: datetime,
 ) -> None:
-    """How the POST ended: ``confirmed`` (a 2xx), ``failed`` (every try answered with a refusal or
-    never connected) or ``unknown`` (some try went unanswered: the trading system may have halted)."""
+    """How the POST ended: ``confirmed`` (a 2xx), ``failed`` (every try was refused or never
+    connected, or none was sent: no config) or ``unknown`` (some try went unanswered after it may
+    have arrived: the trading system may have halted)."""
     row = await killswitch_for_update(session, request_pk)
     row.status = status
     row.tries = tries
