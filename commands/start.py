@@ -34,7 +34,8 @@ _OPTION_LIKE = re.compile(r"(?:^|\s)((?:--+|[—–]+)[^\W\d_]\S*|-on(?:=\S*)?)(
 
 
 def split_on(rest: str, *, today: date) -> tuple[str, date | None]:
-    """The launch name and the ``--on`` date, if any (one ``--on``; a value is required)."""
+    """The launch name and the ``--on`` date, if any (one ``--on``; a value is required). Any
+    other option-like word is refused, never kept as part of the name."""
     found = list(_ON.finditer(rest))
     if len(found) > 1:
         raise BadInput("Give `--on` once: `/launch start &lt;name&gt; --on YYYY-MM-DD`.")

@@ -44,10 +44,6 @@ class CalendarView:
     def next_post(self) -> PostView | None:
         return min((p for p in self.posts if p.pending), key=lambda p: p.due_at, default=None)
 
-    def launch_day_at(self) -> datetime | None:
-        """When launch day's phase is (or was) due: the T-0 instant shown in each reader's zone."""
-        return next((p.due_at for p in self.posts if p.kind == PHASE and p.day == 0), None)
-
     def day_of(self, now: datetime) -> int:
         """Today relative to launch day (T+n), both dates in the calendar's zone."""
         return -self.days_to_launch(now)

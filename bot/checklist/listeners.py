@@ -25,7 +25,6 @@ from bot.checklist.waive_blocks import (
 )
 from bot.checklist.waive_flows import (
     name_waiver_later,
-    open_view,
     unwaive_from_form,
     waive_from_form,
     waiver_form,
@@ -35,6 +34,7 @@ from bot.core.events import Actor
 from bot.core.ids import ActionId, CallbackId, LaunchBlock
 from bot.core.mrkdwn import plain
 from bot.core.refusal import Refused
+from bot.core.slack_client import open_modal
 from bot.deps import Deps, answer_privately, refuse_privately
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,8 @@ async def _open_waiver_form(
     deps: Deps, respond: AsyncRespond, trigger_id: str, meta: WaiveFormMeta, undo: bool
 ) -> None:
     try:
-        problem = await open_view(deps, trigger_id, await waiver_form(deps, meta, undo=undo))
+        form = await waiver_form(deps, meta, undo=undo)
+        problem = await open_modal(deps.slack, trigger_id, form, what="a waiver form")
     except Refused as exc:
         problem = f"did not open ({exc.message})"
     if problem is not None:

@@ -21,7 +21,6 @@ from bot.core.events import Actor
 from bot.core.identity import usergroup_membership
 from bot.core.models import Launch
 from bot.core.refusal import unit_of_work
-from bot.core.slack_client import open_modal
 from bot.deps import Deps
 
 
@@ -47,11 +46,6 @@ async def waiver_form(deps: Deps, meta: WaiveFormMeta, *, undo: bool) -> dict[st
     where, group = found
     build = unwaive_modal if undo else waive_modal
     return build(launch.name, where, group, meta)
-
-
-async def open_view(deps: Deps, trigger_id: str, view: dict[str, object]) -> str | None:
-    """The waiver form opened (None), or what happened (``open_modal``)."""
-    return await open_modal(deps.slack, trigger_id, view, what="a waiver form")
 
 
 async def _bound(session: AsyncSession, meta: WaiveFormMeta, actor: Actor) -> None:

@@ -46,8 +46,9 @@ _LONGEST_MARKUP = 200
 
 def truncate(text: str, limit: int) -> str:
     """``text`` in at most ``limit`` characters, ending "…" when cut. The cut never splits mrkdwn
-    markup (``&amp;``, ``<@U…>``, ``<!date^…>``, ``<url|label>``): it backs up to before it, so a
-    shortened message never shows half an entity or a broken control sequence."""
+    markup (``&amp;``, ``<@U…>``, ``<!date^…>``, ``<url|label>`` up to ``_LONGEST_MARKUP``
+    characters): it backs up to before it, so a shortened message never shows half an entity or a
+    broken control sequence."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -126,6 +127,11 @@ def section_block(text: str) -> Block:
 
 def and_more(count: int) -> str:
     return f"… and {count} more"
+
+
+def tries_text(count: int) -> str:
+    """How many tries an outbound POST took: "1 try", "3 tries"."""
+    return f"{count} {'try' if count == 1 else 'tries'}"
 
 
 def pack_lines(

@@ -128,10 +128,3 @@ async def open_modal(
     if not answer.answered:
         return "may not have opened (no answer from Slack)"
     return f"did not open (Slack said `{escape(answer.error or '')}`)"
-
-
-async def permalink_of(slack: AsyncWebClient, channel: str, ts: str) -> str | None:
-    answer = await call_slack(
-        slack.chat_getPermalink(channel=channel, message_ts=ts), what="chat.getPermalink"
-    )
-    return str(answer.get("permalink") or "") or None

@@ -58,23 +58,10 @@ def status_line(view: GoLiveView, now: datetime) -> str:
     return line if unknown is None else f"{line}\n{unknown}"
 
 
-def traffic_unknown(view: GoLiveView) -> TrafficView | None:
-    """The stage change since the last one answered (confirmed or declared) that nobody knows
-    whether it moved traffic (no answer, or a restart cut it off): the stage shown is the one
-    recorded, live traffic may be at the requested one. A later change that failed (refused, or
-    never reached the router) moved nothing, so it does not settle an earlier unknown one."""
-    for request in reversed(view.requests):
-        if request.status == "unknown":
-            return request
-        if request.status in ("confirmed", "declared"):
-            return None
-    return None
-
-
 def traffic_unknown_line(view: GoLiveView) -> str | None:
     """Said wherever the stage is shown, until a later stage change is answered: the stage's
     weight is what was recorded, not what is known to be live."""
-    request = traffic_unknown(view)
+    request = view.unknown_move
     if request is None:
         return None
     return (
@@ -154,7 +141,7 @@ def stage_changed(
     return MessageView(text=text, blocks=[{"type": "section", "text": mrkdwn_text(text)}])
 
 
-def traffic_failed(
+def traffic_unconfirmed(
     view: GoLiveView,
     request: TrafficView,
     *,

@@ -242,7 +242,7 @@ async def _record_outcome(
                 view, request, launch_name=launch.name, declared=request.status == "declared"
             )
         else:
-            message = blocks.traffic_failed(
+            message = blocks.traffic_unconfirmed(
                 view, request, call=who_to_call(deps), unknown=request.status == "unknown"
             )
         await queue_notice(

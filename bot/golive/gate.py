@@ -32,9 +32,6 @@ class Blockers:
     def clear(self) -> bool:
         return not self.hard and not self.soft
 
-    def passable_by_force(self) -> bool:
-        return not self.hard
-
 
 def _names(items: Sequence[ItemState]) -> str:
     shown = ", ".join(f"“{escape(i.text)}”" for i in items[:NAMED_ITEMS])

@@ -82,6 +82,19 @@ class GoLiveView:
     def on_hold(self) -> bool:
         return self.held_since is not None
 
+    @property
+    def unknown_move(self) -> TrafficView | None:
+        """The stage change since the last one answered (confirmed or declared) that nobody knows
+        whether it moved traffic (no answer, or a restart cut it off): the stage recorded is not
+        known to be live, traffic may be at the requested one. A later change that failed (refused,
+        or never reached the router) moved nothing, so it does not settle an earlier unknown one."""
+        for request in reversed(self.requests):
+            if request.status == "unknown":
+                return request
+            if request.status in ("confirmed", "declared"):
+                return None
+        return None
+
     def soaked(self, now: datetime) -> timedelta:
         """Time spent in the current step, hold time not counted."""
         if self.step_started_at is None:

@@ -65,7 +65,7 @@ async def report_interrupted(deps: Deps, started_at: datetime) -> None:
                 session=session,
                 launch_id=launch.id,
                 channel_id=launch.channel_id,
-                view=blocks.traffic_failed(
+                view=blocks.traffic_unconfirmed(
                     view,
                     request,
                     call=who_to_call(deps),

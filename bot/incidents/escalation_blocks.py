@@ -24,16 +24,13 @@ from bot.core.kit import (
     plain_text,
     section_block,
     slack_date,
+    tries_text,
     truncate,
 )
 from bot.core.mrkdwn import escape
 from bot.incidents.escalation_state import EscalationView
 from bot.incidents.escalation_test_page import PageTestReply
 from bot.incidents.payloads import EscalationValue
-
-
-def _tries(n: int) -> str:
-    return f"{n} {'try' if n == 1 else 'tries'}"
 
 
 def _maybe_paged(answer: PageTestReply, key: str) -> str:
@@ -107,9 +104,7 @@ def _status_line(view: EscalationView) -> str:
 
 def _page_line(view: EscalationView) -> str:
     if view.page_status == "sent":
-        line = (
-            f"📟 PagerDuty paged ({_tries(view.page_tries)}), dedup key `{escape(view.dedup_key)}`"
-        )
+        line = f"📟 PagerDuty paged ({tries_text(view.page_tries)}), dedup key `{escape(view.dedup_key)}`"
         if view.resolve_status == "sent":
             line += " · resolved in PagerDuty"
         elif view.resolve_status == "failed":
@@ -302,7 +297,7 @@ def escalation_test_report(
     if answer.accepted:
         text = (
             f"🧪 Escalation test by {who}: PagerDuty *accepted* the TEST page (HTTP "
-            f"{answer.http_status}, {_tries(answer.tries)}; severity info, dedup key {key}). "
+            f"{answer.http_status}, {tries_text(answer.tries)}; severity info, dedup key {key}). "
             "No escalation was opened here."
             + tick_note(tick)
             + "\n*On-call: acknowledge, then resolve the TEST incident in PagerDuty* "
@@ -319,7 +314,7 @@ def escalation_test_report(
     else:
         text = (
             f"🧪❌ Escalation test by {who} FAILED: PagerDuty *did not accept* the TEST page — "
-            f"{escape(answer.error or 'refused')} ({_tries(answer.tries)}). "
+            f"{escape(answer.error or 'refused')} ({tries_text(answer.tries)}). "
             + _maybe_paged(answer, key)
             + "Escalations may not reach the on-call: check `[pagerduty]` and run "
             "`/launch escalate test` again. "

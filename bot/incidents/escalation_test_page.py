@@ -22,7 +22,8 @@ from bot.core.models import Event, Launch
 class PageTestReply:
     """What PagerDuty made of the test page. ``accepted`` only for its "202 Accepted" with status
     "success"; ``answered`` False when the last try got no answer; ``unanswered_tries``: the tries
-    that got none (each may or may not have paged, whatever a later try was told)."""
+    that got none after they may have reached PagerDuty (a timeout, a dropped connection; not a
+    connection never made): each may or may not have paged, whatever a later try was told."""
 
     accepted: bool
     answered: bool
@@ -42,7 +43,8 @@ def judge_test_page(
 ) -> PageTestReply:
     """Accepted means what PagerDuty says when it took an event: 202 and ``"status": "success"``.
     Anything else (a refusal, an error, another 2xx, no answer) is not. ``unanswered_tries``: how
-    many of the ``tries`` got no answer at all."""
+    many of the ``tries`` may have reached PagerDuty without an answer
+    (``bot.core.http.unanswered_tries``)."""
     status = body.get("status") if isinstance(body, dict) else None
     accepted = error is None and http_status == 202 and status == "success"
     if not accepted and error is None:

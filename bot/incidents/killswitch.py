@@ -223,8 +223,9 @@ async def record_killswitch_result(
     attempts: Sequence[Mapping[str, Any]],
     at: datetime,
 ) -> None:
-    """How the POST ended: ``confirmed`` (a 2xx), ``failed`` (every try answered with a refusal or
-    never connected) or ``unknown`` (some try went unanswered: the trading system may have halted)."""
+    """How the POST ended: ``confirmed`` (a 2xx), ``failed`` (every try was refused or never
+    connected, or none was sent: no config) or ``unknown`` (some try went unanswered after it may
+    have arrived: the trading system may have halted)."""
     row = await killswitch_for_update(session, request_pk)
     row.status = status
     row.tries = tries
@@ -237,7 +238,7 @@ async def record_killswitch_result(
         session=session,
         launch_id=row.launch_id,
         actor=SYSTEM,
-        kind=_RESULT_EVENTS[status, row.dry_run],
+        kind=RESULT_EVENTS[status, row.dry_run],
         at=at,
         detail={
             "request_id": row.request_id,
@@ -258,7 +259,7 @@ async def record_killswitch_result(
 
 # The event that records how a POST ended; an unanswered one is UNKNOWN, dry run or not (the
 # detail's ``dry_run`` tells them apart, as for a request a stop left unanswered).
-_RESULT_EVENTS = {
+RESULT_EVENTS = {
     ("confirmed", False): EventKind.KILLSWITCH_CONFIRMED,
     ("failed", False): EventKind.KILLSWITCH_FAILED,
     ("unknown", False): EventKind.KILLSWITCH_UNKNOWN,

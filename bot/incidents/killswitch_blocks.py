@@ -25,6 +25,7 @@ from bot.core.kit import (
     plain_text,
     section_block,
     slack_date,
+    tries_text,
     truncate,
 )
 from bot.core.mrkdwn import escape
@@ -36,10 +37,6 @@ MODAL_TITLE_MAX = 24
 
 def _seconds(ms: int | None) -> str:
     return f"{(ms or 0) / 1000:.1f} s"
-
-
-def _tries(n: int) -> str:
-    return f"{n} {'try' if n == 1 else 'tries'}"
 
 
 def killswitch_modal(
@@ -88,7 +85,7 @@ def _modal_warning(launch_name: str, channel_id: str, endpoint: str, tries: int)
         section_block(
             f"🛑 *This fires the kill switch for {escape(launch_name)}: the trading system halts "
             f"trading.*\nLaunch Control will send a signed request to `{escape(host)}` (up to "
-            f"{_tries(tries)}), then tell everyone in <#{channel_id}> with @here what the trading "
+            f"{tries_text(tries)}), then tell everyone in <#{channel_id}> with @here what the trading "
             "system answered."
         )
     ]
@@ -164,7 +161,7 @@ def _answer(request: KillSwitchView) -> str | None:
 def killswitch_outcome(request: KillSwitchView, people: Sequence[ContactRow]) -> MessageView:
     """The @here truth after firing: confirmed (status, time), FAILED (why, who to call), or unknown."""
     name = escape(request.launch_name)
-    took = f"{_tries(request.tries)}, {_seconds(request.duration_ms)}"
+    took = f"{tries_text(request.tries)}, {_seconds(request.duration_ms)}"
     if request.status == "confirmed":
         text = (
             f"✅ <!here> *Kill switch FIRED and confirmed* for *{name}*: the trading system answered "
@@ -202,7 +199,7 @@ def killswitch_test_report(
 ) -> MessageView:
     """The dry run's result in the launch thread; says "Ticked" only when this test ticked the item."""
     who = mention(request.requested_by_id, request.requested_by_name)
-    took = f"{_tries(request.tries)}, {_seconds(request.duration_ms)}"
+    took = f"{tries_text(request.tries)}, {_seconds(request.duration_ms)}"
     if request.status == "confirmed":
         text = (
             f"🧪 Kill switch test (dry run) by {who} passed: HTTP {request.http_status} ({took})."

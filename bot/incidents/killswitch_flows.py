@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.checklist.name_flows import name_later
 from bot.checklist.proofs import Proof, ProofTick, attach_proof_message, tick_proven_item
 from bot.contacts.blocks import call_list
-from bot.contacts.rules import people_to_call
+from bot.contacts.rules import ContactRow, people_to_call
 from bot.core.config import KillSwitchConfig
 from bot.core.errors import Conflict
-from bot.core.events import Actor, EventKind
+from bot.core.events import Actor
 from bot.core.http import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -42,6 +42,7 @@ from bot.core.slack_client import open_modal
 from bot.deps import Deps
 from bot.incidents import killswitch_state
 from bot.incidents.killswitch import (
+    RESULT_EVENTS,
     allowed_killswitch_titles,
     interrupted_killswitch_requests,
     killswitch_groups_to_check,
@@ -66,12 +67,6 @@ from bot.incidents.killswitch_state import (
 )
 
 logger = logging.getLogger(__name__)
-
-OUTCOME_EVENTS = {
-    "confirmed": EventKind.KILLSWITCH_CONFIRMED,
-    "failed": EventKind.KILLSWITCH_FAILED,
-    "unknown": EventKind.KILLSWITCH_UNKNOWN,
-}
 
 
 class KillSwitchClient:
@@ -161,7 +156,7 @@ async def fire_killswitch(deps: Deps, request_pk: int) -> None:
 async def _tell_reactions(deps: Deps, request: KillSwitchView) -> None:
     """Whoever reacts to the kill switch (the go-live sequence holds) hears of it, whatever it
     answered: confirmed, failed, or unknown (the trading system may have halted)."""
-    kind = OUTCOME_EVENTS.get(request.status)
+    kind = RESULT_EVENTS.get((request.status, request.dry_run))
     if kind is not None:
         actor = Actor(request.requested_by_id, request.requested_by_name)
         await deps.reactions.emit(
@@ -247,7 +242,8 @@ async def _send(deps: Deps, request: KillSwitchView) -> None:
         )
 
 
-def _people(deps: Deps) -> Any:
+def _people(deps: Deps) -> list[ContactRow]:
+    """Who to phone when the kill switch did not confirm (``[killswitch].call_on_failure``)."""
     return people_to_call(deps.config, deps.config.killswitch.call_on_failure)
 
 

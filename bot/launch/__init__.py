@@ -1,1 +1,1 @@
-"""bot/launch"""
+"""The launch as a whole: its state tree, the card and /launch status, and closing it."""

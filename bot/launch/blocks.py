@@ -366,7 +366,7 @@ def state_line(state: LaunchState, roles: Mapping[str, RoleConfig]) -> str:
     if view is not None and view.current is not None and view.completed_at is None:
         step = view.current
         line = f"⏩ *STEP {view.step}/{view.total} {escape(step.title.upper())} · {step.weight}%*"
-        unknown = golive_blocks.traffic_unknown(view)
+        unknown = view.unknown_move
         if unknown is not None:
             maybe = (
                 f" ({step.weight}% or {unknown.weight}%)" if unknown.weight != step.weight else ""

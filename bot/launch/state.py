@@ -104,11 +104,6 @@ class LaunchState:
             ),
         )
 
-    def section_messages(self, section_id: int) -> list[MessageRef]:
-        return sorted(
-            (m for m in self.messages if m.section_id == section_id), key=lambda m: m.part
-        )
-
 
 # ---------------------------------------------------------------------------------------------------
 # Read

@@ -1,1 +1,1 @@
-"""bot/signoffs"""
+"""Sign-offs: who may approve which role, approvals and revocations, GO, and who may close a launch."""
