@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.audit.chain import verify_chain
 from bot.audit.report.export import export_launch
@@ -257,6 +258,36 @@ async def eventually(read: Callable[[], Awaitable[Any]], expected: Any, within: 
         if time.monotonic() > deadline:
             raise AssertionError(f"{got!r} != {expected!r}")
         await asyncio.sleep(0.02)
+
+
+async def escalation_left_by_a_stop(
+    session: AsyncSession,
+    room: WarRoom,
+    config: AppConfig,
+    at: datetime,
+    *,
+    severity: str,
+    summary: str,
+    request_key: str,
+    sending: bool = False,
+) -> Escalation:
+    """An escalation stored as `/launch escalate` stores it, by a process that then stopped before
+    its follow-up ran; ``sending``: its page was claimed for sending (it may have left)."""
+    launch = await incident_launch(session=session, channel_id=room.channel)
+    escalation, _ = await open_escalation(
+        session=session,
+        launch_id=launch.id,
+        channel_id=room.channel,
+        severity=severity,
+        summary=summary,
+        reporter=Actor(ALICE, "alice"),
+        path=path_snapshot(config.escalation.levels),
+        at=at,
+        request_key=request_key,
+    )
+    if sending:
+        await claim_page(session=session, escalation_id=escalation.id, at=at)
+    return escalation
 
 
 async def event_kinds(room: WarRoom) -> list[str]:
@@ -1431,16 +1462,13 @@ async def test_escalation_stored_but_never_sent_is_posted_and_paged_after_a_rest
         await room.command(ALICE, "start Trading v2")
         # The process dies right after storing the escalation, before its follow-up ran.
         async with first.deps.db.sessions.begin() as session:
-            launch = await incident_launch(session=session, channel_id=room.channel)
-            await open_escalation(
-                session=session,
-                launch_id=launch.id,
-                channel_id=room.channel,
+            await escalation_left_by_a_stop(
+                session,
+                room,
+                config,
+                clock(),
                 severity="sev1",
                 summary="order gateway rejecting all orders",
-                reporter=Actor(ALICE, "alice"),
-                path=path_snapshot(config.escalation.levels),
-                at=clock(),
                 request_key="slash:lost-follow-up",
             )
     assert pagerduty.requests == []
@@ -1623,19 +1651,16 @@ async def test_a_page_cut_off_by_a_restart_is_unknown_not_resent_and_page_again_
         room = WarRoom(slack=slack, bot=first)
         await room.command(ALICE, "start Trading v2")
         async with first.deps.db.sessions.begin() as session:
-            launch = await incident_launch(session=session, channel_id=room.channel)
-            escalation, _ = await open_escalation(
-                session=session,
-                launch_id=launch.id,
-                channel_id=room.channel,
+            await escalation_left_by_a_stop(
+                session,
+                room,
+                config,
+                clock(),
                 severity="sev1",
                 summary="order gateway rejecting all orders",
-                reporter=Actor(ALICE, "alice"),
-                path=path_snapshot(config.escalation.levels),
-                at=clock(),
                 request_key="slash:cut-off",
+                sending=True,
             )
-            await claim_page(session=session, escalation_id=escalation.id, at=clock())
     clock.advance(seconds=1)
     async with running_bot(settings, config=config, template=template, clock=clock) as second:
         room = WarRoom(slack=slack, bot=second)
@@ -1697,19 +1722,16 @@ async def test_acknowledge_and_resolve_cut_off_by_a_restart_still_reach_pagerdut
                 source="block_actions:2:U0BOB00001",
             )
             # A third one was resolved while its trigger was being sent: it may have paged.
-            launch = await incident_launch(session=session, channel_id=room.channel)
-            sent_blind, _ = await open_escalation(
-                session=session,
-                launch_id=launch.id,
-                channel_id=room.channel,
+            sent_blind = await escalation_left_by_a_stop(
+                session,
+                room,
+                config,
+                clock(),
                 severity="sev3",
                 summary="dashboards slow",
-                reporter=Actor(ALICE, "alice"),
-                path=path_snapshot(config.escalation.levels),
-                at=clock(),
                 request_key="slash:sent-blind",
+                sending=True,
             )
-            await claim_page(session=session, escalation_id=sent_blind.id, at=clock())
             await resolve(
                 session=session,
                 escalation_id=sent_blind.id,
