@@ -67,6 +67,12 @@ class DeliveryFailed(EscalationFailed):
     def status(self) -> int | None:
         return self.attempts[-1].status if self.attempts else None
 
+    @property
+    def may_have_arrived(self) -> bool:
+        """Some try may have been acted on without an answer saying so: the outcome is unknown,
+        not a failure anyone may report as "nothing happened"."""
+        return unanswered_tries(self.attempts) > 0
+
 
 def _retry_after(response: httpx.Response, policy: RetryConfig) -> float | None:
     value = response.headers.get("Retry-After", "")

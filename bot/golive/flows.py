@@ -19,7 +19,7 @@ from bot.contacts.blocks import call_list
 from bot.contacts.rules import people_to_call
 from bot.core.errors import Conflict, NotAllowed, NotFound
 from bot.core.events import Actor
-from bot.core.http import DeliveryFailed, unanswered_tries
+from bot.core.http import DeliveryFailed
 from bot.core.identity import usergroup_membership
 from bot.core.launches import active_launch, lock_launch
 from bot.core.models import Launch, TrafficRequest
@@ -214,7 +214,7 @@ async def move_traffic(deps: Deps, request_pk: int) -> None:
                 http_status=exc.status,
                 error=str(exc),
                 tries=len(exc.attempts),
-                unanswered=unanswered_tries(exc.attempts) > 0,
+                unanswered=exc.may_have_arrived,
             )
         else:
             outcome.update(ok=True, http_status=delivery.status, tries=len(delivery.attempts))

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.contacts.rules import people_to_call
-from bot.core.http import Delivery, DeliveryFailed, unanswered_tries
+from bot.core.http import Delivery, DeliveryFailed
 from bot.core.kit import MessageView
 from bot.core.launches import lock_launch
 from bot.core.outbox import MessageRef, OnPosted, message_tag, queue_message
@@ -154,7 +154,7 @@ async def page(deps: Deps, view: EscalationView, action: PageAction) -> bool:
             failed.message,
             tries=len(failed.attempts),
             status=failed.status,
-            unanswered=unanswered_tries(failed.attempts) > 0,
+            unanswered=failed.may_have_arrived,
         )
         await _catch_up(deps, view, catch_up)
         return False

@@ -29,7 +29,6 @@ from bot.core.http import (
     Sleep,
     post_with_retries,
     sign,
-    unanswered_tries,
 )
 from bot.core.identity import Membership, usergroup_membership
 from bot.core.kit import MessageView
@@ -226,7 +225,7 @@ async def _send(deps: Deps, request: KillSwitchView) -> None:
     if isinstance(answer, Delivery):
         status = "confirmed"
     else:  # a try with no answer may have halted trading: that is not a failure we can claim
-        status = "unknown" if unanswered_tries(answer.attempts) else "failed"
+        status = "unknown" if answer.may_have_arrived else "failed"
     async with deps.db.sessions.begin() as session:
         await record_killswitch_result(
             session=session,

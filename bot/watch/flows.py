@@ -277,13 +277,12 @@ async def page_trigger(deps: Deps, alert_id: int) -> None:
         try:
             delivery = await client.send(event)
         except DeliveryFailed as exc:
-            unanswered = unanswered_tries(exc.attempts)
-            status = "unknown" if unanswered else "failed"
+            status = "unknown" if exc.may_have_arrived else "failed"
             detail = {
                 "http_status": exc.status,
                 "error": str(exc),
                 "tries": len(exc.attempts),
-                "unanswered_tries": unanswered,
+                "unanswered_tries": unanswered_tries(exc.attempts),
             }
         else:
             status = "sent"
