@@ -40,19 +40,26 @@ def _source(action: dict[str, Any], actor: Actor) -> str:
     return f"block_actions:{action.get('action_ts')}:{actor.user_id}"
 
 
+async def _pressed_alert(
+    deps: Deps, body: dict[str, Any], action: dict[str, Any], actor: Actor, what: str
+) -> tuple[str, int]:
+    """The channel and the alert a Roll back or Hold press names, once the alert is checked to be
+    this channel's (a stale or forged value is refused and logged)."""
+    channel_id = _channel(body)
+    alert_id = AlertValue.decode(action.get("value")).alert_id
+    await flows.check_alert(
+        deps, channel_id=channel_id, alert_id=alert_id, what=what, user_id=actor.user_id
+    )
+    return channel_id, alert_id
+
+
 async def on_rollback(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, deps: Deps
 ) -> None:
     actor = deps.identity.actor_of_user(body["user"])
     try:
-        channel_id = _channel(body)
-        alert_id = AlertValue.decode(action.get("value")).alert_id
-        await flows.check_alert(
-            deps,
-            channel_id=channel_id,
-            alert_id=alert_id,
-            what="a metric alert's Roll back button",
-            user_id=actor.user_id,
+        channel_id, alert_id = await _pressed_alert(
+            deps, body, action, actor, "a metric alert's Roll back button"
         )
         requested = await request_rollback(
             deps,
@@ -86,14 +93,8 @@ async def on_hold(
 ) -> None:
     actor = deps.identity.actor_of_user(body["user"])
     try:
-        channel_id = _channel(body)
-        alert_id = AlertValue.decode(action.get("value")).alert_id
-        await flows.check_alert(
-            deps,
-            channel_id=channel_id,
-            alert_id=alert_id,
-            what="a metric alert's Hold button",
-            user_id=actor.user_id,
+        channel_id, alert_id = await _pressed_alert(
+            deps, body, action, actor, "a metric alert's Hold button"
         )
         changed = await hold(
             deps, actor=actor, channel_id=channel_id, reason=f"metric alert #{alert_id}"
