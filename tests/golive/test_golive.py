@@ -257,15 +257,20 @@ async def test_force_typed_on_a_phone_or_in_capitals_is_the_option(room: WarRoom
     assert event.detail["reason"] == "vendor window closes at 10"
 
 
-async def test_rollback_goes_back_one_step_and_rollback_all_to_zero_traffic(
-    room: WarRoom, clock: FakeClock
-) -> None:
+async def at_25_percent(room: WarRoom) -> None:
+    """Setup: GO given, then shadow, the canary and 25% (forced past the soaks)."""
     await start_and_reach_golive(room)
     await approve_all(room)
     await room.command(OPS, "advance")
     await room.command(OPS, "advance --force canary now")
     await room.command(OPS, "advance --force on to 25")
     await room.settle()
+
+
+async def test_rollback_goes_back_one_step_and_rollback_all_to_zero_traffic(
+    room: WarRoom, clock: FakeClock
+) -> None:
+    await at_25_percent(room)
     assert any("Step 3/6 · 25% traffic · 25% live" in t for t in channel_texts(room))
     await room.command(OPS, "rollback")
     assert "Say why" in last_ephemeral(room, OPS)
@@ -289,12 +294,7 @@ async def test_a_rollback_or_advance_delivered_twice_moves_the_rollout_once(
 ) -> None:
     """The same /launch rollback (or advance) request twice (Slack's retry after a late answer, a
     replay within the signature's five minutes) is one stage change, not two steps."""
-    await start_and_reach_golive(room)
-    await approve_all(room)
-    await room.command(OPS, "advance")
-    await room.command(OPS, "advance --force canary now")
-    await room.command(OPS, "advance --force on to 25")
-    await room.settle()
+    await at_25_percent(room)
     body, headers = room.slack.slash_command(
         user_id=OPS, channel_id=room.channel, text="rollback error rate above 1%"
     )

@@ -236,46 +236,45 @@ async def live_then_stop_after_a_kill_switch(
         assert not any("ON HOLD" in t for t in channel_texts(room))
 
 
-async def test_a_kill_switch_confirmed_just_before_a_stop_holds_the_rollout_at_the_next_start(
-    schema_url: str, slack: SlackStandIn, config: AppConfig, template: Path, clock: FakeClock
+@pytest.mark.parametrize(
+    ("confirmed", "why", "also_said"),
+    [
+        (True, "the kill switch fired", None),
+        (False, "no confirmed halt", "Kill switch state UNKNOWN"),
+    ],
+    ids=["confirmed", "unknown"],
+)
+async def test_a_kill_switch_outcome_recorded_just_before_a_stop_holds_the_rollout_at_the_next_start(
+    schema_url: str,
+    slack: SlackStandIn,
+    config: AppConfig,
+    template: Path,
+    clock: FakeClock,
+    confirmed: bool,
+    why: str,
+    also_said: str | None,
 ) -> None:
+    """Confirmed, or left unknown by the stop: held once at the next start, and not again after."""
     settings = make_settings(database_url=schema_url, api_url=slack.base_url)
     await live_then_stop_after_a_kill_switch(
-        settings, slack, config, template, clock, confirmed=True
+        settings, slack, config, template, clock, confirmed=confirmed
     )
     clock.advance(minutes=2)
     async with running_bot(settings, config=config, template=template, clock=clock) as second:
         room = WarRoom(slack=slack, bot=second)
         await wait_for(lambda: any("ON HOLD" in t for t in channel_texts(room)), "the hold")
         held = [t for t in channel_texts(room) if "ON HOLD" in t]
-        assert len(held) == 1 and "the kill switch fired" in held[0]
+        assert len(held) == 1 and why in held[0]
+        if also_said is not None:
+            await wait_for(lambda: any(also_said in t for t in texts(room)), also_said)
         await room.command(OPS, "advance --force keep going")
         assert "on hold" in last_ephemeral(room, OPS)
+        await room.settle()
         await room.chain_ok()
     async with running_bot(settings, config=config, template=template, clock=clock) as third:
         room = WarRoom(slack=slack, bot=third)
         await room.settle()
         assert (await event_kinds(room)).count("golive_held") == 1  # not held twice
-
-
-async def test_a_kill_switch_left_unknown_by_a_stop_holds_the_rollout_at_the_next_start(
-    schema_url: str, slack: SlackStandIn, config: AppConfig, template: Path, clock: FakeClock
-) -> None:
-    settings = make_settings(database_url=schema_url, api_url=slack.base_url)
-    await live_then_stop_after_a_kill_switch(
-        settings, slack, config, template, clock, confirmed=False
-    )
-    clock.advance(minutes=2)
-    async with running_bot(settings, config=config, template=template, clock=clock) as second:
-        room = WarRoom(slack=slack, bot=second)
-        await wait_for(lambda: any("ON HOLD" in t for t in channel_texts(room)), "the hold")
-        held = [t for t in channel_texts(room) if "ON HOLD" in t]
-        assert len(held) == 1 and "no confirmed halt" in held[0]
-        await wait_for(
-            lambda: any("Kill switch state UNKNOWN" in t for t in texts(room)), "UNKNOWN"
-        )
-        await room.settle()
-        await room.chain_ok()
 
 
 # --- a fire that did not (yet) confirm a halt never reads GO ---------------------------------------
