@@ -14,8 +14,8 @@ from bot.core.kit import notice
 from bot.core.launches import active_launch
 from bot.core.refusal import unit_of_work
 from bot.core.schemas import CommandReply, LaunchCommand
+from bot.core.slack_client import open_modal
 from bot.deps import Deps
-from bot.launch.close_flows import open_close_confirmation
 from bot.launch.close_modal import CloseFormMeta, close_modal
 from bot.launch.state import load_state
 from bot.signoffs.close import authorize_close
@@ -52,7 +52,7 @@ async def run(cmd: LaunchCommand, deps: Deps) -> CommandReply:
 
     async def follow_up() -> CommandReply | None:
         # trigger_id lives 3 s: this runs right after the ack, before anything else.
-        problem = await open_close_confirmation(deps, trigger_id, view)
+        problem = await open_modal(deps.slack, trigger_id, view, what="the close confirmation")
         if problem is None:
             return None
         return CommandReply.of(

@@ -1,5 +1,5 @@
-"""Closing a launch after its confirmation: opening the modal, and the submission's one transaction
-(who may close, the close with its outcome, the channel's announcement through the outbox)."""
+"""Closing a launch after its confirmation: the submission's one transaction (who may close, the
+close with its outcome, the channel's announcement through the outbox)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,10 @@ from bot.core.kit import mention, notice
 from bot.core.mrkdwn import escape
 from bot.core.outbox import queue_notice
 from bot.core.refusal import unit_of_work
-from bot.core.slack_client import open_modal
 from bot.deps import Deps
 from bot.launch.close_modal import CloseFormMeta
 from bot.signoffs.close import authorize_close
 from bot.signoffs.flows import close_membership
-
-
-async def open_close_confirmation(
-    deps: Deps, trigger_id: str, view: dict[str, object]
-) -> str | None:
-    """The close confirmation opened (None), or what happened (``open_modal``)."""
-    return await open_modal(deps.slack, trigger_id, view, what="the close confirmation")
 
 
 @dataclass(frozen=True)
